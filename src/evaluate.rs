@@ -1,0 +1,153 @@
+//! The decision for one admission request: accept, mutate or reject. Every input, however
+//! malformed, ends in a [`Decision`]; nothing here panics on data from the request.
+
+use crate::checks::{self, Findings, Violation};
+use crate::mutate;
+use crate::request::{Operation, Payload, ResourceKind, Str};
+use crate::response::{self, Decision};
+use crate::settings::{Mode, Settings};
+use crate::workload::{self, Decoded};
+
+/// Entry point for `validate`: raw payload bytes in, decision out.
+pub fn evaluate(payload: &[u8]) -> Decision {
+    let text = match std::str::from_utf8(payload) {
+        Ok(t) => t,
+        Err(e) => {
+            return Decision::Reject {
+                message: format!("cannot decode the validation request: it is not UTF-8 ({e})"),
+            };
+        }
+    };
+    let payload = match Payload::from_str(text) {
+        Ok(p) => p,
+        Err(message) => return Decision::Reject { message },
+    };
+    let settings = match payload
+        .settings
+        .map(|s| Settings::from_json(s.get()))
+        .unwrap_or_else(|| Ok(Settings::default()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            return Decision::Reject {
+                message: format!("the policy settings are not valid: {e}"),
+            };
+        }
+    };
+    decide(&payload, &settings).unwrap_or_else(|message| Decision::Reject { message })
+}
+
+fn resource_kind(payload: &Payload<'_>) -> Result<Option<ResourceKind>, String> {
+    let gvk = payload.request.kind.as_ref();
+    let Some(kind) = gvk.and_then(|k| k.kind.as_ref()) else {
+        return Err("the admission request has no kind.kind".into());
+    };
+    let group = gvk.and_then(|k| k.group.as_ref()).map(Str::as_str);
+    Ok(ResourceKind::lookup(group, kind.as_str()))
+}
+
+fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String> {
+    let request = &payload.request;
+    let operation = request.operation();
+    if operation == Operation::Other {
+        return Ok(Decision::accept());
+    }
+    let Some(kind) = resource_kind(payload)? else {
+        return Ok(Decision::accept());
+    };
+    if kind == ResourceKind::ServiceAccount && !settings.service_account_objects {
+        return Ok(Decision::accept());
+    }
+    // status, scale and the like never change a pod spec; ephemeral containers can add mounts.
+    let sub_resource = request.sub_resource.as_ref().map(Str::as_str).unwrap_or("");
+    if !sub_resource.is_empty()
+        && !(kind == ResourceKind::Pod && sub_resource == "ephemeralcontainers")
+    {
+        return Ok(Decision::accept());
+    }
+    let raw = request
+        .object
+        .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
+        .get();
+    let decoded = workload::decode(kind, raw)?;
+    if decoded.metadata().deletion_timestamp.is_some() {
+        // A terminating object only waits for its finalizers: blocking that helps nobody.
+        return Ok(Decision::accept());
+    }
+    let findings = check(settings, &decoded);
+    if findings.violations.is_empty() {
+        return Ok(Decision::accept());
+    }
+
+    if operation == Operation::Update && kind.pod_spec_immutable() {
+        return Ok(judge_immutable_update(payload, settings, kind, &findings));
+    }
+
+    let fixable = findings.violations.iter().all(|v| v.remedy.is_some());
+    if settings.mode == Mode::Mutate && fixable {
+        let remedies: Vec<_> = findings
+            .violations
+            .iter()
+            .filter_map(|v| v.remedy.as_ref())
+            .collect();
+        let object = mutate::apply(kind, raw, &remedies)?;
+        let warnings = findings
+            .violations
+            .iter()
+            .map(response::mutation_warning)
+            .collect();
+        return Ok(Decision::Mutate { object, warnings });
+    }
+    let all: Vec<&Violation> = findings.violations.iter().collect();
+    let preface = if settings.mode == Mode::Reject && fixable {
+        "breaks the prepuller ServiceAccount policy (mode: reject, so nothing was changed)"
+    } else {
+        "breaks the prepuller ServiceAccount policy"
+    };
+    Ok(Decision::Reject {
+        message: response::rejection(&findings, &all, preface),
+    })
+}
+
+fn check(settings: &Settings, decoded: &Decoded<'_>) -> Findings {
+    match decoded {
+        Decoded::Workload(w) => checks::check_workload(settings, w),
+        Decoded::ServiceAccount(sa) => checks::check_service_account_object(settings, sa),
+    }
+}
+
+/// Pod specs and Job templates cannot change after creation: reject only what this UPDATE
+/// introduces (new labels that make it a puller, say), never what it merely carries over.
+fn judge_immutable_update(
+    payload: &Payload<'_>,
+    settings: &Settings,
+    kind: ResourceKind,
+    findings: &Findings,
+) -> Decision {
+    let old = payload
+        .request
+        .old_object
+        .and_then(|raw| workload::decode(kind, raw.get()).ok())
+        .map(|old| check(settings, &old))
+        .unwrap_or_default();
+    let (carried, introduced): (Vec<&Violation>, Vec<&Violation>) = findings
+        .violations
+        .iter()
+        .partition(|v| old.violations.iter().any(|o| o.same_as(v)));
+    if introduced.is_empty() {
+        Decision::Accept {
+            warnings: carried
+                .into_iter()
+                .map(response::preexisting_warning)
+                .collect(),
+        }
+    } else {
+        Decision::Reject {
+            message: response::rejection(
+                findings,
+                &introduced,
+                "breaks the prepuller ServiceAccount policy with this UPDATE",
+            ),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Decoding the `validate` payload: `{"request": <AdmissionRequest>, "settings": ...}`.
+//!
+//! Only the envelope is decoded here. The object stays a borrowed slice of the payload
+//! (`RawValue`), so an unrelated kind or a DELETE costs one scan of the bytes and no allocation
+//! for the object; `workload` decodes just the fields the rules read.
+
+use std::borrow::{Borrow, Cow};
+use std::fmt;
+
+use k8s_openapi::Resource;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Pod, ReplicationController, ServiceAccount};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// A string borrowed from the payload when it has no JSON escapes, owned otherwise. serde only
+/// borrows a bare `Cow<str>` field, not one inside a map or a Vec, hence this wrapper.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Str<'a>(pub Cow<'a, str>);
+
+impl<'a> Str<'a> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Str<'_> {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for Str<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<String> for Str<'_> {
+    fn eq(&self, other: &String) -> bool {
+        self.0.as_ref() == other.as_str()
+    }
+}
+
+impl PartialEq<Str<'_>> for String {
+    fn eq(&self, other: &Str<'_>) -> bool {
+        self.as_str() == other.0.as_ref()
+    }
+}
+
+impl fmt::Display for Str<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Payload<'a> {
+    #[serde(borrow)]
+    pub request: AdmissionRequest<'a>,
+    #[serde(default, borrow)]
+    pub settings: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct GroupVersionKind<'a> {
+    #[serde(default, borrow)]
+    pub group: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub kind: Option<Str<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionRequest<'a> {
+    #[serde(default, borrow)]
+    pub kind: Option<GroupVersionKind<'a>>,
+    #[serde(default, borrow)]
+    pub operation: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub sub_resource: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub object: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub old_object: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    /// DELETE and CONNECT: nothing to judge.
+    Other,
+}
+
+impl AdmissionRequest<'_> {
+    /// A request without an operation is judged as a CREATE, the strictest reading.
+    pub fn operation(&self) -> Operation {
+        match self.operation.as_ref().map(Str::as_str) {
+            None | Some("CREATE") => Operation::Create,
+            Some("UPDATE") => Operation::Update,
+            Some(_) => Operation::Other,
+        }
+    }
+}
+
+/// The resources the policy judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Pod,
+    DaemonSet,
+    Deployment,
+    StatefulSet,
+    ReplicaSet,
+    ReplicationController,
+    Job,
+    CronJob,
+    ServiceAccount,
+}
+
+impl ResourceKind {
+    const ALL: [ResourceKind; 9] = [
+        ResourceKind::Pod,
+        ResourceKind::DaemonSet,
+        ResourceKind::Deployment,
+        ResourceKind::StatefulSet,
+        ResourceKind::ReplicaSet,
+        ResourceKind::ReplicationController,
+        ResourceKind::Job,
+        ResourceKind::CronJob,
+        ResourceKind::ServiceAccount,
+    ];
+
+    /// API group and kind, from k8s-openapi's constants.
+    pub fn group_kind(self) -> (&'static str, &'static str) {
+        match self {
+            ResourceKind::Pod => (Pod::GROUP, Pod::KIND),
+            ResourceKind::DaemonSet => (DaemonSet::GROUP, DaemonSet::KIND),
+            ResourceKind::Deployment => (Deployment::GROUP, Deployment::KIND),
+            ResourceKind::StatefulSet => (StatefulSet::GROUP, StatefulSet::KIND),
+            ResourceKind::ReplicaSet => (ReplicaSet::GROUP, ReplicaSet::KIND),
+            ResourceKind::ReplicationController => {
+                (ReplicationController::GROUP, ReplicationController::KIND)
+            }
+            ResourceKind::Job => (Job::GROUP, Job::KIND),
+            ResourceKind::CronJob => (CronJob::GROUP, CronJob::KIND),
+            ResourceKind::ServiceAccount => (ServiceAccount::GROUP, ServiceAccount::KIND),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.group_kind().1
+    }
+
+    /// Looks a kind up by API group and kind. A missing group is taken from the kind alone, as
+    /// hand-written kwctl requests often leave it out.
+    pub fn lookup(group: Option<&str>, kind: &str) -> Option<ResourceKind> {
+        Self::ALL.into_iter().find(|k| {
+            let (g, n) = k.group_kind();
+            n == kind && group.is_none_or(|group| group == g)
+        })
+    }
+
+    /// Where the pod spec sits in the object, as path segments.
+    pub fn pod_spec_path(self) -> &'static [&'static str] {
+        match self {
+            ResourceKind::Pod => &["spec"],
+            ResourceKind::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+            ResourceKind::ServiceAccount => &[],
+            _ => &["spec", "template", "spec"],
+        }
+    }
+
+    /// Kinds whose pod spec the API server will not let an UPDATE change: the policy may only
+    /// refuse changes that add a violation, never block or mutate the rest.
+    pub fn pod_spec_immutable(self) -> bool {
+        matches!(self, ResourceKind::Pod | ResourceKind::Job)
+    }
+}
+
+impl<'a> Payload<'a> {
+    pub fn from_str(payload: &'a str) -> Result<Payload<'a>, String> {
+        serde_json::from_str(payload)
+            .map_err(|e| format!("cannot decode the validation request: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_borrows_the_object() {
+        let raw = r#"{"request":{"uid":"1","kind":{"group":"apps","version":"v1","kind":"DaemonSet"},
+            "operation":"UPDATE","object":{"a":[1,2]},"oldObject":null},"settings":{"mode":"reject"}}"#;
+        let p = Payload::from_str(raw).expect("valid");
+        assert_eq!(p.request.operation(), Operation::Update);
+        assert_eq!(p.request.object.map(|o| o.get()), Some(r#"{"a":[1,2]}"#));
+        assert!(p.request.old_object.is_none());
+        assert_eq!(p.settings.map(|s| s.get()), Some(r#"{"mode":"reject"}"#));
+        let kind = p.request.kind.expect("kind");
+        assert_eq!(
+            ResourceKind::lookup(
+                kind.group.as_ref().map(Str::as_str),
+                kind.kind.expect("k").as_str()
+            ),
+            Some(ResourceKind::DaemonSet)
+        );
+    }
+
+    #[test]
+    fn kinds_need_the_right_group() {
+        assert_eq!(
+            ResourceKind::lookup(Some(""), "Pod"),
+            Some(ResourceKind::Pod)
+        );
+        assert_eq!(
+            ResourceKind::lookup(None, "CronJob"),
+            Some(ResourceKind::CronJob)
+        );
+        assert_eq!(
+            ResourceKind::lookup(Some("example.com"), "Deployment"),
+            None
+        );
+        assert_eq!(ResourceKind::lookup(Some(""), "ConfigMap"), None);
+    }
+
+    #[test]
+    fn operations() {
+        let op = |o: &str| {
+            let raw = format!(r#"{{"request":{{"operation":"{o}"}}}}"#);
+            Payload::from_str(&raw).expect("valid").request.operation()
+        };
+        assert_eq!(op("CREATE"), Operation::Create);
+        assert_eq!(op("DELETE"), Operation::Other);
+        assert_eq!(op("CONNECT"), Operation::Other);
+        let p = Payload::from_str(r#"{"request":{}}"#).expect("valid");
+        assert_eq!(p.request.operation(), Operation::Create);
+    }
+
+    #[test]
+    fn escaped_strings_are_owned_not_rejected() {
+        let p = Payload::from_str(r#"{"request":{"operation":"CRE\u0041TE"}}"#).expect("valid");
+        assert_eq!(p.request.operation(), Operation::Create);
+    }
+
+    #[test]
+    fn malformed_payloads_are_errors() {
+        assert!(
+            Payload::from_str("")
+                .unwrap_err()
+                .starts_with("cannot decode the validation request")
+        );
+        assert!(Payload::from_str("{").is_err());
+        assert!(
+            Payload::from_str(r#"{"settings":{}}"#)
+                .unwrap_err()
+                .contains("missing field `request`")
+        );
+        assert!(Payload::from_str(r#"{"request":{"operation":5}}"#).is_err());
+    }
+}

@@ -1,0 +1,236 @@
+//! Kubernetes LabelSelectors, as the settings spell them, and matching them against labels.
+//!
+//! The policy recognises a puller by its labels, so this matcher must behave exactly like the API
+//! server's: `matchLabels` and every `matchExpressions` requirement are ANDed, `NotIn` and
+//! `DoesNotExist` match when the key is absent.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::names;
+
+/// Labels of one object, borrowed from the request where JSON escapes allow it.
+pub type Labels<'a> = BTreeMap<std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LabelSelector {
+    #[serde(default)]
+    pub match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub match_expressions: Vec<Requirement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Requirement {
+    pub key: String,
+    pub operator: Operator,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+pub enum Operator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+impl LabelSelector {
+    /// A selector with only `matchLabels`, the shape of every default.
+    pub fn with_label(key: &str, value: &str) -> Self {
+        LabelSelector {
+            match_labels: BTreeMap::from([(key.to_owned(), value.to_owned())]),
+            match_expressions: Vec::new(),
+        }
+    }
+
+    pub fn matches(&self, labels: &Labels<'_>) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k.as_str()).is_some_and(|found| found == v))
+            && self.match_expressions.iter().all(|r| r.matches(labels))
+    }
+
+    /// Checks what the API server would refuse in a LabelSelector, plus emptiness: an empty
+    /// selector matches every workload, which would turn the policy against the whole cluster.
+    pub fn validate(&self, key: &str) -> Result<(), String> {
+        if self.match_labels.is_empty() && self.match_expressions.is_empty() {
+            return Err(format!(
+                "{key}: the selector is empty and would match every workload; give matchLabels or matchExpressions"
+            ));
+        }
+        for (k, v) in &self.match_labels {
+            names::validate_label_key(k)
+                .map_err(|e| format!("{key}.matchLabels: key {k:?} {e}"))?;
+            names::validate_label_value(v)
+                .map_err(|e| format!("{key}.matchLabels.{k}: value {v:?} {e}"))?;
+        }
+        for (i, r) in self.match_expressions.iter().enumerate() {
+            let at = format!("{key}.matchExpressions[{i}]");
+            names::validate_label_key(&r.key).map_err(|e| format!("{at}.key: {:?} {e}", r.key))?;
+            match r.operator {
+                Operator::In | Operator::NotIn if r.values.is_empty() => {
+                    return Err(format!(
+                        "{at}.values: operator {:?} needs at least one value",
+                        r.operator
+                    ));
+                }
+                Operator::Exists | Operator::DoesNotExist if !r.values.is_empty() => {
+                    return Err(format!(
+                        "{at}.values: operator {:?} takes no values",
+                        r.operator
+                    ));
+                }
+                _ => {}
+            }
+            for v in &r.values {
+                names::validate_label_value(v).map_err(|e| format!("{at}.values: {v:?} {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The selector with its lists sorted, so that two spellings of the same selector compare
+    /// equal when settings are checked for roles that cannot be told apart.
+    pub fn normalized(&self) -> LabelSelector {
+        let mut expressions: Vec<Requirement> = self
+            .match_expressions
+            .iter()
+            .map(|r| {
+                let mut values = r.values.clone();
+                values.sort();
+                values.dedup();
+                Requirement {
+                    key: r.key.clone(),
+                    operator: r.operator,
+                    values,
+                }
+            })
+            .collect();
+        expressions
+            .sort_by(|a, b| (&a.key, a.operator, &a.values).cmp(&(&b.key, b.operator, &b.values)));
+        expressions.dedup();
+        LabelSelector {
+            match_labels: self.match_labels.clone(),
+            match_expressions: expressions,
+        }
+    }
+}
+
+impl Requirement {
+    fn matches(&self, labels: &Labels<'_>) -> bool {
+        let found = labels.get(self.key.as_str());
+        match self.operator {
+            Operator::In => found.is_some_and(|v| self.values.iter().any(|x| x == v)),
+            Operator::NotIn => found.is_none_or(|v| !self.values.iter().any(|x| x == v)),
+            Operator::Exists => found.is_some(),
+            Operator::DoesNotExist => found.is_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn labels(pairs: &[(&'static str, &'static str)]) -> Labels<'static> {
+        pairs
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), Cow::Borrowed(*v)))
+            .collect()
+    }
+
+    fn selector(json: &str) -> LabelSelector {
+        serde_json::from_str(json).expect("test selector")
+    }
+
+    #[test]
+    fn match_labels_needs_every_pair() {
+        let s = selector(r#"{"matchLabels":{"component":"hook-image-puller","app":"jupyterhub"}}"#);
+        assert!(s.matches(&labels(&[
+            ("component", "hook-image-puller"),
+            ("app", "jupyterhub"),
+            ("release", "x")
+        ])));
+        assert!(!s.matches(&labels(&[("component", "hook-image-puller")])));
+        assert!(!s.matches(&labels(&[("component", "other"), ("app", "jupyterhub")])));
+    }
+
+    #[test]
+    fn expressions_follow_kubernetes_semantics() {
+        let s = selector(
+            r#"{"matchExpressions":[
+                {"key":"component","operator":"In","values":["a","b"]},
+                {"key":"tier","operator":"NotIn","values":["x"]},
+                {"key":"app","operator":"Exists"},
+                {"key":"skip","operator":"DoesNotExist"}]}"#,
+        );
+        assert!(s.matches(&labels(&[("component", "b"), ("app", "")])));
+        assert!(!s.matches(&labels(&[("component", "c"), ("app", "")])));
+        assert!(!s.matches(&labels(&[("component", "a"), ("app", ""), ("tier", "x")])));
+        assert!(s.matches(&labels(&[("component", "a"), ("app", ""), ("tier", "y")])));
+        assert!(!s.matches(&labels(&[("component", "a")])));
+        assert!(!s.matches(&labels(&[("component", "a"), ("app", ""), ("skip", "1")])));
+    }
+
+    #[test]
+    fn validation_names_the_offending_key() {
+        assert!(
+            selector("{}")
+                .validate("hookPuller.selector")
+                .unwrap_err()
+                .starts_with("hookPuller.selector: the selector is empty")
+        );
+        let e = selector(r#"{"matchExpressions":[{"key":"a","operator":"In"}]}"#)
+            .validate("awaiter.selector")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "awaiter.selector.matchExpressions[0].values: operator In needs at least one value"
+        );
+        let e =
+            selector(r#"{"matchExpressions":[{"key":"a","operator":"Exists","values":["x"]}]}"#)
+                .validate("s")
+                .unwrap_err();
+        assert_eq!(
+            e,
+            "s.matchExpressions[0].values: operator Exists takes no values"
+        );
+        let e = selector(r#"{"matchLabels":{"bad key":"v"}}"#)
+            .validate("s")
+            .unwrap_err();
+        assert!(e.starts_with("s.matchLabels: key \"bad key\""), "{e}");
+        let e = selector(r#"{"matchLabels":{"k":"-bad"}}"#)
+            .validate("s")
+            .unwrap_err();
+        assert!(e.starts_with("s.matchLabels.k: value \"-bad\""), "{e}");
+    }
+
+    #[test]
+    fn unknown_operator_and_fields_fail_to_decode() {
+        assert!(
+            serde_json::from_str::<LabelSelector>(
+                r#"{"matchExpressions":[{"key":"a","operator":"Gt"}]}"#
+            )
+            .is_err()
+        );
+        assert!(serde_json::from_str::<LabelSelector>(r#"{"matchLabel":{}}"#).is_err());
+    }
+
+    #[test]
+    fn normalization_ignores_order() {
+        let a = selector(
+            r#"{"matchExpressions":[{"key":"b","operator":"In","values":["2","1"]},{"key":"a","operator":"Exists"}]}"#,
+        );
+        let b = selector(
+            r#"{"matchExpressions":[{"key":"a","operator":"Exists"},{"key":"b","operator":"In","values":["1","2"]}]}"#,
+        );
+        assert_ne!(a, b);
+        assert_eq!(a.normalized(), b.normalized());
+    }
+}
