@@ -83,7 +83,7 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
                 check_token_volumes(workload.kind, &prefix, &workload.pod, &mut violations);
             }
             format!(
-                "{object} is a {} (it matches {}.selector)",
+                "{object} ({}, matched by {}.selector)",
                 role.kind.description(),
                 role.kind.settings_key()
             )
@@ -101,7 +101,7 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
                     .into(),
                 remedy: None,
             });
-            format!("{object} matches several prepuller roles")
+            format!("{object} (labels match several prepuller roles)")
         }
         Detected::None => {
             if settings.reserve_service_accounts {
@@ -359,7 +359,7 @@ pub fn check_service_account_object(
         }
         return Findings {
             subject: format!(
-                "{subject} is the {} ServiceAccount ({}.serviceAccountName)",
+                "{subject} (the {} ServiceAccount, {}.serviceAccountName)",
                 owner.kind.description(),
                 owner.kind.settings_key()
             ),
@@ -408,7 +408,7 @@ mod tests {
         assert!(f.violations.is_empty(), "{:?}", f.violations);
         assert_eq!(
             f.subject,
-            "Pod jhub/p is a hook image puller (it matches hookPuller.selector)"
+            "Pod jhub/p (hook image puller, matched by hookPuller.selector)"
         );
     }
 

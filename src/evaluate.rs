@@ -18,7 +18,7 @@ pub fn evaluate(payload: &[u8]) -> Decision {
             };
         }
     };
-    let payload = match Payload::from_str(text) {
+    let payload = match Payload::decode(text) {
         Ok(p) => p,
         Err(message) => return Decision::Reject { message },
     };
@@ -60,9 +60,9 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
     }
     // status, scale and the like never change a pod spec; ephemeral containers can add mounts.
     let sub_resource = request.sub_resource.as_ref().map(Str::as_str).unwrap_or("");
-    if !sub_resource.is_empty()
-        && !(kind == ResourceKind::Pod && sub_resource == "ephemeralcontainers")
-    {
+    let judged = sub_resource.is_empty()
+        || (kind == ResourceKind::Pod && sub_resource == "ephemeralcontainers");
+    if !judged {
         return Ok(Decision::accept());
     }
     let raw = request

@@ -204,8 +204,46 @@ impl ResourceKind {
     }
 }
 
+/// Kubernetes objects nest a dozen levels at most (a Pod's node affinity is the deepest); the
+/// envelope adds three. Anything far deeper is not an object the API server produced.
+pub const MAX_DEPTH: usize = 100;
+
+/// Rejects payloads nested deeper than [`MAX_DEPTH`] in one pass over the bytes, before any
+/// decoding: serde skips unknown subtrees without a depth limit, so it would accept them.
+fn check_depth(payload: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in payload.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(format!(
+                        "cannot decode the validation request: it is nested more than {MAX_DEPTH} levels deep"
+                    ));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl<'a> Payload<'a> {
-    pub fn from_str(payload: &'a str) -> Result<Payload<'a>, String> {
+    pub fn decode(payload: &'a str) -> Result<Payload<'a>, String> {
+        check_depth(payload)?;
         serde_json::from_str(payload)
             .map_err(|e| format!("cannot decode the validation request: {e}"))
     }
@@ -219,7 +257,7 @@ mod tests {
     fn envelope_borrows_the_object() {
         let raw = r#"{"request":{"uid":"1","kind":{"group":"apps","version":"v1","kind":"DaemonSet"},
             "operation":"UPDATE","object":{"a":[1,2]},"oldObject":null},"settings":{"mode":"reject"}}"#;
-        let p = Payload::from_str(raw).expect("valid");
+        let p = Payload::decode(raw).expect("valid");
         assert_eq!(p.request.operation(), Operation::Update);
         assert_eq!(p.request.object.map(|o| o.get()), Some(r#"{"a":[1,2]}"#));
         assert!(p.request.old_object.is_none());
@@ -255,34 +293,51 @@ mod tests {
     fn operations() {
         let op = |o: &str| {
             let raw = format!(r#"{{"request":{{"operation":"{o}"}}}}"#);
-            Payload::from_str(&raw).expect("valid").request.operation()
+            Payload::decode(&raw).expect("valid").request.operation()
         };
         assert_eq!(op("CREATE"), Operation::Create);
         assert_eq!(op("DELETE"), Operation::Other);
         assert_eq!(op("CONNECT"), Operation::Other);
-        let p = Payload::from_str(r#"{"request":{}}"#).expect("valid");
+        let p = Payload::decode(r#"{"request":{}}"#).expect("valid");
         assert_eq!(p.request.operation(), Operation::Create);
     }
 
     #[test]
     fn escaped_strings_are_owned_not_rejected() {
-        let p = Payload::from_str(r#"{"request":{"operation":"CRE\u0041TE"}}"#).expect("valid");
+        let p = Payload::decode(r#"{"request":{"operation":"CRE\u0041TE"}}"#).expect("valid");
         assert_eq!(p.request.operation(), Operation::Create);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_decoding() {
+        let nested = |n: usize| {
+            format!(
+                r#"{{"request":{{"object":{}{}}}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        assert!(Payload::decode(&nested(MAX_DEPTH - 2)).is_ok());
+        let e = Payload::decode(&nested(MAX_DEPTH)).unwrap_err();
+        assert!(e.ends_with("nested more than 100 levels deep"), "{e}");
+        // Brackets inside strings, escaped quotes included, do not count.
+        let s = format!(r#"{{"request":{{"operation":"\"{}"}}}}"#, "[".repeat(500));
+        assert!(Payload::decode(&s).is_ok());
     }
 
     #[test]
     fn malformed_payloads_are_errors() {
         assert!(
-            Payload::from_str("")
+            Payload::decode("")
                 .unwrap_err()
                 .starts_with("cannot decode the validation request")
         );
-        assert!(Payload::from_str("{").is_err());
+        assert!(Payload::decode("{").is_err());
         assert!(
-            Payload::from_str(r#"{"settings":{}}"#)
+            Payload::decode(r#"{"settings":{}}"#)
                 .unwrap_err()
                 .contains("missing field `request`")
         );
-        assert!(Payload::from_str(r#"{"request":{"operation":5}}"#).is_err());
+        assert!(Payload::decode(r#"{"request":{"operation":5}}"#).is_err());
     }
 }

@@ -103,9 +103,7 @@ pub fn mutation_warning(v: &Violation) -> String {
         }
         _ => format!("{}: changed from {} to {}", v.field, v.found, v.expected),
     };
-    format!(
-        "{what} (prepuller ServiceAccount policy: image pullers run under their own ServiceAccount with no API token)"
-    )
+    format!("{what} (prepuller policy: own ServiceAccount, no API token)")
 }
 
 /// For an UPDATE the policy may not fix: what is wrong but was already so before the change.

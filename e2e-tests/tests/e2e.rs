@@ -1,1 +1,317 @@
+//! The end-to-end suite: the compiled `policy.wasm` (or `$POLICY_WASM`) on the request table in
+//! `e2e-tests/cases.yaml`, plus settings validation, protocol version, garbage payloads and the
+//! kwctl-like command. Prints one line per case and a closing `N passed, N failed`.
 
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, ensure};
+use e2e_tests::cases::{self, RequestCase, SettingsCase};
+use e2e_tests::{Policy, policy_path, read_request, workspace_root};
+use serde_json::{Value, json};
+
+fn check_request_case(policy: &Policy, data: &Path, case: &RequestCase) -> Result<()> {
+    let request = read_request(&data.join(&case.request))?;
+    let response = policy.run(&request, &case.settings)?;
+    ensure!(
+        response.allowed == case.allowed,
+        "allowed is {} (message: {:?})",
+        response.allowed,
+        response.message()
+    );
+    if !case.allowed {
+        ensure!(
+            response.message().is_some_and(|m| !m.is_empty()),
+            "a rejection without a message"
+        );
+    }
+    for fragment in &case.message {
+        let message = response.message().unwrap_or_default();
+        ensure!(
+            message.contains(fragment.as_str()),
+            "message {message:?} lacks {fragment:?}"
+        );
+    }
+    let warnings = response.warnings.clone().unwrap_or_default();
+    if let Some(count) = case.warnings_count {
+        ensure!(
+            warnings.len() == count,
+            "{} warnings, expected {count}: {warnings:?}",
+            warnings.len()
+        );
+    }
+    for (i, fragment) in case.warnings.iter().enumerate() {
+        let warning = warnings.get(i).map(String::as_str).unwrap_or_default();
+        ensure!(
+            warning.contains(fragment.as_str()),
+            "warning {i} {warning:?} lacks {fragment:?}"
+        );
+    }
+
+    let patch = response.decoded_patch()?;
+    match (&case.patch, patch) {
+        (None, None) => Ok(()),
+        (None, Some(p)) => Err(anyhow!("unexpected patch {}", serde_json::to_string(&p)?)),
+        (Some(_), None) => Err(anyhow!("expected a patch, got none")),
+        (Some(expected), Some(patch)) => {
+            ensure!(
+                response.patch_type.as_deref() == Some("JSONPatch"),
+                "patchType {:?}",
+                response.patch_type
+            );
+            let got = serde_json::to_value(&patch)?;
+            ensure!(&got == expected, "patch is {got}, expected {expected}");
+            let mut patched = request["object"].clone();
+            json_patch::patch(&mut patched, &patch).context("the patch does not apply")?;
+            let expected_path = case
+                .expected
+                .clone()
+                .unwrap_or_else(|| format!("expected/{}", case.request));
+            let expected_object: Value =
+                serde_json::from_str(&std::fs::read_to_string(data.join(&expected_path))?)?;
+            ensure!(
+                patched == expected_object,
+                "object after the patch differs from {expected_path}:\n{patched:#}"
+            );
+            check_fixed_object(policy, &request, &patched, &case.settings)
+        }
+    }
+}
+
+/// A mutated object is compliant: the policy leaves it alone in both modes (idempotence).
+fn check_fixed_object(
+    policy: &Policy,
+    request: &Value,
+    patched: &Value,
+    settings: &Value,
+) -> Result<()> {
+    let mut again = request.clone();
+    again["object"] = patched.clone();
+    let mut reject_mode = settings.clone();
+    reject_mode["mode"] = json!("reject");
+    for s in [settings, &reject_mode] {
+        let r = policy.run(&again, s)?;
+        ensure!(
+            r.allowed && r.patch.is_none() && r.warnings.is_none(),
+            "the mutated object is not left alone with settings {s}: {r:?}"
+        );
+    }
+    Ok(())
+}
+
+fn check_settings_case(policy: &Policy, case: &SettingsCase) -> Result<()> {
+    let got = policy.validate_settings(&case.settings)?;
+    ensure!(
+        got.valid == case.valid,
+        "valid is {} ({:?})",
+        got.valid,
+        got.message
+    );
+    if let Some(fragment) = &case.message {
+        let message = got.message.unwrap_or_default();
+        ensure!(
+            message.contains(fragment.as_str()),
+            "message {message:?} lacks {fragment:?}"
+        );
+    }
+    Ok(())
+}
+
+fn nested(depth: usize) -> Vec<u8> {
+    let mut s = String::from(
+        r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"spec":{"x":"#,
+    );
+    s.push_str(&"[".repeat(depth));
+    s.push_str(&"]".repeat(depth));
+    s.push_str("}}},\"settings\":{}}");
+    s.into_bytes()
+}
+
+/// A Pod with `containers` many containers of padding: a large but valid object.
+fn big_pod(containers: usize) -> Vec<u8> {
+    let list: Vec<Value> = (0..containers)
+        .map(|i| json!({"name": format!("c{i}"), "image": "busybox", "env": [{"name": "PAD", "value": "x".repeat(1000)}]}))
+        .collect();
+    serde_json::to_vec(&json!({
+        "request": {"uid": "big", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE",
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big", "labels": {"app": "x"}},
+                "spec": {"containers": list}}},
+        "settings": {}
+    }))
+    .unwrap_or_default()
+}
+
+/// Garbage through the waPC entry point: a clean rejection every time, never a trap.
+fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
+    let truncated = br#"{"request":{"kind":{"kind":"Pod"},"object":{"spec":{"#.to_vec();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "empty payload",
+            Vec::new(),
+            "cannot decode the validation request",
+        ),
+        ("invalid UTF-8", vec![0xff, 0xfe, b'{', 0x80], "not UTF-8"),
+        (
+            "truncated JSON",
+            truncated,
+            "cannot decode the validation request",
+        ),
+        (
+            "JSON array",
+            b"[1,2,3]".to_vec(),
+            "cannot decode the validation request",
+        ),
+        (
+            "nested 10,000 deep",
+            nested(10_000),
+            "nested more than 100 levels deep",
+        ),
+        ("10 MB Pod", big_pod(10_000), ""),
+        (
+            "settings not a map",
+            br#"{"request":{"kind":{"kind":"Pod"}},"settings":[1]}"#.to_vec(),
+            "the policy settings are not valid",
+        ),
+        (
+            "request without kind",
+            br#"{"request":{"operation":"CREATE","object":{}},"settings":{}}"#.to_vec(),
+            "has no kind.kind",
+        ),
+        (
+            "Pod without object",
+            br#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE"},"settings":{}}"#.to_vec(),
+            "has no object",
+        ),
+    ];
+    let mut results = Vec::new();
+    for (name, payload, fragment) in cases {
+        let outcome = (|| {
+            let r = policy.validate_raw(&payload)?;
+            if fragment.is_empty() {
+                ensure!(r.accepted, "expected an accept, got {r:?}");
+            } else {
+                ensure!(!r.accepted, "expected a rejection, got {r:?}");
+                let m = r.message.unwrap_or_default();
+                ensure!(m.contains(fragment), "message {m:?} lacks {fragment:?}");
+            }
+            // The runtime keeps serving: a normal evaluation right after still works.
+            let ok = policy.run(
+                &read_request(&workspace_root().join("test_data/hook-pod-create.json"))?,
+                &json!({}),
+            )?;
+            ensure!(ok.allowed, "the next evaluation failed");
+            Ok(())
+        })();
+        results.push((format!("garbage: {name}"), outcome));
+    }
+    results
+}
+
+/// The kwctl-like command prints the same AdmissionResponse line as the library.
+fn check_cli(policy: &Policy, data: &Path) -> Result<()> {
+    let request_path = data.join("hook-pod-legacy-create.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_policy-run"))
+        .arg("--request-path")
+        .arg(&request_path)
+        .arg("--settings-json")
+        .arg("{}")
+        .arg(policy_path())
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "policy-run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout)?;
+    ensure!(
+        stdout.lines().count() == 1,
+        "expected one line, got {stdout:?}"
+    );
+    let from_cli: Value = serde_json::from_str(&stdout)?;
+    let from_lib = serde_json::to_value(policy.run(&read_request(&request_path)?, &json!({}))?)?;
+    ensure!(from_cli == from_lib, "CLI {from_cli} != library {from_lib}");
+    ensure!(
+        from_cli["patchType"] == "JSONPatch",
+        "no patch in {from_cli}"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_policy-run"))
+        .args(["--request-path"])
+        .arg(&request_path)
+        .args(["--settings-json", r#"{"mode":"audit"}"#])
+        .arg(policy_path())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "invalid settings must fail");
+    ensure!(
+        stderr.contains("Provided settings are not valid: mode: unknown variant `audit`"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+fn main() {
+    let root = workspace_root();
+    let data = root.join("test_data");
+    let policy = match Policy::load(&policy_path()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cannot load the policy: {e:#} (build it with `make policy.wasm`)");
+            std::process::exit(2);
+        }
+    };
+    let table = match cases::load(&root.join("e2e-tests/cases.yaml")) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e:#}");
+            std::process::exit(2);
+        }
+    };
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let mut results: Vec<(String, Result<()>)> = Vec::new();
+    results.push((
+        "protocol_version is v1".into(),
+        policy.protocol_version().and_then(|v| {
+            ensure!(v == "v1", "got {v}");
+            Ok(())
+        }),
+    ));
+    for case in &table.requests {
+        results.push((
+            format!("request: {}", case.name),
+            check_request_case(&policy, &data, case),
+        ));
+    }
+    for case in &table.settings {
+        results.push((
+            format!("settings: {}", case.name),
+            check_settings_case(&policy, case),
+        ));
+    }
+    results.extend(check_garbage(&policy));
+    results.push((
+        "kwctl-like policy-run command".into(),
+        check_cli(&policy, &data),
+    ));
+
+    let mut passed = 0;
+    let mut failed = 0;
+    for (name, outcome) in results {
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        match outcome {
+            Ok(()) => {
+                passed += 1;
+                println!("case {name} ... ok");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("case {name} ... FAILED\n    {e:#}");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,46 @@
+//! Evaluates every example request of `e2e-tests/cases.yaml` with the compiled policy and prints
+//! each decision: ACCEPT, MUTATE with its JSON patch and warnings, or REJECT with the message.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use e2e_tests::{Policy, cases, policy_path, read_request, workspace_root};
+
+fn run() -> Result<()> {
+    let root = workspace_root();
+    let policy = Policy::load(&policy_path())?;
+    let table = cases::load(&root.join("e2e-tests/cases.yaml"))?;
+    let verbose = std::env::args().any(|a| a == "--verbose" || a == "-v");
+    for case in &table.requests {
+        let request = read_request(&root.join("test_data").join(&case.request))?;
+        let response = policy.run(&request, &case.settings)?;
+        let settings = if case.settings.as_object().is_some_and(|m| m.is_empty()) {
+            String::new()
+        } else {
+            format!(" settings={}", case.settings)
+        };
+        println!("== {} [{}{settings}]", case.name, case.request);
+        match (response.allowed, response.decoded_patch()?) {
+            (true, None) => println!("   ACCEPT"),
+            (true, Some(patch)) => println!("   MUTATE {}", serde_json::to_string(&patch)?),
+            (false, _) => println!("   REJECT {}", response.message().unwrap_or_default()),
+        }
+        for w in response.warnings.iter().flatten() {
+            println!("   warning: {w}");
+        }
+        if verbose {
+            println!("   {}", serde_json::to_string(&response)?);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds a wasm32-wasip1 release module of one package, setting the target up on a fresh machine:
+#   1. the rustup target when it is installed, or added now (with a time limit);
+#   2. else Debian's rustc-web + rust-web-src + wasi-libc, building std from source;
+#   3. else one line saying what to install.
+# Usage: scripts/build-wasm.sh [PACKAGE]   (default: the policy crate)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+package="${1:-prepuller-serviceaccount-policy}"
+target=wasm32-wasip1
+
+have_rustup_target() {
+  command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx "$target"
+}
+
+if have_rustup_target || { command -v rustup >/dev/null 2>&1 && timeout 180 rustup target add "$target" >&2; }; then
+  exec cargo build --locked --release --target "$target" -p "$package"
+fi
+
+echo "rustup could not add $target; falling back to Debian's rustc-web with -Zbuild-std" >&2
+if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/wasm32-wasi ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web rust-web-src wasi-libc >&2
+  else
+    echo "error: install the $target target (rustup target add $target) or Debian's rustc-web, rust-web-src and wasi-libc" >&2
+    exit 1
+  fi
+fi
+sysroot=$(/usr/bin/rustc --print sysroot)
+RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+  RUSTFLAGS="-Clinker=$sysroot/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld -L/usr/lib/wasm32-wasi" \
+  exec cargo build --locked --release --target "$target" -p "$package" -Zbuild-std=std,panic_abort
