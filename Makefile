@@ -9,7 +9,7 @@ policy.wasm: $(SOURCES) scripts/build-wasm.sh
 	scripts/build-wasm.sh
 	cp $(POLICY_ARTIFACT) policy.wasm
 
-.PHONY: fmt lint test e2e-tests run-examples check clean
+.PHONY: fmt lint test e2e-tests run-examples check clean bench bench-native
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -28,6 +28,20 @@ e2e-tests: policy.wasm
 # Build the policy and evaluate every bundled example request, printing each decision.
 run-examples: policy.wasm
 	$(CARGO) run --locked -q -p e2e-tests --bin run-examples
+
+# The floor guest for the benchmark, built with the same toolchain and profile as the policy.
+FLOOR_ARTIFACT := target/$(WASM_TARGET)/release/floor_guest.wasm
+$(FLOOR_ARTIFACT): floor-guest/src/lib.rs floor-guest/Cargo.toml scripts/build-wasm.sh
+	scripts/build-wasm.sh floor-guest
+
+# Speed and size in the policy-server runtime stack, as a ratio to the floor (figures in README).
+BENCH_ITERATIONS ?= 2000
+bench: policy.wasm $(FLOOR_ARTIFACT)
+	$(CARGO) run --locked -q -p e2e-tests --bin bench -- --iterations $(BENCH_ITERATIONS)
+
+# The decision code natively, under criterion, for profiling the Rust side.
+bench-native:
+	$(CARGO) bench --locked --bench decision
 
 check: fmt lint test e2e-tests
 

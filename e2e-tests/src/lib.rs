@@ -119,9 +119,19 @@ impl Policy {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Policy> {
-        let pre = WasmtimeEngineProviderBuilder::new()
+        Policy::with_engine(bytes, None)
+    }
+
+    /// Compiles the module on a given wasmtime engine (the benchmark's memory probe uses one
+    /// with its own memory allocator); `None` is the provider's default engine.
+    pub fn with_engine(bytes: &[u8], engine: Option<wasmtime::Engine>) -> Result<Policy> {
+        let mut builder = WasmtimeEngineProviderBuilder::new()
             .module_bytes(bytes)
-            .wasi_params(WasiParams::default())
+            .wasi_params(WasiParams::default());
+        if let Some(engine) = engine {
+            builder = builder.engine(engine);
+        }
+        let pre = builder
             .build_pre()
             .map_err(|e| anyhow!("cannot compile the module: {e}"))?;
         Ok(Policy { pre })
