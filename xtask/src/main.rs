@@ -1,1 +1,191 @@
-fn main() {}
+//! `cargo run -p xtask -- <command>`: the packaging steps behind `make annotated-policy.wasm`,
+//! `make push`, `make pull` and `make artifacthub`. Results go to stdout (a digest, a file
+//! name), explanations to stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use xtask::{annotate, oci, scaffold, write_atomically};
+
+#[derive(Parser)]
+#[command(about = "Annotate, push, pull and scaffold the Kubewarden policy")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed metadata.yml (with README.md as usage) into the module, like `kwctl annotate`.
+    Annotate {
+        #[arg(long, default_value = "policy.wasm")]
+        wasm: PathBuf,
+        #[arg(long, default_value = "metadata.yml")]
+        metadata: PathBuf,
+        #[arg(long, default_value = "README.md")]
+        usage: PathBuf,
+        /// The Cargo.toml whose version the metadata must carry.
+        #[arg(long, default_value = "Cargo.toml")]
+        cargo_toml: PathBuf,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Push an annotated module, like `kwctl push`; prints the manifest digest. Plain HTTP only
+    /// with OCI_INSECURE=1 or --insecure. Credentials: OCI_USERNAME/OCI_PASSWORD or the docker
+    /// config file ($DOCKER_CONFIG/config.json, ~/.docker/config.json).
+    Push {
+        #[arg(long, default_value = "annotated-policy.wasm")]
+        wasm: PathBuf,
+        /// HOST[:PORT]/PATH:TAG (a `registry://` prefix is accepted).
+        reference: String,
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Pull an artifact and check its digest, media types, blobs and metadata; prints the digest.
+    Pull {
+        /// HOST[:PORT]/PATH:TAG or HOST[:PORT]/PATH@sha256:...
+        reference: String,
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Fail unless the manifest has this digest.
+        #[arg(long)]
+        expect_digest: Option<String>,
+        /// Fail unless the pulled module is byte-identical to this file.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Print a module's embedded metadata, like `kwctl inspect`.
+    Inspect { wasm: PathBuf },
+    /// Write (or with --check, verify) the generated Artifact Hub files, questions and manifests.
+    Scaffold {
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn transport(insecure: bool) -> oci::Transport {
+    let from_env = oci::Transport::from_env();
+    oci::Transport {
+        insecure: insecure || from_env.insecure,
+    }
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Annotate {
+            wasm,
+            metadata,
+            usage,
+            cargo_toml,
+            output,
+        } => {
+            let module = read(&wasm)?;
+            let inputs = annotate::Inputs::load(&module, &metadata, &usage, &cargo_toml)?;
+            let annotated = annotate::annotate(&inputs)
+                .with_context(|| format!("cannot annotate {}", wasm.display()))?;
+            write_atomically(&output, &annotated)?;
+            eprintln!(
+                "annotated {} with {} and {} (protocol v1): {}",
+                wasm.display(),
+                metadata.display(),
+                usage.display(),
+                output.display()
+            );
+        }
+        Command::Push {
+            wasm,
+            reference,
+            insecure,
+        } => {
+            let module = read(&wasm)?;
+            let reference = oci::parse_reference(&reference)?;
+            let pushed = oci::push(&module, &reference, transport(insecure))
+                .with_context(|| format!("cannot push {}", wasm.display()))?;
+            eprintln!(
+                "pushed {} to {reference} (credentials: {}); immutable reference: {}/{}@{}",
+                wasm.display(),
+                pushed.credentials,
+                reference.resolve_registry(),
+                reference.repository(),
+                pushed.digest
+            );
+            println!("{}", pushed.digest);
+        }
+        Command::Pull {
+            reference,
+            output,
+            expect_digest,
+            compare,
+            insecure,
+        } => {
+            let reference = oci::parse_reference(&reference)?;
+            let pulled = oci::pull(&reference, transport(insecure), expect_digest.as_deref())?;
+            if let Some(local) = &compare {
+                let local_bytes = read(local)?;
+                if local_bytes != pulled.module {
+                    bail!(
+                        "the module in {reference} ({} bytes) is not byte-identical to {} ({} bytes)",
+                        pulled.module.len(),
+                        local.display(),
+                        local_bytes.len()
+                    );
+                }
+            }
+            write_atomically(&output, &pulled.module)?;
+            eprintln!(
+                "pulled {reference}: manifest {}, config {} ({}), layer {} ({}, {} bytes), {} annotations{}; written to {}",
+                pulled.digest,
+                pulled.manifest.config.digest,
+                pulled.manifest.config.media_type,
+                pulled.manifest.layers[0].digest,
+                pulled.manifest.layers[0].media_type,
+                pulled.module.len(),
+                pulled.manifest.annotations.as_ref().map_or(0, |a| a.len()),
+                compare
+                    .map(|c| format!(", identical to {}", c.display()))
+                    .unwrap_or_default(),
+                output.display()
+            );
+            println!("{}", pulled.digest);
+        }
+        Command::Inspect { wasm } => {
+            let metadata = annotate::read(&read(&wasm)?)?
+                .with_context(|| format!("{} is not annotated", wasm.display()))?;
+            let mut shown = metadata.clone();
+            if let Some(usage) = shown.annotations.get_mut(xtask::metadata::USAGE) {
+                *usage = format!("<{} bytes: README.md>", usage.len());
+            }
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        Command::Scaffold { check } => {
+            let root = std::env::current_dir()?;
+            if check {
+                scaffold::check(&root)?;
+                eprintln!("generated files are up to date");
+            } else {
+                for path in scaffold::write(&root)? {
+                    eprintln!("wrote {}", path.display());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

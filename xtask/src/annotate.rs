@@ -1,0 +1,79 @@
+//! `kwctl annotate`: metadata.yml plus the README as usage, checked, completed with the protocol
+//! version the module itself reports, written into the module's custom section.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::metadata::{self, Metadata};
+use crate::wasm_section;
+
+/// The inputs of an annotation, all read from the project's files.
+pub struct Inputs<'a> {
+    pub module: &'a [u8],
+    pub metadata: Metadata,
+    pub readme: String,
+    pub crate_version: String,
+}
+
+impl<'a> Inputs<'a> {
+    pub fn load(
+        module: &'a [u8],
+        metadata: &Path,
+        readme: &Path,
+        cargo_toml: &Path,
+    ) -> Result<Inputs<'a>> {
+        Ok(Inputs {
+            module,
+            metadata: Metadata::load(metadata)?,
+            readme: std::fs::read_to_string(readme)
+                .with_context(|| format!("cannot read {}", readme.display()))?,
+            crate_version: metadata::crate_version(cargo_toml)?,
+        })
+    }
+}
+
+/// Asks the module which waPC protocol it speaks, through the same runtime stack policy-server
+/// uses. kwctl does this too: a module that cannot answer would fail in the cluster, so it must
+/// not be published.
+pub fn protocol_version(module: &[u8]) -> Result<String> {
+    let policy = e2e_tests::Policy::from_bytes(module)
+        .context("cannot load the module in the waPC runtime")?;
+    let version = policy
+        .protocol_version()
+        .context("cannot compute the protocol version used by the policy")?;
+    if version != "v1" {
+        bail!("the policy reports protocol version {version:?}; Kubewarden runs \"v1\"");
+    }
+    Ok(version)
+}
+
+/// The metadata as it is embedded: validated, with usage and protocol version filled in.
+pub fn embedded_metadata(inputs: &Inputs<'_>) -> Result<Metadata> {
+    inputs.metadata.validate(&inputs.crate_version)?;
+    if inputs.readme.trim().is_empty() {
+        bail!("README.md is empty: it becomes {}", metadata::USAGE);
+    }
+    let mut embedded = inputs.metadata.clone();
+    embedded
+        .annotations
+        .insert(metadata::USAGE.into(), inputs.readme.clone());
+    embedded.protocol_version = Some(protocol_version(inputs.module)?);
+    Ok(embedded)
+}
+
+/// The annotated module's bytes.
+pub fn annotate(inputs: &Inputs<'_>) -> Result<Vec<u8>> {
+    let embedded = embedded_metadata(inputs)?;
+    wasm_section::write_metadata(inputs.module, &embedded.to_json()?)
+}
+
+/// The metadata of an annotated module, `None` when it carries none.
+pub fn read(module: &[u8]) -> Result<Option<Metadata>> {
+    wasm_section::read_metadata(module)?
+        .map(|json| {
+            serde_json::from_slice(&json)
+                .context("the io.kubewarden.metadata section does not hold policy metadata")
+        })
+        .transpose()
+}

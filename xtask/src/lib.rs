@@ -1,0 +1,41 @@
+//! Packaging for the policy: what kwctl's `annotate`, `push`, `pull`, `inspect` and `scaffold`
+//! do, written on oci-client and wasm-encoder/wasmparser because kwctl is not installable where
+//! this project is built. `main.rs` is the command line the Makefile calls.
+
+pub mod annotate;
+pub mod credentials;
+pub mod mailbox;
+pub mod metadata;
+pub mod oci;
+pub mod scaffold;
+pub mod wasm_section;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// The workspace root, where metadata.yml, README.md and the generated files live.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Writes through a temporary file in the same directory and renames it into place, so a
+/// failure never leaves a truncated module where a good one is expected.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file path", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::anyhow!("cannot move the result to {}: {e}", path.display())
+    })
+}

@@ -1,0 +1,452 @@
+//! `metadata.yml`: reading it, checking it, and the camelCase JSON that goes into the module.
+//!
+//! Everything published (the custom section, the OCI annotations, Artifact Hub's package, the
+//! cluster manifests) is derived from this one file, so a mistake here would be shipped
+//! everywhere at once: it is checked up front and every problem is reported together.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::mailbox;
+
+pub const TITLE: &str = "io.kubewarden.policy.title";
+pub const VERSION: &str = "io.kubewarden.policy.version";
+pub const DESCRIPTION: &str = "io.kubewarden.policy.description";
+pub const AUTHOR: &str = "io.kubewarden.policy.author";
+pub const URL: &str = "io.kubewarden.policy.url";
+pub const SOURCE: &str = "io.kubewarden.policy.source";
+pub const LICENSE: &str = "io.kubewarden.policy.license";
+pub const OCI_URL: &str = "io.kubewarden.policy.ociUrl";
+pub const USAGE: &str = "io.kubewarden.policy.usage";
+pub const SEVERITY: &str = "io.kubewarden.policy.severity";
+pub const CATEGORY: &str = "io.kubewarden.policy.category";
+pub const DISPLAY_NAME: &str = "io.artifacthub.displayName";
+pub const RESOURCES: &str = "io.artifacthub.resources";
+pub const KEYWORDS: &str = "io.artifacthub.keywords";
+
+/// What kwctl scaffold and Artifact Hub need; `usage` is not listed because it is filled in
+/// from the README at annotation time.
+pub const REQUIRED_ANNOTATIONS: &[&str] = &[
+    TITLE,
+    VERSION,
+    DESCRIPTION,
+    AUTHOR,
+    URL,
+    SOURCE,
+    LICENSE,
+    OCI_URL,
+    DISPLAY_NAME,
+    RESOURCES,
+    KEYWORDS,
+];
+
+/// The severities a PolicyReport knows; the audit scanner copies this annotation into them.
+const SEVERITIES: &[&str] = &["info", "low", "medium", "high", "critical"];
+const OPERATIONS: &[&str] = &["CREATE", "UPDATE", "DELETE", "CONNECT", "*"];
+const EXECUTION_MODES: &[&str] = &["kubewarden-wapc", "opa", "gatekeeper", "wasi"];
+const POLICY_TYPES: &[&str] = &["kubernetes", "raw"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rule {
+    pub api_groups: Vec<String>,
+    pub api_versions: Vec<String>,
+    pub resources: Vec<String>,
+    pub operations: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContextAwareResource {
+    pub api_version: String,
+    pub kind: String,
+}
+
+/// The policy metadata. Field order is the order kwctl writes the JSON in; unknown keys are
+/// refused so that a typo (`backgroundAudits`) is not silently dropped from every artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    pub rules: Vec<Rule>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub mutating: bool,
+    #[serde(default = "yes")]
+    pub background_audit: bool,
+    #[serde(default = "wapc")]
+    pub execution_mode: String,
+    #[serde(default = "kubernetes")]
+    pub policy_type: String,
+    #[serde(default)]
+    pub context_aware_resources: Vec<ContextAwareResource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_capabilities: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_kubewarden_version: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn wapc() -> String {
+    "kubewarden-wapc".into()
+}
+
+fn kubernetes() -> String {
+    "kubernetes".into()
+}
+
+impl Metadata {
+    pub fn from_yaml(text: &str) -> Result<Metadata> {
+        serde_norway::from_str(text).context("metadata.yml does not have the metadata format")
+    }
+
+    pub fn load(path: &Path) -> Result<Metadata> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Metadata::from_yaml(&text).with_context(|| format!("cannot load {}", path.display()))
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.get(key).map(String::as_str)
+    }
+
+    /// An annotation that [`Metadata::validate`] has already required.
+    pub fn required(&self, key: &str) -> Result<&str> {
+        self.annotation(key)
+            .with_context(|| format!("metadata annotation {key} is missing"))
+    }
+
+    pub fn version(&self) -> Result<&str> {
+        self.required(VERSION)
+    }
+
+    /// The image reference users pull: `ociUrl:vVERSION`, as kwctl scaffold writes it.
+    pub fn image_reference(&self) -> Result<String> {
+        Ok(format!("{}:v{}", self.required(OCI_URL)?, self.version()?))
+    }
+
+    /// The authors as Artifact Hub maintainers.
+    pub fn authors(&self) -> Result<Vec<mailbox::Mailbox>> {
+        mailbox::parse_name_addr_list(self.required(AUTHOR)?)
+            .map_err(|e| anyhow::anyhow!("{AUTHOR} {e}"))
+    }
+
+    /// The JSON stored in the `io.kubewarden.metadata` custom section.
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        Ok(serde_json::to_vec(self)?)
+    }
+
+    /// Every problem at once, each naming the key to fix. `crate_version` is the root crate's
+    /// version: the published version and the built crate must not disagree.
+    pub fn problems(&self, crate_version: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.rules.is_empty() {
+            problems.push(
+                "rules: is empty, so Kubernetes would never send the policy a request".into(),
+            );
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            rule_problems(i, rule, &mut problems);
+        }
+        if !EXECUTION_MODES.contains(&self.execution_mode.as_str()) {
+            problems.push(format!(
+                "executionMode: {:?} is not one of {EXECUTION_MODES:?}",
+                self.execution_mode
+            ));
+        }
+        if !POLICY_TYPES.contains(&self.policy_type.as_str()) {
+            problems.push(format!(
+                "policyType: {:?} is not one of {POLICY_TYPES:?}",
+                self.policy_type
+            ));
+        }
+        for key in REQUIRED_ANNOTATIONS {
+            match self.annotation(key) {
+                None => problems.push(format!("annotations.{key}: is required")),
+                Some(v) if v.trim().is_empty() => {
+                    problems.push(format!("annotations.{key}: is empty"))
+                }
+                Some(_) => {}
+            }
+        }
+        if self.annotations.contains_key(USAGE) {
+            problems.push(format!(
+                "annotations.{USAGE}: must not be set in metadata.yml, it is filled in from README.md"
+            ));
+        }
+        if let Some(author) = self.annotation(AUTHOR)
+            && let Err(e) = mailbox::parse_name_addr_list(author)
+        {
+            problems.push(format!(
+                "annotations.{AUTHOR}: {author:?} is not an RFC 5322 name-addr list: {e}"
+            ));
+        }
+        if let Some(title) = self.annotation(TITLE)
+            && let Err(e) = check_rfc1123_subdomain(title)
+        {
+            problems.push(format!(
+                "annotations.{TITLE}: {title:?} is not a valid RFC 1123 name (it names the policy \
+                 resource): {e}"
+            ));
+        }
+        if let Some(version) = self.annotation(VERSION) {
+            if let Err(e) = semver::Version::parse(version) {
+                problems.push(format!(
+                    "annotations.{VERSION}: {version:?} is not a semantic version: {e}"
+                ));
+            } else if version != crate_version {
+                problems.push(format!(
+                    "annotations.{VERSION}: {version:?} differs from the crate version \
+                     {crate_version:?} in Cargo.toml: bump both together"
+                ));
+            }
+        }
+        for key in [URL, SOURCE] {
+            if let Some(url) = self.annotation(key)
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                problems.push(format!(
+                    "annotations.{key}: {url:?} is not an http(s) URL"
+                ));
+            }
+        }
+        if let Some(oci) = self.annotation(OCI_URL) {
+            if let Err(e) = check_oci_repository(oci) {
+                problems.push(format!("annotations.{OCI_URL}: {oci:?} {e}"));
+            }
+        }
+        if let Some(keywords) = self.annotation(KEYWORDS)
+            && keywords.split(',').any(|k| k.trim().is_empty())
+        {
+            problems.push(format!(
+                "annotations.{KEYWORDS}: {keywords:?} must be comma-separated words, none empty"
+            ));
+        }
+        if let Some(severity) = self.annotation(SEVERITY)
+            && !SEVERITIES.contains(&severity)
+        {
+            problems.push(format!(
+                "annotations.{SEVERITY}: {severity:?} is not one of {SEVERITIES:?}"
+            ));
+        }
+        problems
+    }
+
+    /// Fails with every problem listed.
+    pub fn validate(&self, crate_version: &str) -> Result<()> {
+        let problems = self.problems(crate_version);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "metadata.yml is invalid:\n{}",
+            problems
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    }
+}
+
+fn rule_problems(i: usize, rule: &Rule, problems: &mut Vec<String>) {
+    let lists = [
+        ("apiGroups", &rule.api_groups),
+        ("apiVersions", &rule.api_versions),
+        ("resources", &rule.resources),
+        ("operations", &rule.operations),
+    ];
+    for (key, list) in lists {
+        if list.is_empty() {
+            problems.push(format!("rules[{i}].{key}: is empty"));
+        } else if list.len() > 1 && list.iter().any(|v| v == "*") {
+            problems.push(format!(
+                "rules[{i}].{key}: '*' must be the only element when used"
+            ));
+        }
+    }
+    for op in &rule.operations {
+        if !OPERATIONS.contains(&op.as_str()) {
+            problems.push(format!(
+                "rules[{i}].operations: {op:?} is not one of {OPERATIONS:?}"
+            ));
+        }
+    }
+    for resource in &rule.resources {
+        if resource.is_empty() {
+            problems.push(format!("rules[{i}].resources: an empty resource name"));
+        }
+    }
+}
+
+/// A Kubernetes object name (DNS-1123 subdomain): lowercase alphanumerics, '-' and '.',
+/// alphanumeric at both ends of each label, at most 253 characters.
+pub fn check_rfc1123_subdomain(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 253 {
+        return Err("must be 1 to 253 characters".into());
+    }
+    for label in name.split('.') {
+        let ok_chars = label
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let ok_ends = label
+            .chars()
+            .next()
+            .zip(label.chars().last())
+            .is_some_and(|(a, b)| a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric());
+        if !ok_chars || !ok_ends || label.len() > 63 {
+            return Err(format!(
+                "label {label:?} must be lowercase alphanumerics or '-', start and end with an \
+                 alphanumeric, and be at most 63 characters"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `ociUrl` is a repository without scheme, tag or digest: the version is appended to it.
+fn check_oci_repository(oci: &str) -> Result<(), String> {
+    if oci.contains("://") {
+        return Err("must not have a scheme (write HOST/PATH, not registry://HOST/PATH)".into());
+    }
+    let last = oci.rsplit('/').next().unwrap_or_default();
+    if !oci.contains('/') || last.contains(':') || oci.contains('@') {
+        return Err("must be HOST/PATH, without a tag or digest".into());
+    }
+    format!("{oci}:v0.0.0")
+        .parse::<oci_client::Reference>()
+        .map(|_| ())
+        .map_err(|e| format!("is not a valid OCI repository: {e}"))
+}
+
+/// The `[package] version` of a Cargo.toml.
+pub fn crate_version(cargo_toml: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(cargo_toml)
+        .with_context(|| format!("cannot read {}", cargo_toml.display()))?;
+    let value: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not TOML", cargo_toml.display()))?;
+    value
+        .get("package")
+        .and_then(|p| p.get("version"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .with_context(|| format!("{} has no [package] version", cargo_toml.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project_metadata() -> Metadata {
+        Metadata::load(&crate::workspace_root().join("metadata.yml")).unwrap()
+    }
+
+    #[test]
+    fn the_project_metadata_is_valid_and_matches_the_crate() {
+        let root = crate::workspace_root();
+        let version = crate_version(&root.join("Cargo.toml")).unwrap();
+        let metadata = project_metadata();
+        metadata.validate(&version).unwrap();
+        assert_eq!(metadata.version().unwrap(), version);
+        assert!(metadata.mutating);
+        assert!(metadata.background_audit);
+    }
+
+    #[test]
+    fn json_is_camel_case_in_kwctl_order() {
+        let mut metadata = project_metadata();
+        metadata.protocol_version = Some("v1".into());
+        let json = String::from_utf8(metadata.to_json().unwrap()).unwrap();
+        let order = [
+            "\"protocolVersion\":\"v1\"",
+            "\"rules\":[{\"apiGroups\":[\"\"],\"apiVersions\":[\"v1\"],\"resources\":[\"pods\"],\"operations\":[\"CREATE\"]}",
+            "\"annotations\":{\"io.artifacthub.displayName\"",
+            "\"mutating\":true",
+            "\"backgroundAudit\":true",
+            "\"executionMode\":\"kubewarden-wapc\"",
+            "\"policyType\":\"kubernetes\"",
+            "\"contextAwareResources\":[]",
+        ];
+        let mut at = 0;
+        for fragment in order {
+            let found = json[at..]
+                .find(fragment)
+                .unwrap_or_else(|| panic!("{fragment} missing or out of order in {json}"));
+            at += found + fragment.len();
+        }
+        assert!(!json.contains("hostCapabilities") && !json.contains('_'));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let mut metadata = project_metadata();
+        metadata.rules.clear();
+        metadata.annotations.remove(LICENSE);
+        metadata.annotations.insert(AUTHOR.into(), "maintainers@example.org".into());
+        metadata.annotations.insert(TITLE.into(), "Prepuller_Policy".into());
+        metadata.annotations.insert(USAGE.into(), "x".into());
+        metadata.annotations.insert(OCI_URL.into(), "registry://ghcr.io/x/y:v1".into());
+        metadata.annotations.insert(SEVERITY.into(), "urgent".into());
+        let err = metadata.validate("0.1.0").unwrap_err().to_string();
+        for fragment in [
+            "rules: is empty",
+            "annotations.io.kubewarden.policy.license: is required",
+            "annotations.io.kubewarden.policy.author: \"maintainers@example.org\" is not an RFC 5322 name-addr",
+            "annotations.io.kubewarden.policy.title: \"Prepuller_Policy\" is not a valid RFC 1123 name",
+            "annotations.io.kubewarden.policy.usage: must not be set in metadata.yml",
+            "annotations.io.kubewarden.policy.ociUrl: \"registry://ghcr.io/x/y:v1\" must not have a scheme",
+            "annotations.io.kubewarden.policy.severity: \"urgent\"",
+        ] {
+            assert!(err.contains(fragment), "{err}\nlacks {fragment}");
+        }
+    }
+
+    #[test]
+    fn the_version_must_be_the_crate_version() {
+        let err = project_metadata().validate("0.2.0").unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "annotations.io.kubewarden.policy.version: \"0.1.0\" differs from the crate version \"0.2.0\""
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rules_are_checked_one_by_one() {
+        let mut metadata = project_metadata();
+        metadata.rules[1].operations = vec!["CREATE".into(), "PATCH".into()];
+        metadata.rules[2].api_groups = vec!["*".into(), "apps".into()];
+        metadata.rules[3].resources.clear();
+        let err = metadata.validate("0.1.0").unwrap_err().to_string();
+        assert!(err.contains("rules[1].operations: \"PATCH\" is not one of"), "{err}");
+        assert!(err.contains("rules[2].apiGroups: '*' must be the only element"), "{err}");
+        assert!(err.contains("rules[3].resources: is empty"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_refused() {
+        let err = Metadata::from_yaml("rules: []\nmutating: true\nbackgroundAudits: false\n")
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field `backgroundAudits`"), "{err:#}");
+        let err = Metadata::from_yaml("rules: []\nmutating: maybe\n").unwrap_err();
+        assert!(format!("{err:#}").contains("mutating"), "{err:#}");
+    }
+
+    #[test]
+    fn rfc1123_names() {
+        for ok in ["prepuller-serviceaccount", "a", "a.b-c.d0"] {
+            check_rfc1123_subdomain(ok).unwrap();
+        }
+        for bad in ["", "-a", "a-", "A", "a_b", "a..b", &"a".repeat(64)] {
+            assert!(check_rfc1123_subdomain(bad).is_err(), "{bad:?}");
+        }
+    }
+}

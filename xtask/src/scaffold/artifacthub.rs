@@ -1,0 +1,167 @@
+//! `artifacthub-pkg.yml` and `artifacthub-repo.yml`: what `kwctl scaffold artifacthub` writes,
+//! from metadata.yml, the questions and the README's install section.
+
+use anyhow::{Context, Result, bail};
+use serde_norway::{Mapping, Value};
+
+use crate::metadata::{self, Metadata};
+
+const KWCTL_RECOMMENDATION: &str =
+    "https://artifacthub.io/packages/helm/kubewarden/kubewarden-controller";
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_owned())
+}
+
+fn map(entries: Vec<(&str, Value)>) -> Value {
+    Value::Mapping(entries.into_iter().map(|(k, v)| (s(k), v)).collect())
+}
+
+/// The body of the README section `## {title}`, up to the next `## ` heading.
+pub fn readme_section(readme: &str, title: &str) -> Result<String> {
+    let heading = format!("## {title}");
+    let mut lines = readme.lines();
+    lines
+        .by_ref()
+        .find(|l| l.trim_end() == heading)
+        .with_context(|| format!("README.md has no `{heading}` section"))?;
+    let mut in_code = false;
+    let body: Vec<&str> = lines
+        .take_while(|l| {
+            if l.starts_with("```") {
+                in_code = !in_code;
+            }
+            in_code || !l.starts_with("## ")
+        })
+        .collect();
+    let body = body.join("\n").trim().to_owned();
+    if body.is_empty() {
+        bail!("README.md's `{heading}` section is empty");
+    }
+    Ok(body + "\n")
+}
+
+/// The artifact links kwctl lists: the module attached to the GitHub release when the source is
+/// on GitHub, and the source itself.
+fn links(source: &str, version: &str) -> Value {
+    let mut links = Vec::new();
+    if source.starts_with("https://github.com/") {
+        links.push(map(vec![
+            ("name", s("policy")),
+            (
+                "url",
+                s(&format!(
+                    "{}/releases/download/v{version}/policy.wasm",
+                    source.trim_end_matches('/')
+                )),
+            ),
+        ]));
+    }
+    links.push(map(vec![("name", s("source")), ("url", s(source))]));
+    Value::Sequence(links)
+}
+
+/// The Artifact Hub package, as a YAML mapping in kwctl's key order.
+pub fn package(
+    metadata: &Metadata,
+    created_at: &str,
+    questions_ui: &str,
+    install: &str,
+) -> Result<Mapping> {
+    let version = metadata.version()?;
+    let keywords = metadata
+        .required(metadata::KEYWORDS)?
+        .split(',')
+        .map(|k| s(k.trim()))
+        .collect();
+    let maintainers = metadata
+        .authors()?
+        .into_iter()
+        .map(|m| map(vec![("name", s(&m.name)), ("email", s(&m.address))]))
+        .collect();
+    let rules = serde_norway::to_string(&metadata.rules)?;
+    let mut annotations = vec![("kubewarden/mutation", s(&metadata.mutating.to_string()))];
+    if !metadata.context_aware_resources.is_empty() {
+        annotations.push((
+            "kubewarden/contextAwareResources",
+            s(&serde_norway::to_string(&metadata.context_aware_resources)?),
+        ));
+    }
+    annotations.push(("kubewarden/questions-ui", s(questions_ui)));
+    annotations.push((
+        "kubewarden/resources",
+        s(metadata.required(metadata::RESOURCES)?),
+    ));
+    annotations.push(("kubewarden/rules", s(&rules)));
+
+    let pkg = map(vec![
+        ("version", s(version)),
+        ("name", s(metadata.required(metadata::TITLE)?)),
+        ("displayName", s(metadata.required(metadata::DISPLAY_NAME)?)),
+        ("createdAt", s(created_at)),
+        ("description", s(metadata.required(metadata::DESCRIPTION)?)),
+        ("license", s(metadata.required(metadata::LICENSE)?)),
+        ("homeURL", s(metadata.required(metadata::URL)?)),
+        (
+            "containersImages",
+            Value::Sequence(vec![map(vec![
+                ("name", s("policy")),
+                ("image", s(&metadata.image_reference()?)),
+            ])]),
+        ),
+        ("keywords", Value::Sequence(keywords)),
+        ("links", links(metadata.required(metadata::SOURCE)?, version)),
+        ("install", s(install)),
+        ("maintainers", Value::Sequence(maintainers)),
+        ("provider", map(vec![("name", s("kubewarden"))])),
+        (
+            "recommendations",
+            Value::Sequence(vec![map(vec![("url", s(KWCTL_RECOMMENDATION))])]),
+        ),
+        ("annotations", map(annotations)),
+    ]);
+    match pkg {
+        Value::Mapping(m) => Ok(m),
+        _ => unreachable!(),
+    }
+}
+
+/// `artifacthub-repo.yml`: the owners who may claim the repository on Artifact Hub.
+pub fn repository(metadata: &Metadata) -> Result<String> {
+    let owners = metadata
+        .authors()?
+        .into_iter()
+        .map(|m| map(vec![("name", s(&m.name)), ("email", s(&m.address))]))
+        .collect();
+    let doc = map(vec![("owners", Value::Sequence(owners))]);
+    Ok(format!(
+        "# Artifact Hub repository metadata (https://artifacthub.io/docs/topics/repositories/).\n\
+         # Generated by `make artifacthub` from metadata.yml: do not edit.\n{}",
+        serde_norway::to_string(&doc)?
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readme_sections_stop_at_the_next_heading_but_not_inside_code() {
+        let readme = "# T\n\n## Install\n\nfirst\n```sh\n## not a heading\n```\nlast\n\n## Release\n\nx\n";
+        assert_eq!(
+            readme_section(readme, "Install").unwrap(),
+            "first\n```sh\n## not a heading\n```\nlast\n"
+        );
+        assert_eq!(readme_section(readme, "Release").unwrap(), "x\n");
+        let err = readme_section(readme, "Usage").unwrap_err().to_string();
+        assert!(err.contains("no `## Usage` section"), "{err}");
+    }
+
+    #[test]
+    fn links_point_at_the_release_asset_only_on_github() {
+        let gh = serde_norway::to_string(&links("https://github.com/o/r", "1.2.3")).unwrap();
+        assert!(gh.contains("url: https://github.com/o/r/releases/download/v1.2.3/policy.wasm"));
+        let other = serde_norway::to_string(&links("https://git.example.org/o/r", "1.2.3")).unwrap();
+        assert!(!other.contains("releases") && other.contains("name: source"));
+    }
+}

@@ -1,0 +1,266 @@
+//! The policy's settings as Rancher's Kubewarden UI asks for them (`questions-ui.yml`), and the
+//! defaults the generated manifests carry.
+//!
+//! Both come from one table so that a form field and a manifest default cannot disagree; tests
+//! hold the table to the README's settings reference and to the policy's own defaults.
+
+use serde_norway::{Mapping, Value};
+
+const SETTINGS: &str = "Settings";
+
+/// One form field. `variable` is a dotted path into the settings object, as Rancher's questions
+/// use it for nested values.
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub variable: String,
+    pub label: &'static str,
+    pub description: &'static str,
+    pub group: &'static str,
+    pub kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    Enum {
+        options: &'static [&'static str],
+        default: &'static str,
+    },
+    String {
+        default: &'static str,
+    },
+    Boolean {
+        default: bool,
+    },
+    /// `map[`: string keys to string values (matchLabels).
+    Map {
+        default: (&'static str, &'static str),
+    },
+    /// `sequence[` of LabelSelector requirements (matchExpressions), empty by default.
+    Requirements,
+}
+
+/// A role's three fields: its ServiceAccount and its selector's two halves.
+fn role(
+    key: &str,
+    group: &'static str,
+    service_account: &'static str,
+    label: (&'static str, &'static str),
+    texts: [&'static str; 3],
+) -> [Question; 3] {
+    [
+        Question {
+            variable: format!("{key}.serviceAccountName"),
+            label: "ServiceAccount",
+            description: texts[0],
+            group,
+            kind: Kind::String {
+                default: service_account,
+            },
+        },
+        Question {
+            variable: format!("{key}.selector.matchLabels"),
+            label: "Selector: matchLabels",
+            description: texts[1],
+            group,
+            kind: Kind::Map { default: label },
+        },
+        Question {
+            variable: format!("{key}.selector.matchExpressions"),
+            label: "Selector: matchExpressions",
+            description: texts[2],
+            group,
+            kind: Kind::Requirements,
+        },
+    ]
+}
+
+const EXPRESSIONS: &str = "Optional LabelSelector requirements, ANDed with matchLabels \
+    (operators In, NotIn, Exists, DoesNotExist).";
+
+/// Every setting, in the order of the README's settings reference.
+pub fn questions() -> Vec<Question> {
+    let mut q = vec![Question {
+        variable: "mode".into(),
+        label: "Mode",
+        description: "mutate: fix the ServiceAccount names, automountServiceAccountToken and the \
+            token volume Kubernetes injected into a Pod; reject: never change an object, reject \
+            every violation instead.",
+        group: SETTINGS,
+        kind: Kind::Enum {
+            options: &["mutate", "reject"],
+            default: "mutate",
+        },
+    }];
+    q.extend(role(
+        "hookPuller",
+        "Hook image puller",
+        "hook-image-puller",
+        ("component", "hook-image-puller"),
+        [
+            "The hook puller's ServiceAccount (Zero to JupyterHub value \
+             prePuller.hook.serviceAccountImagePuller.name). With fullnameOverride: NAME the \
+             chart names it NAME-hook-image-puller.",
+            "How hook puller pods and their DaemonSet are recognised.",
+            EXPRESSIONS,
+        ],
+    ));
+    q.extend(role(
+        "continuousPuller",
+        "Continuous image puller",
+        "continuous-image-puller",
+        ("component", "continuous-image-puller"),
+        [
+            "The continuous puller's ServiceAccount (Zero to JupyterHub value \
+             prePuller.continuous.serviceAccount.name). With fullnameOverride: NAME the chart \
+             names it NAME-continuous-image-puller.",
+            "How continuous puller pods and their DaemonSet are recognised.",
+            EXPRESSIONS,
+        ],
+    ));
+    q.extend(role(
+        "awaiter",
+        "Hook image awaiter",
+        "hook-image-awaiter",
+        ("component", "image-puller"),
+        [
+            "The hook-image-awaiter Job's ServiceAccount (Zero to JupyterHub value \
+             prePuller.hook.serviceAccount.name). With fullnameOverride: NAME the chart names it \
+             NAME-hook-image-awaiter. To turn the awaiter rules off, set awaiter: null in the \
+             policy's YAML instead.",
+            "How the awaiter Job is recognised (the chart labels it component: image-puller).",
+            EXPRESSIONS,
+        ],
+    ));
+    q.push(Question {
+        variable: "reserveServiceAccounts".into(),
+        label: "Reserve the ServiceAccounts",
+        description: "A workload that matches no role may not run as any of the configured \
+            ServiceAccounts.",
+        group: SETTINGS,
+        kind: Kind::Boolean { default: true },
+    });
+    q.push(Question {
+        variable: "serviceAccountObjects".into(),
+        label: "Judge the puller ServiceAccount objects",
+        description: "Also require automountServiceAccountToken: false on the two puller \
+            ServiceAccount objects (the chart does not set it).",
+        group: SETTINGS,
+        kind: Kind::Boolean { default: false },
+    });
+    q
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_owned())
+}
+
+fn map(entries: Vec<(&str, Value)>) -> Value {
+    Value::Mapping(entries.into_iter().map(|(k, v)| (s(k), v)).collect())
+}
+
+impl Question {
+    pub fn default_value(&self) -> Value {
+        match &self.kind {
+            Kind::Enum { default, .. } | Kind::String { default } => s(default),
+            Kind::Boolean { default } => Value::Bool(*default),
+            Kind::Map { default: (k, v) } => map(vec![(k, s(v))]),
+            Kind::Requirements => Value::Sequence(Vec::new()),
+        }
+    }
+
+    fn to_yaml(&self) -> Value {
+        let mut entries = vec![
+            ("variable", s(&self.variable)),
+            ("label", s(self.label)),
+            ("description", s(self.description)),
+            ("group", s(self.group)),
+            ("required", Value::Bool(false)),
+            ("default", self.default_value()),
+        ];
+        match &self.kind {
+            Kind::Enum { options, .. } => {
+                entries.push(("type", s("enum")));
+                entries.push((
+                    "options",
+                    Value::Sequence(options.iter().map(|o| s(o)).collect()),
+                ));
+            }
+            Kind::String { .. } => entries.push(("type", s("string"))),
+            Kind::Boolean { .. } => entries.push(("type", s("boolean"))),
+            Kind::Map { .. } => entries.push(("type", s("map["))),
+            Kind::Requirements => {
+                entries.push(("type", s("sequence[")));
+                entries.push((
+                    "sequence_questions",
+                    Value::Sequence(vec![
+                        map(vec![
+                            ("variable", s("key")),
+                            ("label", s("Label key")),
+                            ("type", s("string")),
+                            ("required", Value::Bool(true)),
+                            ("default", s("")),
+                        ]),
+                        map(vec![
+                            ("variable", s("operator")),
+                            ("label", s("Operator")),
+                            ("type", s("enum")),
+                            ("required", Value::Bool(true)),
+                            ("default", s("In")),
+                            (
+                                "options",
+                                Value::Sequence(
+                                    ["In", "NotIn", "Exists", "DoesNotExist"]
+                                        .iter()
+                                        .map(|o| s(o))
+                                        .collect(),
+                                ),
+                            ),
+                        ]),
+                        map(vec![
+                            ("variable", s("values")),
+                            ("label", s("Values (none for Exists and DoesNotExist)")),
+                            ("type", s("array[")),
+                            ("required", Value::Bool(false)),
+                            ("default", Value::Sequence(Vec::new())),
+                        ]),
+                    ]),
+                ));
+            }
+        }
+        map(entries)
+    }
+}
+
+/// `questions-ui.yml`.
+pub fn questions_ui() -> anyhow::Result<String> {
+    let doc = map(vec![(
+        "questions",
+        Value::Sequence(questions().iter().map(Question::to_yaml).collect()),
+    )]);
+    Ok(serde_norway::to_string(&doc)?)
+}
+
+/// The settings object the form's defaults make, nested along the dotted variables. Empty
+/// lists are left out: they mean the same as an absent key and only add noise to a manifest.
+pub fn default_settings() -> Mapping {
+    let mut root = Mapping::new();
+    for q in questions() {
+        let value = q.default_value();
+        if matches!(&value, Value::Sequence(v) if v.is_empty()) {
+            continue;
+        }
+        let path: Vec<&str> = q.variable.split('.').collect();
+        let mut node = &mut root;
+        for key in &path[..path.len() - 1] {
+            let entry = node
+                .entry(s(key))
+                .or_insert_with(|| Value::Mapping(Mapping::new()));
+            node = match entry {
+                Value::Mapping(m) => m,
+                _ => unreachable!("a settings path crosses a scalar"),
+            };
+        }
+        node.insert(s(path[path.len() - 1]), value);
+    }
+    root
+}

@@ -1,0 +1,172 @@
+//! The `io.kubewarden.metadata` custom section.
+//!
+//! Custom sections are ignored by the runtime, which is why the annotated module behaves exactly
+//! like the plain one; kwctl, policy-server and Artifact Hub tooling read the metadata from
+//! there. Every other section is copied byte for byte, and an existing metadata section is
+//! replaced rather than duplicated: readers take the first one, so a second would be ignored.
+
+use anyhow::{Context, Result, bail};
+use wasm_encoder::{CustomSection, RawSection};
+use wasmparser::{Encoding, Parser, Payload};
+
+pub const METADATA_SECTION: &str = "io.kubewarden.metadata";
+
+/// One top-level section: its id and its contents as found in the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section<'a> {
+    pub id: u8,
+    /// For custom sections, the name.
+    pub name: Option<&'a str>,
+    /// The contents, including a custom section's name.
+    pub contents: &'a [u8],
+}
+
+/// The module's sections in order. Fails on anything that is not a core wasm module.
+pub fn sections(module: &[u8]) -> Result<Vec<Section<'_>>> {
+    let mut sections = Vec::new();
+    for payload in Parser::new(0).parse_all(module) {
+        let payload = payload.context("not a valid WebAssembly module")?;
+        if let Payload::Version { encoding, .. } = &payload
+            && *encoding != Encoding::Module
+        {
+            bail!("a WebAssembly component, not a core module: Kubewarden runs core modules");
+        }
+        let name = match &payload {
+            Payload::CustomSection(reader) => Some(reader.name()),
+            _ => None,
+        };
+        if let Some((id, range)) = payload.as_section() {
+            sections.push(Section {
+                id,
+                name,
+                contents: &module[range],
+            });
+        }
+    }
+    if sections.is_empty() && !module.starts_with(b"\0asm") {
+        bail!("not a WebAssembly module");
+    }
+    Ok(sections)
+}
+
+/// The metadata JSON, if the module is annotated. More than one metadata section is an error:
+/// which of them a reader would believe is not something to leave to chance.
+pub fn read_metadata(module: &[u8]) -> Result<Option<Vec<u8>>> {
+    let found: Vec<_> = Parser::new(0)
+        .parse_all(module)
+        .filter_map(|p| match p {
+            Ok(Payload::CustomSection(r)) if r.name() == METADATA_SECTION => {
+                Some(Ok(r.data().to_vec()))
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<_, _>>()
+        .context("not a valid WebAssembly module")?;
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.into_iter().next()),
+        n => bail!("the module has {n} {METADATA_SECTION} sections; re-annotate it"),
+    }
+}
+
+/// The module with `data` as its only metadata section, appended after all other sections
+/// (where kwctl puts it too).
+pub fn write_metadata(module: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    let sections = sections(module)?;
+    let mut out = wasm_encoder::Module::new();
+    for section in sections
+        .iter()
+        .filter(|s| s.name != Some(METADATA_SECTION))
+    {
+        out.section(&RawSection {
+            id: section.id,
+            data: section.contents,
+        });
+    }
+    out.section(&CustomSection {
+        name: METADATA_SECTION.into(),
+        data: data.into(),
+    });
+    let bytes = out.finish();
+    wasmparser::validate(&bytes).context("the annotated module does not validate")?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_encoder::{
+        CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction,
+        TypeSection,
+    };
+
+    /// A small module with a function, an export and a `name`-like custom section in between.
+    fn module() -> Vec<u8> {
+        let mut m = wasm_encoder::Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([], [wasm_encoder::ValType::I32]);
+        m.section(&types);
+        let mut funcs = FunctionSection::new();
+        funcs.function(0);
+        m.section(&funcs);
+        m.section(&CustomSection {
+            name: "producers-ish".into(),
+            data: b"kept".as_slice().into(),
+        });
+        let mut exports = ExportSection::new();
+        exports.export("answer", ExportKind::Func, 0);
+        m.section(&exports);
+        let mut code = CodeSection::new();
+        let mut f = Function::new([]);
+        f.instruction(&Instruction::I32Const(42));
+        f.instruction(&Instruction::End);
+        code.function(&f);
+        m.section(&code);
+        m.finish()
+    }
+
+    #[test]
+    fn writes_one_section_and_keeps_every_other_byte() {
+        let plain = module();
+        assert_eq!(read_metadata(&plain).unwrap(), None);
+        let annotated = write_metadata(&plain, b"{\"a\":1}").unwrap();
+        assert_eq!(read_metadata(&annotated).unwrap().unwrap(), b"{\"a\":1}");
+        // The plain module is a prefix: sections are copied verbatim, the new one is last.
+        assert_eq!(&annotated[..plain.len()], plain.as_slice());
+        let after = sections(&annotated).unwrap();
+        assert_eq!(after.last().unwrap().name, Some(METADATA_SECTION));
+        assert_eq!(&after[..after.len() - 1], sections(&plain).unwrap().as_slice());
+    }
+
+    #[test]
+    fn re_annotating_replaces_the_section() {
+        let once = write_metadata(&module(), b"first").unwrap();
+        let twice = write_metadata(&once, b"second").unwrap();
+        let names: Vec<_> = sections(&twice).unwrap().iter().filter_map(|s| s.name).collect();
+        assert_eq!(names, ["producers-ish", METADATA_SECTION]);
+        assert_eq!(read_metadata(&twice).unwrap().unwrap(), b"second");
+        assert_eq!(twice, write_metadata(&module(), b"second").unwrap());
+    }
+
+    #[test]
+    fn duplicated_sections_are_reported() {
+        let mut m = wasm_encoder::Module::new();
+        for data in [b"a", b"b"] {
+            m.section(&CustomSection {
+                name: METADATA_SECTION.into(),
+                data: data.as_slice().into(),
+            });
+        }
+        let err = read_metadata(&m.finish()).unwrap_err().to_string();
+        assert!(err.contains("2 io.kubewarden.metadata sections"), "{err}");
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_module() {
+        let err = write_metadata(b"#!/bin/sh\necho hi\n", b"{}").unwrap_err();
+        assert!(format!("{err:#}").contains("not a valid WebAssembly module"), "{err:#}");
+        let truncated = &module()[..20];
+        assert!(write_metadata(truncated, b"{}").is_err());
+    }
+}
