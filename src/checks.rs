@@ -243,15 +243,40 @@ fn is_injected(pod: &PodSpec<'_>, volume: &Volume<'_>) -> bool {
         })
 }
 
+/// Where the token path lands in images whose `/var/run` is a symlink to `/run` (Debian, Ubuntu,
+/// Alpine, ...): the runtime follows the symlink, so a mount here covers the token path too.
+const TOKEN_PATH_VIA_RUN: &str = "/run/secrets/kubernetes.io/serviceaccount";
+
+/// The mount path as the container runtime resolves it: the API server only checks that
+/// mountPath is non-empty and unique as a string, so `//`, `.` and `..` reach the runtime, which
+/// cleans them (`..` never climbs above `/`). Relative paths are taken from `/`.
+fn normalize_mount_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// True when a mount at `path` covers the token path: the path itself, below it, or a parent.
 fn under_token_path(path: &str) -> bool {
-    let path = path.trim_end_matches('/');
-    path == TOKEN_PATH
-        || path
-            .strip_prefix(TOKEN_PATH)
-            .is_some_and(|rest| rest.starts_with('/'))
-        || TOKEN_PATH
-            .strip_prefix(path)
-            .is_some_and(|rest| rest.starts_with('/'))
+    let path = normalize_mount_path(path);
+    [TOKEN_PATH, TOKEN_PATH_VIA_RUN].into_iter().any(|token| {
+        path == token
+            || path == "/"
+            || path
+                .strip_prefix(token)
+                .is_some_and(|rest| rest.starts_with('/'))
+            || token
+                .strip_prefix(path.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 /// Rule 3: no token reaches the containers, through a projected token volume of any name, or
@@ -668,5 +693,55 @@ mod tests {
             "/var/run/secrets/kubernetes.io/serviceaccounts"
         ));
         assert!(!under_token_path("/data"));
+    }
+
+    #[test]
+    fn token_path_spellings_the_runtime_resolves_are_caught() {
+        // The API server accepts each of these; runc cleans them to the token path.
+        for path in [
+            "/var/run/secrets/kubernetes.io/serviceaccount/",
+            "//var/run/secrets/kubernetes.io/serviceaccount",
+            "/var//run/secrets/kubernetes.io/serviceaccount",
+            "/var/run/./secrets/kubernetes.io/serviceaccount",
+            "/var/run/secrets/kubernetes.io/serviceaccount/.",
+            "/var/run/secrets/kubernetes.io/x/../serviceaccount",
+            "/../var/run/secrets/kubernetes.io/serviceaccount",
+            "var/run/secrets/kubernetes.io/serviceaccount",
+            "/run/secrets/kubernetes.io/serviceaccount",
+            "/run/secrets/kubernetes.io/serviceaccount/token",
+            "/run/secrets",
+            "/var/run/secrets/..",
+            "/",
+            "/..",
+        ] {
+            assert!(under_token_path(path), "{path}");
+        }
+        for path in [
+            "/var/run/secrets/kubernetes.io/serviceaccount/../serviceaccounts",
+            "/var/run/secrets/kubernetes.io/serviceaccount.d",
+            "/run/secrets/kubernetes.io/serviceaccounts",
+            "/srv/run/secrets/kubernetes.io/serviceaccount",
+            "/tmp/..data",
+        ] {
+            assert!(!under_token_path(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn mounts_over_a_cleaned_token_path_are_not_fixable() {
+        let spec = r#"{"serviceAccountName":"hook-image-puller","automountServiceAccountToken":false,
+            "volumes":[{"name":"legacy","secret":{"secretName":"hook-image-puller-token-x"}}],
+            "containers":[{"name":"c","volumeMounts":[{"name":"legacy","mountPath":"/var/run/secrets/kubernetes.io/x/../serviceaccount"}]},
+                          {"name":"d","volumeMounts":[{"name":"legacy","mountPath":"/run/secrets/kubernetes.io/serviceaccount"}]}]}"#;
+        let f = findings(&Settings::default(), ResourceKind::Pod, &hook_pod(spec));
+        let fields: Vec<&str> = f.violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.containers[0].volumeMounts[0]",
+                "spec.containers[1].volumeMounts[0]"
+            ]
+        );
+        assert!(f.violations.iter().all(|v| v.remedy.is_none()));
     }
 }

@@ -70,7 +70,7 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
         .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
         .get();
     let decoded = workload::decode(kind, raw)?;
-    if decoded.metadata().deletion_timestamp.is_some() {
+    if operation == Operation::Update && terminating(payload, kind) {
         // A terminating object only waits for its finalizers: blocking that helps nobody.
         return Ok(Decision::accept());
     }
@@ -107,6 +107,18 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
     Ok(Decision::Reject {
         message: response::rejection(&findings, &all, preface),
     })
+}
+
+/// Whether the object is terminating, by the API server's own record: the stored object, an
+/// UPDATE's `oldObject`. The `deletionTimestamp` of a CREATE is whatever the client wrote, and a
+/// mutating webhook sees it before the API server clears it (`rest.BeforeCreate`), so trusting
+/// it would let anyone create a non-compliant puller; an UPDATE cannot set one either.
+fn terminating(payload: &Payload<'_>, kind: ResourceKind) -> bool {
+    payload
+        .request
+        .old_object
+        .and_then(|raw| workload::decode(kind, raw.get()).ok())
+        .is_some_and(|old| old.metadata().deletion_timestamp.is_some())
 }
 
 fn check(settings: &Settings, decoded: &Decoded<'_>) -> Findings {
@@ -148,6 +160,70 @@ fn judge_immutable_update(
                 &introduced,
                 "breaks the prepuller ServiceAccount policy with this UPDATE",
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEGACY_HOOK_POD: &str = r#"{"kind":"Pod","metadata":{"name":"p","namespace":"jhub",
+        "labels":{"component":"hook-image-puller"}DELETION},"spec":{"serviceAccountName":"default",
+        "automountServiceAccountToken":false,"containers":[{"name":"pause","image":"pause"}]}}"#;
+
+    fn pod(deleting: bool) -> String {
+        LEGACY_HOOK_POD.replace(
+            "DELETION",
+            if deleting {
+                r#","deletionTimestamp":"2026-11-26T10:00:00Z""#
+            } else {
+                ""
+            },
+        )
+    }
+
+    fn request(operation: &str, object: &str, old: Option<&str>, settings: &str) -> Decision {
+        let payload = format!(
+            r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"{operation}",
+            "object":{object},"oldObject":{}}},"settings":{settings}}}"#,
+            old.unwrap_or("null")
+        );
+        evaluate(payload.as_bytes())
+    }
+
+    #[test]
+    fn a_deletion_timestamp_on_create_exempts_nothing() {
+        // A mutating webhook sees the client's deletionTimestamp before the API server clears it.
+        match request("CREATE", &pod(true), None, "{}") {
+            Decision::Mutate { warnings, .. } => assert_eq!(warnings.len(), 1, "{warnings:?}"),
+            other => panic!("expected a mutation, got {other:?}"),
+        }
+        match request("CREATE", &pod(true), None, r#"{"mode":"reject"}"#) {
+            Decision::Reject { message } => {
+                assert!(message.contains("spec.serviceAccountName"), "{message}")
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_the_stored_object_says_terminating() {
+        let reject = r#"{"mode":"reject"}"#;
+        // The stored object is terminating: finalizers may be removed, whatever the new object says.
+        assert_eq!(
+            request("UPDATE", &pod(true), Some(&pod(true)), reject),
+            Decision::accept()
+        );
+        assert_eq!(
+            request("UPDATE", &pod(false), Some(&pod(true)), reject),
+            Decision::accept()
+        );
+        // A deletionTimestamp only in the new object is the client's (the API server refuses it):
+        // judged like any UPDATE, here a carried-over violation, accepted with a warning.
+        match request("UPDATE", &pod(true), Some(&pod(false)), reject) {
+            Decision::Accept { warnings } => assert_eq!(warnings.len(), 1, "{warnings:?}"),
+            other => panic!("expected an accept with a warning, got {other:?}"),
         }
     }
 }

@@ -120,12 +120,13 @@ pub enum Operation {
 }
 
 impl AdmissionRequest<'_> {
-    /// A request without an operation is judged as a CREATE, the strictest reading.
+    /// A request without an operation, or with one Kubernetes never sends ("create", "PATCH"),
+    /// is judged as a CREATE, the strictest reading: only DELETE and CONNECT go unjudged.
     pub fn operation(&self) -> Operation {
         match self.operation.as_ref().map(Str::as_str) {
-            None | Some("CREATE") => Operation::Create,
             Some("UPDATE") => Operation::Update,
-            Some(_) => Operation::Other,
+            Some("DELETE" | "CONNECT") => Operation::Other,
+            _ => Operation::Create,
         }
     }
 }
@@ -298,6 +299,10 @@ mod tests {
         assert_eq!(op("CREATE"), Operation::Create);
         assert_eq!(op("DELETE"), Operation::Other);
         assert_eq!(op("CONNECT"), Operation::Other);
+        // Unknown spellings are not a way around the rules.
+        assert_eq!(op("create"), Operation::Create);
+        assert_eq!(op("PATCH"), Operation::Create);
+        assert_eq!(op("delete"), Operation::Create);
         let p = Payload::decode(r#"{"request":{}}"#).expect("valid");
         assert_eq!(p.request.operation(), Operation::Create);
     }
