@@ -126,12 +126,17 @@ def as_kind(ds, kind, api_version):
 
 OUT = {}
 EXPECTED = {}
+# Byte-level rewrites of a written request (JSON escapes, duplicate keys): what a JSON library
+# cannot produce. The e2e suite feeds these files to the module as they are, without re-encoding.
+RAW = {}
 
 
-def write(name, req, expected=None):
+def write(name, req, expected=None, raw=None):
     OUT[name] = req
     if expected is not None:
         EXPECTED[name] = expected
+    if raw is not None:
+        RAW[name] = raw
 
 
 def main():
@@ -368,16 +373,168 @@ def main():
     sa["automountServiceAccountToken"] = False
     write("continuous-serviceaccount-automount-off-create", request(sa))
 
+    bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod)
+
     os.makedirs(os.path.join(HERE, "expected"), exist_ok=True)
     for name, req in OUT.items():
+        text = json.dumps(req, indent=2, ensure_ascii=False) + "\n"
+        for old, new in RAW.get(name, []):
+            assert text.count(old) == 1, (name, old)
+            text = text.replace(old, new)
         with open(os.path.join(HERE, name + ".json"), "w") as f:
-            json.dump(req, f, indent=2, ensure_ascii=False)
-            f.write("\n")
+            f.write(text)
     for name, obj in EXPECTED.items():
         with open(os.path.join(HERE, "expected", name + ".json"), "w") as f:
             json.dump(obj, f, indent=2, ensure_ascii=False)
             f.write("\n")
     print(f"{len(OUT)} requests, {len(EXPECTED)} expected objects")
+
+
+def bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod):
+    """Attempts to get a non-compliant puller past the policy (README, ## Security)."""
+    legacy_fixed = copy.deepcopy(hook_legacy)
+    legacy_fixed["spec"]["serviceAccountName"] = "hook-image-puller"
+    legacy_fixed["spec"]["serviceAccount"] = "hook-image-puller"
+
+    # A CREATE carrying a forged deletionTimestamp: mutating webhooks see it before the API
+    # server clears it, so it must not count as terminating.
+    pod = copy.deepcopy(hook_legacy)
+    pod["metadata"]["deletionTimestamp"] = "2026-11-26T10:00:00Z"
+    exp = copy.deepcopy(legacy_fixed)
+    exp["metadata"]["deletionTimestamp"] = "2026-11-26T10:00:00Z"
+    write("hook-pod-legacy-forged-deletion-create", request(pod), exp)
+
+    # serviceAccountName "" runs as default (the alias is absent).
+    pod = copy.deepcopy(hook_pod)
+    pod["spec"]["serviceAccountName"] = ""
+    del pod["spec"]["serviceAccount"]
+    exp = copy.deepcopy(pod)
+    exp["spec"]["serviceAccountName"] = "hook-image-puller"
+    write("hook-pod-empty-sa-name-create", request(pod), exp)
+
+    # A user-declared projected token volume under another name, mounted in the main container;
+    # and one mounted only by an ephemeral container.
+    token_volume = {"name": "api-credentials", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}}]}}
+    pod = copy.deepcopy(hook_pod)
+    pod["spec"]["volumes"] = [copy.deepcopy(token_volume)]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "api-credentials", "mountPath": "/creds"}]
+    write("hook-pod-token-volume-other-name-create", request(pod))
+    pod = copy.deepcopy(hook_pod)
+    pod["spec"]["volumes"] = [copy.deepcopy(token_volume)]
+    pod["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox",
+                                           "volumeMounts": [{"name": "api-credentials", "mountPath": "/creds"}]}]
+    write("hook-pod-token-volume-ephemeral-container-create", request(pod))
+
+    # Something else mounted over the token path, spelled the ways the runtime resolves it.
+    for suffix, paths in [("parent", ["/var/run/secrets"]),
+                          ("trailing-slash", [TOKEN_PATH + "/"]),
+                          ("uncleaned", ["//var/run/secrets/kubernetes.io/serviceaccount",
+                                         "/var/run/./secrets/kubernetes.io/serviceaccount",
+                                         "/var/run/secrets/kubernetes.io/x/../serviceaccount"]),
+                          ("run-symlink", ["/run/secrets/kubernetes.io/serviceaccount"])]:
+        pod = copy.deepcopy(hook_pod)
+        pod["spec"]["volumes"] = [{"name": "legacy-token",
+                                   "secret": {"secretName": "hook-image-puller-token-abcde"}}]
+        pod["spec"]["containers"] = [
+            {"name": "pause" if i == 0 else "pause-" + str(i), "image": "registry.k8s.io/pause:3.10.1",
+             "volumeMounts": [{"name": "legacy-token", "mountPath": path, "readOnly": True}]}
+            for i, path in enumerate(paths)]
+        write("hook-pod-token-path-" + suffix + "-create", request(pod))
+
+    # subPath: the injected volume's token file alone, at the token path (not the plugin's mount).
+    pod = copy.deepcopy(hook_legacy)
+    del pod["spec"]["automountServiceAccountToken"]
+    inject_token(pod)
+    pod["spec"]["containers"][0]["volumeMounts"][0]["subPath"] = "token"
+    write("hook-pod-token-injected-subpath-create", request(pod))
+
+    # A second kube-api-access-* volume, identical to the injected one, mounted elsewhere.
+    pod = copy.deepcopy(hook_legacy)
+    del pod["spec"]["automountServiceAccountToken"]
+    inject_token(pod)
+    second = injected_volume("zzzzz")
+    pod["spec"]["volumes"].append(second)
+    pod["spec"]["containers"][0]["volumeMounts"].append({"name": second["name"], "mountPath": "/extra"})
+    write("hook-pod-second-kube-api-access-create", request(pod))
+
+    # A group-less request kind (hand-written kwctl requests): judged by kind alone.
+    ds = copy.deepcopy(hook_ds)
+    pod_spec(ds)["serviceAccountName"] = "default"
+    req = request(ds)
+    req["kind"] = {"kind": "DaemonSet"}
+    exp = copy.deepcopy(ds)
+    pod_spec(exp)["serviceAccountName"] = "hook-image-puller"
+    write("hook-daemonset-default-sa-groupless-create", req, exp)
+    # A kind of another API group is another resource: not judged.
+    req = request(copy.deepcopy(ds))
+    req["kind"] = {"group": "extensions", "version": "v1beta1", "kind": "DaemonSet"}
+    write("hook-daemonset-default-sa-extensions-group-create", req)
+
+    # An operation Kubernetes never sends is judged as a CREATE.
+    req = request(copy.deepcopy(hook_legacy))
+    req["operation"] = "create"
+    write("hook-pod-legacy-lowercase-operation-create", req, copy.deepcopy(legacy_fixed))
+
+    # The role label only on a CronJob's job template.
+    cj = as_kind(hook_ds, "CronJob", "batch/v1")
+    cj["metadata"]["labels"] = {"app": "jupyterhub"}
+    cj["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"] = {"app": "jupyterhub"}
+    cj["spec"]["jobTemplate"]["metadata"]["labels"] = {"component": "hook-image-puller"}
+    pod_spec(cj)["serviceAccountName"] = "default"
+    exp = copy.deepcopy(cj)
+    pod_spec(exp)["serviceAccountName"] = "hook-image-puller"
+    write("hook-cronjob-labels-on-job-template-only-create", request(cj), exp)
+
+    # Borrowing a reserved ServiceAccount through the deprecated serviceAccount alone.
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": "warmer", "namespace": "jhub", "labels": {"app": "warmer"}},
+           "spec": {"selector": {"matchLabels": {"app": "warmer"}},
+                    "template": {"metadata": {"labels": {"app": "warmer"}},
+                                 "spec": {"serviceAccountName": "warmer", "serviceAccount": "hook-image-puller",
+                                          "containers": [{"name": "warm", "image": "busybox"}]}}}}
+    write("deployment-borrows-hook-sa-via-alias-create", request(dep))
+
+    # A pod that labels itself as the awaiter to run as its ServiceAccount, with a token: the
+    # labels are the identity (by design; README, ## Security).
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "impostor", "namespace": "jhub", "labels": {"component": "image-puller"}},
+           "spec": {"serviceAccountName": "hook-image-awaiter", "serviceAccount": "hook-image-awaiter",
+                    "containers": [{"name": "shell", "image": "busybox"}]}}
+    inject_token(pod, "i7m3p")
+    write("awaiter-impostor-pod-create", request(pod))
+
+    # pods/ephemeralcontainers: a debug container that mounts a pod volume over the token path.
+    old = copy.deepcopy(hook_pod)
+    old["metadata"]["name"] = "hook-image-puller-abcde"
+    old["spec"]["volumes"] = [{"name": "legacy-token",
+                               "secret": {"secretName": "hook-image-puller-token-abcde"}}]
+    new = copy.deepcopy(old)
+    new["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox",
+                                           "volumeMounts": [{"name": "legacy-token", "mountPath": TOKEN_PATH}]}]
+    write("hook-pod-ephemeralcontainers-token-update", request(new, "UPDATE", old=old,
+                                                                sub_resource="ephemeralcontainers"))
+
+    # Byte-level tricks (fed to the module as written, see RAW).
+    # JSON escapes in a label key and value: the same labels once decoded.
+    write("hook-pod-legacy-escaped-labels-create", request(copy.deepcopy(hook_legacy)),
+          copy.deepcopy(legacy_fixed),
+          raw=[('"component": "hook-image-puller"', '"\\u0063omponent": "hook\\u002dimage-puller"')])
+    # An escaped key in a projected source: still a token volume.
+    pod = copy.deepcopy(hook_pod)
+    pod["spec"]["volumes"] = [copy.deepcopy(token_volume)]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "api-credentials", "mountPath": "/creds"}]
+    write("hook-pod-token-volume-escaped-key-create", request(pod),
+          raw=[('"serviceAccountToken"', '"service\\u0041ccountToken"')])
+    # Duplicate keys: automount false, then true (Go's decoder keeps the last one).
+    ds = copy.deepcopy(hook_ds)
+    write("hook-daemonset-duplicate-automount-create", request(ds),
+          raw=[('"automountServiceAccountToken": false',
+                '"automountServiceAccountToken": false,\n          "automountServiceAccountToken": true')])
+    # Duplicate label keys: the last one makes it a hook puller.
+    write("hook-pod-legacy-duplicate-label-create", request(copy.deepcopy(hook_legacy)),
+          copy.deepcopy(legacy_fixed),
+          raw=[('"component": "hook-image-puller"', '"component": "hub",\n        "component": "hook-image-puller"')])
 
 
 if __name__ == "__main__":
