@@ -8,8 +8,21 @@ use crate::response::{self, Decision};
 use crate::settings::{Mode, Settings};
 use crate::workload::{self, Decoded};
 
+/// The API server refuses request bodies over 3 MiB and etcd stores objects of 1.5 MiB at most;
+/// an admission request carries the object and, on UPDATE, the old one. A payload far beyond
+/// that did not come from the API server, and decoding it would only burn the time budget.
+pub const MAX_PAYLOAD_BYTES: usize = 8 * 1024 * 1024;
+
 /// Entry point for `validate`: raw payload bytes in, decision out.
 pub fn evaluate(payload: &[u8]) -> Decision {
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Decision::Reject {
+            message: format!(
+                "the validation request is {} bytes, more than the {MAX_PAYLOAD_BYTES} an admission request can carry",
+                payload.len()
+            ),
+        };
+    }
     let text = match std::str::from_utf8(payload) {
         Ok(t) => t,
         Err(e) => {
