@@ -181,6 +181,67 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             br#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE"},"settings":{}}"#.to_vec(),
             "has no object",
         ),
+        (
+            "Pod with a null object",
+            br#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":null},"settings":{}}"#
+                .to_vec(),
+            "has no object",
+        ),
+        (
+            "whitespace only",
+            b" \n\t ".to_vec(),
+            "cannot decode the validation request",
+        ),
+        (
+            "JSON null",
+            b"null".to_vec(),
+            "cannot decode the validation request",
+        ),
+        (
+            "request null",
+            br#"{"request":null,"settings":{}}"#.to_vec(),
+            "cannot decode the validation request",
+        ),
+        (
+            "NUL bytes",
+            b"{\"request\":\0\0}".to_vec(),
+            "cannot decode the validation request",
+        ),
+        (
+            "lone surrogate escape in a label",
+            br#"{"request":{"kind":{"kind":"Pod"},"object":{"metadata":{"labels":{"component":"\ud800"}},"spec":{}}},"settings":{}}"#
+                .to_vec(),
+            "cannot decode the Pod object",
+        ),
+        (
+            "1e400 and a 400-digit integer in unknown fields",
+            format!(
+                r#"{{"request":{{"kind":{{"kind":"Pod"}},"object":{{"spec":{{"x":1e400,"y":{}}}}}}},"settings":{{}}}}"#,
+                "9".repeat(400)
+            )
+            .into_bytes(),
+            "",
+        ),
+        (
+            "brackets nested 10,000 deep inside a string",
+            format!(
+                r#"{{"request":{{"kind":{{"kind":"Pod"}},"object":{{"metadata":{{"annotations":{{"a":"{}"}}}},"spec":{{}}}}}},"settings":{{}}}}"#,
+                "[{".repeat(10_000)
+            )
+            .into_bytes(),
+            "",
+        ),
+        (
+            "policy settings nested 10,000 deep",
+            {
+                let mut p = br#"{"request":{"kind":{"kind":"Pod"},"object":{"spec":{}}},"settings":{"hookPuller":"#.to_vec();
+                p.extend("[".repeat(10_000).bytes());
+                p.extend("]".repeat(10_000).bytes());
+                p.extend(b"}}");
+                p
+            },
+            "nested more than 100 levels deep",
+        ),
     ];
     let mut results = Vec::new();
     for (name, payload, fragment) in cases {
@@ -202,6 +263,180 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             Ok(())
         })();
         results.push((format!("garbage: {name}"), outcome));
+    }
+    results
+}
+
+/// Garbage through `validate_settings` (and `protocol_version`, and an operation the guest does
+/// not export): always an answer, never a trap, and the next call still works.
+fn check_garbage_settings(policy: &Policy) -> Vec<(String, Result<()>)> {
+    let deep = |depth: usize| {
+        let mut s = String::from(r#"{"hookPuller":{"selector":{"matchLabels":"#);
+        s.push_str(&"[".repeat(depth));
+        s.push_str(&"]".repeat(depth));
+        s.push_str("}}}");
+        s.into_bytes()
+    };
+    let big = {
+        let labels: serde_json::Map<String, Value> = (0..400_000)
+            .map(|i| (format!("k{i}"), json!("v")))
+            .collect();
+        serde_json::to_vec(&json!({"hookPuller": {"selector": {"matchLabels": labels}}}))
+            .unwrap_or_default()
+    };
+    // (name, payload, expected validity, fragment of the message when invalid)
+    let cases: Vec<(&str, Vec<u8>, bool, &str)> = vec![
+        ("empty payload (the defaults)", Vec::new(), true, ""),
+        ("invalid UTF-8", vec![0xff, b'{', 0x80], false, "not UTF-8"),
+        (
+            "truncated JSON",
+            br#"{"hookPuller":{"#.to_vec(),
+            false,
+            "EOF",
+        ),
+        (
+            "JSON nested 10,000 deep",
+            deep(10_000),
+            false,
+            "invalid type",
+        ),
+        (
+            "a bare string",
+            br#""mutate""#.to_vec(),
+            false,
+            "not a string",
+        ),
+        ("a 5 MB selector", big, true, ""),
+        (
+            "lone surrogate escape",
+            br#"{"mode":"\udfff"}"#.to_vec(),
+            false,
+            "surrogate",
+        ),
+    ];
+    let mut results = Vec::new();
+    for (name, payload, valid, fragment) in cases {
+        let outcome = (|| {
+            let out = policy.call("validate_settings", &payload)?;
+            let got: e2e_tests::SettingsValidation =
+                serde_json::from_slice(&out).with_context(|| {
+                    format!("not a settings answer: {}", String::from_utf8_lossy(&out))
+                })?;
+            ensure!(
+                got.valid == valid,
+                "valid is {} ({:?})",
+                got.valid,
+                got.message
+            );
+            if !valid {
+                let m = got.message.unwrap_or_default();
+                ensure!(m.contains(fragment), "message {m:?} lacks {fragment:?}");
+            }
+            ensure!(
+                policy.validate_settings(&json!({}))?.valid,
+                "the next settings validation failed"
+            );
+            Ok(())
+        })();
+        results.push((format!("garbage settings: {name}"), outcome));
+    }
+    results.push((
+        "garbage: protocol_version with a payload".into(),
+        (|| {
+            let out = policy.call("protocol_version", &[0xff; 64])?;
+            ensure!(out == br#""v1""#, "got {}", String::from_utf8_lossy(&out));
+            Ok(())
+        })(),
+    ));
+    results.push((
+        "garbage: an operation the guest does not export is an error, not a trap".into(),
+        (|| {
+            ensure!(
+                policy.call("mutate", b"{}").is_err(),
+                "an unknown operation answered"
+            );
+            ensure!(policy.protocol_version()? == "v1", "the next call failed");
+            Ok(())
+        })(),
+    ));
+    results
+}
+
+/// Byte-level bypass attempts (README, ## Security): the request files from
+/// `test_data/generate.py` go to the module exactly as written. Re-encoding them, as the table
+/// does, would decode the escapes and drop the duplicate keys before the policy saw them.
+fn check_raw_bypasses(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+    let fixed_sa = json!([
+        {"op": "replace", "path": "/spec/serviceAccount", "value": "hook-image-puller"},
+        {"op": "replace", "path": "/spec/serviceAccountName", "value": "hook-image-puller"}
+    ]);
+    // (name, request file, Ok(patch) for a mutation or Err(fragment) for a rejection)
+    let cases: Vec<(&str, &str, std::result::Result<Value, &str>)> = vec![
+        (
+            "JSON escapes in a label key and value (\\u0063omponent: hook\\u002dimage-puller)",
+            "hook-pod-legacy-escaped-labels-create.json",
+            Ok(fixed_sa.clone()),
+        ),
+        (
+            "an escaped key in a projected source (service\\u0041ccountToken)",
+            "hook-pod-token-volume-escaped-key-create.json",
+            Err(
+                r#"spec.volumes[0] is projected volume "api-credentials" with a serviceAccountToken source"#,
+            ),
+        ),
+        (
+            "duplicate automountServiceAccountToken keys (false, then true)",
+            "hook-daemonset-duplicate-automount-create.json",
+            Err("duplicate field `automountServiceAccountToken`"),
+        ),
+        (
+            "duplicate label keys, the last one a puller's",
+            "hook-pod-legacy-duplicate-label-create.json",
+            Ok(fixed_sa),
+        ),
+    ];
+    let mut results = Vec::new();
+    for (name, file, expect) in cases {
+        let outcome = (|| {
+            let text = std::fs::read_to_string(data.join(file))?;
+            let payload = format!(r#"{{"request":{text},"settings":{{}}}}"#);
+            let response = policy.validate_raw(payload.as_bytes())?;
+            // The API server's reading of the same bytes: escapes decoded, the last key wins.
+            let request: Value = serde_json::from_str(&text)?;
+            let admission = e2e_tests::admission_response(&request, &response)?;
+            match expect {
+                Err(fragment) => {
+                    ensure!(
+                        !admission.allowed,
+                        "expected a rejection, got {admission:?}"
+                    );
+                    let m = admission.message().unwrap_or_default();
+                    ensure!(m.contains(fragment), "message {m:?} lacks {fragment:?}");
+                }
+                Ok(expected_patch) => {
+                    ensure!(admission.allowed, "expected a mutation, got {admission:?}");
+                    let patch = admission
+                        .decoded_patch()?
+                        .ok_or_else(|| anyhow!("expected a patch, got none"))?;
+                    let got = serde_json::to_value(&patch)?;
+                    ensure!(
+                        got == expected_patch,
+                        "patch is {got}, expected {expected_patch}"
+                    );
+                    let mut patched = request["object"].clone();
+                    json_patch::patch(&mut patched, &patch)?;
+                    let expected: Value = serde_json::from_str(&std::fs::read_to_string(
+                        data.join("expected").join(file),
+                    )?)?;
+                    ensure!(
+                        patched == expected,
+                        "object after the patch differs from expected/{file}"
+                    );
+                }
+            }
+            Ok(())
+        })();
+        results.push((format!("bypass (raw bytes): {name}"), outcome));
     }
     results
 }
@@ -288,6 +523,8 @@ fn main() {
         ));
     }
     results.extend(check_garbage(&policy));
+    results.extend(check_garbage_settings(&policy));
+    results.extend(check_raw_bypasses(&policy, &data));
     results.push((
         "kwctl-like policy-run command".into(),
         check_cli(&policy, &data),
