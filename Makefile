@@ -43,8 +43,50 @@ bench: policy.wasm $(FLOOR_ARTIFACT)
 bench-native:
 	$(CARGO) bench --locked --bench decision
 
-check: fmt lint test e2e-tests
+# Packaging (xtask/): what kwctl annotate, push, pull and scaffold do. README: Install, Release.
+XTASK := $(CARGO) run --locked -q -p xtask --
+XTASK_SOURCES := $(shell find xtask/src -name '*.rs') xtask/Cargo.toml
+OCI_USAGE := OCI_REF=HOST[:PORT]/PATH:TAG (or @sha256:...); OCI_INSECURE=1 for a plain-HTTP registry; \
+  credentials from OCI_USERNAME/OCI_PASSWORD or the docker config file
+
+# The module with metadata.yml (and README.md as usage) in its io.kubewarden.metadata section.
+annotated-policy.wasm: policy.wasm metadata.yml README.md Cargo.toml $(XTASK_SOURCES)
+	$(XTASK) annotate --wasm policy.wasm --metadata metadata.yml --usage README.md --output annotated-policy.wasm
+
+# Push the annotated module as an OCI artifact; prints the manifest digest.
+push: annotated-policy.wasm
+	@test -n "$(OCI_REF)" || { echo "usage: make push $(OCI_USAGE)" >&2; exit 2; }
+	$(XTASK) push --wasm annotated-policy.wasm $(OCI_REF)
+
+# Pull an artifact into pulled-policy.wasm, checking digest (OCI_DIGEST too, when given),
+# media types, blobs and metadata.
+pull:
+	@test -n "$(OCI_REF)" || { echo "usage: make pull $(OCI_USAGE)" >&2; exit 2; }
+	$(XTASK) pull $(if $(OCI_DIGEST),--expect-digest $(OCI_DIGEST)) --output pulled-policy.wasm $(OCI_REF)
+
+# Pull and require the registry's module to be byte-identical to annotated-policy.wasm.
+verify: annotated-policy.wasm
+	@test -n "$(OCI_REF)" || { echo "usage: make verify $(OCI_USAGE)" >&2; exit 2; }
+	$(XTASK) pull $(if $(OCI_DIGEST),--expect-digest $(OCI_DIGEST)) --compare annotated-policy.wasm --output pulled-policy.wasm $(OCI_REF)
+
+# Regenerate artifacthub-pkg.yml, artifacthub-repo.yml, questions-ui.yml and manifests/.
+artifacthub manifests:
+	$(XTASK) scaffold
+
+# The registry the packaging tests start (Debian's docker-registry), installed when missing.
+packaging-deps:
+	scripts/packaging-deps.sh
+
+# Annotation, a real registry round trip, generated files up to date; then the whole e2e suite
+# on the annotated module (the custom section must change nothing).
+packaging-tests: annotated-policy.wasm packaging-deps
+	$(CARGO) test --locked -p xtask
+	POLICY_WASM=$(CURDIR)/annotated-policy.wasm $(CARGO) test --locked -p e2e-tests --test e2e
+
+.PHONY: push pull verify artifacthub manifests packaging-deps packaging-tests
+
+check: fmt lint test e2e-tests packaging-tests
 
 clean:
 	$(CARGO) clean
-	rm -f policy.wasm annotated-policy.wasm
+	rm -f policy.wasm annotated-policy.wasm pulled-policy.wasm

@@ -70,8 +70,10 @@ pub fn for_registry(registry: &str) -> Result<(RegistryAuth, Origin)> {
     };
     let file = std::fs::File::open(&path)
         .with_context(|| format!("cannot read the docker config {}", path.display()))?;
-    let found =
-        docker_credential::get_credential_from_reader(BufReader::new(file), docker_config_key(registry));
+    let found = docker_credential::get_credential_from_reader(
+        BufReader::new(file),
+        docker_config_key(registry),
+    );
     match found {
         Ok(DockerCredential::UsernamePassword(u, p)) => {
             Ok((RegistryAuth::Basic(u, p), Origin::DockerConfig))

@@ -77,7 +77,9 @@ fn parse_display_name(raw: &str) -> Result<String, String> {
 }
 
 fn is_dot_atom(s: &str) -> bool {
-    !s.is_empty() && s.split('.').all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
+    !s.is_empty()
+        && s.split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
 }
 
 /// `local-part@domain`, both dot-atoms, the domain with at least two labels of letters, digits
@@ -87,7 +89,9 @@ fn parse_addr_spec(raw: &str) -> Result<String, String> {
         .rsplit_once('@')
         .ok_or_else(|| format!("address <{raw}> has no @"))?;
     if !is_dot_atom(local) {
-        return Err(format!("address <{raw}> has an invalid local part {local:?}"));
+        return Err(format!(
+            "address <{raw}> has an invalid local part {local:?}"
+        ));
     }
     let labels: Vec<&str> = domain.split('.').collect();
     let label_ok = |l: &&str| {
@@ -176,13 +180,19 @@ mod tests {
             ("Name <a@localhost>", "invalid domain"),
             ("Name <a b@example.org>", "invalid local part"),
             ("Name <a@example.org", "no closing '>'"),
-            ("Name <a@example.org> trailing", "text after the closing '>'"),
+            (
+                "Name <a@example.org> trailing",
+                "text after the closing '>'",
+            ),
             ("Na(me) <a@example.org>", "contains '('"),
             ("\"Open <a@example.org>", "not closed"),
         ];
         for (input, fragment) in cases {
             let err = parse_name_addr_list(input).unwrap_err();
-            assert!(err.contains(fragment), "{input:?}: {err:?} lacks {fragment:?}");
+            assert!(
+                err.contains(fragment),
+                "{input:?}: {err:?} lacks {fragment:?}"
+            );
         }
     }
 }

@@ -212,15 +212,13 @@ impl Metadata {
             if let Some(url) = self.annotation(key)
                 && !(url.starts_with("https://") || url.starts_with("http://"))
             {
-                problems.push(format!(
-                    "annotations.{key}: {url:?} is not an http(s) URL"
-                ));
+                problems.push(format!("annotations.{key}: {url:?} is not an http(s) URL"));
             }
         }
-        if let Some(oci) = self.annotation(OCI_URL) {
-            if let Err(e) = check_oci_repository(oci) {
-                problems.push(format!("annotations.{OCI_URL}: {oci:?} {e}"));
-            }
+        if let Some(oci) = self.annotation(OCI_URL)
+            && let Err(e) = check_oci_repository(oci)
+        {
+            problems.push(format!("annotations.{OCI_URL}: {oci:?} {e}"));
         }
         if let Some(keywords) = self.annotation(KEYWORDS)
             && keywords.split(',').any(|k| k.trim().is_empty())
@@ -389,11 +387,19 @@ mod tests {
         let mut metadata = project_metadata();
         metadata.rules.clear();
         metadata.annotations.remove(LICENSE);
-        metadata.annotations.insert(AUTHOR.into(), "maintainers@example.org".into());
-        metadata.annotations.insert(TITLE.into(), "Prepuller_Policy".into());
+        metadata
+            .annotations
+            .insert(AUTHOR.into(), "maintainers@example.org".into());
+        metadata
+            .annotations
+            .insert(TITLE.into(), "Prepuller_Policy".into());
         metadata.annotations.insert(USAGE.into(), "x".into());
-        metadata.annotations.insert(OCI_URL.into(), "registry://ghcr.io/x/y:v1".into());
-        metadata.annotations.insert(SEVERITY.into(), "urgent".into());
+        metadata
+            .annotations
+            .insert(OCI_URL.into(), "registry://ghcr.io/x/y:v1".into());
+        metadata
+            .annotations
+            .insert(SEVERITY.into(), "urgent".into());
         let err = metadata.validate("0.1.0").unwrap_err().to_string();
         for fragment in [
             "rules: is empty",
@@ -410,7 +416,10 @@ mod tests {
 
     #[test]
     fn the_version_must_be_the_crate_version() {
-        let err = project_metadata().validate("0.2.0").unwrap_err().to_string();
+        let err = project_metadata()
+            .validate("0.2.0")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(
                 "annotations.io.kubewarden.policy.version: \"0.1.0\" differs from the crate version \"0.2.0\""
@@ -426,8 +435,14 @@ mod tests {
         metadata.rules[2].api_groups = vec!["*".into(), "apps".into()];
         metadata.rules[3].resources.clear();
         let err = metadata.validate("0.1.0").unwrap_err().to_string();
-        assert!(err.contains("rules[1].operations: \"PATCH\" is not one of"), "{err}");
-        assert!(err.contains("rules[2].apiGroups: '*' must be the only element"), "{err}");
+        assert!(
+            err.contains("rules[1].operations: \"PATCH\" is not one of"),
+            "{err}"
+        );
+        assert!(
+            err.contains("rules[2].apiGroups: '*' must be the only element"),
+            "{err}"
+        );
         assert!(err.contains("rules[3].resources: is empty"), "{err}");
     }
 
@@ -435,7 +450,10 @@ mod tests {
     fn unknown_keys_and_wrong_types_are_refused() {
         let err = Metadata::from_yaml("rules: []\nmutating: true\nbackgroundAudits: false\n")
             .unwrap_err();
-        assert!(format!("{err:#}").contains("unknown field `backgroundAudits`"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("unknown field `backgroundAudits`"),
+            "{err:#}"
+        );
         let err = Metadata::from_yaml("rules: []\nmutating: maybe\n").unwrap_err();
         assert!(format!("{err:#}").contains("mutating"), "{err:#}");
     }

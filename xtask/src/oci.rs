@@ -145,11 +145,14 @@ pub fn artifact(module: &[u8]) -> Result<Artifact> {
         WASM_LAYER_MEDIA_TYPE.to_owned(),
         None,
     )];
-    let config = Config::new(CONFIG_BLOB.to_vec(), WASM_CONFIG_MEDIA_TYPE.to_owned(), None);
+    let config = Config::new(
+        CONFIG_BLOB.to_vec(),
+        WASM_CONFIG_MEDIA_TYPE.to_owned(),
+        None,
+    );
     // Built exactly as kwctl builds it (no `mediaType` field; it is sent as the Content-Type),
     // so the same module and metadata give the same manifest digest with either tool.
-    let manifest =
-        OciImageManifest::build(&layers, &config, Some(manifest_annotations(&metadata)));
+    let manifest = OciImageManifest::build(&layers, &config, Some(manifest_annotations(&metadata)));
     let manifest_bytes = canonical_json(&manifest)?;
     let digest = sha256_digest(&manifest_bytes);
     Ok(Artifact {
@@ -218,7 +221,9 @@ fn explain(
                 transport.scheme()
             );
             if chain.contains("Connection refused") || chain.contains("ConnectionRefused") {
-                anyhow!("{base}: connection refused (is the registry running, and the address right?)")
+                anyhow!(
+                    "{base}: connection refused (is the registry running, and the address right?)"
+                )
             } else if e.is_timeout() {
                 anyhow!("{base}: timed out")
             } else if !transport.insecure && looks_like_tls(&chain) {
@@ -249,9 +254,16 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 fn looks_like_tls(chain: &str) -> bool {
     let lower = chain.to_ascii_lowercase();
-    ["tls", "certificate", "handshake", "corrupt message", "invalidcontenttype", "ssl"]
-        .iter()
-        .any(|w| lower.contains(w))
+    [
+        "tls",
+        "certificate",
+        "handshake",
+        "corrupt message",
+        "invalidcontenttype",
+        "ssl",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
 }
 
 /// What a push did.
@@ -317,7 +329,11 @@ pub struct Pulled {
 /// the reference's digest and `expect_digest`), the media types, one layer, the blobs' digests
 /// and sizes, the module's metadata, and that the manifest annotations are the ones that
 /// metadata yields.
-pub fn pull(reference: &Reference, transport: Transport, expect_digest: Option<&str>) -> Result<Pulled> {
+pub fn pull(
+    reference: &Reference,
+    transport: Transport,
+    expect_digest: Option<&str>,
+) -> Result<Pulled> {
     let (auth, origin) = credentials::for_registry(reference.resolve_registry())?;
     let client = transport.client()?;
     let why = |e| explain(e, "pull", reference, transport, &origin);
@@ -326,8 +342,8 @@ pub fn pull(reference: &Reference, transport: Transport, expect_digest: Option<&
             .pull_manifest_raw(reference, &auth, &[OCI_IMAGE_MEDIA_TYPE])
             .await
             .map_err(why)?;
-        let manifest: OciImageManifest = serde_json::from_slice(&raw)
-            .context("the manifest is not an OCI image manifest")?;
+        let manifest: OciImageManifest =
+            serde_json::from_slice(&raw).context("the manifest is not an OCI image manifest")?;
         check_manifest(&manifest)?;
         let mut config = Vec::new();
         client
@@ -343,7 +359,10 @@ pub fn pull(reference: &Reference, transport: Transport, expect_digest: Option<&
     })?;
     let digest = sha256_digest(&manifest_bytes);
     if let Some(wanted) = reference.digest() {
-        ensure!(digest == wanted, "the registry answered manifest {digest} for {reference}");
+        ensure!(
+            digest == wanted,
+            "the registry answered manifest {digest} for {reference}"
+        );
     }
     if let Some(wanted) = expect_digest {
         ensure!(
@@ -352,7 +371,12 @@ pub fn pull(reference: &Reference, transport: Transport, expect_digest: Option<&
         );
     }
     let manifest: OciImageManifest = serde_json::from_slice(&manifest_bytes)?;
-    check_blob("config", &config, &manifest.config.digest, manifest.config.size)?;
+    check_blob(
+        "config",
+        &config,
+        &manifest.config.digest,
+        manifest.config.size,
+    )?;
     ensure!(
         config == CONFIG_BLOB,
         "the config blob is {:?}, expected {{}}",
@@ -386,7 +410,10 @@ fn check_manifest(manifest: &OciImageManifest) -> Result<()> {
     );
     // Served under the OCI media type asked for; the field itself is optional, and kwctl omits it.
     ensure!(
-        manifest.media_type.as_deref().is_none_or(|m| m == OCI_IMAGE_MEDIA_TYPE),
+        manifest
+            .media_type
+            .as_deref()
+            .is_none_or(|m| m == OCI_IMAGE_MEDIA_TYPE),
         "manifest mediaType is {:?}, expected {OCI_IMAGE_MEDIA_TYPE}",
         manifest.media_type
     );
@@ -410,7 +437,10 @@ fn check_manifest(manifest: &OciImageManifest) -> Result<()> {
 
 fn check_blob(what: &str, bytes: &[u8], digest: &str, size: i64) -> Result<()> {
     let actual = sha256_digest(bytes);
-    ensure!(actual == digest, "{what} has digest {actual}, the manifest says {digest}");
+    ensure!(
+        actual == digest,
+        "{what} has digest {actual}, the manifest says {digest}"
+    );
     ensure!(
         i64::try_from(bytes.len()).ok() == Some(size),
         "{what} is {} bytes, the manifest says {size}",
@@ -435,7 +465,10 @@ mod tests {
         let err = parse_reference("prepuller:v1").unwrap_err().to_string();
         assert!(err.contains("does not name a registry"), "{err}");
         let err = parse_reference("ghcr.io/UPPER/x:v1").unwrap_err();
-        assert!(format!("{err:#}").contains("not a valid OCI reference"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("not a valid OCI reference"),
+            "{err:#}"
+        );
     }
 
     #[test]
@@ -454,7 +487,10 @@ mod tests {
             BTreeMap::from([
                 ("io.kubewarden.policy.description".into(), "one line".into()),
                 (SOURCE.into(), "https://example.org/src".into()),
-                (OCI_SOURCE_ANNOTATION.into(), "https://example.org/src".into()),
+                (
+                    OCI_SOURCE_ANNOTATION.into(),
+                    "https://example.org/src".into()
+                ),
             ])
         );
     }

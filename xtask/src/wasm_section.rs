@@ -75,10 +75,7 @@ pub fn read_metadata(module: &[u8]) -> Result<Option<Vec<u8>>> {
 pub fn write_metadata(module: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     let sections = sections(module)?;
     let mut out = wasm_encoder::Module::new();
-    for section in sections
-        .iter()
-        .filter(|s| s.name != Some(METADATA_SECTION))
-    {
+    for section in sections.iter().filter(|s| s.name != Some(METADATA_SECTION)) {
         out.section(&RawSection {
             id: section.id,
             data: section.contents,
@@ -97,8 +94,7 @@ pub fn write_metadata(module: &[u8], data: &[u8]) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
     use wasm_encoder::{
-        CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction,
-        TypeSection,
+        CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction, TypeSection,
     };
 
     /// A small module with a function, an export and a `name`-like custom section in between.
@@ -136,14 +132,21 @@ mod tests {
         assert_eq!(&annotated[..plain.len()], plain.as_slice());
         let after = sections(&annotated).unwrap();
         assert_eq!(after.last().unwrap().name, Some(METADATA_SECTION));
-        assert_eq!(&after[..after.len() - 1], sections(&plain).unwrap().as_slice());
+        assert_eq!(
+            &after[..after.len() - 1],
+            sections(&plain).unwrap().as_slice()
+        );
     }
 
     #[test]
     fn re_annotating_replaces_the_section() {
         let once = write_metadata(&module(), b"first").unwrap();
         let twice = write_metadata(&once, b"second").unwrap();
-        let names: Vec<_> = sections(&twice).unwrap().iter().filter_map(|s| s.name).collect();
+        let names: Vec<_> = sections(&twice)
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.name)
+            .collect();
         assert_eq!(names, ["producers-ish", METADATA_SECTION]);
         assert_eq!(read_metadata(&twice).unwrap().unwrap(), b"second");
         assert_eq!(twice, write_metadata(&module(), b"second").unwrap());
@@ -165,7 +168,10 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_module() {
         let err = write_metadata(b"#!/bin/sh\necho hi\n", b"{}").unwrap_err();
-        assert!(format!("{err:#}").contains("not a valid WebAssembly module"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("not a valid WebAssembly module"),
+            "{err:#}"
+        );
         let truncated = &module()[..20];
         assert!(write_metadata(truncated, b"{}").is_err());
     }

@@ -110,7 +110,10 @@ pub fn package(
             ])]),
         ),
         ("keywords", Value::Sequence(keywords)),
-        ("links", links(metadata.required(metadata::SOURCE)?, version)),
+        (
+            "links",
+            links(metadata.required(metadata::SOURCE)?, version),
+        ),
         ("install", s(install)),
         ("maintainers", Value::Sequence(maintainers)),
         ("provider", map(vec![("name", s("kubewarden"))])),
@@ -147,7 +150,8 @@ mod tests {
 
     #[test]
     fn readme_sections_stop_at_the_next_heading_but_not_inside_code() {
-        let readme = "# T\n\n## Install\n\nfirst\n```sh\n## not a heading\n```\nlast\n\n## Release\n\nx\n";
+        let readme =
+            "# T\n\n## Install\n\nfirst\n```sh\n## not a heading\n```\nlast\n\n## Release\n\nx\n";
         assert_eq!(
             readme_section(readme, "Install").unwrap(),
             "first\n```sh\n## not a heading\n```\nlast\n"
@@ -161,7 +165,8 @@ mod tests {
     fn links_point_at_the_release_asset_only_on_github() {
         let gh = serde_norway::to_string(&links("https://github.com/o/r", "1.2.3")).unwrap();
         assert!(gh.contains("url: https://github.com/o/r/releases/download/v1.2.3/policy.wasm"));
-        let other = serde_norway::to_string(&links("https://git.example.org/o/r", "1.2.3")).unwrap();
+        let other =
+            serde_norway::to_string(&links("https://git.example.org/o/r", "1.2.3")).unwrap();
         assert!(!other.contains("releases") && other.contains("name: source"));
     }
 }

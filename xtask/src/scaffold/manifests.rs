@@ -50,7 +50,12 @@ fn spec(metadata: &Metadata, settings: &Mapping) -> Result<Vec<(&'static str, Va
     ])
 }
 
-fn document(header: &str, kind: &str, object_meta: Value, spec: Vec<(&str, Value)>) -> Result<String> {
+fn document(
+    header: &str,
+    kind: &str,
+    object_meta: Value,
+    spec: Vec<(&str, Value)>,
+) -> Result<String> {
     let doc = map(vec![
         ("apiVersion", s(API_VERSION)),
         ("kind", s(kind)),

@@ -53,7 +53,8 @@ fn created_at(root: &Path, version: &str) -> String {
 pub fn generate(root: &Path) -> Result<Vec<Generated>> {
     let metadata = Metadata::load(&root.join("metadata.yml"))?;
     metadata.validate(&metadata::crate_version(&root.join("Cargo.toml"))?)?;
-    let readme = std::fs::read_to_string(root.join("README.md")).context("cannot read README.md")?;
+    let readme =
+        std::fs::read_to_string(root.join("README.md")).context("cannot read README.md")?;
     let install = artifacthub::readme_section(&readme, "Install")?;
     let questions_ui = questions::questions_ui()?;
     let settings = questions::default_settings();

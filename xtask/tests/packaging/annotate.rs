@@ -1,0 +1,156 @@
+//! The annotated module: what the custom section holds, that it is reproducible, and that it
+//! changes nothing else.
+
+use xtask::annotate::{self, Inputs};
+use xtask::metadata::{self, Metadata};
+use xtask::wasm_section::{self, METADATA_SECTION};
+
+use crate::{annotated_wasm, policy_wasm, root, run, xtask};
+
+fn inputs(module: &[u8]) -> Inputs<'_> {
+    let root = root();
+    Inputs::load(
+        module,
+        &root.join("metadata.yml"),
+        &root.join("README.md"),
+        &root.join("Cargo.toml"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_section_holds_metadata_yml_the_readme_and_the_protocol_version() {
+    let annotated = std::fs::read(annotated_wasm()).unwrap();
+    let json = wasm_section::read_metadata(&annotated)
+        .unwrap()
+        .expect("annotated");
+    let embedded: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let on_disk = Metadata::load(&root().join("metadata.yml")).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+
+    assert_eq!(embedded["protocolVersion"], "v1");
+    assert_eq!(embedded["mutating"], on_disk.mutating);
+    assert_eq!(embedded["backgroundAudit"], on_disk.background_audit);
+    assert_eq!(embedded["executionMode"], "kubewarden-wapc");
+    assert_eq!(embedded["policyType"], "kubernetes");
+    assert_eq!(embedded["contextAwareResources"], serde_json::json!([]));
+    assert_eq!(
+        embedded["rules"],
+        serde_json::to_value(&on_disk.rules).unwrap()
+    );
+    let annotations = embedded["annotations"].as_object().unwrap();
+    assert_eq!(annotations[metadata::USAGE], readme.as_str());
+    for (key, value) in &on_disk.annotations {
+        assert_eq!(annotations[key], value.as_str(), "{key}");
+    }
+    assert_eq!(annotations.len(), on_disk.annotations.len() + 1);
+}
+
+#[test]
+fn the_annotated_module_is_reproducible_and_up_to_date() {
+    let plain = std::fs::read(policy_wasm()).unwrap();
+    let fresh = annotate::annotate(&inputs(&plain)).unwrap();
+    let annotated = std::fs::read(annotated_wasm()).unwrap();
+    assert!(
+        fresh == annotated,
+        "annotating policy.wasm again gives other bytes than annotated-policy.wasm: run `make annotated-policy.wasm`"
+    );
+}
+
+#[test]
+fn only_the_metadata_section_is_added() {
+    let plain = std::fs::read(policy_wasm()).unwrap();
+    let annotated = std::fs::read(annotated_wasm()).unwrap();
+    let before = wasm_section::sections(&plain).unwrap();
+    let after = wasm_section::sections(&annotated).unwrap();
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(&after[..before.len()], before.as_slice());
+    assert_eq!(after.last().unwrap().name, Some(METADATA_SECTION));
+}
+
+#[test]
+fn re_annotating_an_annotated_module_replaces_the_section() {
+    let annotated = std::fs::read(annotated_wasm()).unwrap();
+    let again = annotate::annotate(&inputs(&annotated)).unwrap();
+    assert!(again == annotated, "re-annotation is not idempotent");
+    let count = wasm_section::sections(&again)
+        .unwrap()
+        .iter()
+        .filter(|s| s.name == Some(METADATA_SECTION))
+        .count();
+    assert_eq!(count, 1);
+}
+
+#[test]
+fn the_annotated_module_still_answers_in_the_runtime() {
+    let policy = e2e_tests::Policy::load(&annotated_wasm()).unwrap();
+    assert_eq!(policy.protocol_version().unwrap(), "v1");
+    let verdict = policy
+        .validate_settings(&serde_json::json!({"mode": "audit"}))
+        .unwrap();
+    assert!(!verdict.valid);
+    assert!(
+        verdict
+            .message
+            .unwrap()
+            .contains("mode: unknown variant `audit`")
+    );
+}
+
+#[test]
+fn the_command_refuses_invalid_metadata_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("metadata.yml"))
+        .unwrap()
+        .replace(
+            "io.kubewarden.policy.author: prepuller-serviceaccount-policy developers <maintainers@prepuller-policy.dev>",
+            "io.kubewarden.policy.author: maintainers@prepuller-policy.dev",
+        )
+        .replace("io.kubewarden.policy.title: prepuller-serviceaccount", "io.kubewarden.policy.title: Prepuller Policy");
+    let bad = dir.path().join("metadata.yml");
+    std::fs::write(&bad, text).unwrap();
+    let output = dir.path().join("out.wasm");
+    let result = run(xtask(dir.path())
+        .args(["annotate", "--wasm"])
+        .arg(policy_wasm())
+        .arg("--metadata")
+        .arg(&bad)
+        .arg("--output")
+        .arg(&output));
+    assert!(!result.ok);
+    assert!(
+        result.stderr.contains("metadata.yml is invalid")
+            && result.stderr.contains("io.kubewarden.policy.author: \"maintainers@prepuller-policy.dev\" is not an RFC 5322 name-addr")
+            && result.stderr.contains("io.kubewarden.policy.title: \"Prepuller Policy\" is not a valid RFC 1123 name"),
+        "{}",
+        result.stderr
+    );
+    assert!(!output.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "only metadata.yml"
+    );
+}
+
+#[test]
+fn a_module_that_is_not_a_policy_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_wasm = dir.path().join("policy.wasm");
+    std::fs::write(&not_wasm, b"#!/bin/sh\n").unwrap();
+    let output = dir.path().join("out.wasm");
+    let result = run(xtask(dir.path())
+        .args(["annotate", "--wasm"])
+        .arg(&not_wasm)
+        .arg("--output")
+        .arg(&output));
+    assert!(!result.ok);
+    assert!(
+        result
+            .stderr
+            .contains("cannot load the module in the waPC runtime"),
+        "{}",
+        result.stderr
+    );
+    assert!(!output.exists());
+}
