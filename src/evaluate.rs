@@ -103,7 +103,7 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
             .iter()
             .filter_map(|v| v.remedy.as_ref())
             .collect();
-        let object = mutate::apply(kind, raw, &remedies)?;
+        let object = response::MutatedObject(mutate::apply(kind, raw, &remedies)?);
         let warnings = findings
             .violations
             .iter()

@@ -1,71 +1,185 @@
-//! Applying remedies to the raw JSON object. Working on `serde_json::Value` rather than typed
-//! k8s-openapi objects keeps every field the policy does not own, including ones newer than the
-//! compiled API version; the host diffs the result against the original into a JSON patch.
+//! Applying remedies to the raw JSON object.
+//!
+//! Only the objects on the way to the pod spec (and the lists it edits) are opened, as maps of
+//! raw JSON slices; every other value is copied through as the exact text the request carried.
+//! So fields unknown to k8s-openapi, number spellings and string escapes survive untouched, and
+//! a mutation costs a copy of the object rather than a parse into a tree and back. The host
+//! diffs the result against the original into a JSON patch.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::checks::Remedy;
-use crate::request::ResourceKind;
+use crate::request::{ResourceKind, Str};
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
+/// A JSON value: as found in the request, or written by the policy.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Node<'a> {
+    Raw(&'a RawValue),
+    Owned(Box<RawValue>),
+}
+
+impl Node<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Node::Raw(r) => r.get(),
+            Node::Owned(r) => r.get(),
+        }
+    }
+}
+
+/// One level of a JSON object, values left raw. Keys are owned: they may carry escapes.
+type Object<'a> = BTreeMap<String, Node<'a>>;
+
+fn open(text: &str) -> Result<Object<'_>, String> {
+    let raw: BTreeMap<String, &RawValue> = serde_json::from_str(text)
+        .map_err(|e| format!("cannot open the object to mutate it: {e}"))?;
+    Ok(raw.into_iter().map(|(k, v)| (k, Node::Raw(v))).collect())
+}
+
+fn close<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, String> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|e| format!("cannot write the mutated object: {e}"))
+}
+
+fn literal(json: &str) -> Result<Node<'static>, String> {
+    RawValue::from_string(json.to_owned())
+        .map(Node::Owned)
+        .map_err(|e| format!("cannot write the mutated object: {e}"))
+}
+
 /// Returns the object with the remedies applied. Called only after the object decoded, so a
 /// missing pod spec here means the JSON is not what the decoder saw: an error, not a panic.
-pub fn apply(kind: ResourceKind, raw: &str, remedies: &[&Remedy]) -> Result<Value, String> {
-    let mut object: Value = serde_json::from_str(raw)
-        .map_err(|e| format!("cannot decode the object to mutate it: {e}"))?;
-    let mut target = &mut object;
-    for segment in kind.pod_spec_path() {
-        target = target
-            .get_mut(*segment)
-            .ok_or_else(|| format!("the object has no {segment} to mutate"))?;
+pub fn apply(kind: ResourceKind, raw: &str, remedies: &[&Remedy]) -> Result<Box<RawValue>, String> {
+    edit_at(raw, kind.pod_spec_path(), &mut |spec| {
+        apply_to_spec(spec, remedies)
+    })
+}
+
+/// Opens the objects along `path`, edits the last one, and writes them back up.
+fn edit_at(
+    text: &str,
+    path: &[&str],
+    edit: &mut dyn FnMut(&mut Object<'_>) -> Result<(), String>,
+) -> Result<Box<RawValue>, String> {
+    let mut object = open(text)?;
+    match path.split_first() {
+        None => edit(&mut object)?,
+        Some((segment, rest)) => {
+            let child = object
+                .get(*segment)
+                .ok_or_else(|| format!("the object has no {segment} to mutate"))?;
+            let edited = edit_at(child.text(), rest, edit)?;
+            object.insert((*segment).to_owned(), Node::Owned(edited));
+        }
     }
-    let target = target
-        .as_object_mut()
-        .ok_or_else(|| "the pod spec to mutate is not an object".to_owned())?;
+    close(&object)
+}
+
+fn apply_to_spec(spec: &mut Object<'_>, remedies: &[&Remedy]) -> Result<(), String> {
     for remedy in remedies {
         match remedy {
             Remedy::SetServiceAccountName(sa) => {
-                target.insert("serviceAccountName".into(), Value::String(sa.clone()));
+                spec.insert(
+                    "serviceAccountName".into(),
+                    Node::Owned(close(sa.as_str())?),
+                );
             }
             Remedy::SetDeprecatedServiceAccount(sa) => {
-                target.insert("serviceAccount".into(), Value::String(sa.clone()));
+                spec.insert("serviceAccount".into(), Node::Owned(close(sa.as_str())?));
             }
             Remedy::SetAutomountFalse => {
-                target.insert("automountServiceAccountToken".into(), Value::Bool(false));
+                spec.insert("automountServiceAccountToken".into(), literal("false")?);
             }
-            Remedy::RemoveInjectedVolume(name) => remove_volume(target, name),
+            Remedy::RemoveInjectedVolume(name) => remove_volume(spec, name)?,
         }
     }
-    Ok(object)
+    Ok(())
 }
 
-fn named(item: &Value, name: &str) -> bool {
-    item.get("name").and_then(Value::as_str) == Some(name)
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(default, borrow)]
+    name: Option<Str<'a>>,
+}
+
+fn named(item: &RawValue, name: &str) -> bool {
+    serde_json::from_str::<Named<'_>>(item.get())
+        .ok()
+        .and_then(|n| n.name)
+        .is_some_and(|n| n.as_str() == name)
+}
+
+/// Drops the entries of a JSON list named `name`; anything that is not a list is left alone.
+fn without_named(list: &str, name: &str) -> Result<Option<Box<RawValue>>, String> {
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(list) else {
+        return Ok(None);
+    };
+    if !items.iter().any(|i| named(i, name)) {
+        return Ok(None);
+    }
+    let kept: Vec<&RawValue> = items.into_iter().filter(|i| !named(i, name)).collect();
+    close(&kept).map(Some)
 }
 
 /// Removes the volume and exactly its mounts; the lists themselves stay, even when emptied, so
 /// the patch touches nothing else.
-fn remove_volume(spec: &mut Map<String, Value>, name: &str) {
-    if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
-        volumes.retain(|v| !named(v, name));
+fn remove_volume(spec: &mut Object<'_>, name: &str) -> Result<(), String> {
+    if let Some(volumes) = spec.get("volumes")
+        && let Some(kept) = without_named(volumes.text(), name)?
+    {
+        spec.insert("volumes".into(), Node::Owned(kept));
     }
     for list in CONTAINER_LISTS {
-        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+        let Some(containers) = spec.get(list) else {
             continue;
         };
-        for container in containers {
-            if let Some(Value::Array(mounts)) = container.get_mut("volumeMounts") {
-                mounts.retain(|m| !named(m, name));
+        let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(containers.text()) else {
+            continue;
+        };
+        let mut changed = false;
+        let mut edited: Vec<Node<'_>> = Vec::with_capacity(items.len());
+        for container in items {
+            let mut object = match open(container.get()) {
+                Ok(o) => o,
+                Err(_) => {
+                    edited.push(Node::Raw(container));
+                    continue;
+                }
+            };
+            let mounts = object
+                .get("volumeMounts")
+                .map(|m| without_named(m.text(), name));
+            match mounts {
+                Some(Ok(Some(kept))) => {
+                    object.insert("volumeMounts".into(), Node::Owned(kept));
+                    edited.push(Node::Owned(close(&object)?));
+                    changed = true;
+                }
+                Some(Err(e)) => return Err(e),
+                _ => edited.push(Node::Raw(container)),
             }
         }
+        if changed {
+            spec.insert(list.into(), Node::Owned(close(&edited)?));
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn value(raw: Box<RawValue>) -> Value {
+        serde_json::from_str(raw.get()).expect("valid JSON")
+    }
 
     #[test]
     fn sets_fields_at_the_kinds_pod_spec() {
@@ -81,10 +195,25 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            out,
+            value(out),
             json!({"spec":{"jobTemplate":{"spec":{"template":{"spec":{
                 "x-unknown":{"keep":[1,2.5e300]},"serviceAccount":"sa","serviceAccountName":"sa",
                 "automountServiceAccountToken":false}}}}}})
+        );
+    }
+
+    #[test]
+    fn untouched_values_keep_their_exact_text() {
+        let raw = r#"{"spec":{"big":123456789012345678901234567890,"s":"\u00e9\n","f":1.50,"serviceAccountName":"x"}}"#;
+        let out = apply(
+            ResourceKind::Pod,
+            raw,
+            &[&Remedy::SetServiceAccountName("y".into())],
+        )
+        .expect("mutates");
+        assert_eq!(
+            out.get(),
+            r#"{"spec":{"big":123456789012345678901234567890,"f":1.50,"s":"\u00e9\n","serviceAccountName":"y"}}"#
         );
     }
 
@@ -101,7 +230,7 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            out,
+            value(out),
             json!({"spec":{"volumes":[{"name":"data"}],
                 "containers":[{"name":"c","volumeMounts":[{"name":"data","mountPath":"/d"}]}],
                 "initContainers":[{"name":"i","volumeMounts":[]}],
@@ -131,7 +260,7 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            out,
+            value(out),
             json!({"metadata":{"name":"x"},"automountServiceAccountToken":false})
         );
     }

@@ -1,8 +1,10 @@
-//! Turning a decision into the waPC answer. The SDK has no helper that accepts or mutates *with
-//! warnings*, so the SDK's `ValidationResponse` is filled in here directly.
+//! Turning a decision into the waPC answer: the JSON of Kubewarden's `ValidationResponse`
+//! (accepted, message, code, mutated_object, audit_annotations, warnings). The SDK's type holds
+//! the mutated object as a `serde_json::Value`; this one carries it as the raw JSON the
+//! mutation wrote, so the object is never parsed into a tree only to be written out again.
 
-use kubewarden_policy_sdk::response::ValidationResponse;
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::checks::{Findings, Violation};
 
@@ -10,18 +12,51 @@ use crate::checks::{Findings, Violation};
 /// (thousands of containers mounting a token) must not produce a megabyte of status text.
 const MAX_LISTED: usize = 20;
 
+/// The mutated object, as JSON text.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct MutatedObject(pub Box<RawValue>);
+
+impl MutatedObject {
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The object as a JSON tree, for tests and tools (the policy itself never needs it).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl PartialEq for MutatedObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
 #[derive(Debug, PartialEq)]
 pub enum Decision {
     Accept {
         warnings: Vec<String>,
     },
     Mutate {
-        object: Value,
+        object: MutatedObject,
         warnings: Vec<String>,
     },
     Reject {
         message: String,
     },
+}
+
+/// Field for field what `kubewarden_policy_sdk::response::ValidationResponse` serialises to.
+#[derive(Serialize)]
+struct ValidationResponse<'a> {
+    accepted: bool,
+    message: Option<&'a str>,
+    code: Option<u16>,
+    mutated_object: Option<&'a RawValue>,
+    audit_annotations: Option<()>,
+    warnings: Option<&'a [String]>,
 }
 
 impl Decision {
@@ -32,34 +67,34 @@ impl Decision {
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
-        let response = match self {
+        let response = match &self {
             Decision::Accept { warnings } => ValidationResponse {
                 accepted: true,
                 message: None,
                 code: None,
                 mutated_object: None,
                 audit_annotations: None,
-                warnings: (!warnings.is_empty()).then_some(warnings),
+                warnings: (!warnings.is_empty()).then_some(warnings.as_slice()),
             },
             Decision::Mutate { object, warnings } => ValidationResponse {
                 accepted: true,
                 message: None,
                 code: None,
-                mutated_object: Some(object),
+                mutated_object: Some(&object.0),
                 audit_annotations: None,
-                warnings: Some(warnings),
+                warnings: Some(warnings.as_slice()),
             },
             Decision::Reject { message } => ValidationResponse {
                 accepted: false,
-                message: Some(message),
+                message: Some(message.as_str()),
                 code: None,
                 mutated_object: None,
                 audit_annotations: None,
                 warnings: None,
             },
         };
-        // Serialising plain strings, maps and a Value that was parsed from JSON cannot fail; the
-        // fallback keeps the module answering rather than trapping if that ever changes.
+        // Serialising strings and raw JSON that the policy wrote cannot fail; the fallback keeps
+        // the module answering rather than trapping if that ever changes.
         serde_json::to_vec(&response).unwrap_or_else(|e| {
             format!(
                 r#"{{"accepted":false,"message":"internal error serialising the response: {e}"}}"#
@@ -118,6 +153,7 @@ pub fn preexisting_warning(v: &Violation) -> String {
 mod tests {
     use super::*;
     use crate::checks::Remedy;
+    use serde_json::Value;
 
     fn violation(i: usize) -> Violation {
         Violation {
@@ -155,7 +191,7 @@ mod tests {
         assert!(v["warnings"].is_null());
         let v: Value = serde_json::from_slice(
             &Decision::Mutate {
-                object: serde_json::json!({"a":1}),
+                object: MutatedObject(RawValue::from_string(r#"{"a":1}"#.into()).expect("json")),
                 warnings: vec!["w".into()],
             }
             .into_bytes(),

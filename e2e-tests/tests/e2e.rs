@@ -165,7 +165,12 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             nested(10_000),
             "nested more than 100 levels deep",
         ),
-        ("10 MB Pod", big_pod(10_000), ""),
+        ("1 MB Pod is judged", big_pod(1_000), ""),
+        (
+            "10 MB Pod is beyond any admission request",
+            big_pod(10_000),
+            "more than the 8388608 an admission request can carry",
+        ),
         (
             "settings not a map",
             br#"{"request":{"kind":{"kind":"Pod"}},"settings":[1]}"#.to_vec(),
