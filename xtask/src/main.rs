@@ -74,6 +74,15 @@ fn transport(insecure: bool) -> oci::Transport {
     }
 }
 
+/// Results on stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn output(line: &str) -> Result<()> {
+    use std::io::Write as _;
+    match writeln!(std::io::stdout(), "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 fn read(path: &PathBuf) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -117,7 +126,7 @@ fn run(cli: Cli) -> Result<()> {
                 reference.repository(),
                 pushed.digest
             );
-            println!("{}", pushed.digest);
+            output(&pushed.digest)?;
         }
         Command::Pull {
             reference,
@@ -154,7 +163,7 @@ fn run(cli: Cli) -> Result<()> {
                     .unwrap_or_default(),
                 output.display()
             );
-            println!("{}", pulled.digest);
+            output(&pulled.digest)?;
         }
         Command::Inspect { wasm } => {
             let metadata = annotate::read(&read(&wasm)?)?
@@ -163,7 +172,7 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(usage) = shown.annotations.get_mut(xtask::metadata::USAGE) {
                 *usage = format!("<{} bytes: README.md>", usage.len());
             }
-            println!("{}", serde_json::to_string_pretty(&shown)?);
+            output(&serde_json::to_string_pretty(&shown)?)?;
         }
         Command::Scaffold { check } => {
             let root = std::env::current_dir()?;
