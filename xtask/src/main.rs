@@ -75,7 +75,7 @@ fn transport(insecure: bool) -> oci::Transport {
 }
 
 /// Results on stdout; a closed pipe (`| head`) is not an error worth a panic.
-fn output(line: &str) -> Result<()> {
+fn print_result(line: &str) -> Result<()> {
     use std::io::Write as _;
     match writeln!(std::io::stdout(), "{line}") {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -126,7 +126,7 @@ fn run(cli: Cli) -> Result<()> {
                 reference.repository(),
                 pushed.digest
             );
-            output(&pushed.digest)?;
+            print_result(&pushed.digest)?;
         }
         Command::Pull {
             reference,
@@ -163,7 +163,7 @@ fn run(cli: Cli) -> Result<()> {
                     .unwrap_or_default(),
                 output.display()
             );
-            output(&pulled.digest)?;
+            print_result(&pulled.digest)?;
         }
         Command::Inspect { wasm } => {
             let metadata = annotate::read(&read(&wasm)?)?
@@ -172,7 +172,7 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(usage) = shown.annotations.get_mut(xtask::metadata::USAGE) {
                 *usage = format!("<{} bytes: README.md>", usage.len());
             }
-            output(&serde_json::to_string_pretty(&shown)?)?;
+            print_result(&serde_json::to_string_pretty(&shown)?)?;
         }
         Command::Scaffold { check } => {
             let root = std::env::current_dir()?;
