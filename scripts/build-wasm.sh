@@ -27,6 +27,7 @@ if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/wasm32-wasi ]; then
   fi
 fi
 sysroot=$(/usr/bin/rustc --print sysroot)
+# RUSTFLAGS replaces .cargo/config.toml's target rustflags, so they are repeated here.
 RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-  RUSTFLAGS="-Clinker=$sysroot/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld -L/usr/lib/wasm32-wasi" \
+  RUSTFLAGS="-Clinker=$sysroot/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld -L/usr/lib/wasm32-wasi -Clink-arg=--initial-memory=1310720" \
   exec cargo build --locked --release --target "$target" -p "$package" -Zbuild-std=std,panic_abort
