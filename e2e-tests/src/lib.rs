@@ -271,9 +271,11 @@ pub fn workspace_root() -> std::path::PathBuf {
 }
 
 /// The policy module the suite runs: `$POLICY_WASM`, else `policy.wasm` at the workspace root.
+/// A relative `$POLICY_WASM` is taken from the workspace root, not from the directory cargo
+/// runs the test in (`e2e-tests/`).
 pub fn policy_path() -> std::path::PathBuf {
     std::env::var_os("POLICY_WASM")
-        .map(std::path::PathBuf::from)
+        .map(|p| workspace_root().join(p))
         .unwrap_or_else(|| workspace_root().join("policy.wasm"))
 }
 
