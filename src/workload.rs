@@ -73,13 +73,13 @@ pub struct PodSpec<'a> {
     pub service_account: Option<Str<'a>>,
     #[serde(default)]
     pub automount_service_account_token: Automount,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "maps")]
     pub volumes: Option<Vec<Volume<'a>>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "maps")]
     pub containers: Option<Vec<Container<'a>>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "maps")]
     pub init_containers: Option<Vec<Container<'a>>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "maps")]
     pub ephemeral_containers: Option<Vec<Container<'a>>>,
 }
 
@@ -87,22 +87,22 @@ pub struct PodSpec<'a> {
 pub struct Volume<'a> {
     #[serde(default, borrow)]
     pub name: Str<'a>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "map")]
     pub projected: Option<Projected<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Projected<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "maps")]
     pub sources: Option<Vec<ProjectionSource<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectionSource<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "map")]
     pub service_account_token: Option<TokenProjection<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "map")]
     pub config_map: Option<NamedRef<'a>>,
     #[serde(default, rename = "downwardAPI")]
     pub downward_api: Option<IgnoredAny>,
@@ -131,7 +131,7 @@ pub struct NamedRef<'a> {
 pub struct Container<'a> {
     #[serde(default, borrow)]
     pub name: Str<'a>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "maps")]
     pub volume_mounts: Option<Vec<VolumeMount<'a>>>,
 }
 
@@ -150,44 +150,79 @@ pub struct VolumeMount<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 struct Template<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "map")]
     metadata: Option<Metadata<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "map")]
     spec: Option<PodSpec<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct TemplateSpec<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "map")]
     template: Option<Template<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CronJobSpec<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "map")]
     job_template: Option<JobTemplate<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct JobTemplate<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "map")]
     metadata: Option<Metadata<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "map")]
     spec: Option<TemplateSpec<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", bound(deserialize = "S: Deserialize<'de>"))]
 struct Object<'a, S> {
     #[serde(default, borrow)]
     kind: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "map")]
     metadata: Option<Metadata<'a>>,
+    #[serde(default, deserialize_with = "map")]
     spec: Option<S>,
     /// Only ServiceAccount objects carry this at the top level.
     #[serde(default)]
     automount_service_account_token: Automount,
+}
+
+/// A struct that must be a JSON object. serde's derived structs also accept a JSON array and
+/// fill their fields by position (`"spec": ["hook-image-puller", "hook-image-puller", false]`
+/// would read as a compliant pod spec). The API server never sends one, and the mutation opens
+/// objects as maps, so an array where an object belongs is a decoding error, as in Go.
+struct MapOnly<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData)).map(MapOnly)
+    }
+}
+
+/// An optional struct field that must be a JSON object (or null).
+fn map<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    Ok(Option::<MapOnly<T>>::deserialize(d)?.map(|m| m.0))
+}
+
+/// An optional list of structs, each a JSON object.
+fn maps<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    Ok(Option::<Vec<MapOnly<T>>>::deserialize(d)?.map(|v| v.into_iter().map(|m| m.0).collect()))
 }
 
 /// A Pod or a controller's pod template, reduced to what the rules read.
@@ -239,7 +274,7 @@ fn decode_object<'a, S: Deserialize<'a>>(
     kind: ResourceKind,
     raw: &'a str,
 ) -> Result<Object<'a, S>, String> {
-    let object: Object<'a, S> = serde_json::from_str(raw)
+    let MapOnly(object): MapOnly<Object<'a, S>> = serde_json::from_str(raw)
         .map_err(|e| format!("cannot decode the {} object: {e}", kind.name()))?;
     check_kind(kind, object.kind.as_ref())?;
     Ok(object)
@@ -414,6 +449,60 @@ mod tests {
             err(ResourceKind::Pod, r#"{"spec":{"serviceAccountName":7}}"#)
                 .contains("expected a string")
         );
+    }
+
+    #[test]
+    fn arrays_where_objects_belong_are_refused() {
+        // serde would fill a struct from an array by position: this pod spec read as compliant.
+        for (kind, raw) in [
+            (
+                ResourceKind::Pod,
+                r#"{"spec":["hook-image-puller","hook-image-puller",false]}"#,
+            ),
+            (ResourceKind::Pod, r#"["Pod",{},{}]"#),
+            (ResourceKind::Pod, r#"{"metadata":[],"spec":{}}"#),
+            (
+                ResourceKind::Pod,
+                r#"{"spec":{"volumes":[["t",{"sources":[{"serviceAccountToken":{}}]}]]}}"#,
+            ),
+            (
+                ResourceKind::Pod,
+                r#"{"spec":{"volumes":[{"name":"t","projected":[[{}]]}]}}"#,
+            ),
+            (
+                ResourceKind::Pod,
+                r#"{"spec":{"volumes":[{"name":"t","projected":{"sources":[[{}]]}}]}}"#,
+            ),
+            (
+                ResourceKind::Pod,
+                r#"{"spec":{"volumes":[{"name":"t","projected":{"sources":[{"serviceAccountToken":[]}]}}]}}"#,
+            ),
+            (
+                ResourceKind::Pod,
+                r#"{"spec":{"containers":[["c",[["v","/var/run/secrets"]]]]}}"#,
+            ),
+            (
+                ResourceKind::Pod,
+                r#"{"spec":{"containers":[{"name":"c","volumeMounts":[["v","/var/run/secrets"]]}]}}"#,
+            ),
+            (ResourceKind::DaemonSet, r#"{"spec":[{"spec":{}}]}"#),
+            (ResourceKind::DaemonSet, r#"{"spec":{"template":[{},{}]}}"#),
+            (
+                ResourceKind::DaemonSet,
+                r#"{"spec":{"template":{"metadata":[{}],"spec":{}}}}"#,
+            ),
+            (ResourceKind::CronJob, r#"{"spec":{"jobTemplate":[{},{}]}}"#),
+            (
+                ResourceKind::CronJob,
+                r#"{"spec":{"jobTemplate":{"spec":[{"spec":{}}]}}}"#,
+            ),
+        ] {
+            let e = decode(kind, raw).expect_err(raw);
+            assert!(
+                e.contains("invalid type: sequence, expected a map"),
+                "{raw}: {e}"
+            );
+        }
     }
 
     #[test]
