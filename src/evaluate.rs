@@ -3,7 +3,7 @@
 
 use crate::checks::{self, Findings, Violation};
 use crate::mutate;
-use crate::request::{Operation, Payload, ResourceKind, Str};
+use crate::request::{self, Operation, Payload, ResourceKind, Str};
 use crate::response::{self, Decision};
 use crate::settings::{Mode, Settings};
 use crate::workload::{self, Decoded};
@@ -82,6 +82,8 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
         .object
         .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
         .get();
+    request::check_escapes(raw)
+        .map_err(|e| format!("cannot decode the {} object: {e}", kind.name()))?;
     let decoded = workload::decode(kind, raw)?;
     if operation == Operation::Update && terminating(payload, kind) {
         // A terminating object only waits for its finalizers: blocking that helps nobody.

@@ -242,6 +242,55 @@ fn check_depth(payload: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The four hex digits of a `\u` escape starting at `at`.
+fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
+    let digits = std::str::from_utf8(bytes.get(at..at + 4)?).ok()?;
+    u32::from_str_radix(digits, 16).ok()
+}
+
+/// Checks that every `\u` escape in a JSON text is valid UTF-16, surrogates in pairs. serde_json
+/// only pairs surrogates in the strings it decodes: a lone `\ud800` in a field no rule reads
+/// passes through, and a mutation, which copies such fields verbatim, would hand policy-server a
+/// mutated object its JSON parser refuses. The API server never writes one (Go's encoder emits
+/// valid UTF-8), so an object that has one is rejected like any other undecodable object.
+pub fn check_escapes(text: &str) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match (in_string, bytes[i]) {
+            (false, b'"') => in_string = true,
+            (true, b'"') => in_string = false,
+            (true, b'\\') if bytes.get(i + 1) == Some(&b'u') => {
+                let unit = hex4(bytes, i + 2);
+                let lone = |u: Option<u32>| {
+                    format!("a lone surrogate \\u{:04x} in a string", u.unwrap_or(0))
+                };
+                match unit {
+                    Some(0xD800..=0xDBFF) => {
+                        let next = i + 6;
+                        let low = (bytes.get(next) == Some(&b'\\')
+                            && bytes.get(next + 1) == Some(&b'u'))
+                        .then(|| hex4(bytes, next + 2))
+                        .flatten();
+                        if !matches!(low, Some(0xDC00..=0xDFFF)) {
+                            return Err(lone(unit));
+                        }
+                        i = next + 5;
+                    }
+                    Some(0xDC00..=0xDFFF) => return Err(lone(unit)),
+                    Some(_) => i += 5,
+                    None => return Err("an invalid \\u escape in a string".into()),
+                }
+            }
+            (true, b'\\') => i += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 impl<'a> Payload<'a> {
     pub fn decode(payload: &'a str) -> Result<Payload<'a>, String> {
         check_depth(payload)?;
@@ -328,6 +377,28 @@ mod tests {
         // Brackets inside strings, escaped quotes included, do not count.
         let s = format!(r#"{{"request":{{"operation":"\"{}"}}}}"#, "[".repeat(500));
         assert!(Payload::decode(&s).is_ok());
+    }
+
+    #[test]
+    fn escapes_must_be_valid_utf16() {
+        for ok in [
+            r#"{"a":"\u0063omponent","b":"\ud83d\ude00","c":"\\ud800","d":"\"\\"}"#,
+            r#"{"\ud800\udc00":"x"}"#,
+            "plain text with no strings",
+        ] {
+            assert_eq!(check_escapes(ok), Ok(()), "{ok}");
+        }
+        for (bad, unit) in [
+            (r#"{"x":"\ud800"}"#, "d800"),
+            (r#"{"x":"\ud800\u0041"}"#, "d800"),
+            (r#"{"x":"\udfff"}"#, "dfff"),
+            (r#"{"x":"a\ud83d"}"#, "d83d"),
+            (r#"{"\udc00":1}"#, "dc00"),
+        ] {
+            let e = check_escapes(bad).expect_err(bad);
+            assert_eq!(e, format!("a lone surrogate \\u{unit} in a string"));
+        }
+        assert!(check_escapes(r#"{"x":"\u12"}"#).is_err());
     }
 
     #[test]
