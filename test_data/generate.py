@@ -515,6 +515,15 @@ def bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod):
     write("hook-pod-ephemeralcontainers-token-update", request(new, "UPDATE", old=old,
                                                                 sub_resource="ephemeralcontainers"))
 
+    # A pod spec written as an array: serde's derived structs would read it by position as a
+    # compliant spec (serviceAccountName, serviceAccount, automount). Found by fuzzing.
+    pod = copy.deepcopy(hook_legacy)
+    pod["spec"] = ["hook-image-puller", "hook-image-puller", False]
+    write("hook-pod-positional-spec-create", request(pod))
+    ds = copy.deepcopy(hook_ds)
+    ds["spec"]["template"]["spec"] = []
+    write("hook-daemonset-empty-array-spec-create", request(ds))
+
     # Byte-level tricks (fed to the module as written, see RAW).
     # JSON escapes in a label key and value: the same labels once decoded.
     write("hook-pod-legacy-escaped-labels-create", request(copy.deepcopy(hook_legacy)),
