@@ -25,6 +25,24 @@ test:
 e2e-tests: policy.wasm
 	$(CARGO) test --locked -p e2e-tests --test e2e
 
+# Properties of the decision code over generated objects (proptest, native; PROPTEST_CASES=N).
+properties:
+	$(CARGO) test --locked --test properties
+
+# Fuzzing (cargo-fuzz, libFuzzer; fuzz/run.sh installs nightly and cargo-fuzz when missing):
+# every target FUZZ_SECONDS seconds, failing on any crash; then every input the fuzzers kept
+# through the compiled module. `make fuzz-smoke` is the bounded run of `make check`.
+FUZZ_SECONDS ?= 60
+fuzz: policy.wasm
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+	FUZZ_CORPUS=fuzz/corpus/validate_bytes FUZZ_SETTINGS_CORPUS=fuzz/corpus/validate_settings \
+	  $(CARGO) test --locked -p e2e-tests --test e2e
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=20
+
+.PHONY: properties fuzz fuzz-smoke
+
 # Build the policy and evaluate every bundled example request, printing each decision.
 run-examples: policy.wasm
 	$(CARGO) run --locked -q -p e2e-tests --bin run-examples
@@ -85,7 +103,7 @@ packaging-tests: annotated-policy.wasm packaging-deps
 
 .PHONY: push pull verify artifacthub manifests packaging-deps packaging-tests
 
-check: fmt lint test e2e-tests packaging-tests
+check: fmt lint test properties e2e-tests packaging-tests fuzz-smoke
 
 clean:
 	$(CARGO) clean

@@ -635,7 +635,7 @@ fn apply_fix(kind: Kind, object: &Value, settings: &Value, (fix, index): (Fix, I
 struct Mix(u64);
 
 impl Mix {
-    fn next(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -644,7 +644,7 @@ impl Mix {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
 }
 

@@ -454,6 +454,58 @@ fn check_raw_bypasses(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
     results
 }
 
+/// With `FUZZ_CORPUS` (a `validate` corpus) and `FUZZ_SETTINGS_CORPUS` (a `validate_settings`
+/// one) set, as `make fuzz` does, every input the native fuzzers kept goes through the compiled
+/// module too: its stack, memory and 32-bit arithmetic are not the native build's. Each must get
+/// an answer of the right shape; a trap or anything else fails the case and names the file.
+fn check_fuzz_corpus(policy: &Policy) -> Vec<(String, Result<()>)> {
+    let mut results = Vec::new();
+    for (var, operation) in [
+        ("FUZZ_CORPUS", "validate"),
+        ("FUZZ_SETTINGS_CORPUS", "validate_settings"),
+    ] {
+        let Some(dir) = std::env::var_os(var) else {
+            continue;
+        };
+        // Relative to the workspace root, like POLICY_WASM.
+        let dir = workspace_root().join(dir);
+        let outcome = (|| {
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .with_context(|| format!("{var}: cannot read {}", dir.display()))?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<std::io::Result<_>>()?;
+            files.sort();
+            ensure!(!files.is_empty(), "{var}: the corpus is empty");
+            for file in &files {
+                let input = std::fs::read(file)?;
+                let answered = if operation == "validate" {
+                    policy.validate_raw(&input).map(|_| ())
+                } else {
+                    policy
+                        .call(operation, &input)
+                        .and_then(|out| {
+                            serde_json::from_slice::<e2e_tests::SettingsValidation>(&out)
+                                .context("not a settings answer")
+                        })
+                        .map(|_| ())
+                };
+                answered.with_context(|| format!("{}", file.display()))?;
+            }
+            println!(
+                "    {} inputs of {} through {operation}",
+                files.len(),
+                dir.display()
+            );
+            Ok(())
+        })();
+        results.push((
+            format!("fuzz corpus through the module: {operation}"),
+            outcome,
+        ));
+    }
+    results
+}
+
 /// The kwctl-like command prints the same AdmissionResponse line as the library.
 fn check_cli(policy: &Policy, data: &Path) -> Result<()> {
     let request_path = data.join("hook-pod-legacy-create.json");
@@ -538,6 +590,7 @@ fn main() {
     results.extend(check_garbage(&policy));
     results.extend(check_garbage_settings(&policy));
     results.extend(check_raw_bypasses(&policy, &data));
+    results.extend(check_fuzz_corpus(&policy));
     results.push((
         "kwctl-like policy-run command".into(),
         check_cli(&policy, &data),
