@@ -82,7 +82,7 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
         .object
         .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
         .get();
-    request::check_escapes(raw)
+    request::check_text(raw)
         .map_err(|e| format!("cannot decode the {} object: {e}", kind.name()))?;
     let decoded = workload::decode(kind, raw)?;
     if operation == Operation::Update && terminating(payload, kind) {

@@ -248,18 +248,38 @@ fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
     u32::from_str_radix(digits, 16).ok()
 }
 
-/// Checks that every `\u` escape in a JSON text is valid UTF-16, surrogates in pairs. serde_json
-/// only pairs surrogates in the strings it decodes: a lone `\ud800` in a field no rule reads
-/// passes through, and a mutation, which copies such fields verbatim, would hand policy-server a
-/// mutated object its JSON parser refuses. The API server never writes one (Go's encoder emits
-/// valid UTF-8), so an object that has one is rejected like any other undecodable object.
-pub fn check_escapes(text: &str) -> Result<(), String> {
+/// Checks what the rules never read but a mutation copies verbatim into the object it returns,
+/// and what policy-server's JSON parser refuses: every `\u` escape must be valid UTF-16
+/// (surrogates in pairs) and every number must fit a 64-bit float. serde_json checks neither in
+/// the values it skips, so a lone `\ud800` or a `1e400` in a field no rule reads would reach
+/// policy-server in the mutated object, and the request would fail as if the policy had trapped.
+/// The API server never writes either (Go's encoder emits valid UTF-8, its types hold no such
+/// number), so an object that has one is rejected like any other undecodable object.
+pub fn check_text(text: &str) -> Result<(), String> {
     let bytes = text.as_bytes();
     let mut in_string = false;
     let mut i = 0;
     while i < bytes.len() {
         match (in_string, bytes[i]) {
             (false, b'"') => in_string = true,
+            (false, b'-' | b'0'..=b'9') => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .map_or(bytes.len(), |n| i + n);
+                let number = &text[i..end];
+                // Short integers always fit; only long ones and floats need parsing.
+                if number.len() > 15 || number.contains(['.', 'e', 'E']) {
+                    let fits = number
+                        .parse::<f64>()
+                        .is_ok_and(|v| v.is_finite() && v.abs() <= 1.7e308);
+                    if !fits {
+                        return Err(format!("the number {number} does not fit a 64-bit float"));
+                    }
+                }
+                i = end;
+                continue;
+            }
             (true, b'"') => in_string = false,
             (true, b'\\') if bytes.get(i + 1) == Some(&b'u') => {
                 let unit = hex4(bytes, i + 2);
@@ -386,7 +406,7 @@ mod tests {
             r#"{"\ud800\udc00":"x"}"#,
             "plain text with no strings",
         ] {
-            assert_eq!(check_escapes(ok), Ok(()), "{ok}");
+            assert_eq!(check_text(ok), Ok(()), "{ok}");
         }
         for (bad, unit) in [
             (r#"{"x":"\ud800"}"#, "d800"),
@@ -395,10 +415,34 @@ mod tests {
             (r#"{"x":"a\ud83d"}"#, "d83d"),
             (r#"{"\udc00":1}"#, "dc00"),
         ] {
-            let e = check_escapes(bad).expect_err(bad);
+            let e = check_text(bad).expect_err(bad);
             assert_eq!(e, format!("a lone surrogate \\u{unit} in a string"));
         }
-        assert!(check_escapes(r#"{"x":"\u12"}"#).is_err());
+        assert!(check_text(r#"{"x":"\u12"}"#).is_err());
+    }
+
+    #[test]
+    fn numbers_must_fit_a_float() {
+        for ok in [
+            r#"{"a":1,"b":-0.5,"c":65534,"d":1.5e300,"e":123456789012345678901234567890}"#,
+            r#"{"a":"1e400 in a string","b":[1e-400,-1.7e308,0]}"#,
+        ] {
+            assert_eq!(check_text(ok), Ok(()), "{ok}");
+        }
+        for (bad, number) in [
+            (r#"{"runAsGroup":1e400}"#, "1e400"),
+            (r#"[0,-2E+999]"#, "-2E+999"),
+            (
+                &format!(r#"{{"x":{}}}"#, "9".repeat(400)),
+                &"9".repeat(400)[..],
+            ),
+        ] {
+            assert_eq!(
+                check_text(bad),
+                Err(format!("the number {number} does not fit a 64-bit float")),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

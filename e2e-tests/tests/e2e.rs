@@ -227,12 +227,26 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             "cannot decode the Pod object: a lone surrogate \\ud800 in a string",
         ),
         (
-            "1e400 and a 400-digit integer in unknown fields",
+            // Found by fuzzing: copied verbatim into a mutation, such a number made the answer
+            // unparseable for policy-server. A judged object must hold only what it can parse.
+            "1e400 in a field no rule reads, of a DaemonSet to mutate",
+            br#"{"request":{"kind":{"group":"apps","kind":"DaemonSet"},"object":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{"template":{"spec":{"serviceAccountName":"default","automountServiceAccountToken":false,"securityContext":{"runAsGroup":1e400}}}}}},"settings":{}}"#
+                .to_vec(),
+            "cannot decode the DaemonSet object: the number 1e400 does not fit a 64-bit float",
+        ),
+        (
+            "a 400-digit integer in a Pod",
             format!(
-                r#"{{"request":{{"kind":{{"kind":"Pod"}},"object":{{"spec":{{"x":1e400,"y":{}}}}}}},"settings":{{}}}}"#,
+                r#"{{"request":{{"kind":{{"kind":"Pod"}},"object":{{"spec":{{"x":1,"y":{}}}}}}},"settings":{{}}}}"#,
                 "9".repeat(400)
             )
             .into_bytes(),
+            "does not fit a 64-bit float",
+        ),
+        (
+            "1e400 in an object the policy does not judge",
+            br#"{"request":{"kind":{"kind":"ConfigMap"},"object":{"data":{"x":1e400}}},"settings":{}}"#
+                .to_vec(),
             "",
         ),
         (
