@@ -177,7 +177,7 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
-    fn value(raw: Box<RawValue>) -> Value {
+    fn value(raw: &RawValue) -> Value {
         serde_json::from_str(raw.get()).expect("valid JSON")
     }
 
@@ -195,7 +195,7 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            value(out),
+            value(&out),
             json!({"spec":{"jobTemplate":{"spec":{"template":{"spec":{
                 "x-unknown":{"keep":[1,2.5e300]},"serviceAccount":"sa","serviceAccountName":"sa",
                 "automountServiceAccountToken":false}}}}}})
@@ -230,7 +230,7 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            value(out),
+            value(&out),
             json!({"spec":{"volumes":[{"name":"data"}],
                 "containers":[{"name":"c","volumeMounts":[{"name":"data","mountPath":"/d"}]}],
                 "initContainers":[{"name":"i","volumeMounts":[]}],
@@ -260,7 +260,7 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            value(out),
+            value(&out),
             json!({"metadata":{"name":"x"},"automountServiceAccountToken":false})
         );
     }
