@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for FUZZ_SECONDS seconds each (default 60) and fails on any crash, leak,
-# timeout or out-of-memory. Sets up what it needs on a fresh machine: the nightly toolchain
-# (rustup) and cargo-fuzz (crates.io). Seeds come from test_data/ and fuzz/seeds/; the corpus
-# grows in fuzz/corpus/<target>/ across runs, crashes land in fuzz/artifacts/<target>/.
+# timeout or out-of-memory. Installs cargo-fuzz (crates.io) when it is missing. Seeds come from
+# test_data/ and fuzz/seeds/; the corpus grows in fuzz/corpus/<target>/ across runs, crashes land
+# in fuzz/artifacts/<target>/.
 #
 # Usage: fuzz/run.sh [TARGET...]          (default: every target)
 #        FUZZ_SECONDS=3600 FUZZ_JOBS=2 fuzz/run.sh validate_structured   # a long campaign
+#        FUZZ_TOOLCHAIN=stable fuzz/run.sh                                 # another toolchain
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,13 +14,14 @@ seconds="${FUZZ_SECONDS:-60}"
 jobs="${FUZZ_JOBS:-1}"
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=(validate_bytes validate_settings validate_structured); fi
 
-if ! cargo +nightly --version >/dev/null 2>&1; then
-  echo "fuzz: installing the nightly toolchain (libFuzzer needs its sanitizer-coverage flags)" >&2
-  timeout 600 rustup toolchain install nightly --profile minimal >&2
-fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+# Nightly when installed (or FUZZ_TOOLCHAIN); without a sanitizer cargo-fuzz passes rustc no
+# unstable flag, so the default (stable) toolchain builds the targets too.
+toolchain="${FUZZ_TOOLCHAIN:-}"
+if [ -z "$toolchain" ] && cargo +nightly --version >/dev/null 2>&1; then toolchain=nightly; fi
+cargo=(cargo ${toolchain:++"$toolchain"})
+if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz from crates.io" >&2
-  timeout 900 cargo +nightly install cargo-fuzz --locked >&2
+  timeout 900 cargo install cargo-fuzz --locked >&2
 fi
 
 # Seeds: every bundled request under default and reject-mode settings, and settings examples.
@@ -35,7 +37,7 @@ cp seeds/validate_settings/* corpus/validate_settings/
 # timeout and RSS checks do not, and costs half the executions. -a: debug assertions and
 # overflow checks on, so arithmetic overflow is a crash too.
 flags=(-s none -a)
-cargo +nightly fuzz build "${flags[@]}" >&2
+"${cargo[@]}" fuzz build "${flags[@]}" >&2
 
 summary=()
 status=0
@@ -43,9 +45,11 @@ for target in "${targets[@]}"; do
   log="logs/$target.log"
   echo "fuzz: $target for ${seconds}s ($jobs job(s))" >&2
   set +e
-  cargo +nightly fuzz run "${flags[@]}" "$target" "corpus/$target" -- \
+  parallel=()
+  if [ "$jobs" -gt 1 ]; then parallel=(-jobs="$jobs" -workers="$jobs"); fi
+  "${cargo[@]}" fuzz run "${flags[@]}" "$target" "corpus/$target" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-    -dict=dict/policy.dict -print_final_stats=1 -jobs="$jobs" -workers="$jobs" >"$log" 2>&1
+    -dict=dict/policy.dict -print_final_stats=1 "${parallel[@]}" >"$log" 2>&1
   rc=$?
   set -e
   if [ "$jobs" -gt 1 ]; then cat fuzz-*.log >>"$log" 2>/dev/null && rm -f fuzz-*.log; fi

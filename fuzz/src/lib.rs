@@ -170,12 +170,14 @@ fn mode_of(envelope: &Value) -> Option<&str> {
 }
 
 fn check_relations(envelope: &Value) {
+    // Every payload compared below is written from this one Value, so the same number is spelled
+    // the same in each: serde_json's float parsing is not exact, and a Value written, parsed and
+    // written again may differ in a last digit (which a message quoting automount would show).
     let text = serde_json::to_vec(envelope).expect("a Value serialises");
-    // The original object as policy-server reads it: parsed from the very bytes the policy got
-    // (parsing a float is not exact, so a Value and its text's parse can differ in the last bit).
-    let envelope = &serde_json::from_slice::<Value>(&text).expect("its own text parses");
     let first = validate(&text);
-    let object = envelope["request"].get("object").filter(|o| !o.is_null());
+    // The original object as policy-server reads it: parsed from the very bytes the policy got.
+    let sent = serde_json::from_slice::<Value>(&text).expect("its own text parses");
+    let object = sent["request"].get("object").filter(|o| !o.is_null());
 
     // The two modes.
     if mode_of(envelope) == Some("mutate") {
