@@ -82,8 +82,6 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
         .object
         .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
         .get();
-    request::check_text(raw)
-        .map_err(|e| format!("cannot decode the {} object: {e}", kind.name()))?;
     let decoded = workload::decode(kind, raw)?;
     if operation == Operation::Update && terminating(payload, kind) {
         // A terminating object only waits for its finalizers: blocking that helps nobody.
@@ -105,6 +103,11 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
             .iter()
             .filter_map(|v| v.remedy.as_ref())
             .collect();
+        // A mutation echoes every field verbatim, so only here must the whole object be text
+        // policy-server can parse; an accept or a rejection never sends the object back, and
+        // the hot path is spared a second scan of it.
+        request::check_text(raw)
+            .map_err(|e| format!("cannot decode the {} object: {e}", kind.name()))?;
         let object = response::MutatedObject(mutate::apply(kind, raw, &remedies)?);
         let warnings = findings
             .violations
