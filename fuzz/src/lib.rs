@@ -190,6 +190,22 @@ fn check_relations(envelope: &Value) {
                         .is_some_and(|m| { m.contains("(mode: reject, so nothing was changed)") }),
                 "mutate mode fixed it, reject mode said {b:?}"
             ),
+            // The object holds text policy-server could not parse (a lone surrogate, a number
+            // beyond a float): harmless in an accept or a rejection, which never send it back,
+            // so the policy checks for it only before echoing it in a mutation.
+            (a, b)
+                if !a.accepted
+                    && !b.accepted
+                    && a.message.as_deref().is_some_and(|m| {
+                        m.starts_with("cannot decode the")
+                            && [
+                                "a lone surrogate",
+                                "does not fit a 64-bit float",
+                                "an invalid \\u escape",
+                            ]
+                            .iter()
+                            .any(|f| m.contains(f))
+                    }) => {}
             (a, b) => assert_eq!(
                 outcome(object, a),
                 outcome(object, b),
