@@ -83,17 +83,23 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
         .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
         .get();
     let decoded = workload::decode(kind, raw)?;
-    if operation == Operation::Update && terminating(payload, kind) {
-        // A terminating object only waits for its finalizers: blocking that helps nobody.
-        return Ok(Decision::accept());
-    }
     let findings = check(settings, &decoded);
     if findings.violations.is_empty() {
         return Ok(Decision::accept());
     }
 
-    if operation == Operation::Update && kind.pod_spec_immutable() {
-        return Ok(judge_immutable_update(payload, settings, kind, &findings));
+    // Only a non-compliant UPDATE needs the stored object, and it is decoded once for both uses.
+    if operation == Operation::Update {
+        let old = request
+            .old_object
+            .and_then(|raw| workload::decode(kind, raw.get()).ok());
+        if terminating(old.as_ref()) {
+            // A terminating object only waits for its finalizers: blocking that helps nobody.
+            return Ok(Decision::accept());
+        }
+        if kind.pod_spec_immutable() {
+            return Ok(judge_immutable_update(old.as_ref(), settings, &findings));
+        }
     }
 
     let fixable = findings.violations.iter().all(|v| v.remedy.is_some());
@@ -131,12 +137,8 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
 /// UPDATE's `oldObject`. The `deletionTimestamp` of a CREATE is whatever the client wrote, and a
 /// mutating webhook sees it before the API server clears it (`rest.BeforeCreate`), so trusting
 /// it would let anyone create a non-compliant puller; an UPDATE cannot set one either.
-fn terminating(payload: &Payload<'_>, kind: ResourceKind) -> bool {
-    payload
-        .request
-        .old_object
-        .and_then(|raw| workload::decode(kind, raw.get()).ok())
-        .is_some_and(|old| old.metadata().deletion_timestamp.is_some())
+fn terminating(old: Option<&Decoded<'_>>) -> bool {
+    old.is_some_and(|old| old.metadata().deletion_timestamp.is_some())
 }
 
 fn check(settings: &Settings, decoded: &Decoded<'_>) -> Findings {
@@ -149,17 +151,11 @@ fn check(settings: &Settings, decoded: &Decoded<'_>) -> Findings {
 /// Pod specs and Job templates cannot change after creation: reject only what this UPDATE
 /// introduces (new labels that make it a puller, say), never what it merely carries over.
 fn judge_immutable_update(
-    payload: &Payload<'_>,
+    old: Option<&Decoded<'_>>,
     settings: &Settings,
-    kind: ResourceKind,
     findings: &Findings,
 ) -> Decision {
-    let old = payload
-        .request
-        .old_object
-        .and_then(|raw| workload::decode(kind, raw.get()).ok())
-        .map(|old| check(settings, &old))
-        .unwrap_or_default();
+    let old = old.map(|old| check(settings, old)).unwrap_or_default();
     let (carried, introduced): (Vec<&Violation>, Vec<&Violation>) = findings
         .violations
         .iter()
