@@ -7,7 +7,7 @@
 pub mod checks;
 pub mod evaluate;
 pub mod mutate;
-mod names;
+pub mod names;
 pub mod request;
 pub mod response;
 pub mod roles;
