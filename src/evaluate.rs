@@ -1,39 +1,41 @@
 //! The decision for one admission request: accept, mutate or reject. Every input, however
 //! malformed, ends in a [`Decision`]; nothing here panics on data from the request.
+//!
+//! Each decision is one the cluster can live with: a role is read only from the labels the Pods
+//! will carry, a ReplicaSet its Deployment controls is never changed or blocked, an UPDATE is
+//! refused only for what it changes, and an audit (no `userInfo`) fails what only a mutation at
+//! admission would have fixed.
 
 use crate::checks::{self, Findings, Violation};
+use crate::guards::{self, MAX_PAYLOAD_BYTES};
+use crate::kinds::ResourceKind;
 use crate::mutate;
-use crate::request::{self, Operation, Payload, ResourceKind, Str};
-use crate::response::{self, Decision};
+use crate::render::{self, LeftAsIs, Preface};
+use crate::request::{AdmissionRequest, Operation, Payload};
+use crate::response::{Decision, MutatedObject};
 use crate::settings::{Mode, Settings};
-use crate::workload::{self, Decoded};
-
-/// The API server refuses request bodies over 3 MiB and etcd stores objects of 1.5 MiB at most;
-/// an admission request carries the object and, on UPDATE, the old one. A payload far beyond
-/// that did not come from the API server, and decoding it would only burn the time budget.
-pub const MAX_PAYLOAD_BYTES: usize = 8 * 1024 * 1024;
+use crate::update;
+use crate::workload::{self, ObjectView};
 
 /// Entry point for `validate`: raw payload bytes in, decision out.
 pub fn evaluate(payload: &[u8]) -> Decision {
     if payload.len() > MAX_PAYLOAD_BYTES {
-        return Decision::Reject {
-            message: format!(
-                "the validation request is {} bytes, more than the {MAX_PAYLOAD_BYTES} an admission request can carry",
-                payload.len()
-            ),
-        };
+        return Decision::reject(format!(
+            "the validation request is {} bytes, more than the {MAX_PAYLOAD_BYTES} an admission request can carry",
+            payload.len()
+        ));
     }
     let text = match std::str::from_utf8(payload) {
         Ok(t) => t,
         Err(e) => {
-            return Decision::Reject {
-                message: format!("cannot decode the validation request: it is not UTF-8 ({e})"),
-            };
+            return Decision::reject(format!(
+                "cannot decode the validation request: it is not UTF-8 ({e})"
+            ));
         }
     };
     let payload = match Payload::decode(text) {
         Ok(p) => p,
-        Err(message) => return Decision::Reject { message },
+        Err(message) => return Decision::reject(message),
     };
     let settings = match payload
         .settings
@@ -41,38 +43,24 @@ pub fn evaluate(payload: &[u8]) -> Decision {
         .unwrap_or_else(|| Ok(Settings::default()))
     {
         Ok(s) => s,
-        Err(e) => {
-            return Decision::Reject {
-                message: format!("the policy settings are not valid: {e}"),
-            };
-        }
+        Err(e) => return Decision::reject(format!("the policy settings are not valid: {e}")),
     };
-    decide(&payload, &settings).unwrap_or_else(|message| Decision::Reject { message })
+    decide(&payload.request, &settings).unwrap_or_else(Decision::reject)
 }
 
-fn resource_kind(payload: &Payload<'_>) -> Result<Option<ResourceKind>, String> {
-    let gvk = payload.request.kind.as_ref();
-    let Some(kind) = gvk.and_then(|k| k.kind.as_ref()) else {
-        return Err("the admission request has no kind.kind".into());
-    };
-    let group = gvk.and_then(|k| k.group.as_ref()).map(Str::as_str);
-    Ok(ResourceKind::lookup(group, kind.as_str()))
-}
-
-fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String> {
-    let request = &payload.request;
+fn decide(request: &AdmissionRequest<'_>, settings: &Settings) -> Result<Decision, String> {
     let operation = request.operation();
     if operation == Operation::Other {
         return Ok(Decision::accept());
     }
-    let Some(kind) = resource_kind(payload)? else {
+    let Some(kind) = request.resource_kind()? else {
         return Ok(Decision::accept());
     };
     if kind == ResourceKind::ServiceAccount && !settings.service_account_objects {
         return Ok(Decision::accept());
     }
     // status, scale and the like never change a pod spec; ephemeral containers can add mounts.
-    let sub_resource = request.sub_resource.as_ref().map(Str::as_str).unwrap_or("");
+    let sub_resource = request.sub_resource();
     let judged = sub_resource.is_empty()
         || (kind == ResourceKind::Pod && sub_resource == "ephemeralcontainers");
     if !judged {
@@ -82,54 +70,122 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
         .object
         .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
         .get();
-    let decoded = workload::decode(kind, raw)?;
-    let findings = check(settings, &decoded);
+    let object = workload::decode(kind, raw)?;
+    let findings = checks::check(settings, &object);
+    let mut warnings: Vec<String> = findings
+        .unrecognised
+        .iter()
+        .map(|u| render::unrecognised_warning(findings.kind, u))
+        .collect();
     if findings.violations.is_empty() {
-        return Ok(Decision::accept());
+        return Ok(Decision::Accept { warnings });
     }
 
-    // Only a non-compliant UPDATE needs the stored object, and it is decoded once for both uses.
+    if let Some(deployment) = controlling_deployment(kind, &object) {
+        // The Deployment controller finds its ReplicaSet by comparing pod templates: one the
+        // webhook changed is replaced by a new one, which is changed again, forever; blocking
+        // its scale or ownerReference updates stalls the rollout that would fix it.
+        let why = LeftAsIs::ControlledBy(&deployment);
+        warnings.extend(left_as_is(&findings.violations, why));
+        return Ok(Decision::Accept { warnings });
+    }
+
     if operation == Operation::Update {
-        let old = request
-            .old_object
-            .and_then(|raw| workload::decode(kind, raw.get()).ok());
-        if terminating(old.as_ref()) {
+        let old_raw = request.old_object.map(|o| o.get());
+        let old = old_raw.and_then(|raw| workload::decode(kind, raw).ok());
+        if old.as_ref().is_some_and(terminating) {
             // A terminating object only waits for its finalizers: blocking that helps nobody.
             return Ok(Decision::accept());
         }
+        if update::template_unchanged(kind, raw, old_raw) {
+            // Nothing the Pods are made of changes: a controller's own update (scale, adoption,
+            // a revision annotation, an ownerReference removed) must not be blocked or fought.
+            warnings.extend(left_as_is(
+                &findings.violations,
+                LeftAsIs::TemplateUnchanged,
+            ));
+            return Ok(Decision::Accept { warnings });
+        }
         if kind.pod_spec_immutable() {
-            return Ok(judge_immutable_update(old.as_ref(), settings, &findings));
+            // Pod specs and Job templates cannot change after creation: refuse only what this
+            // UPDATE introduces (new labels that make it a puller, an ephemeral container).
+            let before = old
+                .map(|old| checks::check(settings, &old).violations)
+                .unwrap_or_default();
+            let (carried, introduced): (Vec<&Violation>, Vec<&Violation>) = findings
+                .violations
+                .iter()
+                .partition(|v| before.iter().any(|o| o.same_as(v)));
+            warnings.extend(left_as_is(carried, LeftAsIs::Immutable));
+            if introduced.is_empty() {
+                return Ok(Decision::Accept { warnings });
+            }
+            let message = render::rejection(&findings, &introduced, Preface::Introduced);
+            return Ok(Decision::Reject { message, warnings });
         }
     }
 
-    let fixable = findings.violations.iter().all(|v| v.remedy.is_some());
-    if settings.mode == Mode::Mutate && fixable {
-        let remedies: Vec<_> = findings
-            .violations
-            .iter()
-            .filter_map(|v| v.remedy.as_ref())
-            .collect();
-        // A mutation echoes every field verbatim, so only here must the whole object be text
-        // policy-server can parse; an accept or a rejection never sends the object back, and
-        // the hot path is spared a second scan of it.
-        request::check_text(raw)
-            .map_err(|e| format!("cannot decode the {} object: {e}", kind.name()))?;
-        let object = response::MutatedObject(mutate::apply(kind, raw, &remedies)?);
-        let warnings = findings
-            .violations
-            .iter()
-            .map(response::mutation_warning)
-            .collect();
-        return Ok(Decision::Mutate { object, warnings });
+    let fixable = findings.fixable();
+    let audit = request.is_audit();
+    if settings.mode == Mode::Mutate && fixable && !audit {
+        return mutate(kind, raw, &findings, warnings);
     }
-    let all: Vec<&Violation> = findings.violations.iter().collect();
-    let preface = if settings.mode == Mode::Reject && fixable {
-        "breaks the prepuller ServiceAccount policy (mode: reject, so nothing was changed)"
-    } else {
-        "breaks the prepuller ServiceAccount policy"
+    let preface = match (fixable, audit, settings.mode) {
+        (true, true, Mode::Mutate) => Preface::Audit,
+        (true, _, Mode::Reject) => Preface::RejectMode,
+        _ => Preface::Breaks,
     };
-    Ok(Decision::Reject {
-        message: response::rejection(&findings, &all, preface),
+    let all: Vec<&Violation> = findings.violations.iter().collect();
+    let message = render::rejection(&findings, &all, preface);
+    Ok(Decision::Reject { message, warnings })
+}
+
+fn mutate(
+    kind: ResourceKind,
+    raw: &str,
+    findings: &Findings,
+    mut warnings: Vec<String>,
+) -> Result<Decision, String> {
+    let remedies: Vec<_> = findings
+        .violations
+        .iter()
+        .filter_map(|v| v.remedy.as_ref())
+        .collect();
+    // A mutation echoes every field verbatim, so only here must the whole object be text
+    // policy-server can parse; an accept or a rejection never sends the object back, and the
+    // hot path is spared a scan of it.
+    guards::check_echoable(raw)
+        .map_err(|e| format!("cannot decode the {} object: {e}", kind.name()))?;
+    let object = MutatedObject(mutate::apply(kind, raw, &remedies)?);
+    warnings.extend(findings.violations.iter().map(render::mutation_warning));
+    Ok(Decision::Mutate { object, warnings })
+}
+
+fn left_as_is<'v>(
+    violations: impl IntoIterator<Item = &'v Violation>,
+    why: LeftAsIs<'_>,
+) -> Vec<String> {
+    violations
+        .into_iter()
+        .map(|v| render::left_as_is_warning(v, why))
+        .collect()
+}
+
+/// `namespace/name` of the Deployment that controls this ReplicaSet, if one does.
+fn controlling_deployment(kind: ResourceKind, object: &ObjectView<'_>) -> Option<String> {
+    if kind != ResourceKind::ReplicaSet {
+        return None;
+    }
+    let metadata = object.metadata();
+    let owner = metadata.controller().filter(|o| o.is_deployment())?;
+    let name = owner
+        .name
+        .as_ref()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    Some(match metadata.namespace.as_ref() {
+        Some(ns) if !ns.as_str().is_empty() => format!("{ns}/{name}"),
+        _ => name,
     })
 }
 
@@ -137,107 +193,9 @@ fn decide(payload: &Payload<'_>, settings: &Settings) -> Result<Decision, String
 /// UPDATE's `oldObject`. The `deletionTimestamp` of a CREATE is whatever the client wrote, and a
 /// mutating webhook sees it before the API server clears it (`rest.BeforeCreate`), so trusting
 /// it would let anyone create a non-compliant puller; an UPDATE cannot set one either.
-fn terminating(old: Option<&Decoded<'_>>) -> bool {
-    old.is_some_and(|old| old.metadata().deletion_timestamp.is_some())
-}
-
-fn check(settings: &Settings, decoded: &Decoded<'_>) -> Findings {
-    match decoded {
-        Decoded::Workload(w) => checks::check_workload(settings, w),
-        Decoded::ServiceAccount(sa) => checks::check_service_account_object(settings, sa),
-    }
-}
-
-/// Pod specs and Job templates cannot change after creation: reject only what this UPDATE
-/// introduces (new labels that make it a puller, say), never what it merely carries over.
-fn judge_immutable_update(
-    old: Option<&Decoded<'_>>,
-    settings: &Settings,
-    findings: &Findings,
-) -> Decision {
-    let old = old.map(|old| check(settings, old)).unwrap_or_default();
-    let (carried, introduced): (Vec<&Violation>, Vec<&Violation>) = findings
-        .violations
-        .iter()
-        .partition(|v| old.violations.iter().any(|o| o.same_as(v)));
-    if introduced.is_empty() {
-        Decision::Accept {
-            warnings: carried
-                .into_iter()
-                .map(response::preexisting_warning)
-                .collect(),
-        }
-    } else {
-        Decision::Reject {
-            message: response::rejection(
-                findings,
-                &introduced,
-                "breaks the prepuller ServiceAccount policy with this UPDATE",
-            ),
-        }
-    }
+fn terminating(old: &ObjectView<'_>) -> bool {
+    old.metadata().deletion_timestamp.is_some()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LEGACY_HOOK_POD: &str = r#"{"kind":"Pod","metadata":{"name":"p","namespace":"jhub",
-        "labels":{"component":"hook-image-puller"}DELETION},"spec":{"serviceAccountName":"default",
-        "automountServiceAccountToken":false,"containers":[{"name":"pause","image":"pause"}]}}"#;
-
-    fn pod(deleting: bool) -> String {
-        LEGACY_HOOK_POD.replace(
-            "DELETION",
-            if deleting {
-                r#","deletionTimestamp":"2026-11-26T10:00:00Z""#
-            } else {
-                ""
-            },
-        )
-    }
-
-    fn request(operation: &str, object: &str, old: Option<&str>, settings: &str) -> Decision {
-        let payload = format!(
-            r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"{operation}",
-            "object":{object},"oldObject":{}}},"settings":{settings}}}"#,
-            old.unwrap_or("null")
-        );
-        evaluate(payload.as_bytes())
-    }
-
-    #[test]
-    fn a_deletion_timestamp_on_create_exempts_nothing() {
-        // A mutating webhook sees the client's deletionTimestamp before the API server clears it.
-        match request("CREATE", &pod(true), None, "{}") {
-            Decision::Mutate { warnings, .. } => assert_eq!(warnings.len(), 1, "{warnings:?}"),
-            other => panic!("expected a mutation, got {other:?}"),
-        }
-        match request("CREATE", &pod(true), None, r#"{"mode":"reject"}"#) {
-            Decision::Reject { message } => {
-                assert!(message.contains("spec.serviceAccountName"), "{message}")
-            }
-            other => panic!("expected a rejection, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn only_the_stored_object_says_terminating() {
-        let reject = r#"{"mode":"reject"}"#;
-        // The stored object is terminating: finalizers may be removed, whatever the new object says.
-        assert_eq!(
-            request("UPDATE", &pod(true), Some(&pod(true)), reject),
-            Decision::accept()
-        );
-        assert_eq!(
-            request("UPDATE", &pod(false), Some(&pod(true)), reject),
-            Decision::accept()
-        );
-        // A deletionTimestamp only in the new object is the client's (the API server refuses it):
-        // judged like any UPDATE, here a carried-over violation, accepted with a warning.
-        match request("UPDATE", &pod(true), Some(&pod(false)), reject) {
-            Decision::Accept { warnings } => assert_eq!(warnings.len(), 1, "{warnings:?}"),
-            other => panic!("expected an accept with a warning, got {other:?}"),
-        }
-    }
-}
+mod tests;

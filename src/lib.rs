@@ -6,13 +6,18 @@
 
 pub mod checks;
 pub mod evaluate;
+pub mod guards;
+pub mod json;
+pub mod kinds;
 pub mod mutate;
 pub mod names;
+pub mod render;
 pub mod request;
 pub mod response;
 pub mod roles;
 pub mod selector;
 pub mod settings;
+pub mod update;
 pub mod workload;
 
 use kubewarden_policy_sdk::protocol_version_guest;

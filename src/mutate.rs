@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::checks::Remedy;
-use crate::request::{ResourceKind, Str};
+use crate::json::CowStr;
+use crate::kinds::ResourceKind;
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
@@ -105,7 +106,7 @@ fn apply_to_spec(spec: &mut Object<'_>, remedies: &[&Remedy]) -> Result<(), Stri
 #[derive(Deserialize)]
 struct Named<'a> {
     #[serde(default, borrow)]
-    name: Option<Str<'a>>,
+    name: Option<CowStr<'a>>,
 }
 
 fn named(item: &RawValue, name: &str) -> bool {

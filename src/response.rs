@@ -6,12 +6,6 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::checks::{Findings, Violation};
-
-/// A message lists at most this many violations; the rest are counted. A pathological object
-/// (thousands of containers mounting a token) must not produce a megabyte of status text.
-const MAX_LISTED: usize = 20;
-
 /// The mutated object, as JSON text.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
@@ -43,8 +37,10 @@ pub enum Decision {
         object: MutatedObject,
         warnings: Vec<String>,
     },
+    /// Warnings ride along with a rejection too: `kubectl` shows them above the error.
     Reject {
         message: String,
+        warnings: Vec<String>,
     },
 }
 
@@ -62,6 +58,13 @@ struct ValidationResponse<'a> {
 impl Decision {
     pub fn accept() -> Decision {
         Decision::Accept {
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn reject(message: String) -> Decision {
+        Decision::Reject {
+            message,
             warnings: Vec::new(),
         }
     }
@@ -84,13 +87,13 @@ impl Decision {
                 audit_annotations: None,
                 warnings: Some(warnings.as_slice()),
             },
-            Decision::Reject { message } => ValidationResponse {
+            Decision::Reject { message, warnings } => ValidationResponse {
                 accepted: false,
                 message: Some(message.as_str()),
                 code: None,
                 mutated_object: None,
                 audit_annotations: None,
-                warnings: None,
+                warnings: (!warnings.is_empty()).then_some(warnings.as_slice()),
             },
         };
         // Serialising strings and raw JSON that the policy wrote cannot fail; the fallback keeps
@@ -104,85 +107,10 @@ impl Decision {
     }
 }
 
-fn describe(v: &Violation) -> String {
-    format!(
-        "{} is {}, expected {}: {}",
-        v.field, v.found, v.expected, v.fix
-    )
-}
-
-/// One line per finding joined into the status message, numbered so operators can refer to
-/// them, with every field path, value found, value expected and fix.
-pub fn rejection(findings: &Findings, violations: &[&Violation], preface: &str) -> String {
-    let mut message = format!("{} {preface}: ", findings.subject);
-    for (i, v) in violations.iter().take(MAX_LISTED).enumerate() {
-        if i > 0 {
-            message.push_str("; ");
-        }
-        message.push_str(&format!("({}) {}", i + 1, describe(v)));
-    }
-    if violations.len() > MAX_LISTED {
-        message.push_str(&format!("; and {} more", violations.len() - MAX_LISTED));
-    }
-    message
-}
-
-/// One warning per change made, saying what and why.
-pub fn mutation_warning(v: &Violation) -> String {
-    let what = match &v.remedy {
-        Some(crate::checks::Remedy::RemoveInjectedVolume(name)) => {
-            format!(
-                "{}: removed the injected token volume {name:?} and its volumeMounts",
-                v.field
-            )
-        }
-        _ => format!("{}: changed from {} to {}", v.field, v.found, v.expected),
-    };
-    format!("{what} (prepuller policy: own ServiceAccount, no API token)")
-}
-
-/// For an UPDATE the policy may not fix: what is wrong but was already so before the change.
-pub fn preexisting_warning(v: &Violation) -> String {
-    format!(
-        "{} is {}, expected {}: left as is, this field cannot change on UPDATE; recreate the object to fix it",
-        v.field, v.found, v.expected
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Remedy;
     use serde_json::Value;
-
-    fn violation(i: usize) -> Violation {
-        Violation {
-            field: format!("spec.volumes[{i}]"),
-            found: "x".into(),
-            expected: "y".into(),
-            fix: "do z".into(),
-            remedy: None,
-        }
-    }
-
-    #[test]
-    fn messages_number_and_cap_violations() {
-        let findings = Findings {
-            subject: "Pod a/b".into(),
-            violations: (0..25).map(violation).collect(),
-        };
-        let all: Vec<&Violation> = findings.violations.iter().collect();
-        let m = rejection(&findings, &all[..2], "breaks the rules");
-        assert_eq!(
-            m,
-            "Pod a/b breaks the rules: (1) spec.volumes[0] is x, expected y: do z; (2) spec.volumes[1] is x, expected y: do z"
-        );
-        let m = rejection(&findings, &all, "breaks the rules");
-        assert!(
-            m.ends_with("(20) spec.volumes[19] is x, expected y: do z; and 5 more"),
-            "{m}"
-        );
-    }
 
     #[test]
     fn responses_have_the_kubewarden_shape() {
@@ -202,22 +130,13 @@ mod tests {
         let v: Value = serde_json::from_slice(
             &Decision::Reject {
                 message: "no".into(),
+                warnings: vec!["w".into()],
             }
             .into_bytes(),
         )
         .expect("json");
         assert_eq!(v["accepted"], false);
         assert_eq!(v["message"], "no");
-    }
-
-    #[test]
-    fn warnings_say_what_changed() {
-        let mut v = violation(0);
-        v.remedy = Some(Remedy::RemoveInjectedVolume("kube-api-access-1".into()));
-        assert!(mutation_warning(&v).starts_with(
-            "spec.volumes[0]: removed the injected token volume \"kube-api-access-1\" and its volumeMounts"
-        ));
-        v.remedy = Some(Remedy::SetAutomountFalse);
-        assert!(mutation_warning(&v).starts_with("spec.volumes[0]: changed from x to y"));
+        assert_eq!(v["warnings"], serde_json::json!(["w"]));
     }
 }

@@ -1,7 +1,76 @@
-//! Which prepuller role, if any, a workload plays.
+//! The prepuller roles, and which one a workload plays.
+//!
+//! A role is read from the labels the workload's Pods will carry, and from nothing else: the
+//! policy judges each Pod again when it is created, and a Pod only has its template's labels.
+//! A controller recognised by its own labels would be made to run as a puller's ServiceAccount
+//! while its Pods, unrecognised, were refused as borrowers of it.
 
-use crate::settings::{Role, Settings};
+use crate::selector::{LabelSelector, Labels};
+use crate::settings::Settings;
 use crate::workload::Workload;
+
+/// The three workloads the policy knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RoleKind {
+    HookPuller,
+    ContinuousPuller,
+    Awaiter,
+}
+
+impl RoleKind {
+    /// The settings key, used in messages so operators know what to edit.
+    pub fn settings_key(self) -> &'static str {
+        match self {
+            RoleKind::HookPuller => "hookPuller",
+            RoleKind::ContinuousPuller => "continuousPuller",
+            RoleKind::Awaiter => "awaiter",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            RoleKind::HookPuller => "hook image puller",
+            RoleKind::ContinuousPuller => "continuous image puller",
+            RoleKind::Awaiter => "hook image awaiter",
+        }
+    }
+
+    /// The Zero to JupyterHub Helm value that names this role's ServiceAccount.
+    pub fn helm_value(self) -> &'static str {
+        match self {
+            RoleKind::HookPuller => "prePuller.hook.serviceAccountImagePuller",
+            RoleKind::ContinuousPuller => "prePuller.continuous.serviceAccount",
+            RoleKind::Awaiter => "prePuller.hook.serviceAccount",
+        }
+    }
+
+    /// Pullers only pull images; the awaiter reads DaemonSets and so keeps its token.
+    pub fn is_puller(self) -> bool {
+        !matches!(self, RoleKind::Awaiter)
+    }
+
+    /// The role as Zero to JupyterHub names it, without `fullnameOverride`.
+    pub fn default_role(self) -> Role {
+        let (sa, component) = match self {
+            RoleKind::HookPuller => ("hook-image-puller", "hook-image-puller"),
+            RoleKind::ContinuousPuller => ("continuous-image-puller", "continuous-image-puller"),
+            RoleKind::Awaiter => ("hook-image-awaiter", "image-puller"),
+        };
+        Role {
+            kind: self,
+            service_account_name: sa.to_owned(),
+            selector: LabelSelector::with_label("component", component),
+        }
+    }
+}
+
+/// A role with its defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub kind: RoleKind,
+    pub service_account_name: String,
+    pub selector: LabelSelector,
+}
 
 #[derive(Debug)]
 pub enum Detected<'s> {
@@ -12,40 +81,80 @@ pub enum Detected<'s> {
     Ambiguous(Vec<&'s Role>),
 }
 
-/// A role applies when its selector matches any of the workload's label sets.
-pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detected<'s> {
-    let mut matched: Vec<&Role> = settings
+/// A role whose selector matches labels that reach no Pod (at `field`), while the pod
+/// template's labels do not match it: the operator meant a puller, and its Pods will not be one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unrecognised<'s> {
+    pub role: &'s Role,
+    pub field: &'static str,
+}
+
+#[derive(Debug)]
+pub struct Detection<'s> {
+    pub role: Detected<'s>,
+    pub unrecognised: Vec<Unrecognised<'s>>,
+}
+
+fn matching<'s>(settings: &'s Settings, labels: &Labels<'_>) -> Vec<&'s Role> {
+    settings
         .roles()
-        .filter(|role| {
-            workload
-                .label_sets
-                .iter()
-                .any(|labels| role.selector.matches(labels))
-        })
-        .collect();
-    match matched.len() {
+        .filter(|role| role.selector.matches(labels))
+        .collect()
+}
+
+/// The role of a workload, from its Pods' labels; and the roles its other labels only suggest.
+pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detection<'s> {
+    let mut matched = matching(settings, &workload.pod_labels);
+    let mut unrecognised: Vec<Unrecognised<'s>> = Vec::new();
+    for (field, labels) in &workload.other_labels {
+        // An empty label set says nothing about intent (a negative-only requirement is refused
+        // in settings, so no role can match it anyway).
+        if labels.is_empty() {
+            continue;
+        }
+        for role in matching(settings, labels) {
+            let known = matched.iter().any(|m| m.kind == role.kind)
+                || unrecognised.iter().any(|u| u.role.kind == role.kind);
+            if !known {
+                unrecognised.push(Unrecognised { role, field });
+            }
+        }
+    }
+    let role = match matched.len() {
         0 => Detected::None,
         1 => Detected::One(matched.remove(0)),
         _ => Detected::Ambiguous(matched),
-    }
+    };
+    Detection { role, unrecognised }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::ResourceKind;
-    use crate::settings::RoleKind;
-    use crate::workload::{Decoded, decode};
+    use crate::kinds::ResourceKind;
+    use crate::workload::{ObjectView, decode};
 
-    fn detect_in(settings: &Settings, kind: ResourceKind, raw: &str) -> Vec<RoleKind> {
-        let Ok(Decoded::Workload(w)) = decode(kind, raw) else {
+    fn detect_in(
+        settings: &Settings,
+        kind: ResourceKind,
+        raw: &str,
+    ) -> (Vec<RoleKind>, Vec<(RoleKind, &'static str)>) {
+        let Ok(ObjectView::Workload(w)) = decode(kind, raw) else {
             panic!("workload expected")
         };
-        match detect(settings, &w) {
+        let d = detect(settings, &w);
+        let roles = match d.role {
             Detected::None => vec![],
             Detected::One(r) => vec![r.kind],
             Detected::Ambiguous(rs) => rs.iter().map(|r| r.kind).collect(),
-        }
+        };
+        (
+            roles,
+            d.unrecognised
+                .iter()
+                .map(|u| (u.role.kind, u.field))
+                .collect(),
+        )
     }
 
     #[test]
@@ -54,43 +163,79 @@ mod tests {
         let pod =
             |c: &str| format!(r#"{{"metadata":{{"labels":{{"component":"{c}"}}}},"spec":{{}}}}"#);
         assert_eq!(
-            detect_in(&s, ResourceKind::Pod, &pod("hook-image-puller")),
+            detect_in(&s, ResourceKind::Pod, &pod("hook-image-puller")).0,
             [RoleKind::HookPuller]
         );
         assert_eq!(
-            detect_in(&s, ResourceKind::Pod, &pod("continuous-image-puller")),
+            detect_in(&s, ResourceKind::Pod, &pod("continuous-image-puller")).0,
             [RoleKind::ContinuousPuller]
         );
         assert_eq!(
-            detect_in(&s, ResourceKind::Pod, &pod("image-puller")),
+            detect_in(&s, ResourceKind::Pod, &pod("image-puller")).0,
             [RoleKind::Awaiter]
         );
-        assert!(detect_in(&s, ResourceKind::Pod, &pod("hub")).is_empty());
-        assert!(detect_in(&s, ResourceKind::Pod, r#"{"spec":{}}"#).is_empty());
+        assert!(detect_in(&s, ResourceKind::Pod, &pod("hub")).0.is_empty());
+        assert!(
+            detect_in(&s, ResourceKind::Pod, r#"{"spec":{}}"#)
+                .0
+                .is_empty()
+        );
     }
 
     #[test]
-    fn controller_or_template_labels_are_enough() {
+    fn only_the_labels_the_pods_carry_decide() {
         let s = Settings::default();
         let only_controller = r#"{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{"template":{"spec":{}}}}"#;
         let only_template = r#"{"spec":{"template":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{}}}}"#;
         assert_eq!(
             detect_in(&s, ResourceKind::DaemonSet, only_controller),
-            [RoleKind::HookPuller]
+            (vec![], vec![(RoleKind::HookPuller, "metadata.labels")])
         );
         assert_eq!(
             detect_in(&s, ResourceKind::Deployment, only_template),
-            [RoleKind::HookPuller]
+            (vec![RoleKind::HookPuller], vec![])
+        );
+        let job_template_only = r#"{"spec":{"jobTemplate":{"metadata":{"labels":{"component":"hook-image-puller"}},
+            "spec":{"template":{"spec":{}}}}}}"#;
+        assert_eq!(
+            detect_in(&s, ResourceKind::CronJob, job_template_only),
+            (
+                vec![],
+                vec![(RoleKind::HookPuller, "spec.jobTemplate.metadata.labels")]
+            )
+        );
+        // Both labelled alike: the role, and nothing to warn about.
+        let both = r#"{"metadata":{"labels":{"component":"hook-image-puller"}},
+            "spec":{"template":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{}}}}"#;
+        assert_eq!(
+            detect_in(&s, ResourceKind::DaemonSet, both),
+            (vec![RoleKind::HookPuller], vec![])
         );
     }
 
     #[test]
-    fn conflicting_labels_are_ambiguous() {
+    fn controller_and_template_disagreeing_is_no_ambiguity() {
         let s = Settings::default();
         let raw = r#"{"metadata":{"labels":{"component":"hook-image-puller"}},
             "spec":{"template":{"metadata":{"labels":{"component":"continuous-image-puller"}},"spec":{}}}}"#;
         assert_eq!(
             detect_in(&s, ResourceKind::DaemonSet, raw),
+            (
+                vec![RoleKind::ContinuousPuller],
+                vec![(RoleKind::HookPuller, "metadata.labels")]
+            )
+        );
+    }
+
+    #[test]
+    fn pod_labels_matching_two_roles_are_ambiguous() {
+        let s = Settings::from_json(
+            r#"{"continuousPuller":{"selector":{"matchLabels":{"app":"jupyterhub"}}}}"#,
+        )
+        .expect("valid");
+        let raw = r#"{"metadata":{"labels":{"component":"hook-image-puller","app":"jupyterhub"}},"spec":{}}"#;
+        assert_eq!(
+            detect_in(&s, ResourceKind::Pod, raw).0,
             [RoleKind::HookPuller, RoleKind::ContinuousPuller]
         );
     }
@@ -99,6 +244,6 @@ mod tests {
     fn awaiter_off_is_not_detected() {
         let s = Settings::from_json(r#"{"awaiter":null}"#).expect("valid");
         let raw = r#"{"metadata":{"labels":{"component":"image-puller"}},"spec":{}}"#;
-        assert!(detect_in(&s, ResourceKind::Pod, raw).is_empty());
+        assert!(detect_in(&s, ResourceKind::Pod, raw).0.is_empty());
     }
 }

@@ -2,16 +2,34 @@
 //!
 //! The policy recognises a puller by its labels, so this matcher must behave exactly like the API
 //! server's: `matchLabels` and every `matchExpressions` requirement are ANDed, `NotIn` and
-//! `DoesNotExist` match when the key is absent.
+//! `DoesNotExist` match when the key is absent, and an object without labels is matched like one
+//! with an empty label set.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::json::CowStr;
 use crate::names;
 
-/// Labels of one object, borrowed from the request where JSON escapes allow it.
-pub type Labels<'a> = BTreeMap<std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>>;
+/// Labels of one object. Keys and values borrow from the request unless they carry JSON escapes.
+pub type Labels<'a> = BTreeMap<CowStr<'a>, CowStr<'a>>;
+
+/// Labels that Kubernetes adds to Pods (or Jobs) after mutating admission, or that controllers
+/// add when they create a child: a selector on one of them matches the Pods but never the
+/// controller the policy judges first, so the two would be judged by different rules.
+pub const ADDED_AFTER_ADMISSION: [&str; 10] = [
+    "batch.kubernetes.io/job-name",
+    "job-name",
+    "batch.kubernetes.io/controller-uid",
+    "controller-uid",
+    "pod-template-hash",
+    "controller-revision-hash",
+    "pod-template-generation",
+    "statefulset.kubernetes.io/pod-name",
+    "apps.kubernetes.io/pod-index",
+    "batch.kubernetes.io/job-completion-index",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -51,17 +69,36 @@ impl LabelSelector {
     pub fn matches(&self, labels: &Labels<'_>) -> bool {
         self.match_labels
             .iter()
-            .all(|(k, v)| labels.get(k.as_str()).is_some_and(|found| found == v))
+            .all(|(k, v)| labels.get(k.as_str()).is_some_and(|found| *found == *v))
             && self.match_expressions.iter().all(|r| r.matches(labels))
     }
 
-    /// Checks what the API server would refuse in a LabelSelector, plus emptiness: an empty
-    /// selector matches every workload, which would turn the policy against the whole cluster.
+    /// Checks what the API server would refuse in a LabelSelector, and two things a role's
+    /// selector must not do. It must require some label to be there (a `matchLabels` entry, or
+    /// an `In` or `Exists` expression): a selector of only `NotIn`/`DoesNotExist` matches every
+    /// unlabelled Pod in the cluster. And it must not read a label that Kubernetes adds after
+    /// mutating admission ([`ADDED_AFTER_ADMISSION`]).
     pub fn validate(&self, key: &str) -> Result<(), String> {
-        if self.match_labels.is_empty() && self.match_expressions.is_empty() {
+        let positive = !self.match_labels.is_empty()
+            || self
+                .match_expressions
+                .iter()
+                .any(|r| matches!(r.operator, Operator::In | Operator::Exists));
+        if !positive {
             return Err(format!(
-                "{key}: the selector is empty and would match every workload; give matchLabels or matchExpressions"
+                "{key}: the selector requires no label (it needs a matchLabels entry, or an In or Exists expression), so it would match every workload without those labels"
             ));
+        }
+        let keys = self
+            .match_labels
+            .keys()
+            .chain(self.match_expressions.iter().map(|r| &r.key));
+        for k in keys {
+            if ADDED_AFTER_ADMISSION.contains(&k.as_str()) {
+                return Err(format!(
+                    "{key}: label {k:?} is added by Kubernetes after admission webhooks run (to Pods and Jobs, never to the controller that creates them), so a selector on it would judge the controller and its Pods differently; select on a label of the pod template, such as component"
+                ));
+            }
         }
         for (k, v) in &self.match_labels {
             names::validate_label_key(k)
@@ -123,7 +160,7 @@ impl LabelSelector {
 
 impl Requirement {
     fn matches(&self, labels: &Labels<'_>) -> bool {
-        let found = labels.get(self.key.as_str());
+        let found = labels.get(self.key.as_str()).map(CowStr::as_str);
         match self.operator {
             Operator::In => found.is_some_and(|v| self.values.iter().any(|x| x == v)),
             Operator::NotIn => found.is_none_or(|v| !self.values.iter().any(|x| x == v)),
@@ -141,7 +178,7 @@ mod tests {
     fn labels(pairs: &[(&'static str, &'static str)]) -> Labels<'static> {
         pairs
             .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), Cow::Borrowed(*v)))
+            .map(|(k, v)| (CowStr(Cow::Borrowed(*k)), CowStr(Cow::Borrowed(*v))))
             .collect()
     }
 
@@ -179,13 +216,64 @@ mod tests {
     }
 
     #[test]
-    fn validation_names_the_offending_key() {
-        assert!(
-            selector("{}")
-                .validate("hookPuller.selector")
-                .unwrap_err()
-                .starts_with("hookPuller.selector: the selector is empty")
+    fn an_empty_label_set_is_matched_like_kubernetes_does() {
+        let s = selector(
+            r#"{"matchExpressions":[{"key":"tier","operator":"NotIn","values":["x"]},{"key":"skip","operator":"DoesNotExist"}]}"#,
         );
+        assert!(s.matches(&Labels::new()));
+        assert!(!selector(r#"{"matchLabels":{"a":"b"}}"#).matches(&Labels::new()));
+        assert!(
+            !selector(r#"{"matchExpressions":[{"key":"a","operator":"Exists"}]}"#)
+                .matches(&Labels::new())
+        );
+    }
+
+    #[test]
+    fn a_role_selector_needs_a_positive_requirement() {
+        for negative in [
+            "{}",
+            r#"{"matchExpressions":[{"key":"tier","operator":"NotIn","values":["x"]}]}"#,
+            r#"{"matchExpressions":[{"key":"a","operator":"DoesNotExist"},{"key":"b","operator":"NotIn","values":["y"]}]}"#,
+        ] {
+            let e = selector(negative)
+                .validate("hookPuller.selector")
+                .unwrap_err();
+            assert!(
+                e.starts_with("hookPuller.selector: the selector requires no label"),
+                "{e}"
+            );
+        }
+        for positive in [
+            r#"{"matchLabels":{"a":"b"}}"#,
+            r#"{"matchExpressions":[{"key":"a","operator":"In","values":["b"]},{"key":"c","operator":"DoesNotExist"}]}"#,
+            r#"{"matchExpressions":[{"key":"a","operator":"Exists"}]}"#,
+        ] {
+            assert_eq!(selector(positive).validate("s"), Ok(()), "{positive}");
+        }
+    }
+
+    #[test]
+    fn labels_added_after_admission_are_refused() {
+        for label in ADDED_AFTER_ADMISSION {
+            for json in [
+                format!(r#"{{"matchLabels":{{"{label}":"x"}}}}"#),
+                format!(
+                    r#"{{"matchLabels":{{"component":"x"}},"matchExpressions":[{{"key":"{label}","operator":"DoesNotExist"}}]}}"#
+                ),
+            ] {
+                let e = selector(&json).validate("awaiter.selector").unwrap_err();
+                assert!(
+                    e.starts_with(&format!(
+                        "awaiter.selector: label {label:?} is added by Kubernetes after admission"
+                    )),
+                    "{e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn validation_names_the_offending_key() {
         let e = selector(r#"{"matchExpressions":[{"key":"a","operator":"In"}]}"#)
             .validate("awaiter.selector")
             .unwrap_err();

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Deserializer};
 
 use crate::names;
+use crate::roles::{Role, RoleKind};
 use crate::selector::LabelSelector;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -17,74 +18,12 @@ pub enum Mode {
     Reject,
 }
 
-/// The three workloads the policy knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RoleKind {
-    HookPuller,
-    ContinuousPuller,
-    Awaiter,
-}
-
-impl RoleKind {
-    /// The settings key, used in messages so operators know what to edit.
-    pub fn settings_key(self) -> &'static str {
-        match self {
-            RoleKind::HookPuller => "hookPuller",
-            RoleKind::ContinuousPuller => "continuousPuller",
-            RoleKind::Awaiter => "awaiter",
-        }
-    }
-
-    pub fn description(self) -> &'static str {
-        match self {
-            RoleKind::HookPuller => "hook image puller",
-            RoleKind::ContinuousPuller => "continuous image puller",
-            RoleKind::Awaiter => "hook image awaiter",
-        }
-    }
-
-    /// The Zero to JupyterHub Helm value that names this role's ServiceAccount.
-    pub fn helm_value(self) -> &'static str {
-        match self {
-            RoleKind::HookPuller => "prePuller.hook.serviceAccountImagePuller",
-            RoleKind::ContinuousPuller => "prePuller.continuous.serviceAccount",
-            RoleKind::Awaiter => "prePuller.hook.serviceAccount",
-        }
-    }
-
-    /// Pullers only pull images; the awaiter reads DaemonSets and so keeps its token.
-    pub fn is_puller(self) -> bool {
-        !matches!(self, RoleKind::Awaiter)
-    }
-
-    fn default_role(self) -> Role {
-        let (sa, component) = match self {
-            RoleKind::HookPuller => ("hook-image-puller", "hook-image-puller"),
-            RoleKind::ContinuousPuller => ("continuous-image-puller", "continuous-image-puller"),
-            RoleKind::Awaiter => ("hook-image-awaiter", "image-puller"),
-        };
-        Role {
-            kind: self,
-            service_account_name: sa.to_owned(),
-            selector: LabelSelector::with_label("component", component),
-        }
-    }
-}
-
 /// One role as the user wrote it: either key may be left out to keep the default.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RoleInput {
     service_account_name: Option<String>,
     selector: Option<LabelSelector>,
-}
-
-/// A role with its defaults filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Role {
-    pub kind: RoleKind,
-    pub service_account_name: String,
-    pub selector: LabelSelector,
 }
 
 /// The settings as written in the policy's `settings:`; turned into [`Settings`] by `resolve`.
@@ -356,7 +295,11 @@ mod tests {
             .starts_with("awaiter.serviceAccountName: \"hook-image-puller\" is also hookPuller.serviceAccountName"));
         assert!(
             error(r#"{"hookPuller":{"selector":{}}}"#)
-                .starts_with("hookPuller.selector: the selector is empty")
+                .starts_with("hookPuller.selector: the selector requires no label")
+        );
+        assert!(
+            error(r#"{"awaiter":{"selector":{"matchLabels":{"batch.kubernetes.io/job-name":"hook-image-awaiter"}}}}"#)
+                .starts_with("awaiter.selector: label \"batch.kubernetes.io/job-name\" is added by Kubernetes after admission")
         );
         assert!(error(
             r#"{"continuousPuller":{"selector":{"matchLabels":{"component":"hook-image-puller"}}}}"#

@@ -5,7 +5,8 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::request::{ResourceKind, Str};
+use crate::json::{CowStr, MapOnly, decode_object, decode_objects};
+use crate::kinds::ResourceKind;
 use crate::selector::Labels;
 
 /// `automountServiceAccountToken` as found, including the shapes a typed decoder would refuse:
@@ -52,57 +53,72 @@ impl Automount {
 #[serde(rename_all = "camelCase")]
 pub struct Metadata<'a> {
     #[serde(default, borrow)]
-    pub name: Option<Str<'a>>,
+    pub name: Option<CowStr<'a>>,
     #[serde(default, borrow)]
-    pub generate_name: Option<Str<'a>>,
+    pub generate_name: Option<CowStr<'a>>,
     #[serde(default, borrow)]
-    pub namespace: Option<Str<'a>>,
+    pub namespace: Option<CowStr<'a>>,
     #[serde(default, borrow)]
     pub labels: Option<Labels<'a>>,
     #[serde(default)]
     pub deletion_timestamp: Option<IgnoredAny>,
+    #[serde(default, borrow, deserialize_with = "decode_objects")]
+    pub owner_references: Option<Vec<OwnerReference<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnerReference<'a> {
+    #[serde(default, borrow)]
+    pub api_version: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub kind: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub name: Option<CowStr<'a>>,
+    #[serde(default)]
+    pub controller: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec<'a> {
     #[serde(default, borrow)]
-    pub service_account_name: Option<Str<'a>>,
+    pub service_account_name: Option<CowStr<'a>>,
     /// The deprecated alias, still mirrored by the API server into every Pod.
     #[serde(default, borrow)]
-    pub service_account: Option<Str<'a>>,
+    pub service_account: Option<CowStr<'a>>,
     #[serde(default)]
     pub automount_service_account_token: Automount,
-    #[serde(default, borrow, deserialize_with = "maps")]
+    #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub volumes: Option<Vec<Volume<'a>>>,
-    #[serde(default, borrow, deserialize_with = "maps")]
+    #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub containers: Option<Vec<Container<'a>>>,
-    #[serde(default, borrow, deserialize_with = "maps")]
+    #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub init_containers: Option<Vec<Container<'a>>>,
-    #[serde(default, borrow, deserialize_with = "maps")]
+    #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub ephemeral_containers: Option<Vec<Container<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Volume<'a> {
     #[serde(default, borrow)]
-    pub name: Str<'a>,
-    #[serde(default, borrow, deserialize_with = "map")]
+    pub name: CowStr<'a>,
+    #[serde(default, borrow, deserialize_with = "decode_object")]
     pub projected: Option<Projected<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Projected<'a> {
-    #[serde(default, borrow, deserialize_with = "maps")]
+    #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub sources: Option<Vec<ProjectionSource<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectionSource<'a> {
-    #[serde(default, borrow, deserialize_with = "map")]
+    #[serde(default, borrow, deserialize_with = "decode_object")]
     pub service_account_token: Option<TokenProjection<'a>>,
-    #[serde(default, borrow, deserialize_with = "map")]
+    #[serde(default, borrow, deserialize_with = "decode_object")]
     pub config_map: Option<NamedRef<'a>>,
     #[serde(default, rename = "downwardAPI")]
     pub downward_api: Option<IgnoredAny>,
@@ -110,28 +126,35 @@ pub struct ProjectionSource<'a> {
     pub secret: Option<IgnoredAny>,
     #[serde(default)]
     pub cluster_trust_bundle: Option<IgnoredAny>,
-    #[serde(default)]
-    pub pod_certificate: Option<IgnoredAny>,
+    #[serde(default, borrow, deserialize_with = "decode_object")]
+    pub pod_certificate: Option<PodCertificateProjection<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodCertificateProjection<'a> {
+    #[serde(default, borrow)]
+    pub signer_name: Option<CowStr<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenProjection<'a> {
     #[serde(default, borrow)]
-    pub audience: Option<Str<'a>>,
+    pub audience: Option<CowStr<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct NamedRef<'a> {
     #[serde(default, borrow)]
-    pub name: Option<Str<'a>>,
+    pub name: Option<CowStr<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Container<'a> {
     #[serde(default, borrow)]
-    pub name: Str<'a>,
-    #[serde(default, borrow, deserialize_with = "maps")]
+    pub name: CowStr<'a>,
+    #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub volume_mounts: Option<Vec<VolumeMount<'a>>>,
 }
 
@@ -139,101 +162,66 @@ pub struct Container<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct VolumeMount<'a> {
     #[serde(default, borrow)]
-    pub name: Str<'a>,
+    pub name: CowStr<'a>,
     #[serde(default, borrow)]
-    pub mount_path: Str<'a>,
+    pub mount_path: CowStr<'a>,
     #[serde(default, borrow)]
-    pub sub_path: Option<Str<'a>>,
+    pub sub_path: Option<CowStr<'a>>,
     #[serde(default, borrow)]
-    pub sub_path_expr: Option<Str<'a>>,
+    pub sub_path_expr: Option<CowStr<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct Template<'a> {
-    #[serde(default, borrow, deserialize_with = "map")]
+/// What a controller copies into its children: a pod template (`S` = the pod spec) or a
+/// CronJob's job template (`S` = the Job's spec, which holds the pod template).
+#[derive(Debug, Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+struct Template<'a, S> {
+    #[serde(default, borrow, deserialize_with = "decode_object")]
     metadata: Option<Metadata<'a>>,
-    #[serde(default, borrow, deserialize_with = "map")]
-    spec: Option<PodSpec<'a>>,
+    #[serde(default, deserialize_with = "decode_object")]
+    spec: Option<S>,
 }
 
+/// The spec of a controller (or of a CronJob's Job): only its pod template is read.
 #[derive(Debug, Default, Deserialize)]
-struct TemplateSpec<'a> {
-    #[serde(default, borrow, deserialize_with = "map")]
-    template: Option<Template<'a>>,
+struct ControllerSpec<'a> {
+    #[serde(default, borrow, deserialize_with = "decode_object")]
+    template: Option<Template<'a, PodSpec<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CronJobSpec<'a> {
-    #[serde(default, borrow, deserialize_with = "map")]
-    job_template: Option<JobTemplate<'a>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct JobTemplate<'a> {
-    #[serde(default, borrow, deserialize_with = "map")]
-    metadata: Option<Metadata<'a>>,
-    #[serde(default, borrow, deserialize_with = "map")]
-    spec: Option<TemplateSpec<'a>>,
+    #[serde(default, borrow, deserialize_with = "decode_object")]
+    job_template: Option<Template<'a, ControllerSpec<'a>>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", bound(deserialize = "S: Deserialize<'de>"))]
 struct Object<'a, S> {
     #[serde(default, borrow)]
-    kind: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "map")]
+    kind: Option<CowStr<'a>>,
+    #[serde(default, borrow, deserialize_with = "decode_object")]
     metadata: Option<Metadata<'a>>,
-    #[serde(default, deserialize_with = "map")]
+    #[serde(default, deserialize_with = "decode_object")]
     spec: Option<S>,
     /// Only ServiceAccount objects carry this at the top level.
     #[serde(default)]
     automount_service_account_token: Automount,
 }
 
-/// A struct that must be a JSON object. serde's derived structs also accept a JSON array and
-/// fill their fields by position (`"spec": ["hook-image-puller", "hook-image-puller", false]`
-/// would read as a compliant pod spec). The API server never sends one, and the mutation opens
-/// objects as maps, so an array where an object belongs is a decoding error, as in Go.
-struct MapOnly<T>(T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
-            type Value = T;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData)).map(MapOnly)
-    }
-}
-
-/// An optional struct field that must be a JSON object (or null).
-fn map<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    Ok(Option::<MapOnly<T>>::deserialize(d)?.map(|m| m.0))
-}
-
-/// An optional list of structs, each a JSON object.
-fn maps<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Vec<T>>, D::Error> {
-    Ok(Option::<Vec<MapOnly<T>>>::deserialize(d)?.map(|v| v.into_iter().map(|m| m.0).collect()))
-}
-
-/// A Pod or a controller's pod template, reduced to what the rules read.
+/// A Pod or a controller, reduced to what the rules read.
 #[derive(Debug)]
 pub struct Workload<'a> {
     pub kind: ResourceKind,
+    /// The object's own metadata; its labels are moved to [`Workload::other_labels`].
     pub metadata: Metadata<'a>,
-    /// Every label set that identifies the workload: the object's own, and for controllers the
-    /// pod template's (and a CronJob's job template's). A role is matched against each, so
-    /// labelling only the controller or only the template does not hide a puller.
-    pub label_sets: Vec<Labels<'a>>,
+    /// The labels every Pod of this workload carries: a Pod's own, a controller's pod template's.
+    /// Only these decide the role, because only these reach the Pods the policy judges later.
+    pub pod_labels: Labels<'a>,
+    /// Labels that reach no Pod, with where they were found: a controller's own and a CronJob's
+    /// `spec.jobTemplate.metadata.labels` (which go to its Jobs, not their Pods).
+    pub other_labels: Vec<(&'static str, Labels<'a>)>,
     pub pod: PodSpec<'a>,
 }
 
@@ -244,22 +232,23 @@ pub struct ServiceAccountObject<'a> {
     pub automount: Automount,
 }
 
+/// The object of a request, as the rules see it.
 #[derive(Debug)]
-pub enum Decoded<'a> {
+pub enum ObjectView<'a> {
     Workload(Workload<'a>),
     ServiceAccount(ServiceAccountObject<'a>),
 }
 
-impl<'a> Decoded<'a> {
+impl<'a> ObjectView<'a> {
     pub fn metadata(&self) -> &Metadata<'a> {
         match self {
-            Decoded::Workload(w) => &w.metadata,
-            Decoded::ServiceAccount(s) => &s.metadata,
+            ObjectView::Workload(w) => &w.metadata,
+            ObjectView::ServiceAccount(s) => &s.metadata,
         }
     }
 }
 
-fn check_kind(expected: ResourceKind, found: Option<&Str<'_>>) -> Result<(), String> {
+fn check_kind(expected: ResourceKind, found: Option<&CowStr<'_>>) -> Result<(), String> {
     match found {
         Some(k) if k.as_str() != expected.name() => Err(format!(
             "the request is for a {} but the object's kind is {:?}",
@@ -270,7 +259,7 @@ fn check_kind(expected: ResourceKind, found: Option<&Str<'_>>) -> Result<(), Str
     }
 }
 
-fn decode_object<'a, S: Deserialize<'a>>(
+fn decode_as<'a, S: Deserialize<'a>>(
     kind: ResourceKind,
     raw: &'a str,
 ) -> Result<Object<'a, S>, String> {
@@ -284,25 +273,31 @@ fn missing(kind: ResourceKind, path: &str) -> String {
     format!("the {} object has no {path}", kind.name())
 }
 
+fn labels_of<'a>(metadata: Option<Metadata<'a>>) -> Labels<'a> {
+    metadata.and_then(|m| m.labels).unwrap_or_default()
+}
+
 /// Decodes the object of a request for `kind`. Structural problems (a wrong kind, a missing
 /// `spec` or `template`, a field of the wrong type) come back as a message for the rejection.
-pub fn decode(kind: ResourceKind, raw: &str) -> Result<Decoded<'_>, String> {
-    let mut label_sets = Vec::new();
-    let (metadata, pod) = match kind {
+pub fn decode(kind: ResourceKind, raw: &str) -> Result<ObjectView<'_>, String> {
+    let mut other_labels = Vec::new();
+    let (mut metadata, pod_labels, pod) = match kind {
         ResourceKind::ServiceAccount => {
-            let object: Object<'_, IgnoredAny> = decode_object(kind, raw)?;
-            return Ok(Decoded::ServiceAccount(ServiceAccountObject {
+            let object: Object<'_, IgnoredAny> = decode_as(kind, raw)?;
+            return Ok(ObjectView::ServiceAccount(ServiceAccountObject {
                 metadata: object.metadata.unwrap_or_default(),
                 automount: object.automount_service_account_token,
             }));
         }
         ResourceKind::Pod => {
-            let object: Object<'_, PodSpec<'_>> = decode_object(kind, raw)?;
+            let object: Object<'_, PodSpec<'_>> = decode_as(kind, raw)?;
             let spec = object.spec.ok_or_else(|| missing(kind, "spec"))?;
-            (object.metadata.unwrap_or_default(), spec)
+            let mut metadata = object.metadata.unwrap_or_default();
+            let labels = metadata.labels.take().unwrap_or_default();
+            (metadata, labels, spec)
         }
         ResourceKind::CronJob => {
-            let object: Object<'_, CronJobSpec<'_>> = decode_object(kind, raw)?;
+            let object: Object<'_, CronJobSpec<'_>> = decode_as(kind, raw)?;
             let job = object
                 .spec
                 .ok_or_else(|| missing(kind, "spec"))?
@@ -315,12 +310,12 @@ pub fn decode(kind: ResourceKind, raw: &str) -> Result<Decoded<'_>, String> {
             let spec = template
                 .spec
                 .ok_or_else(|| missing(kind, "spec.jobTemplate.spec.template.spec"))?;
-            label_sets.extend(job.metadata.and_then(|m| m.labels));
-            label_sets.extend(template.metadata.and_then(|m| m.labels));
-            (object.metadata.unwrap_or_default(), spec)
+            other_labels.push(("spec.jobTemplate.metadata.labels", labels_of(job.metadata)));
+            let metadata = object.metadata.unwrap_or_default();
+            (metadata, labels_of(template.metadata), spec)
         }
         _ => {
-            let object: Object<'_, TemplateSpec<'_>> = decode_object(kind, raw)?;
+            let object: Object<'_, ControllerSpec<'_>> = decode_as(kind, raw)?;
             let template = object
                 .spec
                 .ok_or_else(|| missing(kind, "spec"))?
@@ -329,16 +324,24 @@ pub fn decode(kind: ResourceKind, raw: &str) -> Result<Decoded<'_>, String> {
             let spec = template
                 .spec
                 .ok_or_else(|| missing(kind, "spec.template.spec"))?;
-            label_sets.extend(template.metadata.and_then(|m| m.labels));
-            (object.metadata.unwrap_or_default(), spec)
+            let metadata = object.metadata.unwrap_or_default();
+            (metadata, labels_of(template.metadata), spec)
         }
     };
-    let mut metadata = metadata;
-    label_sets.extend(metadata.labels.take());
-    Ok(Decoded::Workload(Workload {
+    if kind != ResourceKind::Pod {
+        other_labels.insert(
+            0,
+            (
+                "metadata.labels",
+                metadata.labels.take().unwrap_or_default(),
+            ),
+        );
+    }
+    Ok(ObjectView::Workload(Workload {
         kind,
         metadata,
-        label_sets,
+        pod_labels,
+        other_labels,
         pod,
     }))
 }
@@ -356,6 +359,28 @@ impl Metadata<'_> {
             _ => name,
         }
     }
+
+    /// The controlling owner (`controller: true`), if any: the object that will overwrite
+    /// whatever a webhook changes in this one.
+    pub fn controller(&self) -> Option<&OwnerReference<'_>> {
+        self.owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+    }
+}
+
+impl OwnerReference<'_> {
+    /// Whether this owner is an apps Deployment (`apps/v1`, or an older `apps` version).
+    pub fn is_deployment(&self) -> bool {
+        self.kind
+            .as_ref()
+            .is_some_and(|k| k.as_str() == "Deployment")
+            && self
+                .api_version
+                .as_ref()
+                .is_some_and(|v| v.as_str().starts_with("apps/"))
+    }
 }
 
 #[cfg(test)]
@@ -364,8 +389,8 @@ mod tests {
 
     fn workload(kind: ResourceKind, raw: &str) -> Workload<'_> {
         match decode(kind, raw).expect("decodes") {
-            Decoded::Workload(w) => w,
-            Decoded::ServiceAccount(_) => panic!("not a workload"),
+            ObjectView::Workload(w) => w,
+            ObjectView::ServiceAccount(_) => panic!("not a workload"),
         }
     }
 
@@ -383,9 +408,13 @@ mod tests {
             w.metadata.display_name(),
             "jhub/hook-image-puller-<generated>"
         );
-        assert_eq!(w.label_sets.len(), 1);
         assert_eq!(
-            w.pod.service_account_name.as_ref().map(Str::as_str),
+            w.pod_labels.get("component").map(CowStr::as_str),
+            Some("hook-image-puller")
+        );
+        assert!(w.other_labels.is_empty());
+        assert_eq!(
+            w.pod.service_account_name.as_ref().map(CowStr::as_str),
             Some("default")
         );
         assert_eq!(
@@ -405,12 +434,31 @@ mod tests {
     }
 
     #[test]
-    fn controllers_collect_every_label_set() {
+    fn only_the_pod_template_labels_are_pod_labels() {
         let raw = r#"{"metadata":{"name":"c","labels":{"a":"1"}},"spec":{"jobTemplate":{"metadata":{"labels":{"b":"2"}},
             "spec":{"template":{"metadata":{"labels":{"c":"3"}},"spec":{"automountServiceAccountToken":false}}}}}}"#;
         let w = workload(ResourceKind::CronJob, raw);
-        assert_eq!(w.label_sets.len(), 3);
+        let keys = |l: &Labels<'_>| l.keys().map(|k| k.as_str().to_owned()).collect::<Vec<_>>();
+        assert_eq!(keys(&w.pod_labels), ["c"]);
+        let other: Vec<(&str, Vec<String>)> = w
+            .other_labels
+            .iter()
+            .map(|(at, l)| (*at, keys(l)))
+            .collect();
+        assert_eq!(
+            other,
+            [
+                ("metadata.labels", vec!["a".to_owned()]),
+                ("spec.jobTemplate.metadata.labels", vec!["b".to_owned()])
+            ]
+        );
         assert_eq!(w.pod.automount_service_account_token, Automount::False);
+        // No labels anywhere: an empty set, which selectors are matched against like any other.
+        let w = workload(
+            ResourceKind::DaemonSet,
+            r#"{"spec":{"template":{"spec":{}}}}"#,
+        );
+        assert!(w.pod_labels.is_empty());
     }
 
     #[test]
@@ -514,5 +562,42 @@ mod tests {
         assert_eq!(a("0"), Automount::Other("0".into()));
         let long = a(&format!("\"{}\"", "é".repeat(100)));
         assert!(matches!(long, Automount::Other(ref t) if t.len() <= 64 && t.ends_with("...")));
+    }
+}
+
+#[cfg(test)]
+mod owner_tests {
+    use super::*;
+
+    #[test]
+    fn the_controlling_deployment_is_found() {
+        let rs = |refs: &str| {
+            format!(
+                r#"{{"metadata":{{"ownerReferences":{refs}}},"spec":{{"template":{{"spec":{{}}}}}}}}"#
+            )
+        };
+        let controller_kind = |refs: &str| match decode(ResourceKind::ReplicaSet, &rs(refs)) {
+            Ok(ObjectView::Workload(w)) => w.metadata.controller().map(|o| o.is_deployment()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            controller_kind(
+                r#"[{"apiVersion":"apps/v1","kind":"Deployment","name":"d","uid":"u","controller":true}]"#
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            controller_kind(
+                r#"[{"apiVersion":"apps/v1","kind":"Deployment","name":"d","uid":"u"}]"#
+            ),
+            None
+        );
+        assert_eq!(
+            controller_kind(
+                r#"[{"apiVersion":"example.com/v1","kind":"Deployment","name":"d","controller":true}]"#
+            ),
+            Some(false)
+        );
+        assert_eq!(controller_kind("[]"), None);
     }
 }

@@ -1,0 +1,181 @@
+//! Byte-level guards on text the policy echoes back. serde_json skips unknown subtrees without a
+//! depth limit and without checking their escapes or numbers; that is harmless for the fields the
+//! rules read, but a mutation copies every byte into the object policy-server must parse again.
+
+/// The API server refuses request bodies over 3 MiB and etcd stores objects of 1.5 MiB at most;
+/// an admission request carries the object and, on UPDATE, the old one. A payload far beyond
+/// that did not come from the API server, and decoding it would only burn the time budget.
+pub const MAX_PAYLOAD_BYTES: usize = 8 * 1024 * 1024;
+
+/// Kubernetes objects nest a dozen levels at most (a Pod's node affinity is the deepest); the
+/// envelope adds three. Anything far deeper is not an object the API server produced.
+pub const MAX_DEPTH: usize = 100;
+
+/// Refuses text nested deeper than [`MAX_DEPTH`], in one pass over the bytes: serde skips unknown
+/// subtrees without a depth limit, and policy-server's parser would refuse them in an answer.
+pub fn check_depth(payload: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in payload.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(format!("it is nested more than {MAX_DEPTH} levels deep"));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The four hex digits of a `\u` escape starting at `at`.
+fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
+    let digits = std::str::from_utf8(bytes.get(at..at + 4)?).ok()?;
+    u32::from_str_radix(digits, 16).ok()
+}
+
+/// Checks what the rules never read but a mutation copies verbatim into the object it returns,
+/// and what policy-server's JSON parser refuses: every `\u` escape must be valid UTF-16
+/// (surrogates in pairs) and every number must fit a 64-bit float. serde_json checks neither in
+/// the values it skips, so a lone `\ud800` or a `1e400` in a field no rule reads would reach
+/// policy-server in the mutated object, and the request would fail as if the policy had trapped.
+/// The API server never writes either (Go's encoder emits valid UTF-8, its types hold no such
+/// number), so an object that has one is rejected like any other undecodable object.
+pub fn check_text(text: &str) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match (in_string, bytes[i]) {
+            (false, b'"') => in_string = true,
+            (false, b'-' | b'0'..=b'9') => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .map_or(bytes.len(), |n| i + n);
+                let number = &text[i..end];
+                // Short integers always fit; only long ones and floats need parsing.
+                if number.len() > 15 || number.contains(['.', 'e', 'E']) {
+                    let fits = number
+                        .parse::<f64>()
+                        .is_ok_and(|v| v.is_finite() && v.abs() <= 1.7e308);
+                    if !fits {
+                        return Err(format!("the number {number} does not fit a 64-bit float"));
+                    }
+                }
+                i = end;
+                continue;
+            }
+            (true, b'"') => in_string = false,
+            (true, b'\\') if bytes.get(i + 1) == Some(&b'u') => {
+                let unit = hex4(bytes, i + 2);
+                let lone = |u: Option<u32>| {
+                    format!("a lone surrogate \\u{:04x} in a string", u.unwrap_or(0))
+                };
+                match unit {
+                    Some(0xD800..=0xDBFF) => {
+                        let next = i + 6;
+                        let low = (bytes.get(next) == Some(&b'\\')
+                            && bytes.get(next + 1) == Some(&b'u'))
+                        .then(|| hex4(bytes, next + 2))
+                        .flatten();
+                        if !matches!(low, Some(0xDC00..=0xDFFF)) {
+                            return Err(lone(unit));
+                        }
+                        i = next + 5;
+                    }
+                    Some(0xDC00..=0xDFFF) => return Err(lone(unit)),
+                    Some(_) => i += 5,
+                    None => return Err("an invalid \\u escape in a string".into()),
+                }
+            }
+            (true, b'\\') => i += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Everything a mutation needs before it echoes `text`: nesting policy-server's parser accepts,
+/// valid UTF-16 escapes and numbers that fit a float.
+pub fn check_echoable(text: &str) -> Result<(), String> {
+    check_depth(text)?;
+    check_text(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(check_depth(&nested(MAX_DEPTH)).is_ok());
+        let e = check_depth(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert_eq!(e, "it is nested more than 100 levels deep");
+        // Brackets inside strings, escaped quotes included, do not count.
+        let s = format!(r#"{{"a":"\"{}"}}"#, "[".repeat(500));
+        assert!(check_depth(&s).is_ok());
+    }
+
+    #[test]
+    fn escapes_must_be_valid_utf16() {
+        for ok in [
+            r#"{"a":"\u0063omponent","b":"\ud83d\ude00","c":"\\ud800","d":"\"\\"}"#,
+            r#"{"\ud800\udc00":"x"}"#,
+            "plain text with no strings",
+        ] {
+            assert_eq!(check_text(ok), Ok(()), "{ok}");
+        }
+        for (bad, unit) in [
+            (r#"{"x":"\ud800"}"#, "d800"),
+            (r#"{"x":"\ud800\u0041"}"#, "d800"),
+            (r#"{"x":"\udfff"}"#, "dfff"),
+            (r#"{"x":"a\ud83d"}"#, "d83d"),
+            (r#"{"\udc00":1}"#, "dc00"),
+        ] {
+            let e = check_text(bad).expect_err(bad);
+            assert_eq!(e, format!("a lone surrogate \\u{unit} in a string"));
+        }
+        assert!(check_text(r#"{"x":"\u12"}"#).is_err());
+    }
+
+    #[test]
+    fn numbers_must_fit_a_float() {
+        for ok in [
+            r#"{"a":1,"b":-0.5,"c":65534,"d":1.5e300,"e":123456789012345678901234567890}"#,
+            r#"{"a":"1e400 in a string","b":[1e-400,-1.7e308,0]}"#,
+        ] {
+            assert_eq!(check_text(ok), Ok(()), "{ok}");
+        }
+        for (bad, number) in [
+            (r#"{"runAsGroup":1e400}"#, "1e400"),
+            (r#"[0,-2E+999]"#, "-2E+999"),
+            (
+                &format!(r#"{{"x":{}}}"#, "9".repeat(400)),
+                &"9".repeat(400)[..],
+            ),
+        ] {
+            assert_eq!(
+                check_text(bad),
+                Err(format!("the number {number} does not fit a 64-bit float")),
+                "{bad}"
+            );
+        }
+    }
+}

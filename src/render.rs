@@ -1,0 +1,315 @@
+//! Every message and warning the policy writes, from the structural findings of `checks`.
+//! Operators read these in `kubectl` output and PolicyReports: each names the field, the value
+//! found, the value expected and the change to make (the Helm value, for Zero to JupyterHub).
+
+use crate::checks::{
+    Findings, NameFound, Remedy, Rule, Subject, TOKEN_PATH, Unrecognised, Violation,
+};
+use crate::kinds::ResourceKind;
+use crate::roles::RoleKind;
+
+/// A message lists at most this many violations; the rest are counted. A pathological object
+/// (thousands of containers mounting a token) must not produce a megabyte of status text.
+const MAX_LISTED: usize = 20;
+
+/// Why a warning accompanies an accepted object instead of a rejection or a fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftAsIs<'a> {
+    /// A Pod's or Job's pod spec cannot change after creation.
+    Immutable,
+    /// The UPDATE leaves the pod template as it was (a scale, a label, an ownerReference).
+    TemplateUnchanged,
+    /// A ReplicaSet its Deployment controls: the Deployment (`namespace/name`) is judged instead.
+    ControlledBy(&'a str),
+}
+
+/// Why a rejection is one, for the message's first words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preface {
+    /// Something is not fixable.
+    Breaks,
+    /// Fixable, but `mode: reject` changes nothing.
+    RejectMode,
+    /// An UPDATE adds what the stored object did not have.
+    Introduced,
+    /// An audit of a stored object: what mutation would fix at admission still fails here.
+    Audit,
+}
+
+fn quoted(s: &str) -> String {
+    format!("{s:?}")
+}
+
+fn selector_key(role: RoleKind) -> String {
+    format!("{}.selector", role.settings_key())
+}
+
+pub fn subject(findings: &Findings) -> String {
+    let object = &findings.object;
+    match findings.subject {
+        Subject::NoRole => object.clone(),
+        Subject::Role(role) => format!(
+            "{object} ({}, matched by {})",
+            role.description(),
+            selector_key(role)
+        ),
+        Subject::Ambiguous => format!("{object} (labels match several prepuller roles)"),
+        Subject::AccountOf(role) => format!(
+            "{object} (the {} ServiceAccount, {}.serviceAccountName)",
+            role.description(),
+            role.settings_key()
+        ),
+    }
+}
+
+pub fn found(v: &Violation) -> String {
+    match &v.rule {
+        Rule::ServiceAccountName { found, .. } => match found {
+            NameFound::Name(n) => quoted(n),
+            NameFound::Empty { runs_as } => format!("\"\" (runs as {})", quoted(runs_as)),
+            NameFound::Unset { runs_as } => format!("unset (runs as {})", quoted(runs_as)),
+        },
+        Rule::DeprecatedServiceAccount { found, .. } => quoted(found),
+        Rule::Automount { found } | Rule::ServiceAccountAutomount { found, .. } => found.describe(),
+        Rule::TokenVolume { volume, injected } => format!(
+            "projected volume {} with a serviceAccountToken source{}",
+            quoted(volume),
+            if *injected {
+                " (injected by Kubernetes)"
+            } else {
+                ""
+            }
+        ),
+        Rule::PodCertificate { volume, signer } => format!(
+            "projected volume {} with a podCertificate source for signer {signer} (an API client certificate)",
+            quoted(volume)
+        ),
+        Rule::TokenPathMount {
+            container,
+            volume,
+            mount_path,
+        } => format!(
+            "volume {} mounted at {mount_path} in container {}",
+            quoted(volume),
+            quoted(container)
+        ),
+        Rule::Borrowed { account, .. } => quoted(account),
+        Rule::AmbiguousRoles { roles } => {
+            let keys: Vec<String> = roles.iter().map(|r| selector_key(*r)).collect();
+            format!("labels matching {}", keys.join(" and "))
+        }
+    }
+}
+
+pub fn expected(v: &Violation) -> String {
+    match &v.rule {
+        Rule::ServiceAccountName { want, .. } | Rule::DeprecatedServiceAccount { want, .. } => {
+            quoted(want)
+        }
+        Rule::Automount { .. } | Rule::ServiceAccountAutomount { .. } => "false".into(),
+        Rule::TokenVolume { .. } => "no ServiceAccount token volume".into(),
+        Rule::PodCertificate { .. } => "no API client certificate".into(),
+        Rule::TokenPathMount { .. } => format!("nothing mounted at {TOKEN_PATH}"),
+        Rule::Borrowed { .. } => "a ServiceAccount not reserved for the prepullers".into(),
+        Rule::AmbiguousRoles { .. } => "labels matching at most one prepuller role".into(),
+    }
+}
+
+pub fn fix(v: &Violation) -> String {
+    match &v.rule {
+        Rule::ServiceAccountName { role, want, .. } => {
+            let helm = role.helm_value();
+            format!(
+                "run it as ServiceAccount {} (Zero to JupyterHub: {helm}.create=true and {helm}.name; the chart creates the puller ServiceAccounts since 4.1.0; if yours is named otherwise, set {}.serviceAccountName in the policy settings)",
+                quoted(want),
+                role.settings_key()
+            )
+        }
+        Rule::DeprecatedServiceAccount { want, .. } => format!(
+            "set the deprecated serviceAccount to {} as well, or drop it",
+            quoted(want)
+        ),
+        Rule::Automount { .. } => "set automountServiceAccountToken: false in the pod spec (Zero to JupyterHub sets it on both puller DaemonSets; look for a patch or overlay that drops it)".into(),
+        Rule::TokenVolume { volume, .. } => format!(
+            "remove volume {} and its volumeMounts: image pullers never call the Kubernetes API",
+            quoted(volume)
+        ),
+        Rule::PodCertificate { volume, .. } => format!(
+            "remove volume {} and its volumeMounts: a certificate for this signer authenticates to the API server as the Pod's ServiceAccount, and image pullers never call the Kubernetes API",
+            quoted(volume)
+        ),
+        Rule::TokenPathMount { .. } => "remove this mount: the ServiceAccount token path must stay empty in image pullers".into(),
+        Rule::Borrowed { account, owner } => format!(
+            "give this workload a ServiceAccount of its own: {} is reserved for the {} ({}.serviceAccountName, reserveServiceAccounts: true); if it is a {} its pod template's labels must match {}",
+            quoted(account),
+            owner.description(),
+            owner.settings_key(),
+            owner.description(),
+            selector_key(*owner)
+        ),
+        Rule::AmbiguousRoles { .. } => {
+            "correct the workload's labels, or make the policy's selectors disjoint".into()
+        }
+        Rule::ServiceAccountAutomount { owner, .. } => format!(
+            "set automountServiceAccountToken: false on the {} ServiceAccount (the chart does not set it: add it with a Helm post-renderer or a patch)",
+            owner.description()
+        ),
+    }
+}
+
+/// `field is found, expected expected: fix`.
+pub fn describe(v: &Violation) -> String {
+    format!(
+        "{} is {}, expected {}: {}",
+        v.field,
+        found(v),
+        expected(v),
+        fix(v)
+    )
+}
+
+fn preface_text(preface: Preface) -> &'static str {
+    match preface {
+        Preface::Breaks => "breaks the prepuller ServiceAccount policy",
+        Preface::RejectMode => {
+            "breaks the prepuller ServiceAccount policy (mode: reject, so nothing was changed)"
+        }
+        Preface::Introduced => "breaks the prepuller ServiceAccount policy with this UPDATE",
+        Preface::Audit => {
+            "breaks the prepuller ServiceAccount policy (audit of the stored object: with mode: mutate the policy fixes these violations when such an object is admitted, but this one was stored without them fixed; re-apply or recreate it to have them fixed, or make the change yourself)"
+        }
+    }
+}
+
+/// One line per violation joined into the status message, numbered so operators can refer to
+/// them, with every field path, value found, value expected and fix.
+pub fn rejection(findings: &Findings, violations: &[&Violation], preface: Preface) -> String {
+    let mut message = format!("{} {}: ", subject(findings), preface_text(preface));
+    for (i, v) in violations.iter().take(MAX_LISTED).enumerate() {
+        if i > 0 {
+            message.push_str("; ");
+        }
+        message.push_str(&format!("({}) {}", i + 1, describe(v)));
+    }
+    if violations.len() > MAX_LISTED {
+        message.push_str(&format!("; and {} more", violations.len() - MAX_LISTED));
+    }
+    message
+}
+
+/// One warning per change made, saying what and why.
+pub fn mutation_warning(v: &Violation) -> String {
+    let what = match &v.remedy {
+        Some(Remedy::RemoveInjectedVolume(name)) => format!(
+            "{}: removed the injected token volume {name:?} and its volumeMounts",
+            v.field
+        ),
+        _ => format!("{}: changed from {} to {}", v.field, found(v), expected(v)),
+    };
+    format!("{what} (prepuller policy: own ServiceAccount, no API token)")
+}
+
+/// A violation the policy leaves in an accepted object, and why.
+pub fn left_as_is_warning(v: &Violation, why: LeftAsIs<'_>) -> String {
+    let head = format!("{} is {}, expected {}", v.field, found(v), expected(v));
+    match why {
+        LeftAsIs::Immutable => format!(
+            "{head}: left as is, this field cannot change on UPDATE; recreate the object to fix it"
+        ),
+        LeftAsIs::TemplateUnchanged => format!(
+            "{head}: left as is, this UPDATE does not change the pod template; to fix it: {}",
+            fix(v)
+        ),
+        LeftAsIs::ControlledBy(deployment) => format!(
+            "{head}: left as is, this ReplicaSet is controlled by Deployment {deployment}, which would replace any change; fix the Deployment: {}",
+            fix(v)
+        ),
+    }
+}
+
+/// Labels on the object that match a role, while its Pods' labels do not.
+pub fn unrecognised_warning(kind: Option<ResourceKind>, u: &Unrecognised) -> String {
+    let template = kind
+        .map(|k| k.pod_template_path().join("."))
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{p}.metadata.labels"))
+        .unwrap_or_else(|| "the pod template's labels".into());
+    format!(
+        "{} match {} but {template} do not: Kubernetes copies only the pod template's labels to the Pods, so they will not be recognised as the {} and are judged as any other workload; to make them {}s, add those labels to {template}",
+        u.field,
+        selector_key(u.role),
+        u.role.description(),
+        u.role.description()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violation(i: usize) -> Violation {
+        Violation {
+            field: format!("spec.volumes[{i}]"),
+            rule: Rule::TokenVolume {
+                volume: format!("v{i}"),
+                injected: false,
+            },
+            remedy: None,
+        }
+    }
+
+    #[test]
+    fn messages_number_and_cap_violations() {
+        let findings = Findings {
+            object: "Pod a/b".into(),
+            violations: (0..25).map(violation).collect(),
+            ..Findings::default()
+        };
+        let all: Vec<&Violation> = findings.violations.iter().collect();
+        let m = rejection(&findings, &all[..2], Preface::Breaks);
+        assert_eq!(
+            m,
+            "Pod a/b breaks the prepuller ServiceAccount policy: (1) spec.volumes[0] is projected volume \"v0\" with a serviceAccountToken source, expected no ServiceAccount token volume: remove volume \"v0\" and its volumeMounts: image pullers never call the Kubernetes API; (2) spec.volumes[1] is projected volume \"v1\" with a serviceAccountToken source, expected no ServiceAccount token volume: remove volume \"v1\" and its volumeMounts: image pullers never call the Kubernetes API"
+        );
+        let m = rejection(&findings, &all, Preface::Breaks);
+        assert!(m.contains("(20) spec.volumes[19] is"), "{m}");
+        assert!(m.ends_with("; and 5 more"), "{m}");
+        assert!(!m.contains("(21)"), "{m}");
+    }
+
+    #[test]
+    fn warnings_say_what_changed() {
+        let mut v = violation(0);
+        v.remedy = Some(Remedy::RemoveInjectedVolume("kube-api-access-1".into()));
+        assert!(mutation_warning(&v).starts_with(
+            "spec.volumes[0]: removed the injected token volume \"kube-api-access-1\" and its volumeMounts"
+        ));
+        let v = Violation {
+            field: "spec.automountServiceAccountToken".into(),
+            rule: Rule::Automount {
+                found: crate::workload::Automount::Unset,
+            },
+            remedy: Some(Remedy::SetAutomountFalse),
+        };
+        assert_eq!(
+            mutation_warning(&v),
+            "spec.automountServiceAccountToken: changed from unset (defaults to true) to false (prepuller policy: own ServiceAccount, no API token)"
+        );
+        assert!(
+            left_as_is_warning(&v, LeftAsIs::ControlledBy("jhub/d"))
+                .contains("controlled by Deployment jhub/d")
+        );
+    }
+
+    #[test]
+    fn unrecognised_roles_point_at_the_template() {
+        let u = Unrecognised {
+            role: RoleKind::HookPuller,
+            field: "spec.jobTemplate.metadata.labels",
+        };
+        assert_eq!(
+            unrecognised_warning(Some(ResourceKind::CronJob), &u),
+            "spec.jobTemplate.metadata.labels match hookPuller.selector but spec.jobTemplate.spec.template.metadata.labels do not: Kubernetes copies only the pod template's labels to the Pods, so they will not be recognised as the hook image puller and are judged as any other workload; to make them hook image pullers, add those labels to spec.jobTemplate.spec.template.metadata.labels"
+        );
+    }
+}
