@@ -103,7 +103,33 @@ packaging-tests: annotated-policy.wasm packaging-deps
 
 .PHONY: push pull verify artifacthub manifests packaging-deps packaging-tests
 
-check: fmt lint test properties e2e-tests packaging-tests fuzz-smoke
+# Signing, cosign's way, verifiable by kwctl and policy-server (docs/release.md). Keys: a cosign
+# key pair (`make keygen`, password from COSIGN_PASSWORD) or an unencrypted PKCS#8 PEM key.
+# SIGN_ANNOTATIONS="k=v k2=v2" are signed into the payload (cosign's -a) and required by verify.
+COSIGN_PREFIX ?= cosign
+SIGN_USAGE := $(OCI_USAGE); SIGN_ANNOTATIONS='k=v ...' optional
+
+# Write $(COSIGN_PREFIX).key (encrypted with COSIGN_PASSWORD) and $(COSIGN_PREFIX).pub.
+keygen:
+	$(XTASK) keygen --prefix $(COSIGN_PREFIX)
+
+# Sign the artifact OCI_REF points to (the signature names its digest); prints the digest.
+sign:
+	@test -n "$(OCI_REF)" -a -n "$(COSIGN_KEY)" || { echo "usage: make sign COSIGN_KEY=cosign.key $(SIGN_USAGE)" >&2; exit 2; }
+	$(XTASK) sign --key $(COSIGN_KEY) $(foreach a,$(SIGN_ANNOTATIONS),-a $(a)) $(OCI_REF)
+
+# Verify OCI_REF's signature with a public key, as `kwctl verify --verification-key` does.
+verify-signature:
+	@test -n "$(OCI_REF)" -a -n "$(COSIGN_PUB)" || { echo "usage: make verify-signature COSIGN_PUB=cosign.pub $(SIGN_USAGE)" >&2; exit 2; }
+	$(XTASK) verify-signature --key $(COSIGN_PUB) $(foreach a,$(SIGN_ANNOTATIONS),-a $(a)) $(OCI_REF)
+
+# The GitHub workflows, with actionlint (installed under target/tools/ when missing).
+actionlint:
+	scripts/actionlint.sh
+
+.PHONY: keygen sign verify-signature actionlint
+
+check: fmt lint test properties e2e-tests packaging-tests actionlint fuzz-smoke
 
 clean:
 	$(CARGO) clean
