@@ -6,7 +6,8 @@
 //! refused only for what it changes, and an audit (no `userInfo`) fails what only a mutation at
 //! admission would have fixed.
 
-use crate::checks::{self, Findings, Violation};
+use crate::checks::{self, Findings, Subject, Violation};
+use crate::cluster::{self, Cluster, Host};
 use crate::guards::{self, MAX_PAYLOAD_BYTES};
 use crate::kinds::ResourceKind;
 use crate::mutate;
@@ -17,8 +18,14 @@ use crate::settings::{Mode, Settings};
 use crate::update;
 use crate::workload::{self, ObjectView};
 
-/// Entry point for `validate`: raw payload bytes in, decision out.
+/// Entry point for `validate`: raw payload bytes in, decision out, the host answering any
+/// question about the cluster.
 pub fn evaluate(payload: &[u8]) -> Decision {
+    evaluate_in(payload, &Host)
+}
+
+/// [`evaluate`] against a given cluster (a fake one in native tests).
+pub fn evaluate_in(payload: &[u8], cluster: &dyn Cluster) -> Decision {
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Decision::reject(format!(
             "the validation request is {} bytes, more than the {MAX_PAYLOAD_BYTES} an admission request can carry",
@@ -45,10 +52,14 @@ pub fn evaluate(payload: &[u8]) -> Decision {
         Ok(s) => s,
         Err(e) => return Decision::reject(format!("the policy settings are not valid: {e}")),
     };
-    decide(&payload.request, &settings).unwrap_or_else(Decision::reject)
+    decide(&payload.request, &settings, cluster).unwrap_or_else(Decision::reject)
 }
 
-fn decide(request: &AdmissionRequest<'_>, settings: &Settings) -> Result<Decision, String> {
+fn decide(
+    request: &AdmissionRequest<'_>,
+    settings: &Settings,
+    cluster: &dyn Cluster,
+) -> Result<Decision, String> {
     let operation = request.operation();
     if operation == Operation::Other {
         return Ok(Decision::accept());
@@ -78,6 +89,12 @@ fn decide(request: &AdmissionRequest<'_>, settings: &Settings) -> Result<Decisio
         .map(|u| render::unrecognised_warning(findings.kind, u))
         .collect();
     if findings.violations.is_empty() {
+        let unchanged_update = operation == Operation::Update
+            && settings.require_existing_service_accounts
+            && update::template_unchanged(kind, raw, request.old_object.map(|o| o.get()));
+        if !unchanged_update {
+            require_account(request, settings, cluster, &findings, &object)?;
+        }
         return Ok(Decision::Accept { warnings });
     }
 
@@ -100,10 +117,12 @@ fn decide(request: &AdmissionRequest<'_>, settings: &Settings) -> Result<Decisio
         if update::template_unchanged(kind, raw, old_raw) {
             // Nothing the Pods are made of changes: a controller's own update (scale, adoption,
             // a revision annotation, an ownerReference removed) must not be blocked or fought.
-            warnings.extend(left_as_is(
-                &findings.violations,
-                LeftAsIs::TemplateUnchanged,
-            ));
+            let why = if kind.pod_spec_immutable() {
+                LeftAsIs::Immutable
+            } else {
+                LeftAsIs::TemplateUnchanged
+            };
+            warnings.extend(left_as_is(&findings.violations, why));
             return Ok(Decision::Accept { warnings });
         }
         if kind.pod_spec_immutable() {
@@ -128,6 +147,7 @@ fn decide(request: &AdmissionRequest<'_>, settings: &Settings) -> Result<Decisio
     let fixable = findings.fixable();
     let audit = request.is_audit();
     if settings.mode == Mode::Mutate && fixable && !audit {
+        require_account(request, settings, cluster, &findings, &object)?;
         return mutate(kind, raw, &findings, warnings);
     }
     let preface = match (fixable, audit, settings.mode) {
@@ -159,6 +179,38 @@ fn mutate(
     let object = MutatedObject(mutate::apply(kind, raw, &remedies)?);
     warnings.extend(findings.violations.iter().map(render::mutation_warning));
     Ok(Decision::Mutate { object, warnings })
+}
+
+/// `requireExistingServiceAccounts`: a workload about to run as its role's ServiceAccount (it
+/// complies, or is being fixed to) is admitted only if that ServiceAccount exists, or its Pods
+/// would be refused by the API server and the chart's hook would wait for them until it times
+/// out. Nothing else asks the host anything.
+fn require_account(
+    request: &AdmissionRequest<'_>,
+    settings: &Settings,
+    cluster: &dyn Cluster,
+    findings: &Findings,
+    object: &ObjectView<'_>,
+) -> Result<(), String> {
+    if !settings.require_existing_service_accounts {
+        return Ok(());
+    }
+    let Subject::Role(kind) = findings.subject else {
+        return Ok(());
+    };
+    let Some(role) = settings.role(kind) else {
+        return Ok(());
+    };
+    let namespace = request
+        .namespace
+        .as_ref()
+        .map(|n| n.as_str())
+        .filter(|n| !n.is_empty())
+        .or_else(|| object.metadata().namespace.as_ref().map(|n| n.as_str()))
+        .unwrap_or("default");
+    let name = role.service_account_name.as_str();
+    cluster::require_service_account(cluster, namespace, name)
+        .map_err(|missing| render::missing_account(findings, role, namespace, &missing))
 }
 
 fn left_as_is<'v>(

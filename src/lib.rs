@@ -5,6 +5,7 @@
 //! This file only wires the waPC entry points; the decision lives in [`evaluate`].
 
 pub mod checks;
+pub mod cluster;
 pub mod evaluate;
 pub mod guards;
 pub mod json;

@@ -243,6 +243,26 @@ pub fn unrecognised_warning(kind: Option<ResourceKind>, u: &Unrecognised) -> Str
     )
 }
 
+/// `requireExistingServiceAccounts`: the role's ServiceAccount is not in the namespace.
+pub fn missing_account(
+    findings: &Findings,
+    role: &crate::roles::Role,
+    namespace: &str,
+    missing: &crate::cluster::Missing,
+) -> String {
+    let name = &role.service_account_name;
+    let helm = role.kind.helm_value();
+    format!(
+        "{} would run as ServiceAccount {}, which was not found in namespace {} (requireExistingServiceAccounts: true; the host answered {:?}, and without its cache {:?}): the API server would refuse its Pods, and a Helm hook waiting for them would time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it ({helm}.create=true), or create it (kubectl create serviceaccount {name} -n {namespace}), or set {}.serviceAccountName in the policy settings to the ServiceAccount you use",
+        subject(findings),
+        quoted(name),
+        quoted(namespace),
+        missing.cached,
+        missing.uncached,
+        role.kind.settings_key()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,9 @@ pub struct AdmissionRequest<'a> {
     pub operation: Option<CowStr<'a>>,
     #[serde(default, borrow)]
     pub sub_resource: Option<CowStr<'a>>,
+    /// The namespace of the request: a Pod's object may not carry it yet on CREATE.
+    #[serde(default, borrow)]
+    pub namespace: Option<CowStr<'a>>,
     #[serde(default, borrow)]
     pub user_info: Option<UserInfo<'a>>,
     #[serde(default, borrow)]

@@ -43,6 +43,8 @@ struct SettingsInput {
     reserve_service_accounts: bool,
     #[serde(default)]
     service_account_objects: bool,
+    #[serde(default)]
+    require_existing_service_accounts: bool,
 }
 
 fn awaiter_default() -> Option<Option<RoleInput>> {
@@ -66,6 +68,8 @@ pub struct Settings {
     pub awaiter: Option<Role>,
     pub reserve_service_accounts: bool,
     pub service_account_objects: bool,
+    /// Look a role's ServiceAccount up (context-aware) before admitting a workload that runs as it.
+    pub require_existing_service_accounts: bool,
 }
 
 impl Default for Settings {
@@ -77,6 +81,7 @@ impl Default for Settings {
             awaiter: Some(RoleKind::Awaiter.default_role()),
             reserve_service_accounts: true,
             service_account_objects: false,
+            require_existing_service_accounts: false,
         }
     }
 }
@@ -132,6 +137,7 @@ impl Settings {
             },
             reserve_service_accounts: input.reserve_service_accounts,
             service_account_objects: input.service_account_objects,
+            require_existing_service_accounts: input.require_existing_service_accounts,
         };
         settings.validate()?;
         Ok(settings)

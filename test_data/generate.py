@@ -60,6 +60,43 @@ def request(obj, operation="CREATE", old=None, uid=None, sub_resource=None, kind
     return req
 
 
+def audit_request(obj):
+    """What Kubewarden's audit scanner sends for a stored object: built from the object alone,
+    `resource.resource` is the Kind itself, and no userInfo, oldObject, dryRun or options."""
+    kind = obj["kind"]
+    group, version, _ = GVR[kind]
+    meta = obj["metadata"]
+    return {
+        "uid": meta.get("uid", "6f1f4b8e-2c57-4a39-9d3e-0c6a9d1b7e21"),
+        "kind": {"group": group, "version": version, "kind": kind},
+        "resource": {"group": group, "version": version, "resource": kind},
+        "requestKind": {"group": group, "version": version, "kind": kind},
+        "requestResource": {"group": group, "version": version, "resource": kind},
+        "name": meta.get("name", ""),
+        "namespace": meta.get("namespace", "jhub"),
+        "operation": "CREATE",
+        "object": obj,
+    }
+
+
+def stored(obj, name=None):
+    """The object as the API server stores it: a name, a uid, a resourceVersion."""
+    obj = copy.deepcopy(obj)
+    meta = obj["metadata"]
+    if name:
+        meta["name"] = name
+        meta.pop("generateName", None)
+    meta["uid"] = "0b6c5d1e-7f2a-4e8b-9c3d-5a4f6e7d8c9b"
+    meta["resourceVersion"] = "48213"
+    meta["creationTimestamp"] = "2026-11-20T08:00:00Z"
+    return obj
+
+
+DEPLOYMENT_OWNER = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "hook-image-puller",
+                    "uid": "3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a", "controller": True,
+                    "blockOwnerDeletion": True}
+
+
 def injected_volume(suffix="x9k2m"):
     return {
         "name": "kube-api-access-" + suffix,
@@ -259,9 +296,8 @@ def main():
     ds["spec"]["template"]["metadata"]["labels"] = {"app": "jupyterhub", "release": "jupyterhub"}
     ds["spec"]["selector"] = {"matchLabels": {"app": "jupyterhub", "release": "jupyterhub"}}
     pod_spec(ds)["serviceAccountName"] = "default"
-    exp = copy.deepcopy(ds)
-    pod_spec(exp)["serviceAccountName"] = "hook-image-puller"
-    write("hook-daemonset-labels-on-controller-only-create", request(ds), exp)
+    # No role (its Pods will not carry the labels), so nothing to fix: accepted with a warning.
+    write("hook-daemonset-labels-on-controller-only-create", request(ds))
     ds = copy.deepcopy(hook_ds)
     ds["metadata"]["labels"] = {"app": "jupyterhub"}
     del pod_spec(ds)["automountServiceAccountToken"]
@@ -374,6 +410,7 @@ def main():
     write("continuous-serviceaccount-automount-off-create", request(sa))
 
     bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod)
+    coherence(hook_pod, hook_legacy, hook_ds, cont_ds)
 
     os.makedirs(os.path.join(HERE, "expected"), exist_ok=True)
     for name, req in OUT.items():
@@ -482,9 +519,8 @@ def bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod):
     cj["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"] = {"app": "jupyterhub"}
     cj["spec"]["jobTemplate"]["metadata"]["labels"] = {"component": "hook-image-puller"}
     pod_spec(cj)["serviceAccountName"] = "default"
-    exp = copy.deepcopy(cj)
-    pod_spec(exp)["serviceAccountName"] = "hook-image-puller"
-    write("hook-cronjob-labels-on-job-template-only-create", request(cj), exp)
+    # Job template labels go to the Jobs, not their Pods: no role, accepted with a warning.
+    write("hook-cronjob-labels-on-job-template-only-create", request(cj))
 
     # Borrowing a reserved ServiceAccount through the deprecated serviceAccount alone.
     dep = {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -544,6 +580,67 @@ def bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod):
     write("hook-pod-legacy-duplicate-label-create", request(copy.deepcopy(hook_legacy)),
           copy.deepcopy(legacy_fixed),
           raw=[('"component": "hook-image-puller"', '"component": "hub",\n        "component": "hook-image-puller"')])
+
+
+def coherence(hook_pod, hook_legacy, hook_ds, cont_ds):
+    """What controllers, the garbage collector and the audit scanner send (issue 8)."""
+    # A ReplicaSet its Deployment controls, carrying a template that runs as default.
+    rs = as_kind(hook_ds, "ReplicaSet", "apps/v1")
+    rs["metadata"]["name"] = "hook-image-puller-5d8f7c9b4"
+    rs["metadata"]["ownerReferences"] = [copy.deepcopy(DEPLOYMENT_OWNER)]
+    rs["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "1"}
+    for labels in (rs["metadata"]["labels"], rs["spec"]["template"]["metadata"]["labels"],
+                   rs["spec"]["selector"]["matchLabels"]):
+        labels["pod-template-hash"] = "5d8f7c9b4"
+    rs["spec"]["replicas"] = 1
+    pod_spec(rs)["serviceAccountName"] = "default"
+    write("hook-replicaset-of-deployment-default-sa-create", request(rs))
+    old = stored(rs)
+    # The Deployment controller scales it with a full UPDATE.
+    new = copy.deepcopy(old)
+    new["spec"]["replicas"] = 3
+    write("hook-replicaset-of-deployment-default-sa-scale-update", request(new, "UPDATE", old=old))
+    # A new revision annotation.
+    new = copy.deepcopy(old)
+    new["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "2"
+    write("hook-replicaset-of-deployment-default-sa-revision-update", request(new, "UPDATE", old=old))
+    # The garbage collector removes the ownerReference (the Deployment was deleted, orphaning):
+    # no longer controlled, but the UPDATE leaves the template alone.
+    new = copy.deepcopy(old)
+    del new["metadata"]["ownerReferences"]
+    write("hook-replicaset-default-sa-orphaned-update", request(new, "UPDATE", old=old))
+    # A scale of a ReplicaSet of no Deployment.
+    orphan = copy.deepcopy(old)
+    del orphan["metadata"]["ownerReferences"]
+    new = copy.deepcopy(orphan)
+    new["spec"]["replicas"] = 2
+    write("hook-replicaset-default-sa-scale-update", request(new, "UPDATE", old=orphan))
+
+    # A DaemonSet adopts a stored chart 4.0.0 hook pod (an ownerReference added by UPDATE).
+    old = stored(hook_legacy, "hook-image-puller-x7k2p")
+    new = copy.deepcopy(old)
+    new["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "DaemonSet",
+                                           "name": "hook-image-puller", "uid": "a1b2c3d4-0000-4000-8000-000000000001",
+                                           "controller": True, "blockOwnerDeletion": True}]
+    write("hook-pod-legacy-adopted-update", request(new, "UPDATE", old=old))
+
+    # The audit scanner's requests for a chart 4.0.0 release and a 4.4.0 one.
+    legacy_ds = copy.deepcopy(cont_ds)
+    del legacy_ds["spec"]["template"]["spec"]["serviceAccountName"]
+    write("audit-continuous-daemonset-legacy", audit_request(stored(legacy_ds)))
+    write("audit-hook-pod-legacy", audit_request(stored(hook_legacy, "hook-image-puller-x7k2p")))
+    write("audit-continuous-daemonset", audit_request(stored(cont_ds)))
+    write("audit-hook-pod", audit_request(stored(hook_pod, "hook-image-puller-x7k2p")))
+    write("audit-hook-replicaset-of-deployment-default-sa", audit_request(stored(rs)))
+
+    # A projected API-client pod certificate (KEP-4317) in a hook puller.
+    pod = copy.deepcopy(hook_pod)
+    pod["spec"]["volumes"] = [{"name": "api-client-cert", "projected": {"sources": [
+        {"podCertificate": {"signerName": "kubernetes.io/kube-apiserver-client-pod", "keyType": "ED25519",
+                            "credentialBundlePath": "credentialbundle.pem"}}]}}]
+    write("hook-pod-pod-certificate-create", request(pod))
+    pod["spec"]["volumes"][0]["projected"]["sources"][0]["podCertificate"]["signerName"] = "example.com/mesh-mtls"
+    write("hook-pod-pod-certificate-other-signer-create", request(pod))
 
 
 if __name__ == "__main__":

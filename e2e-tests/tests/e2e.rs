@@ -9,6 +9,10 @@ use e2e_tests::cases::{self, RequestCase, SettingsCase};
 use e2e_tests::{Policy, policy_path, read_request, workspace_root};
 use serde_json::{Value, json};
 
+#[path = "e2e/chain.rs"]
+mod chain;
+use chain::Root;
+
 fn check_request_case(policy: &Policy, data: &Path, case: &RequestCase) -> Result<()> {
     let request = read_request(&data.join(&case.request))?;
     let response = policy.run(&request, &case.settings)?;
@@ -116,10 +120,14 @@ fn check_settings_case(policy: &Policy, case: &SettingsCase) -> Result<()> {
     Ok(())
 }
 
-fn nested(depth: usize) -> Vec<u8> {
-    let mut s = String::from(
-        r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"spec":{"x":"#,
-    );
+/// A Pod with `depth` nested arrays in a field no rule reads; a legacy hook puller to mutate
+/// when `puller`.
+fn nested(depth: usize, puller: bool) -> Vec<u8> {
+    let mut s = String::from(if puller {
+        r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","userInfo":{"username":"kubernetes-admin"},"object":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{"serviceAccountName":"default","automountServiceAccountToken":false,"x":"#
+    } else {
+        r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"spec":{"x":"#
+    });
     s.push_str(&"[".repeat(depth));
     s.push_str(&"]".repeat(depth));
     s.push_str("}}},\"settings\":{}}");
@@ -161,9 +169,15 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             "cannot decode the validation request",
         ),
         (
-            "nested 10,000 deep",
-            nested(10_000),
-            "nested more than 100 levels deep",
+            // serde skips what no rule reads without recursing; only an echo must be shallow.
+            "nested 10,000 deep in a field no rule reads, of a Pod the policy accepts untouched",
+            nested(10_000, false),
+            "",
+        ),
+        (
+            "nested 10,000 deep in a field no rule reads, of a Pod to mutate",
+            nested(10_000, true),
+            "cannot decode the Pod object: it is nested more than 100 levels deep",
         ),
         ("1 MB Pod is judged", big_pod(1_000), ""),
         (
@@ -222,7 +236,7 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             // Found by fuzzing: a mutation copies fields no rule reads verbatim, so this
             // escape reached policy-server in the mutated object, which its parser refuses.
             "lone surrogate escape in a field no rule reads, of a Pod to mutate",
-            br#"{"request":{"kind":{"kind":"Pod"},"object":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{"serviceAccountName":"default","automountServiceAccountToken":false,"x-note":"\ud800"}}},"settings":{}}"#
+            br#"{"request":{"kind":{"kind":"Pod"},"userInfo":{"username":"kubernetes-admin"},"object":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{"serviceAccountName":"default","automountServiceAccountToken":false,"x-note":"\ud800"}}},"settings":{}}"#
                 .to_vec(),
             "cannot decode the Pod object: a lone surrogate \\ud800 in a string",
         ),
@@ -230,7 +244,7 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             // Found by fuzzing: copied verbatim into a mutation, such a number made the answer
             // unparseable for policy-server. A judged object must hold only what it can parse.
             "1e400 in a field no rule reads, of a DaemonSet to mutate",
-            br#"{"request":{"kind":{"group":"apps","kind":"DaemonSet"},"object":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{"template":{"spec":{"serviceAccountName":"default","automountServiceAccountToken":false,"securityContext":{"runAsGroup":1e400}}}}}},"settings":{}}"#
+            br#"{"request":{"kind":{"group":"apps","kind":"DaemonSet"},"userInfo":{"username":"kubernetes-admin"},"object":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{"template":{"spec":{"serviceAccountName":"default","automountServiceAccountToken":false,"securityContext":{"runAsGroup":1e400}}}}}},"settings":{}}"#
                 .to_vec(),
             "cannot decode the DaemonSet object: the number 1e400 does not fit a 64-bit float",
         ),
@@ -268,7 +282,7 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
                 p.extend(b"}}");
                 p
             },
-            "nested more than 100 levels deep",
+            "the policy settings are not valid: hookPuller: invalid type: sequence",
         ),
     ];
     let mut results = Vec::new();
@@ -564,6 +578,217 @@ fn check_cli(policy: &Policy, data: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The chart's controllers and every labelling variant, admitted through the module with their
+/// children derived as the controllers do, in both modes (the coherence law, README Decisions).
+fn check_chain_table(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+    use Root::{Accepted as A, Mutated as M, Rejected as R};
+    let kinds = [
+        "daemonset",
+        "deployment",
+        "statefulset",
+        "replicaset",
+        "replicationcontroller",
+        "job",
+        "cronjob",
+    ];
+    let mut table: Vec<(String, Value, Value, Root, Root)> = Vec::new();
+    let mut file = |name: &str, mutate: Root, reject: Root| -> Result<()> {
+        let request = read_request(&data.join(name))?;
+        table.push((name.to_owned(), request["object"].clone(), json!({}), mutate, reject));
+        Ok(())
+    };
+    let mut loaded = Vec::new();
+    for (name, mutate, reject) in [
+        ("hook-daemonset-create.json", A, A),
+        ("continuous-daemonset-create.json", A, A),
+        ("awaiter-job-create.json", A, A),
+        ("continuous-daemonset-legacy-create.json", M, R),
+        ("hook-daemonset-automount-unset-create.json", M, R),
+        ("hook-daemonset-labels-on-controller-only-create.json", A, A),
+        ("hook-daemonset-labels-on-template-only-create.json", M, R),
+        ("hook-cronjob-labels-on-job-template-only-create.json", A, A),
+        ("awaiter-job-default-sa-create.json", M, R),
+        ("deployment-borrows-continuous-sa-create.json", R, R),
+    ] {
+        loaded.push(file(name, mutate, reject));
+    }
+    for kind in kinds {
+        loaded.push(file(&format!("hook-{kind}-create.json"), A, A));
+        loaded.push(file(&format!("hook-{kind}-default-sa-create.json"), M, R));
+    }
+    let mut results: Vec<(String, Result<()>)> = loaded
+        .into_iter()
+        .filter_map(|r| r.err())
+        .map(|e| ("chain: test data".to_owned(), Err(e)))
+        .collect();
+    // fullnameOverride: myhub, with the policy configured for it, and the chart 4.0.0 form.
+    let fullname = json!({"hookPuller": {"serviceAccountName": "myhub-hook-image-puller"},
+        "continuousPuller": {"serviceAccountName": "myhub-continuous-image-puller"},
+        "awaiter": {"serviceAccountName": "myhub-hook-image-awaiter"}});
+    if let Ok(request) = read_request(&data.join("hook-daemonset-create.json")) {
+        let mut ds = request["object"].clone();
+        ds["metadata"]["name"] = json!("myhub-hook-image-puller");
+        ds["spec"]["template"]["spec"]["serviceAccountName"] = json!("myhub-hook-image-puller");
+        table.push(("fullnameOverride hook DaemonSet".into(), ds.clone(), fullname.clone(), A, A));
+        ds["spec"]["template"]["spec"]["serviceAccountName"] = json!("default");
+        table.push(("fullnameOverride 4.0.0 hook DaemonSet".into(), ds, fullname, M, R));
+    }
+    for (name, root, settings, mutate, reject) in table {
+        for (mode, expected) in [("mutate", mutate), ("reject", reject)] {
+            let mut settings = settings.clone();
+            settings["mode"] = json!(mode);
+            let outcome = chain::run(policy, &root, &settings).and_then(|o| {
+                ensure!(o.root == expected, "root {:?}, expected {expected:?}", o.root);
+                ensure!(
+                    o.root == Root::Rejected || o.derived > 0,
+                    "an admitted controller derived nothing"
+                );
+                Ok(())
+            });
+            results.push((format!("chain: {name} ({mode})"), outcome));
+        }
+    }
+    results
+}
+
+/// Generated controllers of every kind, every placement of the role labels, every
+/// ServiceAccount, automount and token variant, in both modes: for each one the module admits,
+/// everything Kubernetes derives from it is admitted too (the coherence law).
+fn check_chain_property(policy: &Policy) -> (String, Result<()>) {
+    let kinds = [
+        "DaemonSet",
+        "Deployment",
+        "StatefulSet",
+        "ReplicaSet",
+        "ReplicationController",
+        "Job",
+        "CronJob",
+    ];
+    let roles = ["hook-image-puller", "continuous-image-puller", "image-puller"];
+    let accounts = [
+        None,
+        Some("default"),
+        Some("own"),
+        Some("continuous-image-puller"),
+        Some("jupyterhub-hub"),
+    ];
+    let automounts = [None, Some(true), Some(false)];
+    let outcome = (|| {
+        let (mut roots, mut admitted, mut derived) = (0, 0, 0);
+        for kind in kinds {
+            let placements: &[&str] = if kind == "CronJob" {
+                &["template", "controller", "both", "none", "jobTemplate"]
+            } else {
+                &["template", "controller", "both", "none"]
+            };
+            for placement in placements {
+                for role in roles {
+                    for account in accounts {
+                        for automount in automounts {
+                            for token in [false, true] {
+                                let object =
+                                    generated(kind, placement, role, account, automount, token);
+                                for mode in ["mutate", "reject"] {
+                                    let o = chain::run(policy, &object, &json!({"mode": mode}))
+                                        .with_context(|| {
+                                            format!(
+                                                "{kind}, labels on {placement}, {role}, account {account:?}, automount {automount:?}, token {token}, {mode}"
+                                            )
+                                        })?;
+                                    roots += 1;
+                                    if o.root != Root::Rejected {
+                                        admitted += 1;
+                                    }
+                                    derived += o.derived;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        ensure!(admitted > 0 && derived > admitted, "the generator admitted too little");
+        println!("    {roots} controllers, {admitted} admitted, {derived} derived objects admitted");
+        Ok(())
+    })();
+    ("chain property: the coherence law over generated controllers".into(), outcome)
+}
+
+/// A controller of `kind` whose role label (`component: role`) sits at `placement`.
+fn generated(
+    kind: &str,
+    placement: &str,
+    role: &str,
+    account: Option<&str>,
+    automount: Option<bool>,
+    token: bool,
+) -> Value {
+    let role_account = match role {
+        "hook-image-puller" => "hook-image-puller",
+        "continuous-image-puller" => "continuous-image-puller",
+        _ => "hook-image-awaiter",
+    };
+    let labelled = |here: bool| {
+        let mut labels = json!({"app": "jupyterhub", "release": "jhub"});
+        if here {
+            labels["component"] = json!(role);
+        }
+        labels
+    };
+    let mut spec = json!({
+        "initContainers": [{"name": "image-pull-singleuser", "image": "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0", "command": ["/bin/sh", "-c", "echo Pulling complete"]}],
+        "containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10.1"}],
+        "nodeSelector": {"hub.jupyter.org/node-purpose": "user"},
+    });
+    match account {
+        Some("own") => spec["serviceAccountName"] = json!(role_account),
+        Some(a) => spec["serviceAccountName"] = json!(a),
+        None => {}
+    }
+    if let Some(a) = automount {
+        spec["automountServiceAccountToken"] = json!(a);
+    }
+    if token {
+        spec["volumes"] = json!([{"name": "api-token", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}]);
+        spec["containers"][0]["volumeMounts"] = json!([{"name": "api-token", "mountPath": "/token"}]);
+    }
+    let in_template = matches!(placement, "template" | "both");
+    let on_controller = matches!(placement, "controller" | "both");
+    let mut template = json!({"metadata": {"labels": labelled(in_template)}, "spec": spec});
+    let selector = json!({"matchLabels": {"app": "jupyterhub", "release": "jhub"}});
+    let (api, body) = match kind {
+        "Job" | "CronJob" => {
+            template["spec"]["restartPolicy"] = json!("Never");
+            if kind == "Job" {
+                ("batch/v1", json!({"template": template, "backoffLimit": 0}))
+            } else {
+                (
+                    "batch/v1",
+                    json!({"schedule": "*/30 * * * *", "jobTemplate": {
+                        "metadata": {"labels": labelled(placement == "jobTemplate")},
+                        "spec": {"template": template}}}),
+                )
+            }
+        }
+        "ReplicationController" => (
+            "v1",
+            json!({"replicas": 1, "selector": {"app": "jupyterhub", "release": "jhub"}, "template": template}),
+        ),
+        "StatefulSet" => (
+            "apps/v1",
+            json!({"serviceName": "pullers", "selector": selector, "template": template}),
+        ),
+        "DaemonSet" => ("apps/v1", json!({"selector": selector, "template": template})),
+        _ => (
+            "apps/v1",
+            json!({"replicas": 1, "selector": selector, "template": template}),
+        ),
+    };
+    json!({"apiVersion": api, "kind": kind,
+        "metadata": {"name": "pullers", "namespace": "jhub", "labels": labelled(on_controller)},
+        "spec": body})
+}
+
 fn main() {
     let root = workspace_root();
     let data = root.join("test_data");
@@ -606,6 +831,8 @@ fn main() {
     results.extend(check_garbage_settings(&policy));
     results.extend(check_raw_bypasses(&policy, &data));
     results.extend(check_fuzz_corpus(&policy));
+    results.extend(check_chain_table(&policy, &data));
+    results.push(check_chain_property(&policy));
     results.push((
         "kwctl-like policy-run command".into(),
         check_cli(&policy, &data),

@@ -236,3 +236,101 @@ fn labels_on_the_controller_only_give_no_role_and_a_warning() {
     );
     assert_eq!(warnings(&d).len(), 1);
 }
+
+mod require_existing {
+    use super::*;
+    use crate::cluster::fake::FakeCluster;
+
+    const ON: &str = r#"{"requireExistingServiceAccounts":true}"#;
+    const ON_REJECT: &str = r#"{"requireExistingServiceAccounts":true,"mode":"reject"}"#;
+
+    fn run(cluster: &FakeCluster, user: &str, object: &str, settings: &str) -> Decision {
+        let payload = format!(
+            r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"CREATE","namespace":"jhub",
+            "userInfo":{user},"object":{object}}},"settings":{settings}}}"#
+        );
+        evaluate_in(payload.as_bytes(), cluster)
+    }
+
+    fn asked(c: &FakeCluster) -> Vec<(String, String, bool)> {
+        c.asked.borrow().clone()
+    }
+
+    fn q(name: &str, uncached: bool) -> (String, String, bool) {
+        ("jhub".into(), name.into(), uncached)
+    }
+
+    #[test]
+    fn compliant_and_mutated_pullers_need_their_account() {
+        let compliant = pod(false).replace(r#""default""#, r#""hook-image-puller""#);
+        for settings in [ON, ON_REJECT] {
+            let found = FakeCluster::with(&[("jhub", "hook-image-puller", true)]);
+            assert_eq!(run(&found, ADMIN, &compliant, settings), Decision::accept());
+            assert_eq!(asked(&found), [q("hook-image-puller", false)]);
+
+            let absent = FakeCluster::with(&[]);
+            let Decision::Reject { message, .. } = run(&absent, ADMIN, &compliant, settings) else {
+                panic!("expected a rejection")
+            };
+            assert!(message.contains(r#"would run as ServiceAccount "hook-image-puller", which was not found in namespace "jhub""#), "{message}");
+            assert!(
+                message.contains("Upgrade Zero to JupyterHub to 4.1.0 or later"),
+                "{message}"
+            );
+            assert!(
+                message.contains(r#"serviceaccounts \"hook-image-puller\" not found"#),
+                "{message}"
+            );
+            assert_eq!(
+                asked(&absent),
+                [q("hook-image-puller", false), q("hook-image-puller", true)]
+            );
+
+            let fresh = FakeCluster::with(&[("jhub", "hook-image-puller", false)]);
+            assert_eq!(run(&fresh, ADMIN, &compliant, settings), Decision::accept());
+            assert_eq!(
+                asked(&fresh),
+                [q("hook-image-puller", false), q("hook-image-puller", true)]
+            );
+        }
+        // A chart 4.0.0 pod about to be mutated to an account that does not exist.
+        let absent = FakeCluster::with(&[]);
+        assert!(matches!(
+            run(&absent, ADMIN, &pod(false), ON),
+            Decision::Reject { .. }
+        ));
+        let found = FakeCluster::with(&[("jhub", "hook-image-puller", true)]);
+        assert!(matches!(
+            run(&found, ADMIN, &pod(false), ON),
+            Decision::Mutate { .. }
+        ));
+        // Audits look up the same way.
+        let absent = FakeCluster::with(&[]);
+        let Decision::Reject { message, .. } = run(&absent, "null", &compliant, ON) else {
+            panic!("expected a failed audit")
+        };
+        assert!(message.contains("which was not found"), "{message}");
+    }
+
+    #[test]
+    fn nothing_else_asks_the_host() {
+        let none = FakeCluster::with(&[]);
+        let unrelated =
+            r#"{"metadata":{"labels":{"app":"x"}},"spec":{"serviceAccountName":"default"}}"#;
+        let borrower = r#"{"metadata":{"labels":{"app":"x"}},"spec":{"serviceAccountName":"hook-image-puller"}}"#;
+        assert_eq!(run(&none, ADMIN, unrelated, ON), Decision::accept());
+        assert!(matches!(
+            run(&none, ADMIN, borrower, ON),
+            Decision::Reject { .. }
+        ));
+        // The setting off: today's decision, no question.
+        let compliant = pod(false).replace(r#""default""#, r#""hook-image-puller""#);
+        assert_eq!(run(&none, ADMIN, &compliant, "{}"), Decision::accept());
+        // A rejected puller is not looked up either.
+        assert!(matches!(
+            run(&none, ADMIN, &pod(false), ON_REJECT),
+            Decision::Reject { .. }
+        ));
+        assert!(asked(&none).is_empty(), "{:?}", asked(&none));
+    }
+}
