@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use prepuller_serviceaccount_policy_fuzz::{check_payload, validate_settings};
+use prepuller_serviceaccount_policy_fuzz::POLICY;
 
 const REQUESTS: [&str; 6] = [
     include_str!("../../test_data/hook-pod-legacy-create.json"),
@@ -16,7 +16,7 @@ const REQUESTS: [&str; 6] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let answer = validate_settings(data);
+    let answer = POLICY.check_settings(data);
     if !answer.valid {
         return;
     }
@@ -28,6 +28,6 @@ fuzz_target!(|data: &[u8]| {
     };
     for request in REQUESTS {
         let payload = format!(r#"{{"request":{request},"settings":{settings}}}"#);
-        check_payload(payload.as_bytes());
+        POLICY.check_payload(payload.as_bytes());
     }
 });

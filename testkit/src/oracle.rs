@@ -1,0 +1,520 @@
+//! The invariants: what must hold of the policy's answers, checked by the properties on tame
+//! cases and by the fuzz targets on anything. Each check panics with what broke (a failing
+//! property in proptest, a crash for libFuzzer).
+//!
+//! The oracle knows the rules only as far as it must to judge an answer: which paths a mutation
+//! may touch and to what, which kinds there are and where their fields sit ([`Kind`], its own
+//! table), which ServiceAccounts the settings configure (read from the settings JSON here, not
+//! through the policy's decoder).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use crate::grammar::{Case, ROLE_ACCOUNTS, UNRESERVED_ACCOUNT, covers_token_path, request};
+use crate::kinds::Kind;
+use crate::policy::{Answer, Policy, apply_as_policy_server, outcome};
+use crate::spelling::{Mix, add_unknown_fields, remove_unknown_fields, write_shuffled};
+use crate::{CONTAINER_LISTS, INJECTED_PREFIX};
+
+/// What `mode: reject` says where `mode: mutate` would have fixed the object.
+pub const REJECT_MODE_NOTE: &str = "(mode: reject, so nothing was changed)";
+
+/// The envelope with the settings' `mode` set (settings that are not an object become
+/// `{"mode": ...}`).
+pub fn with_mode(envelope: &Value, mode: &str) -> Value {
+    let mut e = envelope.clone();
+    match e.get_mut("settings") {
+        Some(Value::Object(s)) => {
+            s.insert("mode".into(), json!(mode));
+        }
+        _ => e["settings"] = json!({ "mode": mode }),
+    }
+    e
+}
+
+/// The envelope with another request object.
+pub fn with_object(envelope: &Value, object: &Value) -> Value {
+    let mut e = envelope.clone();
+    e["request"]["object"] = object.clone();
+    e
+}
+
+/// The envelope with another request, same settings.
+pub fn with_request(envelope: &Value, request: Value) -> Value {
+    let mut e = envelope.clone();
+    e["request"] = request;
+    e
+}
+
+/// The mode the settings ask for, when it is a valid one.
+fn mode_of(envelope: &Value) -> Option<&str> {
+    match envelope.get("settings") {
+        None | Some(Value::Null) => Some("mutate"),
+        Some(Value::Object(s)) => match s.get("mode") {
+            None => Some("mutate"),
+            Some(Value::String(m)) if m == "mutate" || m == "reject" => Some(m),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The request's object as policy-server reads it: parsed from the very bytes the policy got.
+fn sent_object(text: &[u8]) -> Option<Value> {
+    serde_json::from_slice::<Value>(text)
+        .ok()?
+        .get_mut("request")?
+        .get_mut("object")
+        .filter(|o| !o.is_null())
+        .map(Value::take)
+}
+
+fn at_path<'v>(v: &'v Value, path: &[&str]) -> Option<&'v Map<String, Value>> {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_object)
+}
+
+fn at_path_mut<'v>(v: &'v mut Value, path: &[&str]) -> Option<&'v mut Map<String, Value>> {
+    path.iter()
+        .try_fold(v, |v, k| v.get_mut(k))
+        .and_then(Value::as_object_mut)
+}
+
+fn name_of(v: &Value) -> &str {
+    v.get("name").and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The names of the volumes in the map holding the rule fields.
+pub fn volume_names(fields: Option<&Map<String, Value>>) -> BTreeSet<String> {
+    fields
+        .and_then(|s| s.get("volumes"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|v| name_of(v).to_owned())
+        .collect()
+}
+
+/// The names of an object's volumes (in its pod spec).
+pub fn pod_volumes(kind: Kind, object: &Value) -> BTreeSet<String> {
+    volume_names(
+        kind.rule_fields_path()
+            .and_then(|path| at_path(object, path)),
+    )
+}
+
+/// Keeps the volume mounts of every container list for which `keep(index, mount)` holds, the
+/// index counting every mount of the pod spec in order.
+fn retain_mounts(spec: &mut Map<String, Value>, mut keep: impl FnMut(usize, &Value) -> bool) {
+    let mut n = 0;
+    for list in CONTAINER_LISTS {
+        for c in spec
+            .get_mut(list)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(Value::Array(mounts)) = c.get_mut("volumeMounts") {
+                mounts.retain(|m| {
+                    n += 1;
+                    keep(n - 1, m)
+                });
+            }
+        }
+    }
+}
+
+/// The object without what the rules own: the two ServiceAccount fields, automount, and the
+/// volumes named in `removed` with their mounts.
+pub fn without_owned(object: &Value, path: &[&str], removed: &BTreeSet<String>) -> Value {
+    let mut out = object.clone();
+    if let Some(spec) = at_path_mut(&mut out, path) {
+        for key in [
+            "serviceAccountName",
+            "serviceAccount",
+            "automountServiceAccountToken",
+        ] {
+            spec.remove(key);
+        }
+        if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
+            volumes.retain(|v| !removed.contains(name_of(v)));
+        }
+        retain_mounts(spec, |_, m| !removed.contains(name_of(m)));
+    }
+    out
+}
+
+/// The ServiceAccounts the settings configure, read from the settings JSON: each role's
+/// `serviceAccountName` or its default; `awaiter: null` turns the awaiter off.
+pub fn configured_accounts(settings: Option<&Value>) -> Vec<String> {
+    [
+        ("hookPuller", ROLE_ACCOUNTS[0]),
+        ("continuousPuller", ROLE_ACCOUNTS[1]),
+        ("awaiter", ROLE_ACCOUNTS[2]),
+    ]
+    .into_iter()
+    .filter_map(|(key, default)| match settings.and_then(|s| s.get(key)) {
+        Some(Value::Null) if key == "awaiter" => None,
+        role => Some(
+            role.and_then(|r| r.get("serviceAccountName"))
+                .and_then(Value::as_str)
+                .unwrap_or(default)
+                .to_owned(),
+        ),
+    })
+    .collect()
+}
+
+/// A mutation changed only the paths the rules own, each to a value the rules allow: the two
+/// ServiceAccount fields (to a configured ServiceAccount), automount (to `false`), and on Pods
+/// the removal of injected `kube-api-access-*` volumes with their mounts.
+pub fn check_owned_paths(envelope: &Value, original: &Value, fixed: &Value) {
+    let gvk = &envelope["request"]["kind"];
+    let kind = Kind::judged(
+        gvk.get("group").and_then(Value::as_str),
+        gvk["kind"].as_str().unwrap_or_default(),
+    )
+    .unwrap_or_else(|| panic!("a mutation of a kind the policy does not judge: {gvk}"));
+    let path = kind
+        .rule_fields_path()
+        .unwrap_or_else(|| panic!("a judged kind without rule fields: {kind:?}"));
+    let (before, after) = (at_path(original, path), at_path(fixed, path));
+    let removed: BTreeSet<String> = volume_names(before)
+        .difference(&volume_names(after))
+        .cloned()
+        .collect();
+    assert!(
+        removed.is_empty()
+            || (kind == Kind::Pod && removed.iter().all(|n| n.starts_with(INJECTED_PREFIX))),
+        "removed volumes {removed:?} from a {kind:?}"
+    );
+    assert_eq!(
+        without_owned(original, path, &removed),
+        without_owned(fixed, path, &removed),
+        "the mutation changed a path the rules do not own"
+    );
+    let accounts = configured_accounts(envelope.get("settings"));
+    for key in ["serviceAccountName", "serviceAccount"] {
+        let new = after.and_then(|s| s.get(key));
+        if new != before.and_then(|s| s.get(key)) {
+            let new = new.and_then(Value::as_str).unwrap_or_default();
+            assert!(
+                accounts.iter().any(|a| a == new),
+                "{key} set to {new:?}, not a configured ServiceAccount ({accounts:?})"
+            );
+        }
+    }
+    let automount = after.and_then(|s| s.get("automountServiceAccountToken"));
+    if automount != before.and_then(|s| s.get("automountServiceAccountToken")) {
+        assert_eq!(
+            automount,
+            Some(&json!(false)),
+            "automount set to {automount:?}"
+        );
+    }
+}
+
+/// The ServiceAccounts of the roles whose default selector (`component: ...`) matches one of the
+/// object's label sets; only meaningful under settings that keep the default roles.
+pub fn roles(kind: Kind, object: &Value, settings: &Value) -> Vec<&'static str> {
+    let components: BTreeSet<&str> = kind
+        .label_paths()
+        .iter()
+        .filter_map(|path| path.iter().try_fold(object, |v, k| v.get(k)))
+        .filter_map(|m| m.pointer("/labels/component").and_then(Value::as_str))
+        .collect();
+    let awaiter_on = settings.get("awaiter") != Some(&Value::Null);
+    [
+        "hook-image-puller",
+        "continuous-image-puller",
+        "image-puller",
+    ]
+    .into_iter()
+    .zip(ROLE_ACCOUNTS)
+    .filter(|(c, sa)| components.contains(c) && (awaiter_on || *sa != ROLE_ACCOUNTS[2]))
+    .map(|(_, sa)| sa)
+    .collect()
+}
+
+/// One way of removing one violation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fix {
+    ServiceAccountName,
+    DeprecatedServiceAccount,
+    AutomountFalse,
+    RemoveTokenVolume,
+    RemoveTokenPathMount,
+    StopBorrowing,
+}
+
+impl Fix {
+    pub const ALL: [Fix; 6] = [
+        Fix::ServiceAccountName,
+        Fix::DeprecatedServiceAccount,
+        Fix::AutomountFalse,
+        Fix::RemoveTokenVolume,
+        Fix::RemoveTokenPathMount,
+        Fix::StopBorrowing,
+    ];
+}
+
+fn has_token_source(volume: &Value) -> bool {
+    volume
+        .pointer("/projected/sources")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|s| s.get("serviceAccountToken").is_some()))
+}
+
+/// Makes one field compliant for the object's role (or, without a role, stops borrowing a
+/// reserved ServiceAccount); `pick` chooses among several candidates. Leaves the object unchanged
+/// when that fix does not apply.
+pub fn apply_fix(kind: Kind, object: &Value, settings: &Value, fix: Fix, pick: usize) -> Value {
+    let roles = roles(kind, object, settings);
+    let mut out = object.clone();
+    let Some(spec) = kind
+        .rule_fields_path()
+        .and_then(|path| at_path_mut(&mut out, path))
+    else {
+        return out;
+    };
+    match (fix, roles.as_slice()) {
+        (Fix::ServiceAccountName, [role]) => {
+            spec.insert("serviceAccountName".into(), json!(role));
+        }
+        (Fix::DeprecatedServiceAccount, [role]) if spec.contains_key("serviceAccount") => {
+            spec.insert("serviceAccount".into(), json!(role));
+        }
+        (Fix::AutomountFalse, _) => {
+            spec.insert("automountServiceAccountToken".into(), json!(false));
+        }
+        (Fix::RemoveTokenVolume, _) => {
+            let tokens: Vec<String> = spec
+                .get("volumes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|v| has_token_source(v))
+                .map(|v| name_of(v).to_owned())
+                .collect();
+            if !tokens.is_empty() {
+                let victim = tokens[pick % tokens.len()].clone();
+                if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
+                    volumes.retain(|v| name_of(v) != victim);
+                }
+                retain_mounts(spec, |_, m| name_of(m) != victim);
+            }
+        }
+        (Fix::RemoveTokenPathMount, _) => {
+            let mut candidates = Vec::new();
+            retain_mounts(spec, |n, m| {
+                if covers_token_path(m["mountPath"].as_str().unwrap_or_default()) {
+                    candidates.push(n);
+                }
+                true
+            });
+            if !candidates.is_empty() {
+                let victim = candidates[pick % candidates.len()];
+                retain_mounts(spec, |n, _| n != victim);
+            }
+        }
+        (Fix::StopBorrowing, []) => {
+            for key in ["serviceAccountName", "serviceAccount"] {
+                if spec
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|sa| ROLE_ACCOUNTS.contains(&sa))
+                {
+                    spec.insert(key.into(), json!(UNRESERVED_ACCOUNT));
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+impl Case {
+    /// The case's envelope with the settings' `mode` set.
+    pub fn in_mode(&self, mode: &str) -> Value {
+        with_mode(&self.envelope, mode)
+    }
+}
+
+impl Policy {
+    /// Every invariant of one payload: the answer's shape, and, when the payload is a JSON
+    /// request, the relations between answers ([`Policy::check_relations`]).
+    pub fn check_payload(&self, payload: &[u8]) {
+        self.decide(payload);
+        let Ok(envelope) = serde_json::from_slice::<Value>(payload) else {
+            return;
+        };
+        if envelope.get("request").is_some_and(Value::is_object) {
+            self.check_relations(&envelope);
+        }
+    }
+
+    /// The two modes agree ([`Policy::check_modes`]) and a mutation is minimal and final
+    /// ([`Policy::check_mutation`]).
+    pub fn check_relations(&self, envelope: &Value) {
+        self.check_modes(envelope);
+        self.check_mutation(envelope);
+    }
+
+    /// Under `mode: mutate`: `mode: reject` decides alike, except that it rejects what mutate
+    /// fixes.
+    pub fn check_modes(&self, envelope: &Value) {
+        if mode_of(envelope) != Some("mutate") {
+            return;
+        }
+        // Every payload compared is written from this one Value, so a number is spelled the same
+        // in each: serde_json's float parsing is not exact, and a Value written, parsed and
+        // written again may differ in a last digit (which a message quoting automount shows).
+        let text = serde_json::to_vec(envelope).expect("a Value serialises");
+        let mutate = self.decide(&text);
+        let reject = self.decide_value(&with_mode(envelope, "reject"));
+        let object = sent_object(&text);
+        match (&mutate, &reject) {
+            (Answer::Mutate { .. }, Answer::Reject { message })
+                if message.contains(REJECT_MODE_NOTE) => {}
+            (Answer::Mutate { .. }, _) => {
+                panic!("mutate mode fixed it, reject mode said {reject:?}")
+            }
+            // The object holds text policy-server could not parse (a lone surrogate, a number
+            // beyond a float): harmless in an accept or a rejection, which never send it back,
+            // so the policy checks for it only before echoing it in a mutation.
+            (Answer::Reject { message }, Answer::Reject { .. })
+                if message.starts_with("cannot decode the")
+                    && [
+                        "a lone surrogate",
+                        "does not fit a 64-bit float",
+                        "an invalid \\u escape",
+                    ]
+                    .iter()
+                    .any(|f| message.contains(f)) => {}
+            _ => assert_eq!(
+                outcome(object.as_ref(), &mutate),
+                outcome(object.as_ref(), &reject),
+                "mutate and reject modes disagree on an object neither changes"
+            ),
+        }
+    }
+
+    /// A mutation, applied as policy-server applies it, touches only the owned paths
+    /// ([`check_owned_paths`]), and its object is accepted with no patch and no warning in both
+    /// modes.
+    pub fn check_mutation(&self, envelope: &Value) {
+        let text = serde_json::to_vec(envelope).expect("a Value serialises");
+        let Answer::Mutate { object, .. } = self.decide(&text) else {
+            return;
+        };
+        let original =
+            sent_object(&text).unwrap_or_else(|| panic!("a mutation of a request without object"));
+        let fixed = apply_as_policy_server(&original, &object);
+        check_owned_paths(envelope, &original, &fixed);
+        let again = with_object(envelope, &fixed);
+        for envelope in [again.clone(), with_mode(&again, "reject")] {
+            let answer = self.decide_value(&envelope);
+            assert!(
+                answer.clean_accept(),
+                "the mutated object is not left alone: {answer:?}\nenvelope: {envelope}"
+            );
+        }
+    }
+
+    /// The same request spelled otherwise (keys shuffled and escaped, fields no rule reads
+    /// added) means the same to the API server, and a mutation keeps the added fields where they
+    /// were.
+    pub fn check_spelling_invariance(&self, envelope: &Value, seed: u64) {
+        let plain_text = serde_json::to_vec(envelope).expect("a Value serialises");
+        let plain = self.decide(&plain_text);
+        let mut mix = Mix(seed);
+        let mut noisy = envelope.clone();
+        add_unknown_fields(&mut noisy, &mut mix, "");
+        let mut text = String::new();
+        write_shuffled(&noisy, &mut mix, &mut text);
+        let spelled = self.decide(text.as_bytes());
+        let Ok(noisy) = serde_json::from_str::<Value>(&text) else {
+            return;
+        };
+        let noisy_object = sent_object(text.as_bytes());
+        let mut expected = outcome(sent_object(&plain_text).as_ref(), &plain);
+        let mut got = outcome(noisy_object.as_ref(), &spelled);
+        if let (Some(mutated), Some(original)) = (&got.1, &noisy_object) {
+            check_owned_paths(&noisy, original, mutated);
+        }
+        // On both sides: the grammar's own strings may start with the marker too.
+        for mutated in [&mut got.1, &mut expected.1].into_iter().flatten() {
+            remove_unknown_fields(mutated);
+        }
+        assert_eq!(got, expected, "spelling changed the outcome:\n{text}");
+    }
+
+    /// Removing one violation never turns an admitted object into a rejected one, nor a clean
+    /// accept into anything else. For cases under settings that keep the default roles.
+    pub fn check_monotone(&self, case: &Case, mode: &str, fix: Fix, pick: usize) {
+        let envelope = case.in_mode(mode);
+        let before = self.decide_value(&envelope);
+        if !before.allowed() {
+            return;
+        }
+        let fixed = apply_fix(case.kind, case.object(), case.settings(), fix, pick);
+        let after = self.decide_value(&with_object(&envelope, &fixed));
+        assert!(after.allowed(), "{fix:?} turned {before:?} into {after:?}");
+        if before.clean_accept() {
+            assert!(
+                after.clean_accept(),
+                "{fix:?} turned a clean accept into {after:?}"
+            );
+        }
+    }
+
+    /// UPDATEs: controllers with mutable templates are judged in full, like a CREATE; an UPDATE
+    /// of a Pod or a Job that changes nothing is never rejected or mutated; an object the API
+    /// server records as terminating is accepted; a CREATE's own deletionTimestamp changes
+    /// nothing. `other` is any object, the stored one of the UPDATE.
+    pub fn check_updates(&self, case: &Case, other: &Value, mode: &str) {
+        let (kind, object) = (case.kind, case.object());
+        let envelope = case.in_mode(mode);
+        let update = |old: &Value| {
+            self.decide_value(&with_request(
+                &envelope,
+                request(kind, "UPDATE", object, Some(old)),
+            ))
+        };
+        let create = self.decide_value(&envelope);
+        let malformed = create.undecodable();
+        if kind.pod_spec_immutable() {
+            let unchanged = update(object);
+            assert!(
+                matches!(unchanged, Answer::Accept { .. }) || malformed,
+                "unchanged UPDATE: {unchanged:?}"
+            );
+        } else {
+            assert_eq!(update(other), create, "an UPDATE judged unlike a CREATE");
+        }
+        let mut stored = object.clone();
+        stored["metadata"]["deletionTimestamp"] = json!("2026-11-26T10:00:00Z");
+        let finalizing = update(&stored);
+        assert!(
+            finalizing.clean_accept() || malformed,
+            "terminating: {finalizing:?}"
+        );
+        let expected = outcome(Some(object), &create);
+        let mut got = outcome(
+            Some(&stored),
+            &self.decide_value(&with_object(&envelope, &stored)),
+        );
+        if let Some(Value::Object(meta)) = got.1.as_mut().and_then(|o| o.get_mut("metadata")) {
+            assert!(
+                meta.remove("deletionTimestamp").is_some(),
+                "the patch dropped the deletionTimestamp"
+            );
+        }
+        assert_eq!(
+            got, expected,
+            "a CREATE's deletionTimestamp changed the decision"
+        );
+    }
+}
