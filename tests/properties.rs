@@ -56,6 +56,13 @@ proptest! {
         POLICY.check_modes(&case.in_mode("mutate"));
     }
 
+    /// An audit (a request without userInfo, as Kubewarden's audit scanner sends) never mutates
+    /// and passes exactly what admission accepts unchanged, in both modes.
+    #[test]
+    fn an_audit_fails_what_admission_would_fix(case in case(Profile::Tame), mode in mode()) {
+        POLICY.check_audit(&case.in_mode(mode));
+    }
+
     /// Removing one violation never turns an accepted object into a rejected one, in either mode.
     #[test]
     fn accepting_is_monotone_in_compliance(

@@ -300,12 +300,18 @@ impl<'a> Gen<'_, 'a> {
     }
 
     fn kind(&mut self) -> Kind {
-        // Pods weigh as much as every other kind together.
-        let mut weights = vec![8];
-        weights.extend([1; 7]);
-        if self.wild() {
-            weights.extend([2, 1]);
-        }
+        // Pods weigh as much as every other workload kind together: only they carry the
+        // injected token. ServiceAccounts and the unjudged kind are wild only.
+        let wild = u32::from(self.wild());
+        let weights: Vec<u32> = Kind::ALL
+            .iter()
+            .map(|k| match k {
+                Kind::Pod => 8,
+                Kind::ServiceAccount => 2 * wild,
+                Kind::ConfigMap => wild,
+                _ => 1,
+            })
+            .collect();
         Kind::ALL[self.pick(&weights)]
     }
 

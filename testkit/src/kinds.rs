@@ -8,59 +8,50 @@
 /// The kinds the generators write; every one but [`Kind::ConfigMap`] is judged by the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    // core/v1
     Pod,
-    DaemonSet,
-    Deployment,
-    StatefulSet,
-    ReplicaSet,
     ReplicationController,
-    Job,
-    CronJob,
     ServiceAccount,
     /// A kind the policy does not judge: it must be accepted untouched.
     ConfigMap,
+    // apps/v1
+    DaemonSet,
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+    // batch/v1
+    CronJob,
+    Job,
 }
 
 impl Kind {
-    /// The kinds that carry a pod template (a Pod is its own).
-    pub const WORKLOADS: [Kind; 8] = [
-        Kind::Pod,
-        Kind::DaemonSet,
-        Kind::Deployment,
-        Kind::StatefulSet,
-        Kind::ReplicaSet,
-        Kind::ReplicationController,
-        Kind::Job,
-        Kind::CronJob,
-    ];
-
     /// Every kind the generators write.
     pub const ALL: [Kind; 10] = [
         Kind::Pod,
-        Kind::DaemonSet,
-        Kind::Deployment,
-        Kind::StatefulSet,
-        Kind::ReplicaSet,
         Kind::ReplicationController,
-        Kind::Job,
-        Kind::CronJob,
         Kind::ServiceAccount,
         Kind::ConfigMap,
+        Kind::DaemonSet,
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::StatefulSet,
+        Kind::CronJob,
+        Kind::Job,
     ];
 
     /// API group (`""` for the core group) and kind name.
     pub fn group_name(self) -> (&'static str, &'static str) {
         match self {
             Kind::Pod => ("", "Pod"),
-            Kind::DaemonSet => ("apps", "DaemonSet"),
-            Kind::Deployment => ("apps", "Deployment"),
-            Kind::StatefulSet => ("apps", "StatefulSet"),
-            Kind::ReplicaSet => ("apps", "ReplicaSet"),
             Kind::ReplicationController => ("", "ReplicationController"),
-            Kind::Job => ("batch", "Job"),
-            Kind::CronJob => ("batch", "CronJob"),
             Kind::ServiceAccount => ("", "ServiceAccount"),
             Kind::ConfigMap => ("", "ConfigMap"),
+            Kind::DaemonSet => ("apps", "DaemonSet"),
+            Kind::Deployment => ("apps", "Deployment"),
+            Kind::ReplicaSet => ("apps", "ReplicaSet"),
+            Kind::StatefulSet => ("apps", "StatefulSet"),
+            Kind::CronJob => ("batch", "CronJob"),
+            Kind::Job => ("batch", "Job"),
         }
     }
 
@@ -98,22 +89,29 @@ impl Kind {
         }
     }
 
-    /// Where label sets are written that, as the policy reads them today, give the object a role:
-    /// the object's own, a pod template's and a CronJob's job template's.
-    pub fn label_paths(self) -> &'static [&'static [&'static str]] {
+    /// Where the labels sit that the Pods will carry, which alone give a role (issue 8):
+    /// Kubernetes copies a pod template's labels to the Pods it makes, and a CronJob's job
+    /// template's pod template labels, never the controller's own.
+    pub fn pod_labels_path(self) -> &'static [&'static str] {
         match self {
-            Kind::CronJob => &[
-                &["metadata"],
-                &["spec", "jobTemplate", "metadata"],
-                &["spec", "jobTemplate", "spec", "template", "metadata"],
-            ],
+            Kind::CronJob => &["spec", "jobTemplate", "spec", "template", "metadata"],
             Kind::DaemonSet
             | Kind::Deployment
             | Kind::StatefulSet
             | Kind::ReplicaSet
             | Kind::ReplicationController
-            | Kind::Job => &[&["metadata"], &["spec", "template", "metadata"]],
-            Kind::Pod | Kind::ServiceAccount | Kind::ConfigMap => &[&["metadata"]],
+            | Kind::Job => &["spec", "template", "metadata"],
+            Kind::Pod | Kind::ServiceAccount | Kind::ConfigMap => &["metadata"],
+        }
+    }
+
+    /// Where the pod template sits (the object a Pod's `metadata` and `spec` come from; a Pod
+    /// is its own): what an UPDATE must change to be judged in full.
+    pub fn pod_template_path(self) -> &'static [&'static str] {
+        match self {
+            Kind::CronJob => &["spec", "jobTemplate", "spec", "template"],
+            Kind::Pod | Kind::ServiceAccount | Kind::ConfigMap => &[],
+            _ => &["spec", "template"],
         }
     }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::grammar::{Case, ROLE_ACCOUNTS, UNRESERVED_ACCOUNT, covers_token_path, request};
+use crate::grammar::{Case, ROLE_ACCOUNTS, UNRESERVED_ACCOUNT, admin, covers_token_path, request};
 use crate::kinds::Kind;
 use crate::policy::{Answer, Policy, apply_as_policy_server, outcome};
 use crate::spelling::{Mix, add_unknown_fields, remove_unknown_fields, write_shuffled};
@@ -45,6 +45,16 @@ pub fn with_request(envelope: &Value, request: Value) -> Value {
     let mut e = envelope.clone();
     e["request"] = request;
     e
+}
+
+/// Whether the policy must take the request for an audit: no `userInfo.username`, or an empty
+/// one.
+fn is_audit(envelope: &Value) -> bool {
+    envelope["request"]
+        .get("userInfo")
+        .and_then(|u| u.get("username"))
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
 }
 
 /// The mode the settings ask for, when it is a valid one.
@@ -216,14 +226,16 @@ pub fn check_owned_paths(envelope: &Value, original: &Value, fixed: &Value) {
     }
 }
 
-/// The ServiceAccounts of the roles whose default selector (`component: ...`) matches one of the
-/// object's label sets; only meaningful under settings that keep the default roles.
+/// The ServiceAccounts of the roles whose default selector (`component: ...`) matches the labels
+/// the object's Pods will carry; only meaningful under settings that keep the default roles.
 pub fn roles(kind: Kind, object: &Value, settings: &Value) -> Vec<&'static str> {
     let components: BTreeSet<&str> = kind
-        .label_paths()
+        .pod_labels_path()
         .iter()
-        .filter_map(|path| path.iter().try_fold(object, |v, k| v.get(k)))
-        .filter_map(|m| m.pointer("/labels/component").and_then(Value::as_str))
+        .try_fold(object, |v, k| v.get(k))
+        .and_then(|m| m.pointer("/labels/component"))
+        .and_then(Value::as_str)
+        .into_iter()
         .collect();
     let awaiter_on = settings.get("awaiter") != Some(&Value::Null);
     [
@@ -355,11 +367,36 @@ impl Policy {
         }
     }
 
-    /// The two modes agree ([`Policy::check_modes`]) and a mutation is minimal and final
-    /// ([`Policy::check_mutation`]).
+    /// The two modes agree ([`Policy::check_modes`]), a mutation is minimal and final
+    /// ([`Policy::check_mutation`]), and an audit fails what admission fixes
+    /// ([`Policy::check_audit`]).
     pub fn check_relations(&self, envelope: &Value) {
         self.check_modes(envelope);
         self.check_mutation(envelope);
+        self.check_audit(envelope);
+    }
+
+    /// Issue 8: a request without `userInfo.username` is an audit (Kubewarden's audit scanner
+    /// sends none; the API server always names the user). Nothing is admitted through an audit,
+    /// so it never mutates, and it passes exactly what admission accepts unchanged: the
+    /// PolicyReport says `fail` for every violation, fixable or not.
+    pub fn check_audit(&self, envelope: &Value) {
+        let (mut admission, mut audit) = (envelope.clone(), envelope.clone());
+        let (Some(by_admin), Some(by_scanner)) = (
+            admission["request"].as_object_mut(),
+            audit["request"].as_object_mut(),
+        ) else {
+            return;
+        };
+        by_admin.insert("userInfo".into(), admin());
+        by_scanner.remove("userInfo");
+        let admitted = self.decide_value(&admission);
+        let audited = self.decide_value(&audit);
+        assert!(
+            !matches!(audited, Answer::Mutate { .. })
+                && audited.allowed() == matches!(admitted, Answer::Accept { .. }),
+            "admission answered {admitted:?}, the audit {audited:?}"
+        );
     }
 
     /// Under `mode: mutate`: `mode: reject` decides alike, except that it rejects what mutate
@@ -376,7 +413,7 @@ impl Policy {
         let reject = self.decide_value(&with_mode(envelope, "reject"));
         let object = sent_object(&text);
         match (&mutate, &reject) {
-            (Answer::Mutate { .. }, Answer::Reject { message })
+            (Answer::Mutate { .. }, Answer::Reject { message, .. })
                 if message.contains(REJECT_MODE_NOTE) => {}
             (Answer::Mutate { .. }, _) => {
                 panic!("mutate mode fixed it, reject mode said {reject:?}")
@@ -384,7 +421,7 @@ impl Policy {
             // The object holds text policy-server could not parse (a lone surrogate, a number
             // beyond a float): harmless in an accept or a rejection, which never send it back,
             // so the policy checks for it only before echoing it in a mutation.
-            (Answer::Reject { message }, Answer::Reject { .. })
+            (Answer::Reject { message, .. }, Answer::Reject { .. })
                 if message.starts_with("cannot decode the")
                     && [
                         "a lone surrogate",
@@ -393,6 +430,13 @@ impl Policy {
                     ]
                     .iter()
                     .any(|f| message.contains(f)) => {}
+            // An audit fails in both modes what mutate mode would fix at admission, each with
+            // its own preface: all but the message agree.
+            (Answer::Reject { .. }, Answer::Reject { .. }) if is_audit(envelope) => assert_eq!(
+                mutate.warnings(),
+                reject.warnings(),
+                "an audit warned otherwise in the two modes"
+            ),
             _ => assert_eq!(
                 outcome(object.as_ref(), &mutate),
                 outcome(object.as_ref(), &reject),
@@ -406,18 +450,20 @@ impl Policy {
     /// modes.
     pub fn check_mutation(&self, envelope: &Value) {
         let text = serde_json::to_vec(envelope).expect("a Value serialises");
-        let Answer::Mutate { object, .. } = self.decide(&text) else {
+        let first = self.decide(&text);
+        let Answer::Mutate { object, .. } = &first else {
             return;
         };
+        assert!(!is_audit(envelope), "an audit answered with a mutation");
         let original =
             sent_object(&text).unwrap_or_else(|| panic!("a mutation of a request without object"));
-        let fixed = apply_as_policy_server(&original, &object);
+        let fixed = apply_as_policy_server(&original, object);
         check_owned_paths(envelope, &original, &fixed);
         let again = with_object(envelope, &fixed);
         for envelope in [again.clone(), with_mode(&again, "reject")] {
             let answer = self.decide_value(&envelope);
             assert!(
-                answer.clean_accept(),
+                answer.accept_within(&first),
                 "the mutated object is not left alone: {answer:?}\nenvelope: {envelope}"
             );
         }
@@ -485,20 +531,27 @@ impl Policy {
         };
         let create = self.decide_value(&envelope);
         let malformed = create.undecodable();
-        if kind.pod_spec_immutable() {
-            let unchanged = update(object);
-            assert!(
-                matches!(unchanged, Answer::Accept { .. }) || malformed,
-                "unchanged UPDATE: {unchanged:?}"
-            );
-        } else {
+        // Issue 8: an UPDATE that leaves the pod template as it was is never rejected or mutated
+        // for what it carries over, whatever the kind.
+        let unchanged = update(object);
+        assert!(
+            matches!(unchanged, Answer::Accept { .. }) || malformed,
+            "unchanged UPDATE: {unchanged:?}"
+        );
+        // One that changes a controller's pod spec is judged in full, like a CREATE.
+        let spec = |o: &Value| {
+            kind.rule_fields_path()
+                .and_then(|path| at_path(o, path))
+                .cloned()
+        };
+        if !kind.pod_spec_immutable() && spec(other) != spec(object) {
             assert_eq!(update(other), create, "an UPDATE judged unlike a CREATE");
         }
         let mut stored = object.clone();
         stored["metadata"]["deletionTimestamp"] = json!("2026-11-26T10:00:00Z");
         let finalizing = update(&stored);
         assert!(
-            finalizing.clean_accept() || malformed,
+            finalizing.accept_within(&create) || malformed,
             "terminating: {finalizing:?}"
         );
         let expected = outcome(Some(object), &create);

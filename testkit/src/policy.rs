@@ -42,8 +42,11 @@ pub enum Answer {
         object: Value,
         warnings: Vec<String>,
     },
+    /// Since issue 8 a rejection may carry warnings too (advice that is not a violation, as
+    /// labels on a controller that its Pods will not carry).
     Reject {
         message: String,
+        warnings: Vec<String>,
     },
 }
 
@@ -58,33 +61,44 @@ impl Answer {
         matches!(self, Answer::Accept { warnings } if warnings.is_empty())
     }
 
+    /// Admitted unchanged, with no warning beyond those of `earlier` (advice about the object
+    /// that a fix does not touch, as labels on a controller only, may stay).
+    pub fn accept_within(&self, earlier: &Answer) -> bool {
+        matches!(self, Answer::Accept { warnings }
+            if warnings.iter().all(|w| earlier.warnings().contains(w)))
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            Answer::Accept { warnings }
+            | Answer::Mutate { warnings, .. }
+            | Answer::Reject { warnings, .. } => warnings,
+        }
+    }
+
     /// A rejection of a payload the policy could not decode.
     pub fn undecodable(&self) -> bool {
-        matches!(self, Answer::Reject { message } if message.starts_with("cannot decode"))
+        matches!(self, Answer::Reject { message, .. } if message.starts_with("cannot decode"))
     }
 }
 
 impl Policy {
     /// `validate` on a payload, its answer checked for shape and decoded: a rejection has a
-    /// message and nothing else, an accept no message, a mutation at least one warning.
+    /// message and no object, an accept no message, a mutation at least one warning.
     pub fn decide(&self, payload: &[u8]) -> Answer {
-        let bytes = (self.validate)(payload)
-            .unwrap_or_else(|e| panic!("validate returned a waPC error: {e}"));
-        let r: ValidationResponse = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!(
-                "validate answered something else than a ValidationResponse ({e}): {}",
-                String::from_utf8_lossy(&bytes)
-            )
+        let answer = call(self.validate, "validate", payload);
+        let r: ValidationResponse = serde_json::from_value(answer.clone()).unwrap_or_else(|e| {
+            panic!("validate answered not a ValidationResponse ({e}): {answer}")
         });
         let warnings = r.warnings.clone().unwrap_or_default();
         match (r.accepted, r.mutated_object.clone()) {
             (false, _) => {
                 assert!(
-                    r.mutated_object.is_none() && r.warnings.is_none(),
-                    "a rejection with an object or warnings: {r:?}"
+                    r.mutated_object.is_none(),
+                    "a rejection with an object: {r:?}"
                 );
                 match r.message {
-                    Some(message) if !message.is_empty() => Answer::Reject { message },
+                    Some(message) if !message.is_empty() => Answer::Reject { message, warnings },
                     _ => panic!("a rejection without a message: {r:?}"),
                 }
             }
@@ -109,14 +123,11 @@ impl Policy {
     /// `validate_settings` on a payload, its answer checked: `{valid, message}` with a message
     /// exactly when invalid, and valid exactly when the settings decoder takes the text.
     pub fn check_settings(&self, payload: &[u8]) -> SettingsValidationResponse {
-        let bytes = (self.validate_settings)(payload)
-            .unwrap_or_else(|e| panic!("validate_settings returned a waPC error: {e}"));
-        let r: SettingsValidationResponse = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!(
-                "validate_settings answered something else ({e}): {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
+        let answer = call(self.validate_settings, "validate_settings", payload);
+        let r: SettingsValidationResponse =
+            serde_json::from_value(answer.clone()).unwrap_or_else(|e| {
+                panic!("validate_settings answered not {{valid, message}} ({e}): {answer}")
+            });
         assert_eq!(
             r.valid,
             r.message.is_none(),
@@ -133,6 +144,18 @@ impl Policy {
         );
         r
     }
+}
+
+/// Calls an entry point, which must answer JSON and never a waPC error (policy-server would
+/// report the error instead of the policy's answer).
+fn call(entry: fn(&[u8]) -> CallResult, name: &str, payload: &[u8]) -> Value {
+    let bytes = entry(payload).unwrap_or_else(|e| panic!("{name} returned a waPC error: {e}"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "{name} answered something else than JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    })
 }
 
 /// The object after policy-server turned the mutated object into a JSON patch
@@ -167,7 +190,9 @@ pub fn outcome(original: Option<&Value>, answer: &Answer) -> Outcome {
                 String::new(),
             )
         }
-        Answer::Reject { message } => (false, None, Vec::new(), normalise_message(message)),
+        Answer::Reject { message, warnings } => {
+            (false, None, warnings.clone(), normalise_message(message))
+        }
     }
 }
 
