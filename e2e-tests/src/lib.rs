@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wapc::{WapcHost, WasiParams};
-use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
+use wasmtime_provider::{EpochDeadlines, WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
 
 /// What the guest answers to `validate` (the SDK's ValidationResponse).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -83,33 +83,16 @@ impl AdmissionResponse {
     }
 }
 
-/// Answers the guest's host calls like policy-server does for a policy without extra
-/// capabilities: logging is accepted, anything else is refused.
-fn host_callback(
-    _id: u64,
-    binding: &str,
-    namespace: &str,
-    operation: &str,
-    payload: &[u8],
-) -> std::result::Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
-    match (binding, namespace, operation) {
-        ("kubewarden", "tracing", "log") => {
-            if std::env::var_os("POLICY_LOG").is_some() {
-                eprintln!("{}", String::from_utf8_lossy(payload));
-            }
-            Ok(Vec::new())
-        }
-        _ => Err(format!(
-            "host capability {binding}/{namespace}/{operation} is not available to this policy"
-        )
-        .into()),
-    }
-}
-
 /// A policy module compiled once, instantiated afresh for each call.
 pub struct Policy {
     pre: WasmtimeEngineProviderPre,
+    /// Epoch deadlines for each instance, set when the engine counts epochs (policy-server).
+    deadlines: Option<EpochDeadlines>,
 }
+
+/// Seconds policy-server lets one evaluation run (`policyEvaluationLimitSeconds`, default 2):
+/// an epoch ticks every second, so this many ticks.
+pub const POLICY_SERVER_TIMEOUT_SECONDS: u64 = 2;
 
 impl Policy {
     pub fn load(path: &Path) -> Result<Policy> {
@@ -134,18 +117,77 @@ impl Policy {
         let pre = builder
             .build_pre()
             .map_err(|e| anyhow!("cannot compile the module: {e}"))?;
-        Ok(Policy { pre })
+        Ok(Policy {
+            pre,
+            deadlines: None,
+        })
     }
 
-    /// One waPC call on a fresh instance, as policy-server does per evaluation.
+    /// Compiles the module exactly as policy-server does at start-up, so that the benchmark
+    /// pays what a production evaluation pays: one engine with `Config::default()`, function
+    /// references on (policy-server enables them for Go policies), epoch interruption on (its
+    /// evaluation timeout, 2 s by default, is an epoch deadline checked by the compiled code),
+    /// the module compiled once and pre-instantiated (policy-evaluator's `StackPre`), and an
+    /// epoch deadline of [`POLICY_SERVER_TIMEOUT_SECONDS`] ticks for `wapc_init` and for the
+    /// call on every rehydrated instance. A thread ticks the engine's epoch once a second, as
+    /// policy-server's timer task does, for as long as the process lives.
+    pub fn policy_server(bytes: &[u8]) -> Result<Policy> {
+        let mut config = wasmtime::Config::default();
+        config.wasm_function_references(true);
+        config.epoch_interruption(true);
+        let engine =
+            wasmtime::Engine::new(&config).map_err(|e| anyhow!("cannot build the engine: {e}"))?;
+        let module = wasmtime::Module::new(&engine, bytes)
+            .map_err(|e| anyhow!("cannot compile the module: {e}"))?;
+        let deadlines = EpochDeadlines {
+            wapc_init: POLICY_SERVER_TIMEOUT_SECONDS,
+            wapc_func: POLICY_SERVER_TIMEOUT_SECONDS,
+        };
+        // policy-evaluator's StackPre gives the builder only the engine and the module; the
+        // deadlines go to `rehydrate`, per evaluation.
+        let pre = WasmtimeEngineProviderBuilder::new()
+            .engine(engine.clone())
+            .module(module)
+            .build_pre()
+            .map_err(|e| anyhow!("cannot pre-instantiate the module: {e}"))?;
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            })
+            .context("cannot start the epoch ticker")?;
+        Ok(Policy {
+            pre,
+            deadlines: Some(deadlines),
+        })
+    }
+
+    /// One waPC call on a fresh instance, as policy-server does per evaluation. Host calls
+    /// are answered as kwctl does without `--allow-context-aware`: logging is accepted, every
+    /// Kubernetes lookup is refused.
     pub fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
+        self.call_with_host(operation, payload, &Host::without_context_aware())
+    }
+
+    /// One waPC call on a fresh instance whose host calls `host` answers (and records).
+    pub fn call_with_host<K: Kubernetes + 'static>(
+        &self,
+        operation: &str,
+        payload: &[u8],
+        host: &Host<K>,
+    ) -> Result<Vec<u8>> {
         let engine = self
             .pre
-            .rehydrate(None)
+            .rehydrate(self.deadlines)
             .map_err(|e| anyhow!("cannot instantiate the module: {e}"))?;
-        let host = WapcHost::new(Box::new(engine), Some(Box::new(host_callback)))
+        let wapc = WapcHost::new(Box::new(engine), Some(host.callback()))
             .map_err(|e| anyhow!("cannot initialise the module (wapc_init): {e}"))?;
-        host.call(operation, payload)
+        wapc.call(operation, payload)
             .map_err(|e| anyhow!("waPC call {operation} failed: {e}"))
     }
 
@@ -155,14 +197,33 @@ impl Policy {
     }
 
     pub fn validate_settings(&self, settings: &Value) -> Result<SettingsValidation> {
-        let out = self.call("validate_settings", &serde_json::to_vec(settings)?)?;
+        self.validate_settings_with_host(settings, &Host::without_context_aware())
+    }
+
+    /// `validate_settings` with a host: settings validation must make no host call, which a
+    /// test can check on `host.calls()`.
+    pub fn validate_settings_with_host<K: Kubernetes + 'static>(
+        &self,
+        settings: &Value,
+        host: &Host<K>,
+    ) -> Result<SettingsValidation> {
+        let out = self.call_with_host("validate_settings", &serde_json::to_vec(settings)?, host)?;
         serde_json::from_slice(&out)
             .context("validate_settings answered something else than {valid, message}")
     }
 
     /// Evaluates an AdmissionRequest with settings and returns the guest's own answer.
     pub fn validate_raw(&self, payload: &[u8]) -> Result<PolicyResponse> {
-        let out = self.call("validate", payload)?;
+        self.validate_raw_with_host(payload, &Host::without_context_aware())
+    }
+
+    /// [`Policy::validate_raw`] with a host answering the guest's host calls.
+    pub fn validate_raw_with_host<K: Kubernetes + 'static>(
+        &self,
+        payload: &[u8],
+        host: &Host<K>,
+    ) -> Result<PolicyResponse> {
+        let out = self.call_with_host("validate", payload, host)?;
         serde_json::from_slice(&out).with_context(|| {
             format!(
                 "validate answered something else than a ValidationResponse: {}",
@@ -172,18 +233,48 @@ impl Policy {
     }
 
     /// Evaluates like `kwctl run`: validate_settings first, then validate, then the
-    /// AdmissionResponse with the patch computed from the mutated object.
+    /// AdmissionResponse with the patch computed from the mutated object. Kubernetes lookups
+    /// are refused (kwctl without `--allow-context-aware`).
     pub fn run(&self, request: &Value, settings: &Value) -> Result<AdmissionResponse> {
-        let check = self.validate_settings(settings)?;
+        self.run_with_host(request, settings, &Host::without_context_aware())
+    }
+
+    /// [`Policy::run`] with `host` answering (and recording) the guest's host calls, e.g.
+    /// `policy.run_with_host(&request, &settings, &Host::new(fixtures))`.
+    pub fn run_with_host<K: Kubernetes + 'static>(
+        &self,
+        request: &Value,
+        settings: &Value,
+        host: &Host<K>,
+    ) -> Result<AdmissionResponse> {
+        let check = self.validate_settings_with_host(settings, host)?;
         if !check.valid {
             bail!(
                 "Provided settings are not valid: {}",
                 check.message.unwrap_or_default()
             );
         }
+        self.evaluate_with_host(request, settings, host)
+    }
+
+    /// One evaluation as policy-server performs it for each admission request (settings were
+    /// validated once, when the server started): the `{request, settings}` payload serialised,
+    /// `validate` on a fresh instance, the answer parsed, and for a mutation the JSON patch
+    /// computed against the request's object.
+    pub fn evaluate(&self, request: &Value, settings: &Value) -> Result<AdmissionResponse> {
+        self.evaluate_with_host(request, settings, &Host::without_context_aware())
+    }
+
+    /// [`Policy::evaluate`] with a host answering the guest's host calls.
+    pub fn evaluate_with_host<K: Kubernetes + 'static>(
+        &self,
+        request: &Value,
+        settings: &Value,
+        host: &Host<K>,
+    ) -> Result<AdmissionResponse> {
         let payload =
             serde_json::to_vec(&serde_json::json!({"request": request, "settings": settings}))?;
-        let response = self.validate_raw(&payload)?;
+        let response = self.validate_raw_with_host(&payload, host)?;
         admission_response(request, &response)
     }
 }
@@ -338,5 +429,699 @@ pub mod cases {
             .with_context(|| format!("cannot read {}", path.display()))?;
         serde_norway::from_str(&text)
             .with_context(|| format!("{} is not a valid case table", path.display()))
+    }
+}
+
+/// The module's `io.kubewarden.metadata` custom section (what `kwctl annotate` writes), parsed
+/// for what the host needs from it; `None` for a module that was not annotated. The first such
+/// section counts, as for kwctl and policy-server.
+pub fn module_metadata(module: &[u8]) -> Result<Option<host::ModuleMetadata>> {
+    match custom_section(module, host::METADATA_SECTION)? {
+        None => Ok(None),
+        Some(data) => serde_json::from_slice(data).map(Some).with_context(|| {
+            format!(
+                "the {} section is not metadata JSON",
+                host::METADATA_SECTION
+            )
+        }),
+    }
+}
+
+/// The contents of the first custom section called `name`. Walked by hand rather than with
+/// wasmparser (which xtask uses) so that this crate adds no dependency: a core module is the
+/// 8-byte preamble, then sections of an id byte, a LEB128 size and the contents; a custom
+/// section (id 0) starts with its LEB128-prefixed name.
+fn custom_section<'a>(module: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
+    fn leb128(bytes: &[u8], at: &mut usize) -> Result<usize> {
+        let mut value: u64 = 0;
+        for shift in (0..35).step_by(7) {
+            let byte = *bytes.get(*at).context("truncated LEB128 number")?;
+            *at += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return usize::try_from(value).context("LEB128 number too large");
+            }
+        }
+        bail!("LEB128 number longer than 5 bytes")
+    }
+    if module.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
+        bail!("not a core WebAssembly module (version 1)");
+    }
+    let mut at = 8;
+    while at < module.len() {
+        let id = module[at];
+        at += 1;
+        let size = leb128(module, &mut at)?;
+        let end = at
+            .checked_add(size)
+            .filter(|end| *end <= module.len())
+            .context("a section runs past the end of the module")?;
+        if id == 0 {
+            let mut inner = at;
+            let length = leb128(&module[..end], &mut inner)?;
+            let name_end = inner
+                .checked_add(length)
+                .filter(|e| *e <= end)
+                .context("a custom section's name runs past the section")?;
+            if &module[inner..name_end] == name.as_bytes() {
+                return Ok(Some(&module[name_end..end]));
+            }
+        }
+        at = end;
+    }
+    Ok(None)
+}
+
+pub use host::{
+    ContextAwareAccess, ContextAwareResource, Disconnected, Exchange, Fixtures, GetResource, Host,
+    HostCall, HostRequest, Kubernetes, RecordedResponse, Replay,
+};
+
+/// The host side of Kubewarden's context-aware capability, `kubewarden`/`kubernetes`/
+/// `get_resource`, as policy-server and kwctl answer it, for tests and for `policy-run`.
+///
+/// A guest calls the host through one waPC callback per instance; [`Host`] is that callback's
+/// state, shared (`Arc<Mutex<..>>`) between the boxed closure the wapc host owns and the test
+/// that reads back what the guest asked. Answers come from a [`Kubernetes`] source: [`Fixtures`]
+/// (objects declared in the test), [`Replay`] (a session kwctl recorded against a cluster), or
+/// [`Disconnected`] (no cluster at all).
+///
+/// What the guest sees is what policy-server hands it:
+/// - a granted lookup that succeeds: the object's JSON;
+/// - a lookup of a resource type the policy was not granted: `Policy has not been granted
+///   access to Kubernetes v1/ServiceAccount resources. The violation has been reported.`;
+/// - a lookup that fails in the callback handler (not found, API error): `Callback evaluation
+///   failure: <the handler's error>`, where not found reads `Cannot find v1/ServiceAccount named
+///   'NAME' inside of namespace 'Some("NS")'` (policy-evaluator's kubernetes client).
+pub mod host {
+    use std::collections::{BTreeSet, VecDeque};
+    use std::fmt;
+    use std::path::Path;
+    use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+    use anyhow::{Context as _, Result, bail};
+    use serde::{Deserialize, Serialize};
+    use serde_json::Value;
+
+    /// The custom section holding a module's metadata.
+    pub const METADATA_SECTION: &str = "io.kubewarden.metadata";
+
+    /// What the host reads from the module's metadata: the Kubernetes resource types the policy
+    /// says it needs (`contextAwareResources`), which `kwctl run --allow-context-aware` grants.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ModuleMetadata {
+        #[serde(default)]
+        pub context_aware_resources: BTreeSet<ContextAwareResource>,
+    }
+
+    /// One Kubernetes resource type a policy may read (`contextAwareResources` entries of the
+    /// metadata and of a policy resource).
+    #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ContextAwareResource {
+        pub api_version: String,
+        pub kind: String,
+    }
+
+    impl ContextAwareResource {
+        pub fn new(api_version: &str, kind: &str) -> Self {
+            ContextAwareResource {
+                api_version: api_version.to_owned(),
+                kind: kind.to_owned(),
+            }
+        }
+    }
+
+    /// Which resource types the host lets the policy read: policy-evaluator grants only the
+    /// types that both the module's metadata and the policy resource list.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum ContextAwareAccess {
+        /// Every lookup is refused: kwctl without `--allow-context-aware`, or a policy whose
+        /// resource lists no `contextAwareResources`.
+        Denied,
+        /// Every type is granted (tests that are about the answers, not about the grant).
+        All,
+        /// These types are granted, any other is refused.
+        Only(BTreeSet<ContextAwareResource>),
+    }
+
+    impl ContextAwareAccess {
+        fn allows(&self, api_version: &str, kind: &str) -> bool {
+            match self {
+                ContextAwareAccess::Denied => false,
+                ContextAwareAccess::All => true,
+                ContextAwareAccess::Only(types) => types
+                    .iter()
+                    .any(|t| t.api_version == api_version && t.kind == kind),
+            }
+        }
+    }
+
+    /// The payload of `kubernetes/get_resource`: the SDK's `GetResourceRequest` (0.17.3) as
+    /// the guest serialises it, which is also policy-evaluator's
+    /// `CallbackRequestType::KubernetesGetResource` that kwctl records and compares on replay.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct GetResource {
+        pub api_version: String,
+        pub kind: String,
+        pub name: String,
+        /// `None` for cluster-scoped resources.
+        pub namespace: Option<String>,
+        /// `true` asks the API server; `false` may answer from policy-server's cache, which can
+        /// lag behind (Helm creates the hook ServiceAccount a moment before the DaemonSet).
+        pub disable_cache: bool,
+        /// Fields to keep in the answer (SDK 0.17); kwctl's older sessions leave it out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub field_masks: Option<BTreeSet<String>>,
+    }
+
+    impl GetResource {
+        /// The lookup of ServiceAccount `name` in `namespace`, the one this policy makes.
+        pub fn service_account(namespace: &str, name: &str, disable_cache: bool) -> Self {
+            GetResource {
+                api_version: "v1".into(),
+                kind: "ServiceAccount".into(),
+                name: name.into(),
+                namespace: Some(namespace.into()),
+                disable_cache,
+                field_masks: None,
+            }
+        }
+
+        /// policy-evaluator's error when the object does not exist (its kubernetes client
+        /// prints the namespace with `{:?}`, hence `'Some("jhub")'`).
+        pub fn not_found_message(&self) -> String {
+            format!(
+                "Cannot find {}/{} named '{}' inside of namespace '{:?}'",
+                self.api_version, self.kind, self.name, self.namespace
+            )
+        }
+
+        fn is_for(&self, object: &ObjectKey) -> bool {
+            self.api_version == object.api_version
+                && self.kind == object.kind
+                && self.name == object.name
+                && self.namespace == object.namespace
+        }
+    }
+
+    impl fmt::Display for GetResource {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "get {}/{} ", self.api_version, self.kind)?;
+            if let Some(namespace) = &self.namespace {
+                write!(f, "{namespace}/")?;
+            }
+            write!(f, "{} (disable_cache: {})", self.name, self.disable_cache)
+        }
+    }
+
+    /// One host call the guest made, other than logging.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum HostCall {
+        GetResource(GetResource),
+        /// Any other call (all refused), or a `get_resource` whose payload is not a
+        /// `GetResourceRequest`; the payload as text.
+        Other {
+            binding: String,
+            namespace: String,
+            operation: String,
+            payload: String,
+        },
+    }
+
+    /// A source of answers to `get_resource`, behind the grant check.
+    pub trait Kubernetes: Send {
+        /// The object's JSON text, or the callback handler's error (the host prefixes it with
+        /// `Callback evaluation failure: ` as policy-evaluator does).
+        fn get_resource(&mut self, request: &GetResource) -> std::result::Result<String, String>;
+    }
+
+    /// The identity of a fixture object.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct ObjectKey {
+        api_version: String,
+        kind: String,
+        name: String,
+        namespace: Option<String>,
+    }
+
+    impl ObjectKey {
+        fn of(object: &Value) -> Result<ObjectKey> {
+            let text = |pointer: &str| {
+                object
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .with_context(|| {
+                        format!("a fixture object needs a string at {pointer}: {object}")
+                    })
+            };
+            Ok(ObjectKey {
+                api_version: text("/apiVersion")?,
+                kind: text("/kind")?,
+                name: text("/metadata/name")?,
+                namespace: object
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            })
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Fixture {
+        Found(Value),
+        FoundOnlyUncached(Value),
+        HostError(String),
+    }
+
+    /// Objects a test declares, answered as policy-server's callback handler would. A lookup
+    /// of anything not declared fails with policy-evaluator's not-found error.
+    #[derive(Debug, Clone, Default)]
+    pub struct Fixtures {
+        objects: Vec<(ObjectKey, Fixture)>,
+    }
+
+    impl Fixtures {
+        /// No objects: every lookup answers not found.
+        pub fn new() -> Self {
+            Fixtures::default()
+        }
+
+        /// `object` exists and policy-server's cache has it: every lookup finds it. The object
+        /// is identified by its `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`.
+        pub fn found(self, object: Value) -> Result<Self> {
+            self.with(object, Fixture::Found)
+        }
+
+        /// `object` exists but the cache has not seen it yet: a cached lookup
+        /// (`disable_cache: false`) answers not found, an uncached one finds it.
+        pub fn found_only_uncached(self, object: Value) -> Result<Self> {
+            self.with(object, Fixture::FoundOnlyUncached)
+        }
+
+        /// Every lookup of this object fails with `message` (the API server unreachable, RBAC
+        /// refusing policy-server's ServiceAccount, ...).
+        pub fn host_error(
+            mut self,
+            api_version: &str,
+            kind: &str,
+            namespace: Option<&str>,
+            name: &str,
+            message: &str,
+        ) -> Self {
+            self.objects.push((
+                ObjectKey {
+                    api_version: api_version.into(),
+                    kind: kind.into(),
+                    name: name.into(),
+                    namespace: namespace.map(str::to_owned),
+                },
+                Fixture::HostError(message.into()),
+            ));
+            self
+        }
+
+        fn with(mut self, object: Value, fixture: fn(Value) -> Fixture) -> Result<Self> {
+            let key = ObjectKey::of(&object)?;
+            self.objects.push((key, fixture(object)));
+            Ok(self)
+        }
+    }
+
+    impl Kubernetes for Fixtures {
+        fn get_resource(&mut self, request: &GetResource) -> std::result::Result<String, String> {
+            let found = |object: &Value| serde_json::to_string(object).map_err(|e| e.to_string());
+            match self.objects.iter().find(|(key, _)| request.is_for(key)) {
+                Some((_, Fixture::Found(object))) => found(object),
+                Some((_, Fixture::FoundOnlyUncached(object))) if request.disable_cache => {
+                    found(object)
+                }
+                Some((_, Fixture::HostError(message))) => Err(message.clone()),
+                Some((_, Fixture::FoundOnlyUncached(_))) | None => Err(request.not_found_message()),
+            }
+        }
+    }
+
+    /// No cluster to ask: `policy-run --allow-context-aware` without a session file (kwctl
+    /// would talk to the cluster of the current kubeconfig).
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Disconnected;
+
+    impl Kubernetes for Disconnected {
+        fn get_resource(&mut self, request: &GetResource) -> std::result::Result<String, String> {
+            Err(format!(
+                "no Kubernetes cluster to answer `{request}`: record a session with `kwctl run \
+                 --allow-context-aware --record-host-capabilities-interactions FILE` and replay it \
+                 with --replay-host-capabilities-interactions FILE"
+            ))
+        }
+    }
+
+    /// A recorded host call (kwctl's `CallbackRequestType`, the variants this host replays).
+    /// In a session file it is YAML text with the variant as tag: `!KubernetesGetResource`.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum HostRequest {
+        KubernetesGetResource(GetResource),
+    }
+
+    /// What the host answered to a recorded call.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "type")]
+    pub enum RecordedResponse {
+        /// The payload the guest received: for `get_resource`, the object's JSON text.
+        Success { payload: String },
+        /// The callback handler's error.
+        Error { message: String },
+    }
+
+    /// One entry of a kwctl session file:
+    /// `{type: Exchange, request: "<YAML text of the request>", response: ...}`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Exchange {
+        pub request: HostRequest,
+        pub response: RecordedResponse,
+    }
+
+    /// The entry as the file holds it: kwctl keeps the request as a YAML string inside the
+    /// YAML document, so that any request type fits one field.
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(tag = "type", deny_unknown_fields)]
+    enum ExchangeText {
+        Exchange {
+            request: String,
+            response: RecordedResponse,
+        },
+    }
+
+    impl Exchange {
+        fn from_text(index: usize, text: ExchangeText) -> Result<Exchange> {
+            let ExchangeText::Exchange { request, response } = text;
+            let request = serde_norway::from_str(&request).with_context(|| {
+                format!(
+                    "exchange {index}: the request is not a call this host replays \
+                     (!KubernetesGetResource with api_version, kind, name, namespace, disable_cache): {request}"
+                )
+            })?;
+            Ok(Exchange { request, response })
+        }
+
+        fn to_text(&self) -> Result<ExchangeText> {
+            Ok(ExchangeText::Exchange {
+                request: serde_norway::to_string(&self.request)?,
+                response: self.response.clone(),
+            })
+        }
+    }
+
+    /// Reads a kwctl session file's text: a YAML list of exchanges.
+    pub fn parse_session(yaml: &str) -> Result<Vec<Exchange>> {
+        let entries: Vec<ExchangeText> = serde_norway::from_str(yaml)
+            .context("not a host capabilities session (a YAML list of `type: Exchange` entries)")?;
+        entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| Exchange::from_text(i, e))
+            .collect()
+    }
+
+    /// Writes exchanges in kwctl's session format (what `--record-host-capabilities-interactions`
+    /// produces, and `--replay-host-capabilities-interactions` reads).
+    pub fn write_session(exchanges: &[Exchange]) -> Result<String> {
+        let entries = exchanges
+            .iter()
+            .map(Exchange::to_text)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(serde_norway::to_string(&entries)?)
+    }
+
+    /// Answers from a recorded session, as `kwctl run --replay-host-capabilities-interactions`
+    /// does: exchanges are consumed in order, whatever the call; a call that differs from the
+    /// next recorded request consumes it and fails, and so does a call after the last one.
+    /// kwctl only logs these; [`Replay::finish`] turns them, and leftovers, into an error.
+    #[derive(Debug, Clone)]
+    pub struct Replay {
+        pending: VecDeque<Exchange>,
+        replayed: usize,
+        problems: Vec<String>,
+    }
+
+    impl Replay {
+        pub fn new(exchanges: Vec<Exchange>) -> Replay {
+            Replay {
+                pending: exchanges.into(),
+                replayed: 0,
+                problems: Vec::new(),
+            }
+        }
+
+        pub fn from_yaml(yaml: &str) -> Result<Replay> {
+            Ok(Replay::new(parse_session(yaml)?))
+        }
+
+        pub fn load(path: &Path) -> Result<Replay> {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "cannot read host capabilities interactions file {}",
+                    path.display()
+                )
+            })?;
+            Replay::from_yaml(&text).with_context(|| format!("cannot load {}", path.display()))
+        }
+
+        /// The exchanges not replayed yet.
+        pub fn remaining(&self) -> &VecDeque<Exchange> {
+            &self.pending
+        }
+
+        /// How many exchanges were consumed (answered or mismatched).
+        pub fn replayed(&self) -> usize {
+            self.replayed
+        }
+
+        /// Every call that did not match its recorded request, or came after the last one.
+        pub fn problems(&self) -> &[String] {
+            &self.problems
+        }
+
+        /// Ok when every call matched its recorded request and every exchange was replayed.
+        pub fn finish(&self) -> Result<()> {
+            if let Some(first) = self.problems.first() {
+                bail!(
+                    "{} replay error(s), the first: {first}",
+                    self.problems.len()
+                );
+            }
+            if let Some(next) = self.pending.front() {
+                bail!(
+                    "{} recorded exchange(s) were not replayed, the next: {:?}",
+                    self.pending.len(),
+                    next.request
+                );
+            }
+            Ok(())
+        }
+    }
+
+    impl Kubernetes for Replay {
+        fn get_resource(&mut self, request: &GetResource) -> std::result::Result<String, String> {
+            let Some(exchange) = self.pending.pop_front() else {
+                let message = "the list of recorded responses is empty".to_owned();
+                self.problems.push(format!("{message} (got {request})"));
+                return Err(message);
+            };
+            self.replayed += 1;
+            let HostRequest::KubernetesGetResource(expected) = &exchange.request;
+            if expected != request {
+                // kwctl's wording, with the call types' debug forms.
+                let message = format!(
+                    "Replay error: unexpected request. Was expecting {:?}, got {:?} instead",
+                    exchange.request,
+                    HostRequest::KubernetesGetResource(request.clone())
+                );
+                self.problems.push(message.clone());
+                return Err(message);
+            }
+            match exchange.response {
+                RecordedResponse::Success { payload } => Ok(payload),
+                RecordedResponse::Error { message } => Err(message),
+            }
+        }
+    }
+
+    struct State<K> {
+        kubernetes: K,
+        access: ContextAwareAccess,
+        calls: Vec<HostCall>,
+    }
+
+    /// The host of one or more evaluations: answers the guest's host calls like policy-server
+    /// and records every call but logging, in order. Cloning shares the state, so a test keeps
+    /// one clone and passes another to the policy:
+    ///
+    /// ```no_run
+    /// # fn main() -> anyhow::Result<()> {
+    /// use e2e_tests::{Fixtures, GetResource, Host, Policy, policy_path, read_request, workspace_root};
+    /// use serde_json::json;
+    ///
+    /// let policy = Policy::load(&policy_path())?;
+    /// let request = read_request(&workspace_root().join("test_data/hook-daemonset-create.json"))?;
+    /// let host = Host::new(Fixtures::new().found(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+    ///     "metadata": {"name": "hook-image-puller", "namespace": "jhub"}}))?);
+    /// let response = policy.run_with_host(&request, &json!({"requireExistingServiceAccounts": true}), &host)?;
+    /// assert!(response.allowed);
+    /// assert_eq!(host.get_resource_calls(), [GetResource::service_account("jhub", "hook-image-puller", false)]);
+    /// # Ok(()) }
+    /// ```
+    pub struct Host<K = Fixtures> {
+        state: Arc<Mutex<State<K>>>,
+    }
+
+    impl<K> Clone for Host<K> {
+        fn clone(&self) -> Self {
+            Host {
+                state: Arc::clone(&self.state),
+            }
+        }
+    }
+
+    impl Host<Fixtures> {
+        /// kwctl without `--allow-context-aware`: logging works, every Kubernetes lookup is
+        /// refused (and recorded).
+        pub fn without_context_aware() -> Host<Fixtures> {
+            Host::new(Fixtures::new()).with_access(ContextAwareAccess::Denied)
+        }
+    }
+
+    /// Read access to a host's [`Kubernetes`] source, e.g. to check a [`Replay`] afterwards.
+    pub struct KubernetesGuard<'a, K>(MutexGuard<'a, State<K>>);
+
+    impl<K> std::ops::Deref for KubernetesGuard<'_, K> {
+        type Target = K;
+        fn deref(&self) -> &K {
+            &self.0.kubernetes
+        }
+    }
+
+    impl<K: Kubernetes + 'static> Host<K> {
+        /// A host answering lookups from `kubernetes`, every resource type granted.
+        pub fn new(kubernetes: K) -> Host<K> {
+            Host {
+                state: Arc::new(Mutex::new(State {
+                    kubernetes,
+                    access: ContextAwareAccess::All,
+                    calls: Vec::new(),
+                })),
+            }
+        }
+
+        /// Grants `access` instead (e.g. `ContextAwareAccess::Only` the metadata's types).
+        pub fn with_access(self, access: ContextAwareAccess) -> Host<K> {
+            self.lock().access = access;
+            self
+        }
+
+        /// Every call received so far, in order (logging excluded).
+        pub fn calls(&self) -> Vec<HostCall> {
+            self.lock().calls.clone()
+        }
+
+        /// The `get_resource` calls received so far, in order, granted or not.
+        pub fn get_resource_calls(&self) -> Vec<GetResource> {
+            self.lock()
+                .calls
+                .iter()
+                .filter_map(|call| match call {
+                    HostCall::GetResource(request) => Some(request.clone()),
+                    HostCall::Other { .. } => None,
+                })
+                .collect()
+        }
+
+        /// Forgets the calls recorded so far (to reuse a host between evaluations).
+        pub fn clear_calls(&self) {
+            self.lock().calls.clear();
+        }
+
+        pub fn kubernetes(&self) -> KubernetesGuard<'_, K> {
+            KubernetesGuard(self.lock())
+        }
+
+        /// A panic inside a callback cannot leave the state half-written (each update is one
+        /// push), so a poisoned lock is still good to read.
+        fn lock(&self) -> MutexGuard<'_, State<K>> {
+            self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+
+        /// The waPC host callback: one boxed closure per instance, sharing this host's state.
+        pub fn callback(&self) -> Box<wapc::HostCallback> {
+            let host = self.clone();
+            Box::new(
+                move |_id: u64,
+                      binding: &str,
+                      namespace: &str,
+                      operation: &str,
+                      payload: &[u8]|
+                      -> std::result::Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+                    host.answer(binding, namespace, operation, payload)
+                        .map_err(Into::into)
+                },
+            )
+        }
+
+        /// Answers one host call as policy-evaluator's `host_callback` does (binding, then
+        /// namespace and operation, then the payload, then the grant, then the handler).
+        pub fn answer(
+            &self,
+            binding: &str,
+            namespace: &str,
+            operation: &str,
+            payload: &[u8],
+        ) -> std::result::Result<Vec<u8>, String> {
+            if (binding, namespace, operation) == ("kubewarden", "tracing", "log") {
+                if std::env::var_os("POLICY_LOG").is_some() {
+                    eprintln!("{}", String::from_utf8_lossy(payload));
+                }
+                return Ok(Vec::new());
+            }
+            let request = match (binding, namespace, operation) {
+                ("kubewarden", "kubernetes", "get_resource") => {
+                    serde_json::from_slice::<GetResource>(payload).ok()
+                }
+                _ => None,
+            };
+            let mut state = self.lock();
+            let Some(request) = request else {
+                state.calls.push(HostCall::Other {
+                    binding: binding.into(),
+                    namespace: namespace.into(),
+                    operation: operation.into(),
+                    payload: String::from_utf8_lossy(payload).into_owned(),
+                });
+                return Err(match (binding, namespace, operation) {
+                    ("kubewarden", "kubernetes", "get_resource") => format!(
+                        "get_resource payload is not a GetResourceRequest: {}",
+                        String::from_utf8_lossy(payload)
+                    ),
+                    ("kubewarden", _, _) => format!(
+                        "host capability {namespace}/{operation} is not available to this policy"
+                    ),
+                    _ => format!("unknown binding: {binding}"),
+                });
+            };
+            state.calls.push(HostCall::GetResource(request.clone()));
+            if !state.access.allows(&request.api_version, &request.kind) {
+                return Err(format!(
+                    "Policy has not been granted access to Kubernetes {}/{} resources. The violation has been reported.",
+                    request.api_version, request.kind
+                ));
+            }
+            state
+                .kubernetes
+                .get_resource(&request)
+                .map(String::into_bytes)
+                .map_err(|e| format!("Callback evaluation failure: {e}"))
+        }
     }
 }
