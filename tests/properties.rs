@@ -63,6 +63,13 @@ proptest! {
         POLICY.check_audit(&case.in_mode(mode));
     }
 
+    /// A ReplicaSet controlled by a Deployment is left to the Deployment: accepted unchanged, in
+    /// both modes.
+    #[test]
+    fn a_replicaset_of_a_deployment_is_left_to_it(case in case(Profile::Tame), mode in mode()) {
+        POLICY.check_left_to_deployment(&case.in_mode(mode));
+    }
+
     /// Removing one violation never turns an accepted object into a rejected one, in either mode.
     #[test]
     fn accepting_is_monotone_in_compliance(

@@ -40,6 +40,10 @@ pub enum Profile {
     Wild,
 }
 
+/// The signer of pod certificates that authenticate to the API server as the Pod's
+/// ServiceAccount.
+pub const API_CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client-pod";
+
 /// The ServiceAccounts of the three roles under default settings.
 pub const ROLE_ACCOUNTS: [&str; 3] = [
     "hook-image-puller",
@@ -356,7 +360,7 @@ impl<'a> Gen<'_, 'a> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let source = match self.choose(&[1; 7], &[2, 1]) {
+        let source = match self.choose(&[1; 8], &[2, 1]) {
             0 => injected_volume(&name)["projected"].clone(),
             1 => json!({"sources": [{"serviceAccountToken": {"path": "t", "audience": "vault"}}]}),
             2 => json!({"sources": [{"serviceAccountToken": {"path": "token"}}]}),
@@ -378,7 +382,17 @@ impl<'a> Gen<'_, 'a> {
             6 => {
                 json!({"sources": [{"configMap": {"name": "kube-root-ca.crt"}}, {"downwardAPI": {"items": []}}]})
             }
+            // A client certificate that authenticates to the API server as the Pod's
+            // ServiceAccount (KEP-4317), or one of another signer.
             7 => {
+                let signer = match self.pick(&[3, 1]) {
+                    0 => API_CLIENT_SIGNER,
+                    _ => "example.com/workload",
+                };
+                json!({"sources": [{"podCertificate": {"signerName": signer, "keyType": "ED25519",
+                    "credentialBundlePath": "credentialbundle.pem"}}]})
+            }
+            8 => {
                 let mut p = Map::new();
                 let sources = self.or_junk(|g| {
                     let n = g.len(0, 3);
@@ -395,7 +409,7 @@ impl<'a> Gen<'_, 'a> {
     }
 
     fn projection_source(&mut self) -> Value {
-        match self.pick(&[1; 8]) {
+        match self.pick(&[1; 9]) {
             0 => {
                 let mut t = Map::new();
                 t.insert("path".into(), json!("token"));
@@ -409,6 +423,7 @@ impl<'a> Gen<'_, 'a> {
             4 => json!({"secret": {"name": "s"}}),
             5 => json!({}),
             6 => json!({"serviceAccountToken": {}, "configMap": {"name": "kube-root-ca.crt"}}),
+            7 => json!({"podCertificate": {"signerName": API_CLIENT_SIGNER}}),
             _ => self.junk(),
         }
     }
@@ -576,6 +591,7 @@ impl<'a> Gen<'_, 'a> {
         }
         meta.insert("namespace".into(), json!("jhub"));
         put(&mut meta, "labels", self.labels());
+        put(&mut meta, "ownerReferences", self.owner(kind));
         let mut m = Map::new();
         m.insert("apiVersion".into(), json!(kind.api_version()));
         match self.choose(&[1], &[1, 1]) {
@@ -623,6 +639,22 @@ impl<'a> Gen<'_, 'a> {
             m.entry(key).or_insert(value);
         }
         Value::Object(m)
+    }
+
+    /// A controlling owner: for a ReplicaSet, a Deployment one time in three (whose ReplicaSets
+    /// the policy leaves to the Deployment); in the wild profile, any kind's owner or junk.
+    fn owner(&mut self, kind: Kind) -> Option<Value> {
+        let owner = |kind: &str, controller: Value| {
+            json!([{"apiVersion": "apps/v1", "kind": kind, "name": "w",
+                "uid": "6b0c7a5e-0000-4000-8000-000000000001", "controller": controller}])
+        };
+        match self.choose(&[2, u32::from(kind == Kind::ReplicaSet)], &[1, 1, 1]) {
+            0 => None,
+            1 => Some(owner("Deployment", json!(true))),
+            2 => Some(owner("Deployment", json!(false))),
+            3 => Some(owner("DaemonSet", json!(true))),
+            _ => Some(self.junk()),
+        }
     }
 
     fn settings(&mut self) -> Option<Value> {

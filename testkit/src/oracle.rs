@@ -17,6 +17,9 @@ use crate::policy::{Answer, Policy, apply_as_policy_server, outcome};
 use crate::spelling::{Mix, add_unknown_fields, remove_unknown_fields, write_shuffled};
 use crate::{CONTAINER_LISTS, INJECTED_PREFIX};
 
+/// The words of every rejection for violations (as opposed to a payload the policy cannot read).
+pub const VIOLATIONS: &str = "breaks the prepuller ServiceAccount policy";
+
 /// What `mode: reject` says where `mode: mutate` would have fixed the object.
 pub const REJECT_MODE_NOTE: &str = "(mode: reject, so nothing was changed)";
 
@@ -374,6 +377,44 @@ impl Policy {
         self.check_modes(envelope);
         self.check_mutation(envelope);
         self.check_audit(envelope);
+        self.check_left_to_deployment(envelope);
+    }
+
+    /// Issue 8: a ReplicaSet whose controlling owner (the one marked `controller: true`; the API
+    /// server allows one) is an `apps` Deployment is never mutated nor
+    /// rejected for what its template carries (the Deployment controller would fight a changed
+    /// template, and stall on a refused one). A payload the policy cannot read (undecodable, no
+    /// pod template, invalid settings: nothing the API server would send) may still be refused.
+    pub fn check_left_to_deployment(&self, envelope: &Value) {
+        let request = &envelope["request"];
+        let kind = request["kind"].get("kind").and_then(Value::as_str);
+        let group = request["kind"].get("group").and_then(Value::as_str);
+        let controlled = request["object"]
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .and_then(|owners| {
+                owners
+                    .iter()
+                    .find(|o| o.get("controller") == Some(&json!(true)))
+            })
+            .is_some_and(|o| {
+                o.get("kind") == Some(&json!("Deployment"))
+                    && o.get("apiVersion")
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.starts_with("apps/"))
+            });
+        if !controlled || Kind::judged(group, kind.unwrap_or_default()) != Some(Kind::ReplicaSet) {
+            return;
+        }
+        let answer = self.decide_value(envelope);
+        assert!(
+            match &answer {
+                Answer::Accept { .. } => true,
+                Answer::Mutate { .. } => false,
+                Answer::Reject { message, .. } => !message.contains(VIOLATIONS),
+            },
+            "a ReplicaSet of a Deployment answered {answer:?}"
+        );
     }
 
     /// Issue 8: a request without `userInfo.username` is an audit (Kubewarden's audit scanner
