@@ -364,9 +364,10 @@ fn fixtures_answer_found_uncached_only_not_found_and_host_errors() -> Result<()>
     let elsewhere = GetResource::service_account("other", "hook-image-puller", false);
     assert_eq!(
         answer(&host, &elsewhere),
-        Err(format!(
+        Err(
             r#"Callback evaluation failure: Cannot find v1/ServiceAccount named 'hook-image-puller' inside of namespace 'Some("other")'"#
-        ))
+                .to_owned()
+        )
     );
     assert_eq!(
         host.get_resource_calls(),
