@@ -8,6 +8,7 @@ pub mod mailbox;
 pub mod metadata;
 pub mod oci;
 pub mod scaffold;
+pub mod sign;
 pub mod wasm_section;
 
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use xtask::{annotate, oci, scaffold, write_atomically};
+use xtask::{annotate, oci, scaffold, sign, write_atomically};
 
 #[derive(Parser)]
 #[command(about = "Annotate, push, pull and scaffold the Kubewarden policy")]
@@ -60,10 +60,47 @@ enum Command {
     },
     /// Print a module's embedded metadata, like `kwctl inspect`.
     Inspect { wasm: PathBuf },
-    /// Write (or with --check, verify) the generated Artifact Hub files, questions and manifests.
-    Scaffold {
+    /// Write a cosign key pair, like `cosign generate-key-pair`: PREFIX.key (ECDSA P-256,
+    /// encrypted with COSIGN_PASSWORD) and PREFIX.pub. Never overwrites.
+    Keygen {
+        #[arg(long, default_value = "cosign")]
+        prefix: PathBuf,
+    },
+    /// Sign the artifact a reference points to, like `cosign sign --key`: the signature goes to
+    /// the `sha256-<digest>.sig` tag next to it, with any earlier signatures kept.
+    Sign {
+        /// HOST[:PORT]/PATH:TAG or HOST[:PORT]/PATH@sha256:...
+        reference: String,
+        /// A cosign private key (encrypted; password from COSIGN_PASSWORD) or a PKCS#8 PEM key.
         #[arg(long)]
+        key: PathBuf,
+        /// KEY=VALUE to sign into the payload (cosign's `-a`); repeatable.
+        #[arg(long = "annotation", short = 'a')]
+        annotations: Vec<String>,
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Verify the artifact's cosign signature with a public key, as `kwctl verify
+    /// --verification-key` does; prints the verified digest.
+    VerifySignature {
+        reference: String,
+        /// The PEM public key (cosign.pub).
+        #[arg(long)]
+        key: PathBuf,
+        /// KEY=VALUE the signature must carry; repeatable.
+        #[arg(long = "annotation", short = 'a')]
+        annotations: Vec<String>,
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Write (or with --check, verify) artifacthub-repo.yml, questions-ui.yml and manifests/.
+    /// With --artifacthub-pkg, write artifacthub-pkg.yml for the version in metadata.yml: the
+    /// release workflow's step once that version is pushed.
+    Scaffold {
+        #[arg(long, conflicts_with = "artifacthub_pkg")]
         check: bool,
+        #[arg(long)]
+        artifacthub_pkg: bool,
     },
 }
 
@@ -174,9 +211,81 @@ fn run(cli: Cli) -> Result<()> {
             }
             print_result(&serde_json::to_string_pretty(&shown)?)?;
         }
-        Command::Scaffold { check } => {
+        Command::Keygen { prefix } => {
+            let password = sign::password_from_env();
+            if password.is_empty() {
+                eprintln!(
+                    "warning: {} is empty: the private key is encrypted with an empty password",
+                    sign::PASSWORD_VAR
+                );
+            }
+            let pair = sign::generate_key_pair(&prefix, &password)?;
+            eprintln!(
+                "wrote {} (private, encrypted) and {} (public)",
+                pair.private_key.display(),
+                pair.public_key.display()
+            );
+        }
+        Command::Sign {
+            reference,
+            key,
+            annotations,
+            insecure,
+        } => {
+            let annotations = sign::parse_annotations(&annotations)?;
+            let pem = zeroize::Zeroizing::new(read(&key)?);
+            let keys = sign::load_private_key(&pem, &sign::password_from_env())
+                .with_context(|| format!("cannot use {}", key.display()))?;
+            let reference = oci::parse_reference(&reference)?;
+            let signed = sign::sign(&reference, &keys, &annotations, transport(insecure))?;
+            eprintln!(
+                "signed {reference} ({}) with {}; {} signature(s) in {} (credentials: {})",
+                signed.digest,
+                key.display(),
+                signed.signatures,
+                signed.signature_reference,
+                signed.credentials
+            );
+            print_result(&signed.digest)?;
+        }
+        Command::VerifySignature {
+            reference,
+            key,
+            annotations,
+            insecure,
+        } => {
+            let annotations = sign::parse_annotations(&annotations)?;
+            let pem = read(&key)?;
+            let reference = oci::parse_reference(&reference)?;
+            let verified = sign::verify(&reference, &pem, &annotations, transport(insecure))
+                .with_context(|| format!("signature verification with {} failed", key.display()))?;
+            eprintln!(
+                "{reference} ({}) is signed with {}{}",
+                verified.digest,
+                key.display(),
+                if annotations.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", with {}",
+                        annotations
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )
+                }
+            );
+            print_result(&verified.digest)?;
+        }
+        Command::Scaffold {
+            check,
+            artifacthub_pkg,
+        } => {
             let root = std::env::current_dir()?;
-            if check {
+            if artifacthub_pkg {
+                eprintln!("wrote {}", scaffold::write_package(&root)?.display());
+            } else if check {
                 scaffold::check(&root)?;
                 eprintln!("generated files are up to date");
             } else {

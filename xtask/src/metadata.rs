@@ -10,6 +10,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use prepuller_serviceaccount_policy::names::validate_dns1123_subdomain;
+
 use crate::mailbox;
 
 pub const TITLE: &str = "io.kubewarden.policy.title";
@@ -189,7 +191,7 @@ impl Metadata {
             ));
         }
         if let Some(title) = self.annotation(TITLE)
-            && let Err(e) = check_rfc1123_subdomain(title)
+            && let Err(e) = validate_dns1123_subdomain(title)
         {
             problems.push(format!(
                 "annotations.{TITLE}: {title:?} is not a valid RFC 1123 name (it names the policy \
@@ -284,31 +286,6 @@ fn rule_problems(i: usize, rule: &Rule, problems: &mut Vec<String>) {
     }
 }
 
-/// A Kubernetes object name (DNS-1123 subdomain): lowercase alphanumerics, '-' and '.',
-/// alphanumeric at both ends of each label, at most 253 characters.
-pub fn check_rfc1123_subdomain(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 253 {
-        return Err("must be 1 to 253 characters".into());
-    }
-    for label in name.split('.') {
-        let ok_chars = label
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        let ok_ends = label
-            .chars()
-            .next()
-            .zip(label.chars().last())
-            .is_some_and(|(a, b)| a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric());
-        if !ok_chars || !ok_ends || label.len() > 63 {
-            return Err(format!(
-                "label {label:?} must be lowercase alphanumerics or '-', start and end with an \
-                 alphanumeric, and be at most 63 characters"
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// `ociUrl` is a repository without scheme, tag or digest: the version is appended to it.
 fn check_oci_repository(oci: &str) -> Result<(), String> {
     if oci.contains("://") {
@@ -362,15 +339,25 @@ mod tests {
         let mut metadata = project_metadata();
         metadata.protocol_version = Some("v1".into());
         let json = String::from_utf8(metadata.to_json().unwrap()).unwrap();
+        // The values come from metadata.yml; what is checked is the spelling and the order.
+        let rules = format!(
+            "\"rules\":{}",
+            serde_json::to_string(&metadata.rules).unwrap()
+        );
+        assert!(rules.starts_with("\"rules\":[{\"apiGroups\":[\"\"],\"apiVersions\":[\"v1\"],"));
+        let context = format!(
+            "\"contextAwareResources\":{}",
+            serde_json::to_string(&metadata.context_aware_resources).unwrap()
+        );
         let order = [
             "\"protocolVersion\":\"v1\"",
-            "\"rules\":[{\"apiGroups\":[\"\"],\"apiVersions\":[\"v1\"],\"resources\":[\"pods\"],\"operations\":[\"CREATE\"]}",
+            rules.as_str(),
             "\"annotations\":{\"io.artifacthub.displayName\"",
             "\"mutating\":true",
             "\"backgroundAudit\":true",
             "\"executionMode\":\"kubewarden-wapc\"",
             "\"policyType\":\"kubernetes\"",
-            "\"contextAwareResources\":[]",
+            context.as_str(),
         ];
         let mut at = 0;
         for fragment in order {
@@ -458,13 +445,36 @@ mod tests {
         assert!(format!("{err:#}").contains("mutating"), "{err:#}");
     }
 
+    /// The title goes through the policy's own validator (one definition of a Kubernetes name
+    /// for the policy and its packaging): what Kubernetes accepts as an object name passes, up
+    /// to 253 characters with no per-label limit (that is DNS-1123 *label*'s), the rest is
+    /// reported against the title key.
     #[test]
-    fn rfc1123_names() {
-        for ok in ["prepuller-serviceaccount", "a", "a.b-c.d0"] {
-            check_rfc1123_subdomain(ok).unwrap();
+    fn titles_are_kubernetes_object_names() {
+        let with_title = |title: &str| {
+            let mut m = project_metadata();
+            m.annotations.insert(TITLE.to_owned(), title.to_owned());
+            m.problems(project_metadata().version().unwrap())
+        };
+        let long_label = "a".repeat(64);
+        let longest = format!("{}.{}", "a".repeat(126), "b".repeat(126));
+        for ok in [
+            "prepuller-serviceaccount",
+            "a",
+            "a.b-c.d0",
+            &long_label,
+            &longest,
+        ] {
+            assert_eq!(with_title(ok), Vec::<String>::new(), "{ok:?}");
         }
-        for bad in ["", "-a", "a-", "A", "a_b", "a..b", &"a".repeat(64)] {
-            assert!(check_rfc1123_subdomain(bad).is_err(), "{bad:?}");
+        let too_long = "a".repeat(254);
+        for bad in ["", "-a", "a-", "A", "a_b", "a..b", &too_long] {
+            let problems = with_title(bad);
+            let expected = format!("annotations.{TITLE}: {bad:?} is not a valid RFC 1123 name");
+            assert!(
+                problems.iter().any(|p| p.starts_with(&expected)),
+                "{bad:?}: {problems:?}"
+            );
         }
     }
 }

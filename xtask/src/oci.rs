@@ -50,7 +50,7 @@ impl Transport {
         if self.insecure { "http" } else { "https" }
     }
 
-    fn client(self) -> Result<Client> {
+    pub(crate) fn client(self) -> Result<Client> {
         // reqwest is built without a bundled crypto provider; ring is the process-wide one.
         // A second install (another call in the same process) is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -165,7 +165,7 @@ pub fn artifact(module: &[u8]) -> Result<Artifact> {
 }
 
 /// Turns oci-client's errors into what the user has to do about them.
-fn explain(
+pub(crate) fn explain(
     err: OciDistributionError,
     action: &str,
     reference: &Reference,
@@ -273,7 +273,7 @@ pub struct Pushed {
     pub credentials: Origin,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

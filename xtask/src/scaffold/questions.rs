@@ -147,6 +147,16 @@ pub fn questions() -> Vec<Question> {
         group: SETTINGS,
         kind: Kind::Boolean { default: false },
     });
+    q.push(Question {
+        variable: "requireExistingServiceAccounts".into(),
+        label: "Require the ServiceAccounts to exist",
+        description: "Before admitting a workload of a role that runs as its role's \
+            ServiceAccount, look that ServiceAccount up in the object's namespace and reject \
+            when it does not exist. Context-aware: the policy needs spec.contextAwareResources \
+            with v1 ServiceAccount.",
+        group: SETTINGS,
+        kind: Kind::Boolean { default: false },
+    });
     q
 }
 

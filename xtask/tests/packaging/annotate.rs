@@ -33,7 +33,10 @@ fn the_section_holds_metadata_yml_the_readme_and_the_protocol_version() {
     assert_eq!(embedded["backgroundAudit"], on_disk.background_audit);
     assert_eq!(embedded["executionMode"], "kubewarden-wapc");
     assert_eq!(embedded["policyType"], "kubernetes");
-    assert_eq!(embedded["contextAwareResources"], serde_json::json!([]));
+    assert_eq!(
+        embedded["contextAwareResources"],
+        serde_json::to_value(&on_disk.context_aware_resources).unwrap()
+    );
     assert_eq!(
         embedded["rules"],
         serde_json::to_value(&on_disk.rules).unwrap()

@@ -5,6 +5,7 @@
 mod annotate;
 mod generated;
 mod registry;
+mod signing;
 mod support;
 
 use std::path::PathBuf;
