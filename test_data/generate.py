@@ -639,6 +639,7 @@ def coherence(hook_pod, hook_legacy, hook_ds, cont_ds):
         {"podCertificate": {"signerName": "kubernetes.io/kube-apiserver-client-pod", "keyType": "ED25519",
                             "credentialBundlePath": "credentialbundle.pem"}}]}}]
     write("hook-pod-pod-certificate-create", request(pod))
+    pod = copy.deepcopy(pod)
     pod["spec"]["volumes"][0]["projected"]["sources"][0]["podCertificate"]["signerName"] = "example.com/mesh-mtls"
     write("hook-pod-pod-certificate-other-signer-create", request(pod))
 

@@ -244,7 +244,7 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             // Found by fuzzing: copied verbatim into a mutation, such a number made the answer
             // unparseable for policy-server. A judged object must hold only what it can parse.
             "1e400 in a field no rule reads, of a DaemonSet to mutate",
-            br#"{"request":{"kind":{"group":"apps","kind":"DaemonSet"},"userInfo":{"username":"kubernetes-admin"},"object":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{"template":{"spec":{"serviceAccountName":"default","automountServiceAccountToken":false,"securityContext":{"runAsGroup":1e400}}}}}},"settings":{}}"#
+            br#"{"request":{"kind":{"group":"apps","kind":"DaemonSet"},"userInfo":{"username":"kubernetes-admin"},"object":{"spec":{"template":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{"serviceAccountName":"default","automountServiceAccountToken":false,"securityContext":{"runAsGroup":1e400}}}}}},"settings":{}}"#
                 .to_vec(),
             "cannot decode the DaemonSet object: the number 1e400 does not fit a 64-bit float",
         ),
@@ -282,7 +282,7 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
                 p.extend(b"}}");
                 p
             },
-            "the policy settings are not valid: hookPuller: invalid type: sequence",
+            "the policy settings are not valid: hookPuller[0]: invalid type: sequence, expected a string",
         ),
     ];
     let mut results = Vec::new();
@@ -789,6 +789,184 @@ fn generated(
         "spec": body})
 }
 
+/// `requireExistingServiceAccounts` (issue 9) through the compiled module: the lookups it makes
+/// (asserted call by call), the ones it must not make, kwctl's recorded sessions, and the
+/// coherence law with the setting on.
+fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+    use e2e_tests::host::{Fixtures, GetResource, Host, Replay};
+
+    let sa = |name: &str| json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": "jhub", "labels": {"app": "jupyterhub", "component": name}}});
+    let lookup = |name: &str, uncached: bool| GetResource::service_account("jhub", name, uncached);
+    let all = || -> Result<Fixtures> {
+        Fixtures::new()
+            .found(sa("hook-image-puller"))?
+            .found(sa("continuous-image-puller"))?
+            .found(sa("hook-image-awaiter"))
+    };
+    let on = |mode: &str| json!({"requireExistingServiceAccounts": true, "mode": mode});
+    let mut results = Vec::new();
+    for mode in ["mutate", "reject"] {
+        let settings = on(mode);
+        // (name, request, fixtures, allowed, message fragment, expected lookups)
+        let cases: Vec<(&str, &str, Result<Fixtures>, bool, &str, Vec<GetResource>)> = vec![
+            (
+                "4.4.0 release with its ServiceAccounts: one cached lookup",
+                "hook-daemonset-create.json",
+                all(),
+                true,
+                "",
+                vec![lookup("hook-image-puller", false)],
+            ),
+            (
+                "a compliant puller whose ServiceAccount is missing: cached, then uncached",
+                "hook-daemonset-create.json",
+                Ok(Fixtures::new()),
+                false,
+                r#"DaemonSet jhub/hook-image-puller (hook image puller, matched by hookPuller.selector) would run as ServiceAccount "hook-image-puller", which was not found in namespace "jhub""#,
+                vec![lookup("hook-image-puller", false), lookup("hook-image-puller", true)],
+            ),
+            (
+                "the ServiceAccount only visible uncached (Helm created it a moment ago)",
+                "hook-daemonset-create.json",
+                Fixtures::new().found_only_uncached(sa("hook-image-puller")),
+                true,
+                "",
+                vec![lookup("hook-image-puller", false), lookup("hook-image-puller", true)],
+            ),
+            (
+                "a host error is a rejection that carries it",
+                "continuous-pod-create.json",
+                Ok(Fixtures::new().host_error(
+                    "v1",
+                    "ServiceAccount",
+                    Some("jhub"),
+                    "continuous-image-puller",
+                    "serviceaccounts \"continuous-image-puller\" is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot get resource",
+                )),
+                false,
+                "is forbidden: User",
+                vec![
+                    lookup("continuous-image-puller", false),
+                    lookup("continuous-image-puller", true),
+                ],
+            ),
+            (
+                "the awaiter is looked up too",
+                "awaiter-job-create.json",
+                all(),
+                true,
+                "",
+                vec![lookup("hook-image-awaiter", false)],
+            ),
+            ("an unrelated Pod asks nothing", "proxy-pod-create.json", Ok(Fixtures::new()), true, "", vec![]),
+            (
+                "a borrower asks nothing",
+                "deployment-borrows-continuous-sa-create.json",
+                Ok(Fixtures::new()),
+                false,
+                "reserved for the continuous image puller",
+                vec![],
+            ),
+            ("a DELETE asks nothing", "hook-pod-legacy-delete.json", Ok(Fixtures::new()), true, "", vec![]),
+        ];
+        let mut cases = cases;
+        // The chart 4.0.0 hook DaemonSet: mutated to an account that is missing, or, in reject
+        // mode, rejected for its violations before any lookup.
+        cases.push(if mode == "mutate" {
+            (
+                "4.0.0 release without its ServiceAccounts: rejected after two lookups",
+                "hook-daemonset-default-sa-create.json",
+                Ok(Fixtures::new()),
+                false,
+                "Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it (prePuller.hook.serviceAccountImagePuller.create=true), or create it (kubectl create serviceaccount hook-image-puller -n jhub)",
+                vec![lookup("hook-image-puller", false), lookup("hook-image-puller", true)],
+            )
+        } else {
+            (
+                "4.0.0 release without its ServiceAccounts: rejected for its violations, no lookup",
+                "hook-daemonset-default-sa-create.json",
+                Ok(Fixtures::new()),
+                false,
+                "(mode: reject, so nothing was changed)",
+                vec![],
+            )
+        });
+        for (name, file, fixtures, allowed, fragment, lookups) in cases {
+            let outcome = (|| {
+                let host = Host::new(fixtures?);
+                let request = read_request(&data.join(file))?;
+                let r = policy.run_with_host(&request, &settings, &host)?;
+                ensure!(r.allowed == allowed, "allowed is {} ({:?})", r.allowed, r.message());
+                let message = r.message().unwrap_or_default();
+                ensure!(message.contains(fragment), "message {message:?} lacks {fragment:?}");
+                let calls = host.get_resource_calls();
+                ensure!(calls == lookups, "lookups {calls:?}, expected {lookups:?}");
+                ensure!(
+                    host.calls().len() == calls.len(),
+                    "other host calls: {:?}",
+                    host.calls()
+                );
+                Ok(())
+            })();
+            results.push((format!("context-aware ({mode}): {name}"), outcome));
+        }
+    }
+    // The setting off: today's decisions, and not a single host call.
+    for (file, allowed, patched) in [
+        ("hook-daemonset-create.json", true, false),
+        ("hook-daemonset-default-sa-create.json", true, true),
+        ("awaiter-job-create.json", true, false),
+    ] {
+        let outcome = (|| {
+            let host = Host::new(Fixtures::new());
+            let r = policy.run_with_host(&read_request(&data.join(file))?, &json!({}), &host)?;
+            ensure!(r.allowed == allowed && r.patch.is_some() == patched, "{r:?}");
+            ensure!(host.calls().is_empty(), "host calls: {:?}", host.calls());
+            Ok(())
+        })();
+        results.push((format!("context-aware off: {file} asks nothing"), outcome));
+    }
+    // kwctl's recorded sessions, replayed exchange by exchange.
+    for (session, file, mode, allowed) in [
+        ("z2jh-4.4.0-hook-sa.yaml", "hook-daemonset-create.json", "reject", true),
+        ("z2jh-4.0.0-no-hook-sa.yaml", "hook-daemonset-default-sa-create.json", "mutate", false),
+        ("z2jh-4.4.0-hook-sa-uncached-only.yaml", "hook-daemonset-create.json", "mutate", true),
+    ] {
+        let outcome = (|| {
+            let host = Host::new(Replay::load(&data.join("context").join(session))?);
+            let r = policy.run_with_host(&read_request(&data.join(file))?, &on(mode), &host)?;
+            ensure!(r.allowed == allowed, "allowed is {} ({:?})", r.allowed, r.message());
+            host.kubernetes().finish()
+        })();
+        results.push((format!("context-aware replay: {session}"), outcome));
+    }
+    // The coherence law with the setting on, every ServiceAccount present.
+    for file in [
+        "hook-daemonset-create.json",
+        "continuous-daemonset-legacy-create.json",
+        "awaiter-job-create.json",
+        "hook-cronjob-default-sa-create.json",
+        "hook-deployment-default-sa-create.json",
+    ] {
+        for mode in ["mutate", "reject"] {
+            let outcome = (|| {
+                let host = Host::new(all()?);
+                let root = read_request(&data.join(file))?["object"].clone();
+                let o = chain::run_with_host(policy, &host, &root, &on(mode))?;
+                ensure!(
+                    o.root == Root::Rejected || o.derived > 0,
+                    "an admitted controller derived nothing"
+                );
+                ensure!(!host.get_resource_calls().is_empty() || o.root == Root::Rejected, "no lookup");
+                Ok(())
+            })();
+            results.push((format!("context-aware chain ({mode}): {file}"), outcome));
+        }
+    }
+    results
+}
+
 fn main() {
     let root = workspace_root();
     let data = root.join("test_data");
@@ -833,6 +1011,7 @@ fn main() {
     results.extend(check_fuzz_corpus(&policy));
     results.extend(check_chain_table(&policy, &data));
     results.push(check_chain_property(&policy));
+    results.extend(check_context_aware(&policy, &data));
     results.push((
         "kwctl-like policy-run command".into(),
         check_cli(&policy, &data),
