@@ -9,6 +9,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use e2e_tests::Policy;
+use e2e_tests::host::{Host, Kubernetes};
 use serde_json::{Value, json};
 
 /// How the root controller was answered.
@@ -60,8 +61,9 @@ fn kind_of(object: &Value) -> Result<&str> {
 }
 
 /// One admission through the module: `Some(object as stored)` when allowed, `None` when not.
-fn admit(
+fn admit<K: Kubernetes + 'static>(
     policy: &Policy,
+    host: &Host<K>,
     object: &Value,
     settings: &Value,
     user: &str,
@@ -79,7 +81,7 @@ fn admit(
         "object": object,
         "dryRun": false,
     });
-    let response = policy.run(&request, settings)?;
+    let response = policy.run_with_host(&request, settings, host)?;
     if !response.allowed {
         return Ok((None, false));
     }
@@ -268,9 +270,19 @@ pub fn children(object: &Value) -> Result<Vec<Value>> {
     })
 }
 
-/// Admits `root` as `user` and checks the law down the whole chain.
+/// Admits `root` as an administrator and checks the law down the whole chain.
 pub fn run(policy: &Policy, root: &Value, settings: &Value) -> Result<Outcome> {
-    let (admitted, patched) = admit(policy, root, settings, "kubernetes-admin")?;
+    run_with_host(policy, &Host::without_context_aware(), root, settings)
+}
+
+/// [`run`] with `host` answering the module's lookups (`requireExistingServiceAccounts`).
+pub fn run_with_host<K: Kubernetes + 'static>(
+    policy: &Policy,
+    host: &Host<K>,
+    root: &Value,
+    settings: &Value,
+) -> Result<Outcome> {
+    let (admitted, patched) = admit(policy, host, root, settings, "kubernetes-admin")?;
     let Some(admitted) = admitted else {
         return Ok(Outcome {
             root: Root::Rejected,
@@ -284,7 +296,7 @@ pub fn run(policy: &Policy, root: &Value, settings: &Value) -> Result<Outcome> {
         for child in children(&parent)? {
             let child_kind = kind_of(&child)?.to_owned();
             let user = controller_user(&parent_kind);
-            let (admitted, child_patched) = admit(policy, &child, settings, &user)?;
+            let (admitted, child_patched) = admit(policy, host, &child, settings, &user)?;
             let Some(admitted) = admitted else {
                 bail!(
                     "{parent_kind} {} was admitted, but the {child_kind} it derives is refused: {}",
