@@ -253,7 +253,7 @@ pub fn missing_account(
     let name = &role.service_account_name;
     let helm = role.kind.helm_value();
     format!(
-        "{} would run as ServiceAccount {}, which was not found in namespace {} (requireExistingServiceAccounts: true; the host answered {:?}, and without its cache {:?}): the API server would refuse its Pods, and a Helm hook waiting for them would time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it ({helm}.create=true), or create it (kubectl create serviceaccount {name} -n {namespace}), or set {}.serviceAccountName in the policy settings to the ServiceAccount you use",
+        "{} would run as ServiceAccount {} of namespace {}, which the policy could not find (requireExistingServiceAccounts: true; the host answered {:?}, and without its cache {:?}): if it is missing, the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it ({helm}.create=true), or create it (kubectl create serviceaccount {name} -n {namespace}), or set {}.serviceAccountName in the policy settings to the ServiceAccount you use",
         subject(findings),
         quoted(name),
         quoted(namespace),

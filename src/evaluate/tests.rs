@@ -272,7 +272,7 @@ mod require_existing {
             let Decision::Reject { message, .. } = run(&absent, ADMIN, &compliant, settings) else {
                 panic!("expected a rejection")
             };
-            assert!(message.contains(r#"would run as ServiceAccount "hook-image-puller", which was not found in namespace "jhub""#), "{message}");
+            assert!(message.contains(r#"would run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not find"#), "{message}");
             assert!(
                 message.contains("Upgrade Zero to JupyterHub to 4.1.0 or later"),
                 "{message}"
@@ -309,7 +309,10 @@ mod require_existing {
         let Decision::Reject { message, .. } = run(&absent, "null", &compliant, ON) else {
             panic!("expected a failed audit")
         };
-        assert!(message.contains("which was not found"), "{message}");
+        assert!(
+            message.contains("which the policy could not find"),
+            "{message}"
+        );
     }
 
     #[test]

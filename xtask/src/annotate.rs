@@ -37,7 +37,7 @@ impl<'a> Inputs<'a> {
 /// uses. kwctl does this too: a module that cannot answer would fail in the cluster, so it must
 /// not be published.
 pub fn protocol_version(module: &[u8]) -> Result<String> {
-    let policy = e2e_tests::Policy::from_bytes(module)
+    let policy = policy_host::Policy::from_bytes(module)
         .context("cannot load the module in the waPC runtime")?;
     let version = policy
         .protocol_version()

@@ -86,7 +86,7 @@ fn re_annotating_an_annotated_module_replaces_the_section() {
 
 #[test]
 fn the_annotated_module_still_answers_in_the_runtime() {
-    let policy = e2e_tests::Policy::load(&annotated_wasm()).unwrap();
+    let policy = policy_host::Policy::load(&annotated_wasm()).unwrap();
     assert_eq!(policy.protocol_version().unwrap(), "v1");
     let verdict = policy
         .validate_settings(&serde_json::json!({"mode": "audit"}))

@@ -123,7 +123,7 @@ fn the_defaults_are_the_policys_own() {
 
 #[test]
 fn the_compiled_policy_accepts_the_manifest_settings_and_the_fullname_override_ones() {
-    let policy = e2e_tests::Policy::load(&annotated_wasm()).unwrap();
+    let policy = policy_host::Policy::load(&annotated_wasm()).unwrap();
     let settings = json(&yaml(scaffold::CLUSTER_ADMISSION_POLICY)["spec"]["settings"]);
     let verdict = policy.validate_settings(&settings).unwrap();
     assert!(verdict.valid, "{:?}", verdict.message);

@@ -1,15 +1,15 @@
-//! Evaluates every example request of `e2e-tests/cases.yaml` with the compiled policy and prints
+//! Evaluates every example request of `policy-host/cases.yaml` with the compiled policy and prints
 //! each decision: ACCEPT, MUTATE with its JSON patch and warnings, or REJECT with the message.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use e2e_tests::{Policy, cases, policy_path, read_request, workspace_root};
+use policy_host::{Policy, cases, chain, policy_path, read_request, workspace_root};
 
 fn run() -> Result<()> {
     let root = workspace_root();
     let policy = Policy::load(&policy_path())?;
-    let table = cases::load(&root.join("e2e-tests/cases.yaml"))?;
+    let table = cases::load(&root.join("policy-host/cases.yaml"))?;
     let verbose = std::env::args().any(|a| a == "--verbose" || a == "-v");
     for case in &table.requests {
         let request = read_request(&root.join("test_data").join(&case.request))?;
@@ -31,6 +31,16 @@ fn run() -> Result<()> {
         if verbose {
             println!("   {}", serde_json::to_string(&response)?);
         }
+    }
+    // A controller chain: the chart 4.0.0 continuous DaemonSet, mutated, then the Pod its
+    // controller makes from it (after the ServiceAccount admission plugin), admitted as is.
+    let root = read_request(&root.join("test_data/continuous-daemonset-legacy-create.json"))?;
+    let outcome = chain::run(&policy, &root["object"], &serde_json::json!({}))?;
+    println!(
+        "== controller chain [continuous-daemonset-legacy-create.json, its Pods derived as the DaemonSet controller does]"
+    );
+    for step in &outcome.steps {
+        println!("   {step}");
     }
     Ok(())
 }

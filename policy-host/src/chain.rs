@@ -1,5 +1,5 @@
 //! The controller-chain harness: the coherence law of README "Decisions", checked on the
-//! compiled module. A controller is admitted as the API server asks (CREATE, a user named), the
+//! compiled module (the e2e suite; `run-examples` prints one chain). A controller is admitted as the API server asks (CREATE, a user named), the
 //! patch applied as policy-server answers it; then its children are derived exactly as
 //! Kubernetes' controllers derive them (the pod template copied with its labels, plus the
 //! labels each controller adds, the controlling ownerReference, and on Pods the ServiceAccount
@@ -8,9 +8,10 @@
 //! Deployment's ReplicaSet unchanged, and a Pod changed at most by removing the injected token.
 
 use anyhow::{Context, Result, bail, ensure};
-use e2e_tests::Policy;
-use e2e_tests::host::{Host, Kubernetes};
 use serde_json::{Value, json};
+
+use crate::Policy;
+use crate::host::{Host, Kubernetes};
 
 /// How the root controller was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,11 +21,24 @@ pub enum Root {
     Rejected,
 }
 
-/// What a chain did: the root's answer and how many derived objects were admitted.
+/// What a chain did: the root's answer, how many derived objects were admitted, and one line
+/// per admission (`Kind name: ACCEPT|MUTATE|REJECT by user`) for `run-examples`.
 #[derive(Debug)]
 pub struct Outcome {
     pub root: Root,
     pub derived: usize,
+    pub steps: Vec<String>,
+}
+
+fn step(object: &Value, user: &str, answer: &str) -> String {
+    let name = object["metadata"]["name"]
+        .as_str()
+        .or_else(|| object["metadata"]["generateName"].as_str())
+        .unwrap_or("");
+    format!(
+        "{} {name}: {answer} (as {user})",
+        object["kind"].as_str().unwrap_or("?")
+    )
 }
 
 fn gvr(kind: &str) -> Result<(&'static str, &'static str, &'static str)> {
@@ -199,7 +213,10 @@ fn without_injected(pod: &Value) -> Value {
 /// The objects a controller creates from `object`, as its controller does.
 pub fn children(object: &Value) -> Result<Vec<Value>> {
     let kind = kind_of(object)?;
-    let name = object["metadata"]["name"].as_str().unwrap_or("x").to_owned();
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or("x")
+        .to_owned();
     let template = &object["spec"]["template"];
     Ok(match kind {
         "Pod" => vec![],
@@ -248,7 +265,10 @@ pub fn children(object: &Value) -> Result<Vec<Value>> {
             &[
                 ("batch.kubernetes.io/job-name", &name),
                 ("job-name", &name),
-                ("batch.kubernetes.io/controller-uid", "9e8d7c6b-0000-4000-8000-000000000009"),
+                (
+                    "batch.kubernetes.io/controller-uid",
+                    "9e8d7c6b-0000-4000-8000-000000000009",
+                ),
                 ("controller-uid", "9e8d7c6b-0000-4000-8000-000000000009"),
             ],
         )],
@@ -263,8 +283,10 @@ pub fn children(object: &Value) -> Result<Vec<Value>> {
                     metadata[key] = v.clone();
                 }
             }
-            vec![json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
-                "spec": job_template["spec"].clone()})]
+            vec![
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
+                "spec": job_template["spec"].clone()}),
+            ]
         }
         other => bail!("no children for kind {other}"),
     })
@@ -282,13 +304,16 @@ pub fn run_with_host<K: Kubernetes + 'static>(
     root: &Value,
     settings: &Value,
 ) -> Result<Outcome> {
-    let (admitted, patched) = admit(policy, host, root, settings, "kubernetes-admin")?;
+    let admin = "kubernetes-admin";
+    let (admitted, patched) = admit(policy, host, root, settings, admin)?;
     let Some(admitted) = admitted else {
         return Ok(Outcome {
             root: Root::Rejected,
             derived: 0,
+            steps: vec![step(root, admin, "REJECT")],
         });
     };
+    let mut steps = vec![step(root, admin, if patched { "MUTATE" } else { "ACCEPT" })];
     let mut derived = 0;
     let mut queue = vec![admitted];
     while let Some(parent) = queue.pop() {
@@ -313,11 +338,24 @@ pub fn run_with_host<K: Kubernetes + 'static>(
                 );
             }
             derived += 1;
+            steps.push(step(
+                &child,
+                &user,
+                if child_patched {
+                    "MUTATE (injected token removed)"
+                } else {
+                    "ACCEPT"
+                },
+            ));
             queue.push(admitted);
         }
     }
     Ok(Outcome {
-        root: if patched { Root::Mutated } else { Root::Accepted },
+        root: if patched {
+            Root::Mutated
+        } else {
+            Root::Accepted
+        },
         derived,
     })
 }

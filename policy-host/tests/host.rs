@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
-use e2e_tests::host::{parse_session, write_session};
-use e2e_tests::{
+use policy_host::host::{parse_session, write_session};
+use policy_host::{
     ContextAwareAccess, ContextAwareResource, Exchange, Fixtures, GetResource, Host, HostCall,
     HostRequest, Policy, RecordedResponse, Replay, module_metadata, workspace_root,
 };
@@ -46,7 +46,7 @@ fn session(file: &str) -> PathBuf {
     workspace_root().join("test_data/context").join(file)
 }
 
-fn answer<K: e2e_tests::Kubernetes + 'static>(
+fn answer<K: policy_host::Kubernetes + 'static>(
     host: &Host<K>,
     request: &GetResource,
 ) -> std::result::Result<Value, String> {

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use clap::Parser;
-use e2e_tests::{Policy, admission_response, read_request, workspace_root};
+use policy_host::{Policy, admission_response, read_request, workspace_root};
 use serde_json::{Value, json};
 
 #[derive(Parser)]

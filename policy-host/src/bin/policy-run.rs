@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use e2e_tests::{
+use policy_host::{
     AdmissionResponse, ContextAwareAccess, Disconnected, Host, Kubernetes, Policy, Replay,
     module_metadata, read_request, read_settings,
 };

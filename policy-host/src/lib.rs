@@ -363,14 +363,16 @@ pub fn workspace_root() -> std::path::PathBuf {
 
 /// The policy module the suite runs: `$POLICY_WASM`, else `policy.wasm` at the workspace root.
 /// A relative `$POLICY_WASM` is taken from the workspace root, not from the directory cargo
-/// runs the test in (`e2e-tests/`).
+/// runs the test in (`policy-host/`).
 pub fn policy_path() -> std::path::PathBuf {
     std::env::var_os("POLICY_WASM")
         .map(|p| workspace_root().join(p))
         .unwrap_or_else(|| workspace_root().join("policy.wasm"))
 }
 
-/// The e2e table (`e2e-tests/cases.yaml`): shared by the suite and by `run-examples`.
+pub mod chain;
+
+/// The e2e table (`policy-host/cases.yaml`): shared by the suite and by `run-examples`.
 pub mod cases {
     use std::path::Path;
 
@@ -962,7 +964,7 @@ pub mod host {
     ///
     /// ```no_run
     /// # fn main() -> anyhow::Result<()> {
-    /// use e2e_tests::{Fixtures, GetResource, Host, Policy, policy_path, read_request, workspace_root};
+    /// use policy_host::{Fixtures, GetResource, Host, Policy, policy_path, read_request, workspace_root};
     /// use serde_json::json;
     ///
     /// let policy = Policy::load(&policy_path())?;

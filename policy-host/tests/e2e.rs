@@ -1,17 +1,15 @@
 //! The end-to-end suite: the compiled `policy.wasm` (or `$POLICY_WASM`) on the request table in
-//! `e2e-tests/cases.yaml`, plus settings validation, protocol version, garbage payloads and the
+//! `policy-host/cases.yaml`, plus settings validation, protocol version, garbage payloads and the
 //! kwctl-like command. Prints one line per case and a closing `N passed, N failed`.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, ensure};
-use e2e_tests::cases::{self, RequestCase, SettingsCase};
-use e2e_tests::{Policy, policy_path, read_request, workspace_root};
+use policy_host::cases::{self, RequestCase, SettingsCase};
+use policy_host::{Policy, policy_path, read_request, workspace_root};
 use serde_json::{Value, json};
 
-#[path = "e2e/chain.rs"]
-mod chain;
-use chain::Root;
+use policy_host::chain::{self, Root};
 
 fn check_request_case(policy: &Policy, data: &Path, case: &RequestCase) -> Result<()> {
     let request = read_request(&data.join(&case.request))?;
@@ -360,7 +358,7 @@ fn check_garbage_settings(policy: &Policy) -> Vec<(String, Result<()>)> {
     for (name, payload, valid, fragment) in cases {
         let outcome = (|| {
             let out = policy.call("validate_settings", &payload)?;
-            let got: e2e_tests::SettingsValidation =
+            let got: policy_host::SettingsValidation =
                 serde_json::from_slice(&out).with_context(|| {
                     format!("not a settings answer: {}", String::from_utf8_lossy(&out))
                 })?;
@@ -445,7 +443,7 @@ fn check_raw_bypasses(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
             let response = policy.validate_raw(payload.as_bytes())?;
             // The API server's reading of the same bytes: escapes decoded, the last key wins.
             let request: Value = serde_json::from_str(&text)?;
-            let admission = e2e_tests::admission_response(&request, &response)?;
+            let admission = policy_host::admission_response(&request, &response)?;
             match expect {
                 Err(fragment) => {
                     ensure!(
@@ -513,7 +511,7 @@ fn check_fuzz_corpus(policy: &Policy) -> Vec<(String, Result<()>)> {
                     policy
                         .call(operation, &input)
                         .and_then(|out| {
-                            serde_json::from_slice::<e2e_tests::SettingsValidation>(&out)
+                            serde_json::from_slice::<policy_host::SettingsValidation>(&out)
                                 .context("not a settings answer")
                         })
                         .map(|_| ())
@@ -594,7 +592,13 @@ fn check_chain_table(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> 
     let mut table: Vec<(String, Value, Value, Root, Root)> = Vec::new();
     let mut file = |name: &str, mutate: Root, reject: Root| -> Result<()> {
         let request = read_request(&data.join(name))?;
-        table.push((name.to_owned(), request["object"].clone(), json!({}), mutate, reject));
+        table.push((
+            name.to_owned(),
+            request["object"].clone(),
+            json!({}),
+            mutate,
+            reject,
+        ));
         Ok(())
     };
     let mut loaded = Vec::new();
@@ -629,16 +633,32 @@ fn check_chain_table(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> 
         let mut ds = request["object"].clone();
         ds["metadata"]["name"] = json!("myhub-hook-image-puller");
         ds["spec"]["template"]["spec"]["serviceAccountName"] = json!("myhub-hook-image-puller");
-        table.push(("fullnameOverride hook DaemonSet".into(), ds.clone(), fullname.clone(), A, A));
+        table.push((
+            "fullnameOverride hook DaemonSet".into(),
+            ds.clone(),
+            fullname.clone(),
+            A,
+            A,
+        ));
         ds["spec"]["template"]["spec"]["serviceAccountName"] = json!("default");
-        table.push(("fullnameOverride 4.0.0 hook DaemonSet".into(), ds, fullname, M, R));
+        table.push((
+            "fullnameOverride 4.0.0 hook DaemonSet".into(),
+            ds,
+            fullname,
+            M,
+            R,
+        ));
     }
     for (name, root, settings, mutate, reject) in table {
         for (mode, expected) in [("mutate", mutate), ("reject", reject)] {
             let mut settings = settings.clone();
             settings["mode"] = json!(mode);
             let outcome = chain::run(policy, &root, &settings).and_then(|o| {
-                ensure!(o.root == expected, "root {:?}, expected {expected:?}", o.root);
+                ensure!(
+                    o.root == expected,
+                    "root {:?}, expected {expected:?}",
+                    o.root
+                );
                 ensure!(
                     o.root == Root::Rejected || o.derived > 0,
                     "an admitted controller derived nothing"
@@ -664,7 +684,11 @@ fn check_chain_property(policy: &Policy) -> (String, Result<()>) {
         "Job",
         "CronJob",
     ];
-    let roles = ["hook-image-puller", "continuous-image-puller", "image-puller"];
+    let roles = [
+        "hook-image-puller",
+        "continuous-image-puller",
+        "image-puller",
+    ];
     let accounts = [
         None,
         Some("default"),
@@ -707,11 +731,19 @@ fn check_chain_property(policy: &Policy) -> (String, Result<()>) {
                 }
             }
         }
-        ensure!(admitted > 0 && derived > admitted, "the generator admitted too little");
-        println!("    {roots} controllers, {admitted} admitted, {derived} derived objects admitted");
+        ensure!(
+            admitted > 0 && derived > admitted,
+            "the generator admitted too little"
+        );
+        println!(
+            "    {roots} controllers, {admitted} admitted, {derived} derived objects admitted"
+        );
         Ok(())
     })();
-    ("chain property: the coherence law over generated controllers".into(), outcome)
+    (
+        "chain property: the coherence law over generated controllers".into(),
+        outcome,
+    )
 }
 
 /// A controller of `kind` whose role label (`component: role`) sits at `placement`.
@@ -750,7 +782,8 @@ fn generated(
     }
     if token {
         spec["volumes"] = json!([{"name": "api-token", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}]);
-        spec["containers"][0]["volumeMounts"] = json!([{"name": "api-token", "mountPath": "/token"}]);
+        spec["containers"][0]["volumeMounts"] =
+            json!([{"name": "api-token", "mountPath": "/token"}]);
     }
     let in_template = matches!(placement, "template" | "both");
     let on_controller = matches!(placement, "controller" | "both");
@@ -778,7 +811,10 @@ fn generated(
             "apps/v1",
             json!({"serviceName": "pullers", "selector": selector, "template": template}),
         ),
-        "DaemonSet" => ("apps/v1", json!({"selector": selector, "template": template})),
+        "DaemonSet" => (
+            "apps/v1",
+            json!({"selector": selector, "template": template}),
+        ),
         _ => (
             "apps/v1",
             json!({"replicas": 1, "selector": selector, "template": template}),
@@ -793,10 +829,12 @@ fn generated(
 /// (asserted call by call), the ones it must not make, kwctl's recorded sessions, and the
 /// coherence law with the setting on.
 fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
-    use e2e_tests::host::{Fixtures, GetResource, Host, Replay};
+    use policy_host::host::{Fixtures, GetResource, Host, Replay};
 
-    let sa = |name: &str| json!({"apiVersion": "v1", "kind": "ServiceAccount",
-        "metadata": {"name": name, "namespace": "jhub", "labels": {"app": "jupyterhub", "component": name}}});
+    let sa = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": "jhub", "labels": {"app": "jupyterhub", "component": name}}})
+    };
     let lookup = |name: &str, uncached: bool| GetResource::service_account("jhub", name, uncached);
     let all = || -> Result<Fixtures> {
         Fixtures::new()
@@ -809,7 +847,15 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
     for mode in ["mutate", "reject"] {
         let settings = on(mode);
         // (name, request, fixtures, allowed, message fragment, expected lookups)
-        let cases: Vec<(&str, &str, Result<Fixtures>, bool, &str, Vec<GetResource>)> = vec![
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Result<Fixtures>,
+            bool,
+            &'a str,
+            Vec<GetResource>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "4.4.0 release with its ServiceAccounts: one cached lookup",
                 "hook-daemonset-create.json",
@@ -823,7 +869,7 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
                 "hook-daemonset-create.json",
                 Ok(Fixtures::new()),
                 false,
-                r#"DaemonSet jhub/hook-image-puller (hook image puller, matched by hookPuller.selector) would run as ServiceAccount "hook-image-puller", which was not found in namespace "jhub""#,
+                r#"DaemonSet jhub/hook-image-puller (hook image puller, matched by hookPuller.selector) would run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not find"#,
                 vec![lookup("hook-image-puller", false), lookup("hook-image-puller", true)],
             ),
             (
@@ -897,9 +943,17 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
                 let host = Host::new(fixtures?);
                 let request = read_request(&data.join(file))?;
                 let r = policy.run_with_host(&request, &settings, &host)?;
-                ensure!(r.allowed == allowed, "allowed is {} ({:?})", r.allowed, r.message());
+                ensure!(
+                    r.allowed == allowed,
+                    "allowed is {} ({:?})",
+                    r.allowed,
+                    r.message()
+                );
                 let message = r.message().unwrap_or_default();
-                ensure!(message.contains(fragment), "message {message:?} lacks {fragment:?}");
+                ensure!(
+                    message.contains(fragment),
+                    "message {message:?} lacks {fragment:?}"
+                );
                 let calls = host.get_resource_calls();
                 ensure!(calls == lookups, "lookups {calls:?}, expected {lookups:?}");
                 ensure!(
@@ -921,7 +975,10 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
         let outcome = (|| {
             let host = Host::new(Fixtures::new());
             let r = policy.run_with_host(&read_request(&data.join(file))?, &json!({}), &host)?;
-            ensure!(r.allowed == allowed && r.patch.is_some() == patched, "{r:?}");
+            ensure!(
+                r.allowed == allowed && r.patch.is_some() == patched,
+                "{r:?}"
+            );
             ensure!(host.calls().is_empty(), "host calls: {:?}", host.calls());
             Ok(())
         })();
@@ -929,14 +986,34 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
     }
     // kwctl's recorded sessions, replayed exchange by exchange.
     for (session, file, mode, allowed) in [
-        ("z2jh-4.4.0-hook-sa.yaml", "hook-daemonset-create.json", "reject", true),
-        ("z2jh-4.0.0-no-hook-sa.yaml", "hook-daemonset-default-sa-create.json", "mutate", false),
-        ("z2jh-4.4.0-hook-sa-uncached-only.yaml", "hook-daemonset-create.json", "mutate", true),
+        (
+            "z2jh-4.4.0-hook-sa.yaml",
+            "hook-daemonset-create.json",
+            "reject",
+            true,
+        ),
+        (
+            "z2jh-4.0.0-no-hook-sa.yaml",
+            "hook-daemonset-default-sa-create.json",
+            "mutate",
+            false,
+        ),
+        (
+            "z2jh-4.4.0-hook-sa-uncached-only.yaml",
+            "hook-daemonset-create.json",
+            "mutate",
+            true,
+        ),
     ] {
         let outcome = (|| {
             let host = Host::new(Replay::load(&data.join("context").join(session))?);
             let r = policy.run_with_host(&read_request(&data.join(file))?, &on(mode), &host)?;
-            ensure!(r.allowed == allowed, "allowed is {} ({:?})", r.allowed, r.message());
+            ensure!(
+                r.allowed == allowed,
+                "allowed is {} ({:?})",
+                r.allowed,
+                r.message()
+            );
             host.kubernetes().finish()
         })();
         results.push((format!("context-aware replay: {session}"), outcome));
@@ -958,7 +1035,10 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
                     o.root == Root::Rejected || o.derived > 0,
                     "an admitted controller derived nothing"
                 );
-                ensure!(!host.get_resource_calls().is_empty() || o.root == Root::Rejected, "no lookup");
+                ensure!(
+                    !host.get_resource_calls().is_empty() || o.root == Root::Rejected,
+                    "no lookup"
+                );
                 Ok(())
             })();
             results.push((format!("context-aware chain ({mode}): {file}"), outcome));
@@ -977,7 +1057,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let table = match cases::load(&root.join("e2e-tests/cases.yaml")) {
+    let table = match cases::load(&root.join("policy-host/cases.yaml")) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{e:#}");
