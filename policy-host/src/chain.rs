@@ -357,5 +357,6 @@ pub fn run_with_host<K: Kubernetes + 'static>(
             Root::Accepted
         },
         derived,
+        steps,
     })
 }
