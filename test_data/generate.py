@@ -428,7 +428,7 @@ def main():
 
 
 def bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod):
-    """Attempts to get a non-compliant puller past the policy (README, ## Security)."""
+    """Attempts to get a non-compliant puller past the policy (docs/security.md)."""
     legacy_fixed = copy.deepcopy(hook_legacy)
     legacy_fixed["spec"]["serviceAccountName"] = "hook-image-puller"
     legacy_fixed["spec"]["serviceAccount"] = "hook-image-puller"
@@ -532,7 +532,7 @@ def bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod):
     write("deployment-borrows-hook-sa-via-alias-create", request(dep))
 
     # A pod that labels itself as the awaiter to run as its ServiceAccount, with a token: the
-    # labels are the identity (by design; README, ## Security).
+    # labels are the identity (by design; docs/security.md).
     pod = {"apiVersion": "v1", "kind": "Pod",
            "metadata": {"name": "impostor", "namespace": "jhub", "labels": {"component": "image-puller"}},
            "spec": {"serviceAccountName": "hook-image-awaiter", "serviceAccount": "hook-image-awaiter",

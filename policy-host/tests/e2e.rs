@@ -402,7 +402,7 @@ fn check_garbage_settings(policy: &Policy) -> Vec<(String, Result<()>)> {
     results
 }
 
-/// Byte-level bypass attempts (README, ## Security): the request files from
+/// Byte-level bypass attempts (docs/security.md): the request files from
 /// `test_data/generate.py` go to the module exactly as written. Re-encoding them, as the table
 /// does, would decode the escapes and drop the duplicate keys before the policy saw them.
 fn check_raw_bypasses(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
