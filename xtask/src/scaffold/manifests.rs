@@ -78,6 +78,45 @@ pub fn manifest_rules(metadata: &Metadata, settings: &Mapping) -> (Vec<Rule>, Ve
     (kept, left_out)
 }
 
+/// The setting that makes the policy look ServiceAccounts up (context-aware).
+pub const REQUIRE_EXISTING: &str = "requireExistingServiceAccounts";
+
+fn requires_existing(settings: &Mapping) -> bool {
+    settings
+        .get(REQUIRE_EXISTING)
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// What the context-aware setting needs besides itself: the grant in the policy resource
+/// (Kubewarden grants only what both it and metadata.yml list) and policy-server's RBAC. With
+/// the setting on, the grant is in `spec` and the comment names the RBAC; with it off, the
+/// comment shows both.
+fn context_aware_comment(metadata: &Metadata, settings: &Mapping) -> Result<String> {
+    if metadata.context_aware_resources.is_empty() {
+        return Ok(String::new());
+    }
+    let rbac = "  # policy-server's ServiceAccount must be allowed to get (and, for its cache, list and\n  \
+                # watch) ServiceAccounts: README.md, section \"Require existing ServiceAccounts\".\n";
+    if requires_existing(settings) {
+        return Ok(format!(
+            "  # {REQUIRE_EXISTING}: true looks ServiceAccounts up (contextAwareResources below);\n{rbac}"
+        ));
+    }
+    let mut comment = format!(
+        "  # With `{REQUIRE_EXISTING}: true` in settings, also grant what metadata.yml declares:\n"
+    );
+    let grant = map(vec![(
+        "contextAwareResources",
+        serde_norway::to_value(&metadata.context_aware_resources)?,
+    )]);
+    for line in serde_norway::to_string(&grant)?.lines() {
+        comment.push_str(&format!("  # {line}\n"));
+    }
+    comment.push_str(rbac);
+    Ok(comment)
+}
+
 /// A YAML comment, indented as the `rules` list items under `spec`, with the rules left out.
 fn left_out_comment(left_out: &[Rule]) -> Result<String> {
     if left_out.is_empty() {
@@ -99,14 +138,21 @@ fn left_out_comment(left_out: &[Rule]) -> Result<String> {
 /// taken without risk.
 fn spec(metadata: &Metadata, settings: &Mapping) -> Result<Vec<(&'static str, Value)>> {
     let (rules, _) = manifest_rules(metadata, settings);
-    Ok(vec![
+    let mut spec = vec![
         ("module", s(&metadata.image_reference()?)),
         ("settings", Value::Mapping(settings.clone())),
         ("rules", serde_norway::to_value(&rules)?),
         ("mutating", Value::Bool(metadata.mutating)),
         ("backgroundAudit", Value::Bool(metadata.background_audit)),
         ("mode", s("monitor")),
-    ])
+    ];
+    if requires_existing(settings) {
+        spec.push((
+            "contextAwareResources",
+            serde_norway::to_value(&metadata.context_aware_resources)?,
+        ));
+    }
+    Ok(spec)
 }
 
 /// The manifest text, with the comment about left-out rules placed at the end of `rules` (just
@@ -117,6 +163,7 @@ fn document(
     object_meta: Value,
     spec: Vec<(&str, Value)>,
     left_out: &[Rule],
+    context_aware: String,
 ) -> Result<String> {
     let doc = map(vec![
         ("apiVersion", s(API_VERSION)),
@@ -125,7 +172,7 @@ fn document(
         ("spec", map(spec)),
     ]);
     let text = serde_norway::to_string(&doc)?;
-    let comment = left_out_comment(left_out)?;
+    let comment = left_out_comment(left_out)? + &context_aware;
     let text = match text.find("\n  mutating:") {
         Some(at) if !comment.is_empty() => {
             format!("{}\n{}{}", &text[..at], comment, &text[at + 1..])
@@ -160,6 +207,7 @@ pub fn cluster_admission_policy(metadata: &Metadata, settings: &Mapping) -> Resu
         object_metadata(metadata, None)?,
         spec,
         &manifest_rules(metadata, settings).1,
+        context_aware_comment(metadata, settings)?,
     )
 }
 
@@ -171,6 +219,7 @@ pub fn admission_policy(metadata: &Metadata, settings: &Mapping) -> Result<Strin
         object_metadata(metadata, Some(JUPYTERHUB_NAMESPACE))?,
         spec(metadata, settings)?,
         &manifest_rules(metadata, settings).1,
+        context_aware_comment(metadata, settings)?,
     )
 }
 
@@ -232,6 +281,34 @@ mod tests {
         assert_eq!(
             doc["spec"]["rules"],
             serde_norway::to_value(&metadata.rules).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_context_aware_grant_follows_the_setting() {
+        let metadata = metadata();
+        let off = cluster_admission_policy(&metadata, &settings(false)).unwrap();
+        let doc: Value = serde_norway::from_str(&off).unwrap();
+        assert!(doc["spec"].get("contextAwareResources").is_none(), "{off}");
+        assert!(
+            off.contains("  # With `requireExistingServiceAccounts: true` in settings, also grant what metadata.yml declares:\n  # contextAwareResources:\n  # - apiVersion: v1\n  #   kind: ServiceAccount\n"),
+            "{off}"
+        );
+        assert!(
+            off.contains("policy-server's ServiceAccount must be allowed to get"),
+            "{off}"
+        );
+        let mut on = settings(false);
+        on.insert(s(REQUIRE_EXISTING), Value::Bool(true));
+        let text = admission_policy(&metadata, &on).unwrap();
+        let doc: Value = serde_norway::from_str(&text).unwrap();
+        assert_eq!(
+            doc["spec"]["contextAwareResources"],
+            serde_norway::to_value(&metadata.context_aware_resources).unwrap()
+        );
+        assert!(
+            text.contains("policy-server's ServiceAccount must be allowed to get"),
+            "{text}"
         );
     }
 }
