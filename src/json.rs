@@ -12,6 +12,7 @@ use serde::Deserialize;
 pub struct CowStr<'a>(pub Cow<'a, str>);
 
 impl CowStr<'_> {
+    /// The text, however it was decoded.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -5,6 +5,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController, ServiceAccount};
 
+/// The resources the policy judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {
     Pod,
@@ -19,6 +20,7 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
+    /// Every judged kind, for lookups by group and kind.
     pub const ALL: [ResourceKind; 9] = [
         ResourceKind::Pod,
         ResourceKind::DaemonSet,
@@ -48,6 +50,7 @@ impl ResourceKind {
         }
     }
 
+    /// The kind's name, as in `kind.kind` of an admission request.
     pub fn name(self) -> &'static str {
         self.group_kind().1
     }

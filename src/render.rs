@@ -44,6 +44,7 @@ fn selector_key(role: RoleKind) -> String {
     format!("{}.selector", role.settings_key())
 }
 
+/// The object and its role, the first words of every message.
 pub fn subject(findings: &Findings) -> String {
     let object = &findings.object;
     match findings.subject {
@@ -62,6 +63,7 @@ pub fn subject(findings: &Findings) -> String {
     }
 }
 
+/// The offending value, as the message shows it.
 pub fn found(v: &Violation) -> String {
     match &v.rule {
         Rule::ServiceAccountName { found, .. } => match found {
@@ -101,6 +103,7 @@ pub fn found(v: &Violation) -> String {
     }
 }
 
+/// The value the rule expects, as the message shows it.
 pub fn expected(v: &Violation) -> String {
     match &v.rule {
         Rule::ServiceAccountName { want, .. } | Rule::DeprecatedServiceAccount { want, .. } => {
@@ -115,6 +118,7 @@ pub fn expected(v: &Violation) -> String {
     }
 }
 
+/// What the operator should change (for Zero to JupyterHub, the Helm value).
 pub fn fix(v: &Violation) -> String {
     match &v.rule {
         Rule::ServiceAccountName { role, want, .. } => {

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use crate::json::CowStr;
 use crate::kinds::ResourceKind;
 
+/// The `validate` payload Kubewarden sends: the AdmissionRequest and the policy settings.
 #[derive(Debug, Deserialize)]
 pub struct Payload<'a> {
     #[serde(borrow)]
@@ -18,6 +19,7 @@ pub struct Payload<'a> {
     pub settings: Option<&'a RawValue>,
 }
 
+/// The request's `kind`: which resource the object is.
 #[derive(Debug, Default, Deserialize)]
 pub struct GroupVersionKind<'a> {
     #[serde(default, borrow)]
@@ -26,12 +28,14 @@ pub struct GroupVersionKind<'a> {
     pub kind: Option<CowStr<'a>>,
 }
 
+/// Who asked: the API server always says, the audit scanner never does.
 #[derive(Debug, Default, Deserialize)]
 pub struct UserInfo<'a> {
     #[serde(default, borrow)]
     pub username: Option<CowStr<'a>>,
 }
 
+/// The fields of an AdmissionRequest the policy reads; the objects stay raw JSON.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AdmissionRequest<'a> {
@@ -52,6 +56,7 @@ pub struct AdmissionRequest<'a> {
     pub old_object: Option<&'a RawValue>,
 }
 
+/// What the request does to the object, as far as the policy cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     Create,
@@ -92,6 +97,7 @@ impl AdmissionRequest<'_> {
         Ok(ResourceKind::lookup(group, kind.as_str()))
     }
 
+    /// The subresource (`status`, `ephemeralcontainers`, ...), empty for the object itself.
     pub fn sub_resource(&self) -> &str {
         self.sub_resource
             .as_ref()
@@ -101,6 +107,7 @@ impl AdmissionRequest<'_> {
 }
 
 impl<'a> Payload<'a> {
+    /// Decodes the envelope; a payload that is not one is a message for the rejection.
     pub fn decode(payload: &'a str) -> Result<Payload<'a>, String> {
         serde_json::from_str(payload)
             .map_err(|e| format!("cannot decode the validation request: {e}"))

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 pub struct MutatedObject(pub Box<RawValue>);
 
 impl MutatedObject {
+    /// The mutated object's JSON text.
     pub fn get(&self) -> &str {
         self.0.get()
     }
@@ -28,6 +29,7 @@ impl PartialEq for MutatedObject {
     }
 }
 
+/// The policy's answer to one request.
 #[derive(Debug, PartialEq)]
 pub enum Decision {
     Accept {
@@ -56,12 +58,14 @@ struct ValidationResponse<'a> {
 }
 
 impl Decision {
+    /// Accepted, nothing to add.
     pub fn accept() -> Decision {
         Decision::Accept {
             warnings: Vec::new(),
         }
     }
 
+    /// Rejected with a message and no warnings.
     pub fn reject(message: String) -> Decision {
         Decision::Reject {
             message,
@@ -69,6 +73,7 @@ impl Decision {
         }
     }
 
+    /// The JSON of the SDK's `ValidationResponse`, what the host expects from `validate`.
     pub fn into_bytes(self) -> Vec<u8> {
         let response = match &self {
             Decision::Accept { warnings } => ValidationResponse {

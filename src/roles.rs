@@ -27,6 +27,7 @@ impl RoleKind {
         }
     }
 
+    /// The role's name in messages.
     pub fn description(self) -> &'static str {
         match self {
             RoleKind::HookPuller => "hook image puller",
@@ -72,6 +73,7 @@ pub struct Role {
     pub selector: LabelSelector,
 }
 
+/// Which roles the labels the Pods will carry match.
 #[derive(Debug)]
 pub enum Detected<'s> {
     None,
@@ -89,6 +91,7 @@ pub struct Unrecognised<'s> {
     pub field: &'static str,
 }
 
+/// The role of a workload, and the roles its other labels only suggest.
 #[derive(Debug)]
 pub struct Detection<'s> {
     pub role: Detected<'s>,

@@ -31,6 +31,7 @@ pub const ADDED_AFTER_ADMISSION: [&str; 10] = [
     "batch.kubernetes.io/job-completion-index",
 ];
 
+/// A Kubernetes LabelSelector, as the settings spell it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelSelector {
@@ -40,6 +41,7 @@ pub struct LabelSelector {
     pub match_expressions: Vec<Requirement>,
 }
 
+/// One `matchExpressions` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Requirement {
@@ -49,6 +51,7 @@ pub struct Requirement {
     pub values: Vec<String>,
 }
 
+/// The operators of a `matchExpressions` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 pub enum Operator {
     In,
@@ -66,6 +69,7 @@ impl LabelSelector {
         }
     }
 
+    /// Whether `labels` satisfy every requirement (Kubernetes' semantics).
     pub fn matches(&self, labels: &Labels<'_>) -> bool {
         self.match_labels
             .iter()

@@ -8,6 +8,7 @@ use crate::names;
 use crate::roles::{Role, RoleKind};
 use crate::selector::LabelSelector;
 
+/// What the policy does with a violation it can fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -60,6 +61,7 @@ fn explicit_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<RoleIn
     Ok(Some(Option::<RoleInput>::deserialize(d)?))
 }
 
+/// The settings resolved and validated: every default filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub mode: Mode,
@@ -150,6 +152,7 @@ impl Settings {
             .chain(self.awaiter.as_ref())
     }
 
+    /// The configured role of this kind (the awaiter may be off).
     pub fn role(&self, kind: RoleKind) -> Option<&Role> {
         self.roles().find(|r| r.kind == kind)
     }

@@ -39,6 +39,7 @@ impl<'de> Deserialize<'de> for Automount {
 }
 
 impl Automount {
+    /// The value as messages show it.
     pub fn describe(&self) -> String {
         match self {
             Automount::Unset => "unset (defaults to true)".into(),
@@ -49,6 +50,7 @@ impl Automount {
     }
 }
 
+/// The object metadata the policy reads.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata<'a> {
@@ -66,6 +68,7 @@ pub struct Metadata<'a> {
     pub owner_references: Option<Vec<OwnerReference<'a>>>,
 }
 
+/// An `ownerReferences` entry: the controlling one decides who owns the object's template.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerReference<'a> {
@@ -79,6 +82,7 @@ pub struct OwnerReference<'a> {
     pub controller: Option<bool>,
 }
 
+/// The pod spec fields the rules read.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec<'a> {
@@ -99,6 +103,7 @@ pub struct PodSpec<'a> {
     pub ephemeral_containers: Option<Vec<Container<'a>>>,
 }
 
+/// A pod volume: its name and, if projected, its sources.
 #[derive(Debug, Default, Deserialize)]
 pub struct Volume<'a> {
     #[serde(default, borrow)]
@@ -107,12 +112,14 @@ pub struct Volume<'a> {
     pub projected: Option<Projected<'a>>,
 }
 
+/// A projected volume's sources.
 #[derive(Debug, Default, Deserialize)]
 pub struct Projected<'a> {
     #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub sources: Option<Vec<ProjectionSource<'a>>>,
 }
 
+/// One projected source: which kind it is, and what the rules read of it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectionSource<'a> {
@@ -130,6 +137,7 @@ pub struct ProjectionSource<'a> {
     pub pod_certificate: Option<PodCertificateProjection<'a>>,
 }
 
+/// A projected `podCertificate` source: its signer decides whether it is an API credential.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodCertificateProjection<'a> {
@@ -137,18 +145,21 @@ pub struct PodCertificateProjection<'a> {
     pub signer_name: Option<CowStr<'a>>,
 }
 
+/// A projected `serviceAccountToken` source: with an audience it is not the injected one.
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenProjection<'a> {
     #[serde(default, borrow)]
     pub audience: Option<CowStr<'a>>,
 }
 
+/// A reference by name (a projected `configMap` source).
 #[derive(Debug, Default, Deserialize)]
 pub struct NamedRef<'a> {
     #[serde(default, borrow)]
     pub name: Option<CowStr<'a>>,
 }
 
+/// A container, init container or ephemeral container: its name and mounts.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Container<'a> {
@@ -158,6 +169,7 @@ pub struct Container<'a> {
     pub volume_mounts: Option<Vec<VolumeMount<'a>>>,
 }
 
+/// Where a container mounts a volume.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeMount<'a> {
@@ -240,6 +252,7 @@ pub enum ObjectView<'a> {
 }
 
 impl<'a> ObjectView<'a> {
+    /// The object's own metadata.
     pub fn metadata(&self) -> &Metadata<'a> {
         match self {
             ObjectView::Workload(w) => &w.metadata,

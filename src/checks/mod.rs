@@ -72,6 +72,7 @@ pub enum Rule {
     ServiceAccountAutomount { owner: RoleKind, found: Automount },
 }
 
+/// One broken rule at one field: what renders a message, and what an UPDATE compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     /// Dotted path of the field, e.g. `spec.template.spec.serviceAccountName`.
@@ -119,6 +120,7 @@ pub struct Findings {
 }
 
 impl Findings {
+    /// Whether the policy may fix every violation itself (`mode: mutate`).
     pub fn fixable(&self) -> bool {
         self.violations.iter().all(|v| v.remedy.is_some())
     }
@@ -140,6 +142,7 @@ pub fn check(settings: &Settings, object: &ObjectView<'_>) -> Findings {
     }
 }
 
+/// Runs the rules on a Pod or a controller: its role, then the rules of that role.
 pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings {
     let prefix = workload.kind.pod_spec_path().join(".");
     let mut violations = Vec::new();
