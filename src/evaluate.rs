@@ -89,10 +89,7 @@ fn decide(
         .map(|u| render::unrecognised_warning(findings.kind, u))
         .collect();
     if findings.violations.is_empty() {
-        let unchanged_update = operation == Operation::Update
-            && settings.require_existing_service_accounts
-            && update::template_unchanged(kind, raw, request.old_object.map(|o| o.get()));
-        if !unchanged_update {
+        if settings.require_existing_service_accounts && starts_pods(request, kind, raw) {
             require_account(request, settings, cluster, &findings, &object)?;
         }
         return Ok(Decision::Accept { warnings });
@@ -221,6 +218,21 @@ fn left_as_is<'v>(
         .into_iter()
         .map(|v| render::left_as_is_warning(v, why))
         .collect()
+}
+
+/// Whether admitting this compliant object can start Pods under a ServiceAccount that the API
+/// server has not checked yet: every CREATE, and an UPDATE of a controller that changes its pod
+/// template. A Pod or a Job cannot change its pod spec, and an UPDATE that leaves the template
+/// alone (a scale, a finalizer removed while Helm deletes the hook's ServiceAccount with it)
+/// must not be refused for an account its Pods already run as, or no longer need.
+fn starts_pods(request: &AdmissionRequest<'_>, kind: ResourceKind, raw: &str) -> bool {
+    match request.operation() {
+        Operation::Update => {
+            !kind.pod_spec_immutable()
+                && !update::template_unchanged(kind, raw, request.old_object.map(|o| o.get()))
+        }
+        _ => true,
+    }
 }
 
 /// `namespace/name` of the Deployment that controls this ReplicaSet, if one does.

@@ -316,6 +316,23 @@ mod require_existing {
     }
 
     #[test]
+    fn updates_that_start_no_pods_ask_nothing() {
+        let compliant = pod(false).replace(r#""default""#, r#""hook-image-puller""#);
+        let relabelled = compliant.replace(
+            r#""namespace":"jhub","#,
+            r#""namespace":"jhub","annotations":{"a":"b"},"#,
+        );
+        let none = FakeCluster::with(&[]);
+        let payload = format!(
+            r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"UPDATE","namespace":"jhub",
+            "userInfo":{ADMIN},"object":{relabelled},"oldObject":{compliant}}},"settings":{ON}}}"#
+        );
+        // A running Pod (its ServiceAccount deleted meanwhile) still takes a label or a finalizer.
+        assert_eq!(evaluate_in(payload.as_bytes(), &none), Decision::accept());
+        assert!(asked(&none).is_empty(), "{:?}", asked(&none));
+    }
+
+    #[test]
     fn nothing_else_asks_the_host() {
         let none = FakeCluster::with(&[]);
         let unrelated =
