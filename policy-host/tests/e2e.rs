@@ -1047,6 +1047,61 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
     results
 }
 
+/// The README's kwctl command for `requireExistingServiceAccounts`, through `policy-run` with
+/// kwctl's flags and recorded sessions. kwctl grants what the module's metadata declares, so
+/// this runs on an annotated module only (`make packaging-tests` runs the suite on one).
+fn check_cli_context_aware(data: &Path) -> Option<(String, Result<()>)> {
+    let module = std::fs::read(policy_path()).ok()?;
+    policy_host::module_metadata(&module).ok()??;
+    let outcome = (|| {
+        for (session, request, allowed, fragment) in [
+            (
+                "z2jh-4.0.0-no-hook-sa.yaml",
+                "hook-daemonset-default-sa-create.json",
+                false,
+                "Cannot find v1/ServiceAccount named 'hook-image-puller'",
+            ),
+            (
+                "z2jh-4.4.0-hook-sa.yaml",
+                "hook-daemonset-create.json",
+                true,
+                "",
+            ),
+        ] {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_policy-run"))
+                .arg("--allow-context-aware")
+                .arg("--replay-host-capabilities-interactions")
+                .arg(data.join("context").join(session))
+                .args([
+                    "--settings-json",
+                    r#"{"requireExistingServiceAccounts":true}"#,
+                ])
+                .arg("--request-path")
+                .arg(data.join(request))
+                .arg(policy_path())
+                .output()?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            ensure!(
+                out.status.success(),
+                "{session}: policy-run failed: {stderr}"
+            );
+            ensure!(!stderr.contains("not been replayed"), "{session}: {stderr}");
+            let answer: Value = serde_json::from_slice(&out.stdout)?;
+            ensure!(answer["allowed"] == allowed, "{session}: {answer}");
+            let message = answer["status"]["message"].as_str().unwrap_or_default();
+            ensure!(
+                message.contains(fragment),
+                "{session}: {message:?} lacks {fragment:?}"
+            );
+        }
+        Ok(())
+    })();
+    Some((
+        "kwctl-like policy-run with recorded host interactions (README)".into(),
+        outcome,
+    ))
+}
+
 fn main() {
     let root = workspace_root();
     let data = root.join("test_data");
@@ -1096,6 +1151,7 @@ fn main() {
         "kwctl-like policy-run command".into(),
         check_cli(&policy, &data),
     ));
+    results.extend(check_cli_context_aware(&data));
 
     let mut passed = 0;
     let mut failed = 0;
