@@ -6,13 +6,17 @@
 //! refused only for what it changes, and an audit (no `userInfo`) fails what only a mutation at
 //! admission would have fixed.
 
+use std::cell::Cell;
+
+use serde_json::value::RawValue;
+
 use crate::checks::{self, Findings, Subject, Violation};
 use crate::cluster::{self, Cluster, Host};
 use crate::guards::{self, MAX_PAYLOAD_BYTES};
 use crate::kinds::ResourceKind;
 use crate::mutate;
 use crate::render::{self, LeftAsIs, Preface};
-use crate::request::{AdmissionRequest, Operation, Payload};
+use crate::request::{self, AdmissionRequest, Operation, Payload, Reading};
 use crate::response::{Decision, MutatedObject};
 use crate::settings::{Mode, Settings};
 use crate::update;
@@ -26,6 +30,11 @@ pub fn evaluate(payload: &[u8]) -> Decision {
 
 /// [`evaluate`] against a given cluster (a fake one in native tests).
 pub fn evaluate_in(payload: &[u8], cluster: &dyn Cluster) -> Decision {
+    evaluate_read(payload, cluster, Reading::OnePass)
+}
+
+/// [`evaluate_in`] with the payload read as `reading` says: the two readings must decide alike.
+pub fn evaluate_read(payload: &[u8], cluster: &dyn Cluster, reading: Reading) -> Decision {
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Decision::reject(format!(
             "the validation request is {} bytes, more than the {MAX_PAYLOAD_BYTES} an admission request can carry",
@@ -40,7 +49,7 @@ pub fn evaluate_in(payload: &[u8], cluster: &dyn Cluster) -> Decision {
             ));
         }
     };
-    let payload = match Payload::decode(text) {
+    let payload = match Payload::read(text, reading) {
         Ok(p) => p,
         Err(message) => return Decision::reject(message),
     };
@@ -52,14 +61,47 @@ pub fn evaluate_in(payload: &[u8], cluster: &dyn Cluster) -> Decision {
         Ok(s) => s,
         Err(e) => return Decision::reject(format!("the policy settings are not valid: {e}")),
     };
-    decide(&payload.request, &settings, cluster).unwrap_or_else(Decision::reject)
+    let text = ObjectText {
+        payload: text,
+        cached: Cell::new(payload.request.object.map(RawValue::get)),
+    };
+    decide(payload.request, &text, &settings, cluster).unwrap_or_else(Decision::reject)
 }
 
-fn decide(
-    request: &AdmissionRequest<'_>,
+/// The request's object as JSON text, for the decisions that need more than its view (a
+/// mutation, an UPDATE's comparison): taken from the payload's plain reading the first time
+/// one asks, when the one-pass reading decoded the object in place.
+struct ObjectText<'a> {
+    payload: &'a str,
+    cached: Cell<Option<&'a str>>,
+}
+
+impl<'a> ObjectText<'a> {
+    fn get(&self, kind: ResourceKind) -> Result<&'a str, String> {
+        if let Some(text) = self.cached.get() {
+            return Ok(text);
+        }
+        let text = Payload::decode_raw(self.payload)?
+            .request
+            .object
+            .map(RawValue::get)
+            .ok_or_else(|| no_object(kind))?;
+        self.cached.set(Some(text));
+        Ok(text)
+    }
+}
+
+fn no_object(kind: ResourceKind) -> String {
+    format!("the admission request for a {} has no object", kind.name())
+}
+
+fn decide<'a>(
+    mut request: AdmissionRequest<'a>,
+    text: &ObjectText<'a>,
     settings: &Settings,
     cluster: &dyn Cluster,
 ) -> Result<Decision, String> {
+    let request = &mut request;
     let operation = request.operation();
     if operation == Operation::Other {
         return Ok(Decision::accept());
@@ -70,18 +112,14 @@ fn decide(
     if kind == ResourceKind::ServiceAccount && !settings.service_account_objects {
         return Ok(Decision::accept());
     }
-    // status, scale and the like never change a pod spec; ephemeral containers can add mounts.
-    let sub_resource = request.sub_resource();
-    let judged = sub_resource.is_empty()
-        || (kind == ResourceKind::Pod && sub_resource == "ephemeralcontainers");
-    if !judged {
+    if !request::judges(kind, request.sub_resource()) {
         return Ok(Decision::accept());
     }
-    let raw = request
-        .object
-        .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
-        .get();
-    let object = workload::decode(kind, raw)?;
+    let object = match (request.view.take(), request.object) {
+        (Some(view), _) => view,
+        (None, Some(raw)) => workload::decode(kind, raw.get())?,
+        (None, None) => return Err(no_object(kind)),
+    };
     let findings = checks::check(settings, &object);
     let mut warnings: Vec<String> = findings
         .unrecognised
@@ -89,7 +127,7 @@ fn decide(
         .map(|u| render::unrecognised_warning(findings.kind, u))
         .collect();
     if findings.violations.is_empty() {
-        if settings.require_existing_service_accounts && starts_pods(request, kind, raw) {
+        if settings.require_existing_service_accounts && starts_pods(request, kind, text)? {
             require_account(request, settings, cluster, &findings, &object)?;
         }
         return Ok(Decision::Accept { warnings });
@@ -111,7 +149,7 @@ fn decide(
             // A terminating object only waits for its finalizers: blocking that helps nobody.
             return Ok(Decision::accept());
         }
-        if update::template_unchanged(kind, raw, old_raw) {
+        if update::template_unchanged(kind, text.get(kind)?, old_raw) {
             // Nothing the Pods are made of changes: a controller's own update (scale, adoption,
             // a revision annotation, an ownerReference removed) must not be blocked or fought.
             let why = if kind.pod_spec_immutable() {
@@ -145,7 +183,7 @@ fn decide(
     let audit = request.is_audit();
     if settings.mode == Mode::Mutate && fixable && !audit {
         require_account(request, settings, cluster, &findings, &object)?;
-        return mutate(kind, raw, &findings, warnings);
+        return mutate(kind, text.get(kind)?, &findings, warnings);
     }
     let preface = match (fixable, audit, settings.mode) {
         (true, true, Mode::Mutate) => Preface::Audit,
@@ -225,14 +263,22 @@ fn left_as_is<'v>(
 /// template. A Pod or a Job cannot change its pod spec, and an UPDATE that leaves the template
 /// alone (a scale, a finalizer removed while Helm deletes the hook's ServiceAccount with it)
 /// must not be refused for an account its Pods already run as, or no longer need.
-fn starts_pods(request: &AdmissionRequest<'_>, kind: ResourceKind, raw: &str) -> bool {
-    match request.operation() {
+fn starts_pods(
+    request: &AdmissionRequest<'_>,
+    kind: ResourceKind,
+    text: &ObjectText<'_>,
+) -> Result<bool, String> {
+    Ok(match request.operation() {
         Operation::Update => {
             !kind.pod_spec_immutable()
-                && !update::template_unchanged(kind, raw, request.old_object.map(|o| o.get()))
+                && !update::template_unchanged(
+                    kind,
+                    text.get(kind)?,
+                    request.old_object.map(|o| o.get()),
+                )
         }
         _ => true,
-    }
+    })
 }
 
 /// `namespace/name` of the Deployment that controls this ReplicaSet, if one does.

@@ -2,8 +2,8 @@
 //! decoded, everything else is skipped by the parser. These views never feed a mutation (that
 //! works on the raw JSON), so ignoring unknown fields here loses nothing.
 
-use serde::Deserialize;
 use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
 
 use crate::json::{CowStr, MapOnly, decode_object, decode_objects};
 use crate::kinds::ResourceKind;
@@ -272,14 +272,95 @@ fn check_kind(expected: ResourceKind, found: Option<&CowStr<'_>>) -> Result<(), 
     }
 }
 
-fn decode_as<'a, S: Deserialize<'a>>(
-    kind: ResourceKind,
-    raw: &'a str,
-) -> Result<Object<'a, S>, String> {
-    let MapOnly(object): MapOnly<Object<'a, S>> = serde_json::from_str(raw)
-        .map_err(|e| format!("cannot decode the {} object: {e}", kind.name()))?;
-    check_kind(kind, object.kind.as_ref())?;
-    Ok(object)
+/// An object decoded by the shape of its kind, before the checks that make it a view.
+enum Parsed<'a> {
+    ServiceAccount(Object<'a, IgnoredAny>),
+    Pod(Object<'a, PodSpec<'a>>),
+    Controller(Object<'a, ControllerSpec<'a>>),
+    CronJob(Object<'a, CronJobSpec<'a>>),
+}
+
+impl<'a> Parsed<'a> {
+    /// Reads the object from any JSON deserializer: a slice of its own, or the payload's
+    /// deserializer positioned on the request's `object` (so the envelope and the object are
+    /// read in one pass).
+    fn parse<D: Deserializer<'a>>(kind: ResourceKind, d: D) -> Result<Self, D::Error> {
+        Ok(match kind {
+            ResourceKind::ServiceAccount => Parsed::ServiceAccount(MapOnly::deserialize(d)?.0),
+            ResourceKind::Pod => Parsed::Pod(MapOnly::deserialize(d)?.0),
+            ResourceKind::CronJob => Parsed::CronJob(MapOnly::deserialize(d)?.0),
+            _ => Parsed::Controller(MapOnly::deserialize(d)?.0),
+        })
+    }
+
+    /// The view the rules read. Structural problems (a wrong kind, a missing `spec` or
+    /// `template`) come back as a message for the rejection.
+    fn view(self, kind: ResourceKind) -> Result<ObjectView<'a>, String> {
+        let mut other_labels = Vec::new();
+        let (mut metadata, pod_labels, pod) = match self {
+            Parsed::ServiceAccount(object) => {
+                check_kind(kind, object.kind.as_ref())?;
+                return Ok(ObjectView::ServiceAccount(ServiceAccountObject {
+                    metadata: object.metadata.unwrap_or_default(),
+                    automount: object.automount_service_account_token,
+                }));
+            }
+            Parsed::Pod(object) => {
+                check_kind(kind, object.kind.as_ref())?;
+                let spec = object.spec.ok_or_else(|| missing(kind, "spec"))?;
+                let mut metadata = object.metadata.unwrap_or_default();
+                let labels = metadata.labels.take().unwrap_or_default();
+                (metadata, labels, spec)
+            }
+            Parsed::CronJob(object) => {
+                check_kind(kind, object.kind.as_ref())?;
+                let job = object
+                    .spec
+                    .ok_or_else(|| missing(kind, "spec"))?
+                    .job_template
+                    .ok_or_else(|| missing(kind, "spec.jobTemplate"))?;
+                let template = job
+                    .spec
+                    .and_then(|s| s.template)
+                    .ok_or_else(|| missing(kind, "spec.jobTemplate.spec.template"))?;
+                let spec = template
+                    .spec
+                    .ok_or_else(|| missing(kind, "spec.jobTemplate.spec.template.spec"))?;
+                other_labels.push(("spec.jobTemplate.metadata.labels", labels_of(job.metadata)));
+                let metadata = object.metadata.unwrap_or_default();
+                (metadata, labels_of(template.metadata), spec)
+            }
+            Parsed::Controller(object) => {
+                check_kind(kind, object.kind.as_ref())?;
+                let template = object
+                    .spec
+                    .ok_or_else(|| missing(kind, "spec"))?
+                    .template
+                    .ok_or_else(|| missing(kind, "spec.template"))?;
+                let spec = template
+                    .spec
+                    .ok_or_else(|| missing(kind, "spec.template.spec"))?;
+                let metadata = object.metadata.unwrap_or_default();
+                (metadata, labels_of(template.metadata), spec)
+            }
+        };
+        if kind != ResourceKind::Pod {
+            other_labels.insert(
+                0,
+                (
+                    "metadata.labels",
+                    metadata.labels.take().unwrap_or_default(),
+                ),
+            );
+        }
+        Ok(ObjectView::Workload(Workload {
+            kind,
+            metadata,
+            pod_labels,
+            other_labels,
+            pod,
+        }))
+    }
 }
 
 fn missing(kind: ResourceKind, path: &str) -> String {
@@ -290,73 +371,27 @@ fn labels_of<'a>(metadata: Option<Metadata<'a>>) -> Labels<'a> {
     metadata.and_then(|m| m.labels).unwrap_or_default()
 }
 
-/// Decodes the object of a request for `kind`. Structural problems (a wrong kind, a missing
-/// `spec` or `template`, a field of the wrong type) come back as a message for the rejection.
+/// Decodes the object of a request for `kind` from its own JSON text. Structural problems (a
+/// wrong kind, a missing `spec` or `template`, a field of the wrong type) come back as a
+/// message for the rejection.
 pub fn decode(kind: ResourceKind, raw: &str) -> Result<ObjectView<'_>, String> {
-    let mut other_labels = Vec::new();
-    let (mut metadata, pod_labels, pod) = match kind {
-        ResourceKind::ServiceAccount => {
-            let object: Object<'_, IgnoredAny> = decode_as(kind, raw)?;
-            return Ok(ObjectView::ServiceAccount(ServiceAccountObject {
-                metadata: object.metadata.unwrap_or_default(),
-                automount: object.automount_service_account_token,
-            }));
-        }
-        ResourceKind::Pod => {
-            let object: Object<'_, PodSpec<'_>> = decode_as(kind, raw)?;
-            let spec = object.spec.ok_or_else(|| missing(kind, "spec"))?;
-            let mut metadata = object.metadata.unwrap_or_default();
-            let labels = metadata.labels.take().unwrap_or_default();
-            (metadata, labels, spec)
-        }
-        ResourceKind::CronJob => {
-            let object: Object<'_, CronJobSpec<'_>> = decode_as(kind, raw)?;
-            let job = object
-                .spec
-                .ok_or_else(|| missing(kind, "spec"))?
-                .job_template
-                .ok_or_else(|| missing(kind, "spec.jobTemplate"))?;
-            let template = job
-                .spec
-                .and_then(|s| s.template)
-                .ok_or_else(|| missing(kind, "spec.jobTemplate.spec.template"))?;
-            let spec = template
-                .spec
-                .ok_or_else(|| missing(kind, "spec.jobTemplate.spec.template.spec"))?;
-            other_labels.push(("spec.jobTemplate.metadata.labels", labels_of(job.metadata)));
-            let metadata = object.metadata.unwrap_or_default();
-            (metadata, labels_of(template.metadata), spec)
-        }
-        _ => {
-            let object: Object<'_, ControllerSpec<'_>> = decode_as(kind, raw)?;
-            let template = object
-                .spec
-                .ok_or_else(|| missing(kind, "spec"))?
-                .template
-                .ok_or_else(|| missing(kind, "spec.template"))?;
-            let spec = template
-                .spec
-                .ok_or_else(|| missing(kind, "spec.template.spec"))?;
-            let metadata = object.metadata.unwrap_or_default();
-            (metadata, labels_of(template.metadata), spec)
-        }
-    };
-    if kind != ResourceKind::Pod {
-        other_labels.insert(
-            0,
-            (
-                "metadata.labels",
-                metadata.labels.take().unwrap_or_default(),
-            ),
-        );
-    }
-    Ok(ObjectView::Workload(Workload {
-        kind,
-        metadata,
-        pod_labels,
-        other_labels,
-        pod,
-    }))
+    let cannot = |e: serde_json::Error| format!("cannot decode the {} object: {e}", kind.name());
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let parsed = Parsed::parse(kind, &mut de).map_err(cannot)?;
+    de.end().map_err(cannot)?;
+    parsed.view(kind)
+}
+
+/// Decodes the object for `kind` where the deserializer stands, inside the payload: the
+/// envelope's one pass. Any problem is an error of the deserializer, so the caller falls back
+/// to [`decode`] for the message.
+pub fn decode_in<'a, D: Deserializer<'a>>(
+    kind: ResourceKind,
+    d: D,
+) -> Result<ObjectView<'a>, D::Error> {
+    Parsed::parse(kind, d)?
+        .view(kind)
+        .map_err(serde::de::Error::custom)
 }
 
 impl Metadata<'_> {
