@@ -45,7 +45,9 @@ impl Cluster for Host {
 /// Why a ServiceAccount could not be found: the host's answers, cached then uncached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
+    /// The host's error from policy-server's cache.
     pub cached: String,
+    /// The host's error from the API server itself, asked because the cache may lag behind Helm.
     pub uncached: String,
 }
 
@@ -73,14 +75,17 @@ pub mod fake {
 
     use super::Cluster;
 
+    /// Answers from a fixed list, so tests control what the cache has and has not seen yet.
     #[derive(Default)]
     pub struct FakeCluster {
         /// `(namespace, name, visible in the cache)`.
         pub accounts: Vec<(String, String, bool)>,
+        /// Every question, `(namespace, name, disable_cache)`, to check the cache is tried first.
         pub asked: RefCell<Vec<(String, String, bool)>>,
     }
 
     impl FakeCluster {
+        /// A cluster holding these `(namespace, name, visible in the cache)` accounts.
         pub fn with(accounts: &[(&str, &str, bool)]) -> Self {
             FakeCluster {
                 accounts: accounts

@@ -8,14 +8,23 @@ use k8s_openapi::api::core::v1::{Pod, ReplicationController, ServiceAccount};
 /// The resources the policy judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {
+    /// Judged again at creation, whatever controller made it: the last word on what runs.
     Pod,
+    /// What Zero to JupyterHub's hook and continuous pullers are.
     DaemonSet,
+    /// Any controller may be labelled as a role, or borrow a role's ServiceAccount.
     Deployment,
+    /// Judged like a Deployment, for the same reasons.
     StatefulSet,
+    /// Judged only when no Deployment controls it; otherwise its Deployment is.
     ReplicaSet,
+    /// The legacy controller, judged like a ReplicaSet.
     ReplicationController,
+    /// What the hook image awaiter is; its pod spec cannot change after creation.
     Job,
+    /// Its pod template sits inside the job template.
     CronJob,
+    /// Judged only with `serviceAccountObjects`: a puller's account must turn automount off.
     ServiceAccount,
 }
 

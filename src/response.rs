@@ -32,16 +32,23 @@ impl PartialEq for MutatedObject {
 /// The policy's answer to one request.
 #[derive(Debug, PartialEq)]
 pub enum Decision {
+    /// Admit the object unchanged.
     Accept {
+        /// What the operator should know though nothing is refused (shown by `kubectl`).
         warnings: Vec<String>,
     },
+    /// Admit the object as the policy fixed it (`mode: mutate`).
     Mutate {
+        /// The whole fixed object; policy-server diffs it into the JSONPatch.
         object: MutatedObject,
+        /// One per change made, so the operator can fix the source (the chart's values) too.
         warnings: Vec<String>,
     },
     /// Warnings ride along with a rejection too: `kubectl` shows them above the error.
     Reject {
+        /// Every violation with its field, value found, value expected and fix.
         message: String,
+        /// Shown above the error, like an acceptance's.
         warnings: Vec<String>,
     },
 }

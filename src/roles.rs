@@ -12,8 +12,11 @@ use crate::workload::Workload;
 /// The three workloads the policy knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RoleKind {
+    /// The DaemonSet a Helm hook runs before an install or upgrade, to pull the new images.
     HookPuller,
+    /// The DaemonSet that pulls the images on every node that joins later.
     ContinuousPuller,
+    /// The hook's Job that waits for the hook pullers: it reads DaemonSets, so it keeps a token.
     Awaiter,
 }
 
@@ -68,15 +71,20 @@ impl RoleKind {
 /// A role with its defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
+    /// Which role this is, and so which rules apply.
     pub kind: RoleKind,
+    /// The ServiceAccount its Pods must run as, and that `reserveServiceAccounts` keeps for it.
     pub service_account_name: String,
+    /// Matched against the labels the workload's Pods will carry.
     pub selector: LabelSelector,
 }
 
 /// Which roles the labels the Pods will carry match.
 #[derive(Debug)]
 pub enum Detected<'s> {
+    /// No role: the workload is judged only as a possible borrower of a role's account.
     None,
+    /// Exactly one role, whose rules apply.
     One(&'s Role),
     /// Labels that match several roles' selectors: the policy cannot know which rules apply, so
     /// this is a violation of its own rather than a guess.
@@ -87,14 +95,18 @@ pub enum Detected<'s> {
 /// template's labels do not match it: the operator meant a puller, and its Pods will not be one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unrecognised<'s> {
+    /// The role the operator probably meant.
     pub role: &'s Role,
+    /// Where the matching labels were found, e.g. `metadata.labels`.
     pub field: &'static str,
 }
 
 /// The role of a workload, and the roles its other labels only suggest.
 #[derive(Debug)]
 pub struct Detection<'s> {
+    /// The role the Pods' labels give, which decides the rules.
     pub role: Detected<'s>,
+    /// Roles only labels that reach no Pod match: warned about, never enforced.
     pub unrecognised: Vec<Unrecognised<'s>>,
 }
 

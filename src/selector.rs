@@ -35,8 +35,10 @@ pub const ADDED_AFTER_ADMISSION: [&str; 10] = [
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelSelector {
+    /// Labels that must be present with exactly these values.
     #[serde(default)]
     pub match_labels: BTreeMap<String, String>,
+    /// Requirements that must all hold as well.
     #[serde(default)]
     pub match_expressions: Vec<Requirement>,
 }
@@ -45,8 +47,11 @@ pub struct LabelSelector {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Requirement {
+    /// The label key the requirement is about.
     pub key: String,
+    /// How the label's value is tested.
     pub operator: Operator,
+    /// The values of `In` and `NotIn`; the API server requires it empty for the other two.
     #[serde(default)]
     pub values: Vec<String>,
 }
@@ -54,9 +59,13 @@ pub struct Requirement {
 /// The operators of a `matchExpressions` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 pub enum Operator {
+    /// The label is present with one of `values`.
     In,
+    /// The label is absent, or its value is none of `values`.
     NotIn,
+    /// The label is present, whatever its value.
     Exists,
+    /// The label is absent.
     DoesNotExist,
 }
 

@@ -64,11 +64,18 @@ fn explicit_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<RoleIn
 /// The settings resolved and validated: every default filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
+    /// Whether fixable violations are fixed or rejected.
     pub mode: Mode,
+    /// `hookPuller`: the hook DaemonSet's account and selector.
     pub hook_puller: Role,
+    /// `continuousPuller`: the continuous DaemonSet's account and selector.
     pub continuous_puller: Role,
+    /// `awaiter`: `None` (`awaiter: null`) turns the awaiter's rules off and frees its account.
     pub awaiter: Option<Role>,
+    /// Refuse workloads of no role that run as a role's ServiceAccount, so no other Pod gets a
+    /// prepuller's identity (or its RBAC).
     pub reserve_service_accounts: bool,
+    /// Also judge the pullers' ServiceAccount objects: they must turn automount off themselves.
     pub service_account_objects: bool,
     /// Look a role's ServiceAccount up (context-aware) before admitting a workload that runs as it.
     pub require_existing_service_accounts: bool,

@@ -1,11 +1,12 @@
 //! The controller-chain harness: the coherence law of README "Decisions", checked on the
-//! compiled module (the e2e suite; `run-examples` prints one chain). A controller is admitted as the API server asks (CREATE, a user named), the
-//! patch applied as policy-server answers it; then its children are derived exactly as
-//! Kubernetes' controllers derive them (the pod template copied with its labels, plus the
-//! labels each controller adds, the controlling ownerReference, and on Pods the ServiceAccount
-//! admission plugin's work), each child admitted by its controller's user, and so on down to
-//! the Pods. For every admitted controller, every derived object must be admitted too, a
-//! Deployment's ReplicaSet unchanged, and a Pod changed at most by removing the injected token.
+//! compiled module (the e2e suite; `run-examples` prints one chain). A controller is admitted as
+//! the API server asks (CREATE, a user named), the patch applied as policy-server answers it;
+//! then its children are derived exactly as Kubernetes' controllers derive them (the pod
+//! template copied with its labels, plus the labels each controller adds, the controlling
+//! ownerReference, and on Pods the ServiceAccount admission plugin's work), each child admitted
+//! by its controller's user, and so on down to the Pods. For every admitted controller, every
+//! derived object must be admitted too, a Deployment's ReplicaSet unchanged, and a Pod changed
+//! at most by removing the injected token.
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
@@ -16,8 +17,11 @@ use crate::host::{Host, Kubernetes};
 /// How the root controller was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Root {
+    /// Admitted unchanged.
     Accepted,
+    /// Admitted with a patch, which its children inherit.
     Mutated,
+    /// Refused: nothing is derived, so the law holds trivially.
     Rejected,
 }
 
@@ -25,8 +29,12 @@ pub enum Root {
 /// per admission (`Kind name: ACCEPT|MUTATE|REJECT by user`) for `run-examples`.
 #[derive(Debug)]
 pub struct Outcome {
+    /// How the root controller was answered.
     pub root: Root,
+    /// Derived objects admitted: zero for a rejected root, so a test can tell the law was
+    /// exercised.
     pub derived: usize,
+    /// One line per admission, in order.
     pub steps: Vec<String>,
 }
 

@@ -5,6 +5,8 @@
 //! policy-evaluator does: the mutated object is diffed against the request's object with
 //! json-patch into a base64 `JSONPatch`.
 
+#![warn(missing_docs)]
+
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -17,15 +19,21 @@ use wasmtime_provider::{EpochDeadlines, WasmtimeEngineProviderBuilder, WasmtimeE
 /// What the guest answers to `validate` (the SDK's ValidationResponse).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct PolicyResponse {
+    /// Whether the request is admitted (with `mutated_object`, as changed).
     pub accepted: bool,
+    /// The rejection's text, which becomes the AdmissionResponse's status message.
     #[serde(default)]
     pub message: Option<String>,
+    /// The rejection's HTTP code; the API server's default when absent.
     #[serde(default)]
     pub code: Option<u16>,
+    /// The whole object as the policy changed it; the host diffs it into the patch.
     #[serde(default)]
     pub mutated_object: Option<Value>,
+    /// Passed through to the AdmissionResponse (this policy never sets any).
     #[serde(default)]
     pub audit_annotations: Option<std::collections::BTreeMap<String, String>>,
+    /// Passed through to the AdmissionResponse, for `kubectl` to show.
     #[serde(default)]
     pub warnings: Option<Vec<String>>,
 }
@@ -33,7 +41,9 @@ pub struct PolicyResponse {
 /// What the guest answers to `validate_settings`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct SettingsValidation {
+    /// Whether policy-server would start the policy with these settings.
     pub valid: bool,
+    /// Why not, naming the offending key.
     #[serde(default)]
     pub message: Option<String>,
 }
@@ -42,24 +52,34 @@ pub struct SettingsValidation {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct AdmissionResponse {
+    /// The request's `uid`, which the API server matches the answer to.
     pub uid: String,
+    /// Whether the API server may go on with the request.
     pub allowed: bool,
+    /// `JSONPatch` when there is a patch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patch_type: Option<String>,
+    /// The base64 JSON patch from the request's object to the mutated one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patch: Option<String>,
+    /// The rejection's message and code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
+    /// The guest's audit annotations, as given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_annotations: Option<std::collections::BTreeMap<String, String>>,
+    /// The guest's warnings, which `kubectl` prints.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
 }
 
+/// The part of a `metav1.Status` a rejection fills in.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Status {
+    /// What `kubectl` prints after `admission webhook ... denied the request:`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The HTTP code of the refusal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<u16>,
 }
@@ -78,6 +98,7 @@ impl AdmissionResponse {
         ))
     }
 
+    /// The rejection message, if any: what most checks look at.
     pub fn message(&self) -> Option<&str> {
         self.status.as_ref().and_then(|s| s.message.as_deref())
     }
@@ -95,12 +116,14 @@ pub struct Policy {
 pub const POLICY_SERVER_TIMEOUT_SECONDS: u64 = 2;
 
 impl Policy {
+    /// Reads and compiles a module file (usually [`policy_path`]).
     pub fn load(path: &Path) -> Result<Policy> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         Policy::from_bytes(&bytes).with_context(|| format!("cannot load {}", path.display()))
     }
 
+    /// Compiles a module on the provider's default engine, as kwctl does.
     pub fn from_bytes(bytes: &[u8]) -> Result<Policy> {
         Policy::with_engine(bytes, None)
     }
@@ -191,11 +214,13 @@ impl Policy {
             .map_err(|e| anyhow!("waPC call {operation} failed: {e}"))
     }
 
+    /// The waPC protocol the guest speaks, which policy-server checks before loading it.
     pub fn protocol_version(&self) -> Result<String> {
         let out = self.call("protocol_version", b"")?;
         serde_json::from_slice(&out).context("protocol_version did not answer a JSON string")
     }
 
+    /// Asks the guest whether these settings are valid, as policy-server does at start-up.
     pub fn validate_settings(&self, settings: &Value) -> Result<SettingsValidation> {
         self.validate_settings_with_host(settings, &Host::without_context_aware())
     }
@@ -380,21 +405,28 @@ pub mod cases {
     use serde::Deserialize;
     use serde_json::Value;
 
+    /// The whole table: every case the e2e suite runs on the compiled module.
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Table {
+        /// Requests evaluated with settings, and what the API server must get back.
         pub requests: Vec<RequestCase>,
+        /// Settings the guest must accept or refuse.
         pub settings: Vec<SettingsCase>,
     }
 
+    /// One request and the answer it must get.
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct RequestCase {
+        /// What the case shows, named in failures.
         pub name: String,
         /// Request file under `test_data/`.
         pub request: String,
+        /// The policy's settings; `{}` (the defaults) when absent.
         #[serde(default = "empty_settings")]
         pub settings: Value,
+        /// Whether the request must be admitted.
         pub allowed: bool,
         /// Fragments that must all appear in the rejection message.
         #[serde(default)]
@@ -402,6 +434,7 @@ pub mod cases {
         /// Fragments that must each appear in one warning, in order; `warnings_count` fixes how many.
         #[serde(default)]
         pub warnings: Vec<String>,
+        /// The exact number of warnings, when it matters.
         #[serde(default)]
         pub warnings_count: Option<usize>,
         /// The exact JSON patch; absent means the response must carry no patch.
@@ -412,12 +445,17 @@ pub mod cases {
         pub expected: Option<String>,
     }
 
+    /// One settings document and the guest's verdict on it.
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct SettingsCase {
+        /// What the case shows, named in failures.
         pub name: String,
+        /// The settings as a policy resource would carry them.
         pub settings: Value,
+        /// Whether `validate_settings` must accept them.
         pub valid: bool,
+        /// A fragment the refusal's message must contain.
         #[serde(default)]
         pub message: Option<String>,
     }
@@ -426,6 +464,7 @@ pub mod cases {
         Value::Object(Default::default())
     }
 
+    /// Reads a case table, refusing unknown keys so a misspelt expectation is not skipped.
     pub fn load(path: &Path) -> Result<Table> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -499,22 +538,16 @@ pub use host::{
     HostCall, HostRequest, Kubernetes, RecordedResponse, Replay,
 };
 
-/// The host side of Kubewarden's context-aware capability, `kubewarden`/`kubernetes`/
-/// `get_resource`, as policy-server and kwctl answer it, for tests and for `policy-run`.
+/// The host side of Kubewarden's context-aware capability (`kubewarden`/`kubernetes`/
+/// `get_resource`), answered as policy-server and kwctl answer it, for tests and `policy-run`.
 ///
-/// A guest calls the host through one waPC callback per instance; [`Host`] is that callback's
-/// state, shared (`Arc<Mutex<..>>`) between the boxed closure the wapc host owns and the test
-/// that reads back what the guest asked. Answers come from a [`Kubernetes`] source: [`Fixtures`]
-/// (objects declared in the test), [`Replay`] (a session kwctl recorded against a cluster), or
-/// [`Disconnected`] (no cluster at all).
-///
-/// What the guest sees is what policy-server hands it:
-/// - a granted lookup that succeeds: the object's JSON;
-/// - a lookup of a resource type the policy was not granted: `Policy has not been granted
-///   access to Kubernetes v1/ServiceAccount resources. The violation has been reported.`;
-/// - a lookup that fails in the callback handler (not found, API error): `Callback evaluation
-///   failure: <the handler's error>`, where not found reads `Cannot find v1/ServiceAccount named
-///   'NAME' inside of namespace 'Some("NS")'` (policy-evaluator's kubernetes client).
+/// [`Host`] is the state of the one waPC callback per instance, shared with the test that reads
+/// back what the guest asked. Answers come from a [`Kubernetes`] source: [`Fixtures`], [`Replay`]
+/// (a kwctl session) or [`Disconnected`]. The guest sees what policy-server hands it: the
+/// object's JSON; for a type not granted, `Policy has not been granted access to Kubernetes
+/// v1/ServiceAccount resources. The violation has been reported.`; for a failed lookup,
+/// `Callback evaluation failure: <error>`, not found reading `Cannot find v1/ServiceAccount
+/// named 'NAME' inside of namespace 'Some("NS")'` (policy-evaluator's kubernetes client).
 pub mod host {
     use std::collections::{BTreeSet, VecDeque};
     use std::fmt;
@@ -533,6 +566,7 @@ pub mod host {
     #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
     #[serde(rename_all = "camelCase")]
     pub struct ModuleMetadata {
+        /// The resource types the policy asks to read; empty means it may read none.
         #[serde(default)]
         pub context_aware_resources: BTreeSet<ContextAwareResource>,
     }
@@ -542,11 +576,14 @@ pub mod host {
     #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
     #[serde(rename_all = "camelCase")]
     pub struct ContextAwareResource {
+        /// `group/version`, or `v1` for the core group.
         pub api_version: String,
+        /// The resource's kind, e.g. `ServiceAccount`.
         pub kind: String,
     }
 
     impl ContextAwareResource {
+        /// The type `api_version`/`kind`.
         pub fn new(api_version: &str, kind: &str) -> Self {
             ContextAwareResource {
                 api_version: api_version.to_owned(),
@@ -585,8 +622,11 @@ pub mod host {
     /// `CallbackRequestType::KubernetesGetResource` that kwctl records and compares on replay.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct GetResource {
+        /// The looked-up object's `apiVersion`, checked against the grant.
         pub api_version: String,
+        /// The looked-up object's kind, checked against the grant.
         pub kind: String,
+        /// The looked-up object's name.
         pub name: String,
         /// `None` for cluster-scoped resources.
         pub namespace: Option<String>,
@@ -641,13 +681,18 @@ pub mod host {
     /// One host call the guest made, other than logging.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum HostCall {
+        /// A Kubernetes lookup, granted or not.
         GetResource(GetResource),
         /// Any other call (all refused), or a `get_resource` whose payload is not a
         /// `GetResourceRequest`; the payload as text.
         Other {
+            /// The waPC binding, `kubewarden` for Kubewarden's capabilities.
             binding: String,
+            /// The capability's namespace, e.g. `kubernetes` or `oci`.
             namespace: String,
+            /// The capability's operation, e.g. `get_resource`.
             operation: String,
+            /// The payload as (lossy) UTF-8 text.
             payload: String,
         },
     }
@@ -785,6 +830,7 @@ pub mod host {
     /// In a session file it is YAML text with the variant as tag: `!KubernetesGetResource`.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub enum HostRequest {
+        /// `kubernetes/get_resource`, the only call this policy makes.
         KubernetesGetResource(GetResource),
     }
 
@@ -793,16 +839,24 @@ pub mod host {
     #[serde(tag = "type")]
     pub enum RecordedResponse {
         /// The payload the guest received: for `get_resource`, the object's JSON text.
-        Success { payload: String },
+        Success {
+            /// The answer's text, as the guest got it.
+            payload: String,
+        },
         /// The callback handler's error.
-        Error { message: String },
+        Error {
+            /// The error, which the host prefixes with `Callback evaluation failure: `.
+            message: String,
+        },
     }
 
     /// One entry of a kwctl session file:
     /// `{type: Exchange, request: "<YAML text of the request>", response: ...}`.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct Exchange {
+        /// The call the guest made, which a replayed call must equal.
         pub request: HostRequest,
+        /// What the guest got back.
         pub response: RecordedResponse,
     }
 
@@ -870,6 +924,7 @@ pub mod host {
     }
 
     impl Replay {
+        /// A replay of these exchanges, in this order.
         pub fn new(exchanges: Vec<Exchange>) -> Replay {
             Replay {
                 pending: exchanges.into(),
@@ -878,10 +933,12 @@ pub mod host {
             }
         }
 
+        /// A replay of a session file's text.
         pub fn from_yaml(yaml: &str) -> Result<Replay> {
             Ok(Replay::new(parse_session(yaml)?))
         }
 
+        /// A replay of a session file, as `--replay-host-capabilities-interactions` reads it.
         pub fn load(path: &Path) -> Result<Replay> {
             let text = std::fs::read_to_string(path).with_context(|| {
                 format!(
@@ -1046,6 +1103,7 @@ pub mod host {
             self.lock().calls.clear();
         }
 
+        /// The answer source, locked while the guard lives: drop it before the next evaluation.
         pub fn kubernetes(&self) -> KubernetesGuard<'_, K> {
             KubernetesGuard(self.lock())
         }

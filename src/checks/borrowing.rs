@@ -5,6 +5,8 @@ use crate::json::non_empty;
 use crate::settings::Settings;
 use crate::workload::PodSpec;
 
+/// Flags either name field naming a role's ServiceAccount: no fix, since only the operator
+/// knows which account the workload should have.
 pub fn check(settings: &Settings, prefix: &str, pod: &PodSpec<'_>, out: &mut Vec<Violation>) {
     for (name, value) in [
         ("serviceAccountName", non_empty(&pod.service_account_name)),

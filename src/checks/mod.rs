@@ -17,8 +17,11 @@ use crate::workload::{Automount, ObjectView, ServiceAccountObject, Workload};
 /// A change the policy may make on its own in `mode: mutate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Remedy {
+    /// Write the role's ServiceAccount into `serviceAccountName`, which decides the identity.
     SetServiceAccountName(String),
+    /// Overwrite the deprecated `serviceAccount` alias too, so the two fields never disagree.
     SetDeprecatedServiceAccount(String),
+    /// Write an explicit `automountServiceAccountToken: false`; unset means the token is mounted.
     SetAutomountFalse,
     /// Remove the injected `kube-api-access-*` volume and every mount of it.
     RemoveInjectedVolume(String),
@@ -27,12 +30,16 @@ pub enum Remedy {
 /// How `serviceAccountName` was found when it is not the role's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameFound {
+    /// Set to another account's name.
     Name(String),
     /// Present but empty: the Pod runs as `runs_as` (the alias, or `default`).
     Empty {
+        /// The account the Pod would really run as, so the message shows the consequence.
         runs_as: String,
     },
+    /// Absent: the Pod runs as `runs_as` (the alias, or `default`).
     Unset {
+        /// The account the Pod would really run as, so the message shows the consequence.
         runs_as: String,
     },
 }
@@ -42,34 +49,69 @@ pub enum NameFound {
 pub enum Rule {
     /// Rule 1: the role runs as its own ServiceAccount.
     ServiceAccountName {
+        /// The role the labels matched, whose settings key and Helm value the message names.
         role: RoleKind,
+        /// The role's ServiceAccount.
         want: String,
+        /// What the pod spec says instead.
         found: NameFound,
     },
     /// Rule 1, the deprecated alias `serviceAccount` names another account.
     DeprecatedServiceAccount {
+        /// The role the labels matched.
         role: RoleKind,
+        /// The role's ServiceAccount.
         want: String,
+        /// The other account the alias names.
         found: String,
     },
     /// Rule 2: `automountServiceAccountToken` is not explicitly `false`.
-    Automount { found: Automount },
+    Automount {
+        /// The value found: unset, `true`, or not a boolean.
+        found: Automount,
+    },
     /// Rule 3: a projected volume with a `serviceAccountToken` source.
-    TokenVolume { volume: String, injected: bool },
+    TokenVolume {
+        /// The volume's name, which the fix asks to remove.
+        volume: String,
+        /// Added by the ServiceAccount admission plugin on a Pod: the policy may remove it itself.
+        injected: bool,
+    },
     /// Rule 3: a projected `podCertificate` whose signer makes it an API client certificate.
-    PodCertificate { volume: String, signer: String },
+    PodCertificate {
+        /// The volume's name, which the fix asks to remove.
+        volume: String,
+        /// The signer that makes the certificate authenticate to the API server.
+        signer: String,
+    },
     /// Rule 3: something else mounted over the token path.
     TokenPathMount {
+        /// The container (or init or ephemeral container) with the mount.
         container: String,
+        /// The volume mounted there.
         volume: String,
+        /// The mount path, as written: the token path, a parent of it, or another spelling.
         mount_path: String,
     },
     /// `reserveServiceAccounts`: a workload of no role runs as a prepuller's ServiceAccount.
-    Borrowed { account: String, owner: RoleKind },
+    Borrowed {
+        /// The reserved ServiceAccount the workload runs as.
+        account: String,
+        /// The role it is reserved for.
+        owner: RoleKind,
+    },
     /// The Pods' labels match several roles.
-    AmbiguousRoles { roles: Vec<RoleKind> },
+    AmbiguousRoles {
+        /// Every role whose selector matched, so the operator sees which selectors overlap.
+        roles: Vec<RoleKind>,
+    },
     /// `serviceAccountObjects`: a puller ServiceAccount does not turn automount off.
-    ServiceAccountAutomount { owner: RoleKind, found: Automount },
+    ServiceAccountAutomount {
+        /// The role the ServiceAccount is configured for.
+        owner: RoleKind,
+        /// The ServiceAccount's `automountServiceAccountToken`.
+        found: Automount,
+    },
 }
 
 /// One broken rule at one field: what renders a message, and what an UPDATE compares.
@@ -77,7 +119,9 @@ pub enum Rule {
 pub struct Violation {
     /// Dotted path of the field, e.g. `spec.template.spec.serviceAccountName`.
     pub field: String,
+    /// The broken rule with the offending value: compared across an UPDATE, rendered in messages.
     pub rule: Rule,
+    /// The fix `mode: mutate` may apply; `None` when only the operator can fix it.
     pub remedy: Option<Remedy>,
 }
 
@@ -91,9 +135,12 @@ impl Violation {
 /// What the object is to the policy, for the first words of a message.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Subject {
+    /// No role matched: at most `reserveServiceAccounts` applies.
     #[default]
     NoRole,
+    /// The Pods' labels match this role, whose rules apply.
     Role(RoleKind),
+    /// The Pods' labels match several roles: no role's rules are guessed, the overlap is refused.
     Ambiguous,
     /// A ServiceAccount object named as a role's account.
     AccountOf(RoleKind),
@@ -103,6 +150,7 @@ pub enum Subject {
 /// labels its Pods will carry do not match it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unrecognised {
+    /// The role the operator probably meant, named in the warning.
     pub role: RoleKind,
     /// Where the labels that match were found, e.g. `metadata.labels`.
     pub field: &'static str,
@@ -113,9 +161,15 @@ pub struct Unrecognised {
 pub struct Findings {
     /// `Kind namespace/name`.
     pub object: String,
+    /// The object's kind, so a warning can name where its pod template's labels are; `None`
+    /// only in the default.
     pub kind: Option<ResourceKind>,
+    /// What the object is to the policy, for the first words of a message.
     pub subject: Subject,
+    /// Every broken rule, in the order the message lists them.
     pub violations: Vec<Violation>,
+    /// Roles the object's other labels suggest but its Pods will not match: warnings, not
+    /// violations.
     pub unrecognised: Vec<Unrecognised>,
 }
 

@@ -1,17 +1,15 @@
 //! The one grammar of generated requests, for the properties and the structure-aware fuzz target.
 //!
-//! It is written against [`arbitrary::Unstructured`], so libFuzzer's inputs and proptest's bytes
-//! drive the same choices: the properties draw [`Profile::Tame`] cases from a byte vector that
-//! proptest generates and shrinks, the fuzz target draws [`Profile::Wild`] ones from libFuzzer's
-//! input. Every choice point puts its plainest option first, which is what exhausted input gives,
-//! so shorter and smaller bytes mean simpler cases.
+//! Written against [`arbitrary::Unstructured`], so libFuzzer's inputs and proptest's bytes drive
+//! the same choices: the properties draw [`Profile::Tame`] cases from bytes proptest shrinks, the
+//! fuzz target [`Profile::Wild`] ones from libFuzzer's input. Every choice point puts its
+//! plainest option first, which is what exhausted input gives, so smaller bytes mean simpler cases.
 //!
-//! The grammar covers the fields the rules read: labels on the object, its pod template and a
-//! CronJob's job template; `serviceAccountName`, `serviceAccount` and
-//! `automountServiceAccountToken` of several JSON types; volumes with projected token, configMap
-//! and downwardAPI sources, secrets and emptyDirs; containers, initContainers and
-//! ephemeralContainers mounting them at the token path, its parents and its other spellings; the
-//! volume the ServiceAccount admission plugin injects. Plus fields no rule reads.
+//! It covers the fields the rules read (labels of the object, its pod template and a CronJob's job
+//! template; `serviceAccountName`, `serviceAccount` and `automountServiceAccountToken` of several
+//! JSON types; token, configMap, downwardAPI, secret and emptyDir volumes; every container list
+//! mounting them at the token path, its parents and other spellings; the injected token volume),
+//! plus fields no rule reads.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -149,9 +147,11 @@ pub fn request(kind: Kind, operation: &str, object: &Value, old: Option<&Value>)
 /// One generated request: its kind, the `validate` payload, and a seed for respelling it.
 #[derive(Clone)]
 pub struct Case {
+    /// The kind of the request's object, which the oracle reads the rules' fields by.
     pub kind: Kind,
     /// `{"request": ..., "settings": ...}` (a wild case may leave the settings out).
     pub envelope: Value,
+    /// Seeds the respellings ([`crate::spelling`]), so a failure replays exactly.
     pub seed: u64,
 }
 

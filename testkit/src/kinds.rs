@@ -9,18 +9,27 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     // core/v1
+    /// Its own pod template; its pod spec cannot change after creation.
     Pod,
+    /// The legacy controller, with its pod template at `spec.template`.
     ReplicationController,
+    /// Judged on its own `automountServiceAccountToken` (`serviceAccountObjects`).
     ServiceAccount,
     /// A kind the policy does not judge: it must be accepted untouched.
     ConfigMap,
     // apps/v1
+    /// What Zero to JupyterHub's pullers are.
     DaemonSet,
+    /// A controller of ReplicaSets, judged in their stead.
     Deployment,
+    /// Judged itself unless a Deployment controls it.
     ReplicaSet,
+    /// A controller with its pod template at `spec.template`.
     StatefulSet,
     // batch/v1
+    /// Its pod template sits inside the job template.
     CronJob,
+    /// What the hook awaiter is; its pod spec cannot change after creation.
     Job,
 }
 

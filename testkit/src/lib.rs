@@ -7,6 +7,8 @@
 //! The policy under test is handed in as a [`Policy`] of its entry points: the kit does not
 //! depend on the policy crate, so it cannot reuse the code it checks.
 
+#![warn(missing_docs)]
+
 pub mod grammar;
 pub mod kinds;
 pub mod oracle;

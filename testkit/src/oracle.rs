@@ -256,15 +256,22 @@ pub fn roles(kind: Kind, object: &Value, settings: &Value) -> Vec<&'static str> 
 /// One way of removing one violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fix {
+    /// Set `serviceAccountName` to the role's account.
     ServiceAccountName,
+    /// Set a present `serviceAccount` alias to the role's account.
     DeprecatedServiceAccount,
+    /// Set `automountServiceAccountToken: false`.
     AutomountFalse,
+    /// Remove one projected token volume and its mounts.
     RemoveTokenVolume,
+    /// Remove one mount over the token path.
     RemoveTokenPathMount,
+    /// Without a role, replace a reserved ServiceAccount by one of no role.
     StopBorrowing,
 }
 
 impl Fix {
+    /// Every fix, for properties that try each in turn.
     pub const ALL: [Fix; 6] = [
         Fix::ServiceAccountName,
         Fix::DeprecatedServiceAccount,

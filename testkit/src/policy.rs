@@ -35,17 +35,24 @@ macro_rules! policy_of {
 /// A decision, as the host reads it from the `ValidationResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
+    /// Admitted unchanged: no mutated object.
     Accept {
+        /// What the policy advised.
         warnings: Vec<String>,
     },
+    /// Admitted with a patch.
     Mutate {
+        /// The whole object the policy returned, which policy-server diffs into the patch.
         object: Value,
+        /// What the policy changed or advised.
         warnings: Vec<String>,
     },
     /// Since issue 8 a rejection may carry warnings too (advice that is not a violation, as
     /// labels on a controller that its Pods will not carry).
     Reject {
+        /// The status message `kubectl` prints.
         message: String,
+        /// Advice shown with the refusal.
         warnings: Vec<String>,
     },
 }
@@ -68,6 +75,7 @@ impl Answer {
             if warnings.iter().all(|w| earlier.warnings().contains(w)))
     }
 
+    /// The warnings, whatever the decision.
     pub fn warnings(&self) -> &[String] {
         match self {
             Answer::Accept { warnings }

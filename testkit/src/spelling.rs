@@ -14,6 +14,7 @@ pub const UNKNOWN_PREFIX: &str = "x-unknown-";
 pub struct Mix(pub u64);
 
 impl Mix {
+    /// The next number of the sequence the seed decides.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;

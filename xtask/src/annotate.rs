@@ -10,13 +10,18 @@ use crate::wasm_section;
 
 /// The inputs of an annotation, all read from the project's files.
 pub struct Inputs<'a> {
+    /// The built module, which is asked for its protocol version.
     pub module: &'a [u8],
+    /// metadata.yml as written, before usage and protocol version are filled in.
     pub metadata: Metadata,
+    /// README.md, embedded as the usage that Artifact Hub and `kwctl inspect` show.
     pub readme: String,
+    /// Cargo.toml's version, which the metadata's version must equal.
     pub crate_version: String,
 }
 
 impl<'a> Inputs<'a> {
+    /// Reads the metadata, README and crate version from their files.
     pub fn load(
         module: &'a [u8],
         metadata: &Path,

@@ -12,14 +12,19 @@ use anyhow::{Context, Result, bail};
 use docker_credential::{CredentialRetrievalError, DockerCredential};
 use oci_client::secrets::RegistryAuth;
 
+/// The registry user name in CI; only used together with [`PASSWORD_VAR`].
 pub const USERNAME_VAR: &str = "OCI_USERNAME";
+/// The registry password or token in CI; only used together with [`USERNAME_VAR`].
 pub const PASSWORD_VAR: &str = "OCI_PASSWORD";
 
 /// Where the credentials came from, for messages (never the secret itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
+    /// `OCI_USERNAME` and `OCI_PASSWORD`.
     Environment,
+    /// The docker config file or one of its credential helpers.
     DockerConfig,
+    /// None found: a refusal may just mean the registry wants a login.
     Anonymous,
 }
 

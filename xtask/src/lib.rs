@@ -2,6 +2,8 @@
 //! do, written on oci-client and wasm-encoder/wasmparser because kwctl is not installable where
 //! this project is built. `main.rs` is the command line the Makefile calls.
 
+#![warn(missing_docs)]
+
 pub mod annotate;
 pub mod credentials;
 pub mod mailbox;

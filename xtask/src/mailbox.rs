@@ -7,7 +7,9 @@
 /// One author: `Display Name <local@domain>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mailbox {
+    /// The display name, Artifact Hub's maintainer `name`.
     pub name: String,
+    /// The addr-spec inside the angle brackets, Artifact Hub's maintainer `email`.
     pub address: String,
 }
 

@@ -14,19 +14,33 @@ use prepuller_serviceaccount_policy::names::validate_dns1123_subdomain;
 
 use crate::mailbox;
 
+/// The policy's name: it names the policy resources, so it must be an RFC 1123 name.
 pub const TITLE: &str = "io.kubewarden.policy.title";
+/// The release's semantic version, kept equal to Cargo.toml's; images are tagged `vVERSION`.
 pub const VERSION: &str = "io.kubewarden.policy.version";
+/// One line on what the policy enforces, Artifact Hub's package description.
 pub const DESCRIPTION: &str = "io.kubewarden.policy.description";
+/// An RFC 5322 name-addr list, which Artifact Hub turns into maintainers.
 pub const AUTHOR: &str = "io.kubewarden.policy.author";
+/// The project's home page (http(s)), Artifact Hub's `homeURL`.
 pub const URL: &str = "io.kubewarden.policy.url";
+/// The source repository (http(s)), also the manifest's `org.opencontainers.image.source`.
 pub const SOURCE: &str = "io.kubewarden.policy.source";
+/// The SPDX licence, Artifact Hub's `license`.
 pub const LICENSE: &str = "io.kubewarden.policy.license";
+/// The OCI repository users pull from, without a tag; the scaffolded manifests point at it.
 pub const OCI_URL: &str = "io.kubewarden.policy.ociUrl";
+/// The README, filled in at annotation time and never written in metadata.yml.
 pub const USAGE: &str = "io.kubewarden.policy.usage";
+/// The PolicyReport severity the audit scanner reports violations with.
 pub const SEVERITY: &str = "io.kubewarden.policy.severity";
+/// The PolicyReport category the audit scanner files violations under.
 pub const CATEGORY: &str = "io.kubewarden.policy.category";
+/// The package name Artifact Hub shows.
 pub const DISPLAY_NAME: &str = "io.artifacthub.displayName";
+/// The kinds the policy judges, as Artifact Hub lists them (`kubewarden/resources`).
 pub const RESOURCES: &str = "io.artifacthub.resources";
+/// Comma-separated search keywords for Artifact Hub.
 pub const KEYWORDS: &str = "io.artifacthub.keywords";
 
 /// What kwctl scaffold and Artifact Hub need; `usage` is not listed because it is filled in
@@ -51,19 +65,28 @@ const OPERATIONS: &[&str] = &["CREATE", "UPDATE", "DELETE", "CONNECT", "*"];
 const EXECUTION_MODES: &[&str] = &["kubewarden-wapc", "opa", "gatekeeper", "wasi"];
 const POLICY_TYPES: &[&str] = &["kubernetes", "raw"];
 
+/// One webhook rule: which requests the API server sends the policy. The scaffolded policy
+/// resources copy them, so a kind missing here is never judged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rule {
+    /// API groups, `""` for the core group.
     pub api_groups: Vec<String>,
+    /// API versions, e.g. `v1`.
     pub api_versions: Vec<String>,
+    /// Plural resource names, e.g. `daemonsets`.
     pub resources: Vec<String>,
+    /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT` or `*`.
     pub operations: Vec<String>,
 }
 
+/// A resource type the policy reads from the cluster; policy-server grants only these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContextAwareResource {
+    /// `group/version`, or `v1` for the core group.
     pub api_version: String,
+    /// The resource's kind, e.g. `ServiceAccount`.
     pub kind: String,
 }
 
@@ -72,22 +95,32 @@ pub struct ContextAwareResource {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Metadata {
+    /// The waPC protocol, filled in from the module at annotation time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<String>,
+    /// Which requests the policy is sent.
     pub rules: Vec<Rule>,
+    /// The `io.kubewarden.*` and `io.artifacthub.*` annotations (see the constants above).
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// Whether the policy may change objects: the policy resources must say so to allow it.
     pub mutating: bool,
+    /// Whether the audit scanner may evaluate stored objects against the policy.
     #[serde(default = "yes")]
     pub background_audit: bool,
+    /// How policy-server runs the module; `kubewarden-wapc` for this one.
     #[serde(default = "wapc")]
     pub execution_mode: String,
+    /// `kubernetes` for a policy judging admission requests, `raw` for arbitrary JSON.
     #[serde(default = "kubernetes")]
     pub policy_type: String,
+    /// The resource types the policy reads from the cluster.
     #[serde(default)]
     pub context_aware_resources: Vec<ContextAwareResource>,
+    /// Host capabilities the policy calls, when listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_capabilities: Option<Vec<String>>,
+    /// The oldest Kubewarden able to run the policy, when it matters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_kubewarden_version: Option<String>,
 }
@@ -105,16 +138,19 @@ fn kubernetes() -> String {
 }
 
 impl Metadata {
+    /// Parses metadata.yml's text, refusing unknown keys; [`Metadata::validate`] checks values.
     pub fn from_yaml(text: &str) -> Result<Metadata> {
         serde_norway::from_str(text).context("metadata.yml does not have the metadata format")
     }
 
+    /// Reads and parses metadata.yml.
     pub fn load(path: &Path) -> Result<Metadata> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         Metadata::from_yaml(&text).with_context(|| format!("cannot load {}", path.display()))
     }
 
+    /// An annotation that may be absent.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations.get(key).map(String::as_str)
     }
@@ -125,6 +161,7 @@ impl Metadata {
             .with_context(|| format!("metadata annotation {key} is missing"))
     }
 
+    /// The policy's version, which tags the image and Artifact Hub's package.
     pub fn version(&self) -> Result<&str> {
         self.required(VERSION)
     }

@@ -24,7 +24,9 @@ use crate::annotate;
 use crate::credentials::{self, Origin};
 use crate::metadata::{Metadata, SOURCE};
 
+/// The OCI annotation registries link to the source with; kwctl sets it from the policy's source.
 pub const OCI_SOURCE_ANNOTATION: &str = "org.opencontainers.image.source";
+/// Set to `1` to talk plain HTTP to a local test registry; never the default.
 pub const INSECURE_VAR: &str = "OCI_INSECURE";
 /// kwctl's config blob: an empty JSON object.
 pub const CONFIG_BLOB: &[u8] = b"{}";
@@ -120,10 +122,15 @@ fn canonical_json(manifest: &OciImageManifest) -> Result<Vec<u8>> {
 
 /// The artifact for an annotated module, before anything is sent.
 pub struct Artifact {
+    /// The one layer: the annotated module, with kwctl's wasm media type.
     pub layers: Vec<ImageLayer>,
+    /// kwctl's empty config blob.
     pub config: Config,
+    /// The manifest, built as kwctl builds it.
     pub manifest: OciImageManifest,
+    /// The manifest as sent (canonical JSON): the digest is computed over these bytes.
     pub manifest_bytes: Vec<u8>,
+    /// The manifest digest, what a signature and a pinned reference name.
     pub digest: String,
 }
 
@@ -269,7 +276,9 @@ fn looks_like_tls(chain: &str) -> bool {
 /// What a push did.
 #[derive(Debug)]
 pub struct Pushed {
+    /// The manifest digest the registry confirmed, to sign and to pin.
     pub digest: String,
+    /// Where the credentials came from, for the report.
     pub credentials: Origin,
 }
 
@@ -317,11 +326,17 @@ pub fn push(module: &[u8], reference: &Reference, transport: Transport) -> Resul
 /// An artifact fetched back and checked.
 #[derive(Debug)]
 pub struct Pulled {
+    /// The manifest digest, checked against the bytes received.
     pub digest: String,
+    /// The manifest as received.
     pub manifest_bytes: Vec<u8>,
+    /// The manifest, parsed.
     pub manifest: OciImageManifest,
+    /// The config blob.
     pub config: Vec<u8>,
+    /// The module from the one layer, as policy-server would run it.
     pub module: Vec<u8>,
+    /// The module's embedded metadata.
     pub metadata: Metadata,
 }
 

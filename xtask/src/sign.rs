@@ -1,17 +1,15 @@
 //! `cosign generate-key-pair`, `cosign sign --key` and `cosign verify --key` for the pushed
 //! artifact, on the `sigstore` crate that kwctl and policy-server verify with.
 //!
-//! A signature is stored cosign's way, which is the only way kwctl looks for it: an OCI image
-//! manifest tagged `sha256-<hex of the artifact's manifest digest>.sig` in the artifact's own
-//! repository, one layer per signature, each layer the simple-signing JSON payload
-//! (`application/vnd.dev.cosign.simplesigning.v1+json`, naming the manifest digest and carrying
-//! the `-a key=value` annotations under `optional`) with the base64 signature of exactly those
-//! bytes in the layer's `dev.cosignproject.cosign/signature` annotation.
+//! Signatures are stored cosign's way, the only way kwctl looks for them: an image manifest
+//! tagged `sha256-<hex of the artifact's manifest digest>.sig` in the artifact's repository, one
+//! layer per signature, each the simple-signing JSON payload (naming the manifest digest, the
+//! `-a key=value` annotations under `optional`) with the base64 signature of exactly those bytes
+//! in its `dev.cosignproject.cosign/signature` annotation.
 //!
-//! Verification is policy-fetcher's (the crate behind `kwctl verify` and policy-server's
-//! `verification-config`): sigstore's cosign client resolves the tag to a digest and reads the
-//! trusted signature layers of that digest, and `cosign::verify_constraints` requires one layer
-//! to satisfy a `PublicKeyVerifier` and an `AnnotationVerifier` together.
+//! Verification is policy-fetcher's (behind `kwctl verify` and `verification-config`): resolve
+//! the tag to a digest, read that digest's signature layers, and require one layer to satisfy a
+//! `PublicKeyVerifier` and an `AnnotationVerifier` together.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -75,7 +73,9 @@ pub fn parse_annotations<S: AsRef<str>>(items: &[S]) -> Result<BTreeMap<String, 
 /// The key files `generate_key_pair` wrote.
 #[derive(Debug)]
 pub struct KeyPair {
+    /// `<prefix>.key`, encrypted: it signs releases, so it is never overwritten.
     pub private_key: PathBuf,
+    /// `<prefix>.pub`, what kwctl and policy-server verify against.
     pub public_key: PathBuf,
 }
 
@@ -189,6 +189,7 @@ pub struct Signed {
     pub signature_reference: Reference,
     /// Signatures now stored there, this one included.
     pub signatures: usize,
+    /// Where the registry credentials came from, for the report.
     pub credentials: Origin,
 }
 

@@ -9,11 +9,13 @@ use anyhow::{Context, Result, bail};
 use wasm_encoder::{CustomSection, RawSection};
 use wasmparser::{Encoding, Parser, Payload};
 
+/// The custom section kwctl and policy-server read a policy's metadata from.
 pub const METADATA_SECTION: &str = "io.kubewarden.metadata";
 
 /// One top-level section: its id and its contents as found in the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section<'a> {
+    /// The section id; 0 is a custom section.
     pub id: u8,
     /// For custom sections, the name.
     pub name: Option<&'a str>,

@@ -151,7 +151,7 @@ pub fn package(metadata: &Metadata, created_at: &str, questions_ui: &str) -> Res
 }
 
 /// The problems of a package against Artifact Hub's package format, for the fields this project
-/// writes (https://github.com/artifacthub/hub, docs/metadata/artifacthub-pkg.yml): `version`
+/// writes (<https://github.com/artifacthub/hub>, docs/metadata/artifacthub-pkg.yml): `version`
 /// SemVer 2, `name` alphanumerics and dashes, `displayName`, `createdAt` RFC 3339 and
 /// `description` required; links and maintainers with both their fields; annotations strings
 /// only; URLs absolute http(s). Artifact Hub rejects (or silently drops) a package that breaks

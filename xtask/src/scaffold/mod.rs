@@ -13,16 +13,23 @@ use anyhow::{Context, Result, bail};
 
 use crate::metadata::{self, Metadata};
 
+/// Artifact Hub's description of one release, written by the release workflow.
 pub const ARTIFACTHUB_PKG: &str = "artifacthub-pkg.yml";
+/// Artifact Hub's repository file, which claims the repository for its owners.
 pub const ARTIFACTHUB_REPO: &str = "artifacthub-repo.yml";
+/// The settings form Rancher's Kubewarden UI shows.
 pub const QUESTIONS_UI: &str = "questions-ui.yml";
+/// The cluster-wide policy resource, limited to JupyterHub's namespace by its selector.
 pub const CLUSTER_ADMISSION_POLICY: &str = "manifests/clusteradmissionpolicy.yaml";
+/// The namespaced policy resource, for operators who may not install cluster-wide policies.
 pub const ADMISSION_POLICY: &str = "manifests/admissionpolicy.yaml";
 
 /// One generated file, relative to the workspace root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generated {
+    /// Where the file is written, relative to the workspace root.
     pub path: &'static str,
+    /// What it must contain; `check` compares the checked-in file with it.
     pub content: String,
 }
 

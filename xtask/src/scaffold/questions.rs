@@ -12,27 +12,41 @@ const SETTINGS: &str = "Settings";
 /// use it for nested values.
 #[derive(Debug, Clone)]
 pub struct Question {
+    /// The settings key, e.g. `hookPuller.serviceAccountName`.
     pub variable: String,
+    /// The field's label in the form.
     pub label: &'static str,
+    /// The help text under the field.
     pub description: &'static str,
+    /// The form section the field is shown in.
     pub group: &'static str,
+    /// The field's type and default, which is also the manifests' default.
     pub kind: Kind,
 }
 
+/// A form field's type in Rancher's questions, with its default value.
 #[derive(Debug, Clone)]
 pub enum Kind {
+    /// A choice among fixed values (`mode`).
     Enum {
+        /// The values offered.
         options: &'static [&'static str],
+        /// The value preselected, the policy's default.
         default: &'static str,
     },
+    /// Free text (a ServiceAccount name).
     String {
+        /// The policy's default.
         default: &'static str,
     },
+    /// A checkbox.
     Boolean {
+        /// The policy's default.
         default: bool,
     },
     /// `map[`: string keys to string values (matchLabels).
     Map {
+        /// The one default label, `(key, value)`.
         default: (&'static str, &'static str),
     },
     /// `sequence[` of LabelSelector requirements (matchExpressions), empty by default.
@@ -169,6 +183,7 @@ fn map(entries: Vec<(&str, Value)>) -> Value {
 }
 
 impl Question {
+    /// The default as settings YAML: the form's preset and the generated manifests' value.
     pub fn default_value(&self) -> Value {
         match &self.kind {
             Kind::Enum { default, .. } | Kind::String { default } => s(default),
