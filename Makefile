@@ -2,12 +2,12 @@
 # `make e2e-tests`. `make check` is the whole test suite (what CI runs).
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip1
-POLICY_ARTIFACT := target/$(WASM_TARGET)/release/prepuller_serviceaccount_policy.wasm
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+BUILD_WASM := scripts/build-wasm.sh scripts/optimize-wasm.sh
 
-policy.wasm: $(SOURCES) scripts/build-wasm.sh
-	scripts/build-wasm.sh
-	cp $(POLICY_ARTIFACT) policy.wasm
+# rustc's module, then wasm-opt (scripts/optimize-wasm.sh).
+policy.wasm: $(SOURCES) $(BUILD_WASM)
+	scripts/build-wasm.sh prepuller-serviceaccount-policy policy.wasm
 
 .PHONY: fmt lint test e2e-tests run-examples check clean bench bench-native
 
@@ -47,10 +47,10 @@ fuzz-smoke:
 run-examples: policy.wasm
 	$(CARGO) run --locked -q -p policy-host --bin run-examples
 
-# The floor guest for the benchmark, built with the same toolchain and profile as the policy.
-FLOOR_ARTIFACT := target/$(WASM_TARGET)/release/floor_guest.wasm
-$(FLOOR_ARTIFACT): floor-guest/src/lib.rs floor-guest/Cargo.toml scripts/build-wasm.sh
-	scripts/build-wasm.sh floor-guest
+# The floor guest for the benchmark, built with the same toolchain, profile and wasm-opt as the policy.
+FLOOR_ARTIFACT := target/floor-guest.wasm
+$(FLOOR_ARTIFACT): floor-guest/src/lib.rs floor-guest/Cargo.toml $(BUILD_WASM)
+	scripts/build-wasm.sh floor-guest $(FLOOR_ARTIFACT)
 
 # Speed and size in the policy-server runtime stack, as a ratio to the floor
 # (docs/performance.md). The host crate is optimised as policy-server is: its serialising and

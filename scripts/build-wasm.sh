@@ -3,18 +3,22 @@
 #   1. the rustup target when it is installed, or added now (with a time limit);
 #   2. else Debian's rustc-web + rust-web-src + wasi-libc, building std from source;
 #   3. else one line saying what to install.
-# Usage: scripts/build-wasm.sh [PACKAGE]   (default: the policy crate)
+# Then Binaryen's wasm-opt (scripts/optimize-wasm.sh) writes the optimised module to OUTPUT.
+# Usage: scripts/build-wasm.sh PACKAGE OUTPUT
 set -euo pipefail
 cd "$(dirname "$0")/.."
-package="${1:-prepuller-serviceaccount-policy}"
+package="${1:?usage: scripts/build-wasm.sh PACKAGE OUTPUT}"
+output="${2:?usage: scripts/build-wasm.sh PACKAGE OUTPUT}"
 target=wasm32-wasip1
+artifact="target/$target/release/${package//-/_}.wasm"
 
 have_rustup_target() {
   command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx "$target"
 }
 
 if have_rustup_target || { command -v rustup >/dev/null 2>&1 && timeout 180 rustup target add "$target" >&2; }; then
-  exec cargo build --locked --release --target "$target" -p "$package"
+  cargo build --locked --release --target "$target" -p "$package"
+  exec scripts/optimize-wasm.sh "$artifact" "$output"
 fi
 
 echo "rustup could not add $target; falling back to Debian's rustc-web with -Zbuild-std" >&2
@@ -30,4 +34,5 @@ sysroot=$(/usr/bin/rustc --print sysroot)
 # RUSTFLAGS replaces .cargo/config.toml's target rustflags, so they are repeated here.
 RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
   RUSTFLAGS="-Clinker=$sysroot/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld -L/usr/lib/wasm32-wasi -Clink-arg=--initial-memory=1310720" \
-  exec cargo build --locked --release --target "$target" -p "$package" -Zbuild-std=std,panic_abort
+  cargo build --locked --release --target "$target" -p "$package" -Zbuild-std=std,panic_abort
+exec scripts/optimize-wasm.sh "$artifact" "$output"

@@ -68,14 +68,9 @@ pub fn check_text(text: &str) -> Result<(), String> {
                     .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
                     .map_or(bytes.len(), |n| i + n);
                 let number = &text[i..end];
-                // Short integers always fit; only long ones and floats need parsing.
-                if number.len() > 15 || number.contains(['.', 'e', 'E']) {
-                    let fits = number
-                        .parse::<f64>()
-                        .is_ok_and(|v| v.is_finite() && v.abs() <= 1.7e308);
-                    if !fits {
-                        return Err(format!("the number {number} does not fit a 64-bit float"));
-                    }
+                // Short integers always fit; only long ones and floats need a look.
+                if (number.len() > 15 || number.contains(['.', 'e', 'E'])) && !fits_f64(number) {
+                    return Err(format!("the number {number} does not fit a 64-bit float"));
                 }
                 i = end;
                 continue;
@@ -109,6 +104,51 @@ pub fn check_text(text: &str) -> Result<(), String> {
         i += 1;
     }
     Ok(())
+}
+
+/// Whether a JSON number is at most 1.7e308 in magnitude, a little under the largest 64-bit
+/// float, read from its decimal digits (no float parsing, whose tables would double the size of
+/// this check in the module). Numbers too small for a float round to zero and fit.
+fn fits_f64(number: &str) -> bool {
+    let unsigned = number.strip_prefix('-').unwrap_or(number);
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], &unsigned[at + 1..]),
+        None => (unsigned, ""),
+    };
+    let (integer, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = || integer.bytes().chain(fraction.bytes());
+    let Some(lead) = digits().position(|d| d != b'0') else {
+        return true; // zero
+    };
+    let exponent: i64 = {
+        let (negative, digits) = match exponent.as_bytes().first() {
+            Some(b'-') => (true, &exponent[1..]),
+            Some(b'+') => (false, &exponent[1..]),
+            _ => (false, exponent),
+        };
+        // Far more digits than any float exponent needs: saturate, the sign decides.
+        let magnitude = digits
+            .bytes()
+            .try_fold(0i64, |n, d| {
+                n.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+            })
+            .unwrap_or(i64::MAX / 2)
+            .min(i64::MAX / 2);
+        if negative { -magnitude } else { magnitude }
+    };
+    // The power of ten of the first significant digit.
+    let power = (integer.len() as i64 - 1 - lead as i64).saturating_add(exponent);
+    match power.cmp(&308) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        // 1.7e308 and below: the significant digits, read as 1.7000..., at most 17 then zeros.
+        std::cmp::Ordering::Equal => {
+            let mut significant = digits().skip(lead);
+            let first = significant.next().unwrap_or(b'0');
+            let second = significant.next().unwrap_or(b'0');
+            first == b'1' && (second < b'7' || (second == b'7' && significant.all(|d| d == b'0')))
+        }
+    }
 }
 
 /// Everything a mutation needs before it echoes `text`: nesting policy-server's parser accepts,
@@ -160,12 +200,22 @@ mod tests {
         for ok in [
             r#"{"a":1,"b":-0.5,"c":65534,"d":1.5e300,"e":123456789012345678901234567890}"#,
             r#"{"a":"1e400 in a string","b":[1e-400,-1.7e308,0]}"#,
+            r#"[1.7000e308,17e307,0.00017e312,-0.0,0e999999999999999999999,1e-99999999999999999999999]"#,
+            r#"[9.99e307,1699999999999999999999e287,000.0001e311]"#,
         ] {
             assert_eq!(check_text(ok), Ok(()), "{ok}");
         }
         for (bad, number) in [
             (r#"{"runAsGroup":1e400}"#, "1e400"),
             (r#"[0,-2E+999]"#, "-2E+999"),
+            (r#"[1.71e308]"#, "1.71e308"),
+            (r#"[1.7000001e308]"#, "1.7000001e308"),
+            (r#"[2e308]"#, "2e308"),
+            (r#"[17.1e307]"#, "17.1e307"),
+            (
+                r#"[1e99999999999999999999999]"#,
+                "1e99999999999999999999999",
+            ),
             (
                 &format!(r#"{{"x":{}}}"#, "9".repeat(400)),
                 &"9".repeat(400)[..],

@@ -1,14 +1,15 @@
-//! Applying remedies to the raw JSON object.
+//! Applying remedies to the raw JSON object, as edits of its text.
 //!
-//! Only the objects on the way to the pod spec (and the lists it edits) are opened, as maps of
-//! raw JSON slices; every other value is copied through as the exact text the request carried.
-//! So fields unknown to k8s-openapi, number spellings and string escapes survive untouched, and
-//! a mutation costs a copy of the object rather than a parse into a tree and back. The host
-//! diffs the result against the original into a JSON patch.
+//! The object is never rebuilt: the levels on the way to the pod spec, and the lists a remedy
+//! edits, are read only to find where their members are, and the result is the request's text
+//! with a few spans replaced. Every other byte (fields unknown to k8s-openapi, key order, number
+//! spellings, string escapes, whitespace) is copied through unchanged, and a mutation costs one
+//! copy of the object. The host diffs the result against the original into a JSON patch.
 
-use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::checks::Remedy;
@@ -17,157 +18,208 @@ use crate::kinds::ResourceKind;
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
-/// A JSON value: as found in the request, or written by the policy.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Node<'a> {
-    Raw(&'a RawValue),
-    Owned(Box<RawValue>),
-}
+/// The members of one JSON object, in order: keys decoded, values left as slices of the text.
+struct Members<'a>(Vec<(CowStr<'a>, &'a RawValue)>);
 
-impl Node<'_> {
-    fn text(&self) -> &str {
-        match self {
-            Node::Raw(r) => r.get(),
-            Node::Owned(r) => r.get(),
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
         }
+        d.deserialize_map(V)
     }
 }
 
-/// One level of a JSON object, values left raw. Keys are owned: they may carry escapes.
-type Object<'a> = BTreeMap<String, Node<'a>>;
-
-fn open(text: &str) -> Result<Object<'_>, String> {
-    let raw: BTreeMap<String, &RawValue> = serde_json::from_str(text)
-        .map_err(|e| format!("cannot open the object to mutate it: {e}"))?;
-    Ok(raw.into_iter().map(|(k, v)| (k, Node::Raw(v))).collect())
+impl<'a> Members<'a> {
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| *v)
+    }
 }
 
-fn close<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, String> {
-    serde_json::value::to_raw_value(value)
-        .map_err(|e| format!("cannot write the mutated object: {e}"))
+fn members(text: &str) -> Result<Members<'_>, String> {
+    serde_json::from_str(text).map_err(|e| format!("cannot open the object to mutate it: {e}"))
 }
 
-fn literal(json: &str) -> Result<Node<'static>, String> {
-    RawValue::from_string(json.to_owned())
-        .map(Node::Owned)
-        .map_err(|e| format!("cannot write the mutated object: {e}"))
+/// The edits of one mutation: spans of the object's text (byte offsets into it) and what
+/// replaces them. Every value read while looking for them is a slice of that same text, which
+/// is how a value's offset is known.
+struct Edits<'a> {
+    text: &'a str,
+    spans: Vec<(usize, usize, String)>,
+}
+
+impl<'a> Edits<'a> {
+    /// Where `part`, a slice of the object's text, starts in it.
+    fn offset(&self, part: &str) -> Result<usize, String> {
+        let start = (part.as_ptr() as usize)
+            .checked_sub(self.text.as_ptr() as usize)
+            .filter(|start| start + part.len() <= self.text.len())
+            .ok_or("cannot mutate the object: a value is not part of its text")?;
+        Ok(start)
+    }
+
+    fn replace(&mut self, value: &RawValue, with: String) -> Result<(), String> {
+        let start = self.offset(value.get())?;
+        self.add(start, start + value.get().len(), with);
+        Ok(())
+    }
+
+    fn insert(&mut self, at: usize, text: String) {
+        self.add(at, at, text);
+    }
+
+    /// Keeps the spans in text order as they come (a handful per mutation).
+    fn add(&mut self, start: usize, end: usize, with: String) {
+        let at = self.spans.partition_point(|(s, ..)| *s <= start);
+        self.spans.insert(at, (start, end, with));
+    }
+
+    /// The text with every edit made. Edits never overlap: each replaces a different member,
+    /// or inserts right after an object's opening brace.
+    fn apply(self) -> Result<Box<RawValue>, String> {
+        let mut out = String::with_capacity(self.text.len() + 128);
+        let mut copied = 0;
+        for (start, end, with) in &self.spans {
+            let before = self
+                .text
+                .get(copied..*start)
+                .ok_or("cannot mutate the object: overlapping edits")?;
+            out.push_str(before);
+            out.push_str(with);
+            copied = *end;
+        }
+        out.push_str(self.text.get(copied..).unwrap_or_default());
+        RawValue::from_string(out).map_err(|e| format!("cannot write the mutated object: {e}"))
+    }
+}
+
+fn json_string(s: &str) -> Result<String, String> {
+    serde_json::to_string(s).map_err(|e| format!("cannot write the mutated object: {e}"))
 }
 
 /// Returns the object with the remedies applied. Called only after the object decoded, so a
 /// missing pod spec here means the JSON is not what the decoder saw: an error, not a panic.
 pub fn apply(kind: ResourceKind, raw: &str, remedies: &[&Remedy]) -> Result<Box<RawValue>, String> {
-    edit_at(raw, kind.pod_spec_path(), &mut |spec| {
-        apply_to_spec(spec, remedies)
-    })
+    let mut edits = Edits {
+        text: raw,
+        spans: Vec::new(),
+    };
+    let mut spec = raw;
+    for segment in kind.pod_spec_path() {
+        spec = members(spec)?
+            .get(segment)
+            .ok_or_else(|| format!("the object has no {segment} to mutate"))?
+            .get();
+    }
+    edit_spec(&mut edits, spec, remedies)?;
+    edits.apply()
 }
 
-/// Opens the objects along `path`, edits the last one, and writes them back up.
-fn edit_at(
-    text: &str,
-    path: &[&str],
-    edit: &mut dyn FnMut(&mut Object<'_>) -> Result<(), String>,
-) -> Result<Box<RawValue>, String> {
-    let mut object = open(text)?;
-    match path.split_first() {
-        None => edit(&mut object)?,
-        Some((segment, rest)) => {
-            let child = object
-                .get(*segment)
-                .ok_or_else(|| format!("the object has no {segment} to mutate"))?;
-            let edited = edit_at(child.text(), rest, edit)?;
-            object.insert((*segment).to_owned(), Node::Owned(edited));
+/// Sets the fields the remedies name (in place when present, else inserted first) and removes
+/// the injected volumes.
+fn edit_spec<'a>(edits: &mut Edits<'a>, spec: &'a str, remedies: &[&Remedy]) -> Result<(), String> {
+    let fields = members(spec)?;
+    // Each field is written once and each list rewritten once, however many remedies name it,
+    // so no two edits touch the same span.
+    let mut set: Vec<(&str, String)> = Vec::new();
+    let mut removed: Vec<&str> = Vec::new();
+    for remedy in remedies {
+        let (key, value) = match remedy {
+            Remedy::SetServiceAccountName(sa) => ("serviceAccountName", json_string(sa)?),
+            Remedy::SetDeprecatedServiceAccount(sa) => ("serviceAccount", json_string(sa)?),
+            Remedy::SetAutomountFalse => ("automountServiceAccountToken", "false".to_owned()),
+            Remedy::RemoveInjectedVolume(name) => {
+                removed.push(name);
+                continue;
+            }
+        };
+        set.retain(|(k, _)| *k != key);
+        set.push((key, value));
+    }
+    let mut inserted = Vec::new();
+    for (key, value) in set {
+        match fields.get(key) {
+            Some(present) => edits.replace(present, value)?,
+            None => inserted.push(format!("\"{key}\":{value}")),
         }
     }
-    close(&object)
-}
-
-fn apply_to_spec(spec: &mut Object<'_>, remedies: &[&Remedy]) -> Result<(), String> {
-    for remedy in remedies {
-        match remedy {
-            Remedy::SetServiceAccountName(sa) => {
-                spec.insert(
-                    "serviceAccountName".into(),
-                    Node::Owned(close(sa.as_str())?),
-                );
-            }
-            Remedy::SetDeprecatedServiceAccount(sa) => {
-                spec.insert("serviceAccount".into(), Node::Owned(close(sa.as_str())?));
-            }
-            Remedy::SetAutomountFalse => {
-                spec.insert("automountServiceAccountToken".into(), literal("false")?);
-            }
-            Remedy::RemoveInjectedVolume(name) => remove_volume(spec, name)?,
+    if !inserted.is_empty() {
+        let mut text = inserted.join(",");
+        if !fields.0.is_empty() {
+            text.push(',');
         }
+        let brace = edits.offset(spec)?;
+        edits.insert(brace + 1, text);
+    }
+    if !removed.is_empty() {
+        remove_volumes(edits, &fields, &removed)?;
     }
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct Named<'a> {
-    #[serde(default, borrow)]
-    name: Option<CowStr<'a>>,
-}
-
-fn named(item: &RawValue, name: &str) -> bool {
+fn named(item: &RawValue, names: &[&str]) -> bool {
+    #[derive(Deserialize)]
+    struct Named<'a> {
+        #[serde(default, borrow)]
+        name: Option<CowStr<'a>>,
+    }
     serde_json::from_str::<Named<'_>>(item.get())
         .ok()
         .and_then(|n| n.name)
-        .is_some_and(|n| n.as_str() == name)
+        .is_some_and(|n| names.contains(&n.as_str()))
 }
 
-/// Drops the entries of a JSON list named `name`; anything that is not a list is left alone.
-fn without_named(list: &str, name: &str) -> Result<Option<Box<RawValue>>, String> {
-    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(list) else {
-        return Ok(None);
+/// Replaces a JSON list by the same list without the entries named in `names`; anything that is
+/// not a list, or has no such entry, is left alone.
+fn drop_named(edits: &mut Edits<'_>, list: &RawValue, names: &[&str]) -> Result<(), String> {
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(list.get()) else {
+        return Ok(());
     };
-    if !items.iter().any(|i| named(i, name)) {
-        return Ok(None);
+    if !items.iter().any(|i| named(i, names)) {
+        return Ok(());
     }
-    let kept: Vec<&RawValue> = items.into_iter().filter(|i| !named(i, name)).collect();
-    close(&kept).map(Some)
+    let kept: Vec<&str> = items
+        .iter()
+        .filter(|i| !named(i, names))
+        .map(|i| i.get())
+        .collect();
+    edits.replace(list, format!("[{}]", kept.join(",")))
 }
 
-/// Removes the volume and exactly its mounts; the lists themselves stay, even when emptied, so
-/// the patch touches nothing else.
-fn remove_volume(spec: &mut Object<'_>, name: &str) -> Result<(), String> {
-    if let Some(volumes) = spec.get("volumes")
-        && let Some(kept) = without_named(volumes.text(), name)?
-    {
-        spec.insert("volumes".into(), Node::Owned(kept));
+/// Removes the volumes and exactly their mounts; the lists themselves stay, even when emptied,
+/// so the patch touches nothing else.
+fn remove_volumes(edits: &mut Edits<'_>, spec: &Members<'_>, names: &[&str]) -> Result<(), String> {
+    if let Some(volumes) = spec.get("volumes") {
+        drop_named(edits, volumes, names)?;
     }
     for list in CONTAINER_LISTS {
         let Some(containers) = spec.get(list) else {
             continue;
         };
-        let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(containers.text()) else {
+        let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(containers.get()) else {
             continue;
         };
-        let mut changed = false;
-        let mut edited: Vec<Node<'_>> = Vec::with_capacity(items.len());
         for container in items {
-            let mut object = match open(container.get()) {
-                Ok(o) => o,
-                Err(_) => {
-                    edited.push(Node::Raw(container));
-                    continue;
-                }
+            let Ok(container) = members(container.get()) else {
+                continue;
             };
-            let mounts = object
-                .get("volumeMounts")
-                .map(|m| without_named(m.text(), name));
-            match mounts {
-                Some(Ok(Some(kept))) => {
-                    object.insert("volumeMounts".into(), Node::Owned(kept));
-                    edited.push(Node::Owned(close(&object)?));
-                    changed = true;
-                }
-                Some(Err(e)) => return Err(e),
-                _ => edited.push(Node::Raw(container)),
+            if let Some(mounts) = container.get("volumeMounts") {
+                drop_named(edits, mounts, names)?;
             }
-        }
-        if changed {
-            spec.insert(list.into(), Node::Owned(close(&edited)?));
         }
     }
     Ok(())
@@ -196,25 +248,34 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            value(&out),
-            json!({"spec":{"jobTemplate":{"spec":{"template":{"spec":{
-                "x-unknown":{"keep":[1,2.5e300]},"serviceAccount":"sa","serviceAccountName":"sa",
-                "automountServiceAccountToken":false}}}}}})
+            out.get(),
+            r#"{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"serviceAccountName":"sa","automountServiceAccountToken":false,"x-unknown":{"keep":[1,2.5e300]},"serviceAccount":"sa"}}}}}}"#
         );
     }
 
     #[test]
-    fn untouched_values_keep_their_exact_text() {
-        let raw = r#"{"spec":{"big":123456789012345678901234567890,"s":"\u00e9\n","f":1.50,"serviceAccountName":"x"}}"#;
+    fn untouched_text_is_copied_exactly() {
+        let raw = "{\"spec\": {\"big\":123456789012345678901234567890, \"s\":\"\\u00e9\\n\",\n \"f\":1.50,\"serviceAccountName\" : \"x\"}, \"z\":[ ]}";
         let out = apply(
             ResourceKind::Pod,
             raw,
-            &[&Remedy::SetServiceAccountName("y".into())],
+            &[&Remedy::SetServiceAccountName("y\"".into())],
+        )
+        .expect("mutates");
+        assert_eq!(out.get(), raw.replace(r#": "x""#, r#": "y\"""#));
+    }
+
+    #[test]
+    fn inserts_into_an_empty_spec() {
+        let out = apply(
+            ResourceKind::Pod,
+            r#"{"spec":{ }}"#,
+            &[&Remedy::SetAutomountFalse],
         )
         .expect("mutates");
         assert_eq!(
             out.get(),
-            r#"{"spec":{"big":123456789012345678901234567890,"f":1.50,"s":"\u00e9\n","serviceAccountName":"y"}}"#
+            r#"{"spec":{"automountServiceAccountToken":false }}"#
         );
     }
 
@@ -222,20 +283,45 @@ mod tests {
     fn removes_exactly_the_volume_and_its_mounts() {
         let raw = r#"{"spec":{"volumes":[{"name":"data"},{"name":"kube-api-access-1"}],
             "containers":[{"name":"c","volumeMounts":[{"name":"data","mountPath":"/d"},{"name":"kube-api-access-1","mountPath":"/t"}]}],
-            "initContainers":[{"name":"i","volumeMounts":[{"name":"kube-api-access-1","mountPath":"/t"}]}],
+            "initContainers":[{"name":"i","volumeMounts":[{"name":"kube-api-access-1","mountPath":"/t"}]},"odd",{"volumeMounts":7}],
             "ephemeralContainers":[{"name":"e"}]}}"#;
         let out = apply(
             ResourceKind::Pod,
             raw,
-            &[&Remedy::RemoveInjectedVolume("kube-api-access-1".into())],
+            &[
+                &Remedy::RemoveInjectedVolume("kube-api-access-1".into()),
+                &Remedy::SetAutomountFalse,
+            ],
         )
         .expect("mutates");
         assert_eq!(
             value(&out),
-            json!({"spec":{"volumes":[{"name":"data"}],
+            json!({"spec":{"automountServiceAccountToken":false,"volumes":[{"name":"data"}],
                 "containers":[{"name":"c","volumeMounts":[{"name":"data","mountPath":"/d"}]}],
-                "initContainers":[{"name":"i","volumeMounts":[]}],
+                "initContainers":[{"name":"i","volumeMounts":[]},"odd",{"volumeMounts":7}],
                 "ephemeralContainers":[{"name":"e"}]}})
+        );
+    }
+
+    #[test]
+    fn two_injected_volumes_and_repeated_remedies() {
+        let raw = r#"{"spec":{"volumes":[{"name":"a"},{"name":"b"},{"name":"c"}],
+            "containers":[{"volumeMounts":[{"name":"a"},{"name":"c"},{"name":"b"}]}]}}"#;
+        let out = apply(
+            ResourceKind::Pod,
+            raw,
+            &[
+                &Remedy::RemoveInjectedVolume("a".into()),
+                &Remedy::SetAutomountFalse,
+                &Remedy::RemoveInjectedVolume("b".into()),
+                &Remedy::SetAutomountFalse,
+            ],
+        )
+        .expect("mutates");
+        assert_eq!(
+            value(&out),
+            json!({"spec":{"automountServiceAccountToken":false,"volumes":[{"name":"c"}],
+                "containers":[{"volumeMounts":[{"name":"c"}]}]}})
         );
     }
 
@@ -256,13 +342,13 @@ mod tests {
     fn service_account_objects_are_mutated_at_the_top() {
         let out = apply(
             ResourceKind::ServiceAccount,
-            r#"{"metadata":{"name":"x"}}"#,
+            r#"{"metadata":{"name":"x"},"automountServiceAccountToken":true}"#,
             &[&Remedy::SetAutomountFalse],
         )
         .expect("mutates");
         assert_eq!(
-            value(&out),
-            json!({"metadata":{"name":"x"},"automountServiceAccountToken":false})
+            out.get(),
+            r#"{"metadata":{"name":"x"},"automountServiceAccountToken":false}"#
         );
     }
 }

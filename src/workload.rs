@@ -4,6 +4,7 @@
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 use crate::json::{CowStr, MapOnly, decode_object, decode_objects};
 use crate::kinds::ResourceKind;
@@ -23,11 +24,14 @@ pub enum Automount {
 
 impl<'de> Deserialize<'de> for Automount {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match serde_json::Value::deserialize(d)? {
-            serde_json::Value::Bool(false) => Automount::False,
-            serde_json::Value::Bool(true) => Automount::True,
+        // Read as the request's own text: a JSON tree would cost a float parser in the module
+        // for the one value messages quote.
+        let raw = <&RawValue>::deserialize(d)?;
+        Ok(match raw.get() {
+            "false" => Automount::False,
+            "true" => Automount::True,
             other => {
-                let mut text = other.to_string();
+                let mut text = other.to_owned();
                 if text.len() > 64 {
                     text.truncate(text.floor_char_boundary(61));
                     text.push_str("...");

@@ -2,7 +2,7 @@
 //! fixtures, the grant check and the waPC callback, the last through a real guest (the floor
 //! guest's `host_get_resource`, which forwards a GetResourceRequest to the host and reports
 //! what it got back). Build the floor guest first:
-//! `make target/wasm32-wasip1/release/floor_guest.wasm`.
+//! `make target/floor-guest.wasm`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -459,9 +459,8 @@ fn other_calls_are_refused_and_recorded_and_logging_is_not() {
 fn floor_policy() -> Result<Policy> {
     let path = std::env::var_os("FLOOR_WASM")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/wasm32-wasip1/release/floor_guest.wasm"));
-    Policy::load(&path)
-        .context("the floor guest is needed: make target/wasm32-wasip1/release/floor_guest.wasm")
+        .unwrap_or_else(|| workspace_root().join("target/floor-guest.wasm"));
+    Policy::load(&path).context("the floor guest is needed: make target/floor-guest.wasm")
 }
 
 /// What a real guest receives through wapc and wasmtime: the object's JSON, or wapc-guest's
@@ -516,7 +515,7 @@ fn a_guest_receives_the_answers_through_wapc() -> Result<()> {
 /// host calls the same way.
 #[test]
 fn the_policy_server_engine_answers_the_same() -> Result<()> {
-    let path = workspace_root().join("target/wasm32-wasip1/release/floor_guest.wasm");
+    let path = workspace_root().join("target/floor-guest.wasm");
     let bytes = std::fs::read(&path).with_context(|| format!("{}", path.display()))?;
     let policy = Policy::policy_server(&bytes)?;
     let host = Host::new(Fixtures::new().found(hook_sa())?);
@@ -571,9 +570,8 @@ fn reads_context_aware_resources_from_the_metadata_section() -> Result<()> {
         "truncated"
     );
     assert!(module_metadata(b"not wasm").is_err());
-    let floor =
-        std::fs::read(workspace_root().join("target/wasm32-wasip1/release/floor_guest.wasm"))
-            .context("the floor guest is needed")?;
+    let floor = std::fs::read(workspace_root().join("target/floor-guest.wasm"))
+        .context("the floor guest is needed")?;
     assert_eq!(module_metadata(&floor)?, None);
     Ok(())
 }
@@ -592,7 +590,7 @@ fn policy_run(args: &[&str]) -> Result<(bool, String, String)> {
 
 #[test]
 fn policy_run_takes_kwctl_context_aware_flags() -> Result<()> {
-    let floor = "target/wasm32-wasip1/release/floor_guest.wasm";
+    let floor = "target/floor-guest.wasm";
     let request = "test_data/hook-daemonset-create.json";
     let hook = "test_data/context/z2jh-4.4.0-hook-sa.yaml";
     let (ok, stdout, stderr) = policy_run(&[

@@ -39,6 +39,9 @@ struct Args {
     policy: Option<PathBuf>,
     #[arg(long)]
     floor: Option<PathBuf>,
+    /// Only the requests whose name contains this text (for profiling one path)
+    #[arg(long)]
+    only: Option<String>,
 }
 
 /// The targets of issue #11, as ratios to the floor in the same run.
@@ -229,7 +232,7 @@ fn main() -> Result<()> {
     let policy_path = args.policy.unwrap_or_else(|| root.join("policy.wasm"));
     let floor_path = args
         .floor
-        .unwrap_or_else(|| root.join("target/wasm32-wasip1/release/floor_guest.wasm"));
+        .unwrap_or_else(|| root.join("target/floor-guest.wasm"));
     let policy_bytes =
         std::fs::read(&policy_path).with_context(|| format!("{}", policy_path.display()))?;
     let floor_bytes =
@@ -307,6 +310,10 @@ fn main() -> Result<()> {
             (args.iterations / div).max(20),
             Target::None,
         ));
+    }
+
+    if let Some(only) = &args.only {
+        cases.retain(|(name, ..)| name.contains(only.as_str()));
     }
 
     let peak = Arc::new(AtomicUsize::new(0));
