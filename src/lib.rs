@@ -4,6 +4,8 @@
 //!
 //! This file only wires the waPC entry points; the decision lives in [`evaluate`].
 
+#![warn(missing_docs)]
+
 pub mod checks;
 pub mod cluster;
 pub mod evaluate;

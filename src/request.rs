@@ -24,8 +24,10 @@ use crate::workload::{self, ObjectView};
 /// The `validate` payload Kubewarden sends: the AdmissionRequest and the policy settings.
 #[derive(Debug, Deserialize)]
 pub struct Payload<'a> {
+    /// The AdmissionRequest the API server (or the audit scanner) sent.
     #[serde(borrow)]
     pub request: AdmissionRequest<'a>,
+    /// The policy's settings as JSON text, decoded by [`crate::settings::Settings::from_json`].
     #[serde(default, borrow)]
     pub settings: Option<&'a RawValue>,
 }
@@ -33,8 +35,10 @@ pub struct Payload<'a> {
 /// The request's `kind`: which resource the object is.
 #[derive(Debug, Default, Deserialize)]
 pub struct GroupVersionKind<'a> {
+    /// The API group: empty for core kinds, `apps`, `batch`; it tells a DaemonSet from a look-alike CRD.
     #[serde(default, borrow)]
     pub group: Option<CowStr<'a>>,
+    /// The kind's name, as in `DaemonSet`.
     #[serde(default, borrow)]
     pub kind: Option<CowStr<'a>>,
 }
@@ -57,6 +61,7 @@ pub fn judges(kind: ResourceKind, sub_resource: &str) -> bool {
 /// Who asked: the API server always says, the audit scanner never does.
 #[derive(Debug, Default, Deserialize)]
 pub struct UserInfo<'a> {
+    /// The user's name; absent or empty only in the audit scanner's requests.
     #[serde(default, borrow)]
     pub username: Option<CowStr<'a>>,
 }
@@ -65,21 +70,26 @@ pub struct UserInfo<'a> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AdmissionRequest<'a> {
+    /// The object's kind: what decides how the object is read.
     #[serde(default, borrow)]
     pub kind: Option<GroupVersionKind<'a>>,
+    /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`; see [`AdmissionRequest::operation`].
     #[serde(default, borrow)]
     pub operation: Option<CowStr<'a>>,
+    /// `status`, `scale`, `ephemeralcontainers`...: only the object itself and ephemeral containers are judged.
     #[serde(default, borrow)]
     pub sub_resource: Option<CowStr<'a>>,
     /// The namespace of the request: a Pod's object may not carry it yet on CREATE.
     #[serde(default, borrow)]
     pub namespace: Option<CowStr<'a>>,
+    /// Who sent the request; see [`AdmissionRequest::is_audit`].
     #[serde(default, borrow)]
     pub user_info: Option<UserInfo<'a>>,
     /// The object as JSON text; `None` when it was decoded in place into [`Self::view`] (or
     /// is absent).
     #[serde(default, borrow)]
     pub object: Option<&'a RawValue>,
+    /// The stored object of an UPDATE, as JSON text: read only when an UPDATE breaks a rule.
     #[serde(default, borrow)]
     pub old_object: Option<&'a RawValue>,
     /// The object, decoded in the payload's one pass; `None` when it is left as text.
@@ -90,7 +100,9 @@ pub struct AdmissionRequest<'a> {
 /// What the request does to the object, as far as the policy cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
+    /// A new object: judged in full.
     Create,
+    /// A change to a stored object: judged for what it changes.
     Update,
     /// DELETE and CONNECT: nothing to judge.
     Other,
@@ -448,7 +460,7 @@ mod tests {
             format!(r#"{{"request":{{{POD_KIND},{POD}}},"request":{{}}}}"#),
             format!(r#"{{"request":{{{POD_KIND},{POD}}}}} trailing"#),
             format!(r#"{{"request":{{{POD_KIND},{POD}}},"settings":{{}},"settings":{{}}}}"#),
-            format!(r#"{{"settings":{{}}}}"#),
+            r#"{"settings":{}}"#.to_owned(),
             format!(r#"[{{{POD_KIND},{POD}}}]"#),
         ] {
             let one_pass = Payload::decode(&text).map(|p| format!("{:?}", p.request));

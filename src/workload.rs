@@ -14,9 +14,12 @@ use crate::selector::Labels;
 /// the rule is "explicitly `false`", so a string or a null must be seen, not rejected as noise.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Automount {
+    /// Not written: the API server mounts the token.
     #[default]
     Unset,
+    /// Explicitly `false`: what rule 2 asks of the pullers.
     False,
+    /// Explicitly `true`.
     True,
     /// Anything that is not a boolean, shown in messages as its JSON text.
     Other(String),
@@ -58,16 +61,22 @@ impl Automount {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata<'a> {
+    /// The object's name; a Pod created by a controller has none yet at admission.
     #[serde(default, borrow)]
     pub name: Option<CowStr<'a>>,
+    /// The name prefix of a Pod that has no name yet, shown in messages instead.
     #[serde(default, borrow)]
     pub generate_name: Option<CowStr<'a>>,
+    /// The namespace, when the object carries it (the request's namespace is the fallback).
     #[serde(default, borrow)]
     pub namespace: Option<CowStr<'a>>,
+    /// The object's own labels: a Pod's decide its role, a controller's only its warning.
     #[serde(default, borrow)]
     pub labels: Option<Labels<'a>>,
+    /// Set once the object is being deleted: a terminating object is only waiting for finalizers.
     #[serde(default)]
     pub deletion_timestamp: Option<IgnoredAny>,
+    /// Who owns the object: a ReplicaSet its Deployment controls is left to the Deployment.
     #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub owner_references: Option<Vec<OwnerReference<'a>>>,
 }
@@ -76,12 +85,16 @@ pub struct Metadata<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerReference<'a> {
+    /// The owner's `apps/v1`-style version: a Deployment must be the apps one.
     #[serde(default, borrow)]
     pub api_version: Option<CowStr<'a>>,
+    /// The owner's kind.
     #[serde(default, borrow)]
     pub kind: Option<CowStr<'a>>,
+    /// The owner's name, for the warning that names it.
     #[serde(default, borrow)]
     pub name: Option<CowStr<'a>>,
+    /// `true` for the one owner that controls (and overwrites) the object.
     #[serde(default)]
     pub controller: Option<bool>,
 }
@@ -90,19 +103,25 @@ pub struct OwnerReference<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec<'a> {
+    /// The ServiceAccount the Pods run as (empty or unset means `default`).
     #[serde(default, borrow)]
     pub service_account_name: Option<CowStr<'a>>,
     /// The deprecated alias, still mirrored by the API server into every Pod.
     #[serde(default, borrow)]
     pub service_account: Option<CowStr<'a>>,
+    /// `automountServiceAccountToken`: rule 2 wants it `false` in the pullers.
     #[serde(default)]
     pub automount_service_account_token: Automount,
+    /// The volumes: a token volume or the injected `kube-api-access-*` one breaks rule 3.
     #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub volumes: Option<Vec<Volume<'a>>>,
+    /// The containers, whose mounts rule 3 reads.
     #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub containers: Option<Vec<Container<'a>>>,
+    /// Init containers: their mounts count as much as the containers'.
     #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub init_containers: Option<Vec<Container<'a>>>,
+    /// Ephemeral containers: added later through a subresource, judged all the same.
     #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub ephemeral_containers: Option<Vec<Container<'a>>>,
 }
@@ -110,8 +129,10 @@ pub struct PodSpec<'a> {
 /// A pod volume: its name and, if projected, its sources.
 #[derive(Debug, Default, Deserialize)]
 pub struct Volume<'a> {
+    /// The name mounts refer to; the injected volume's starts with `kube-api-access-`.
     #[serde(default, borrow)]
     pub name: CowStr<'a>,
+    /// Projected sources, where a ServiceAccount token is found.
     #[serde(default, borrow, deserialize_with = "decode_object")]
     pub projected: Option<Projected<'a>>,
 }
@@ -119,6 +140,7 @@ pub struct Volume<'a> {
 /// A projected volume's sources.
 #[derive(Debug, Default, Deserialize)]
 pub struct Projected<'a> {
+    /// The projected sources, in order.
     #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub sources: Option<Vec<ProjectionSource<'a>>>,
 }
@@ -127,16 +149,22 @@ pub struct Projected<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectionSource<'a> {
+    /// A ServiceAccount token: an API credential unless it carries an audience.
     #[serde(default, borrow, deserialize_with = "decode_object")]
     pub service_account_token: Option<TokenProjection<'a>>,
+    /// A ConfigMap: part of the injected volume's shape (`kube-root-ca.crt`).
     #[serde(default, borrow, deserialize_with = "decode_object")]
     pub config_map: Option<NamedRef<'a>>,
+    /// The downward API: part of the injected volume's shape.
     #[serde(default, rename = "downwardAPI")]
     pub downward_api: Option<IgnoredAny>,
+    /// A Secret, which makes a volume something other than the injected one.
     #[serde(default)]
     pub secret: Option<IgnoredAny>,
+    /// A ClusterTrustBundle, which makes a volume something other than the injected one.
     #[serde(default)]
     pub cluster_trust_bundle: Option<IgnoredAny>,
+    /// A pod certificate: an API credential for the API server's client signer.
     #[serde(default, borrow, deserialize_with = "decode_object")]
     pub pod_certificate: Option<PodCertificateProjection<'a>>,
 }
@@ -145,6 +173,7 @@ pub struct ProjectionSource<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodCertificateProjection<'a> {
+    /// The signer: `kubernetes.io/kube-apiserver-client-pod` authenticates to the API server.
     #[serde(default, borrow)]
     pub signer_name: Option<CowStr<'a>>,
 }
@@ -152,6 +181,7 @@ pub struct PodCertificateProjection<'a> {
 /// A projected `serviceAccountToken` source: with an audience it is not the injected one.
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenProjection<'a> {
+    /// Who the token is for: without one it authenticates to the API server.
     #[serde(default, borrow)]
     pub audience: Option<CowStr<'a>>,
 }
@@ -159,6 +189,7 @@ pub struct TokenProjection<'a> {
 /// A reference by name (a projected `configMap` source).
 #[derive(Debug, Default, Deserialize)]
 pub struct NamedRef<'a> {
+    /// The referenced object's name.
     #[serde(default, borrow)]
     pub name: Option<CowStr<'a>>,
 }
@@ -167,8 +198,10 @@ pub struct NamedRef<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Container<'a> {
+    /// The container's name, for messages.
     #[serde(default, borrow)]
     pub name: CowStr<'a>,
+    /// Where the container mounts volumes.
     #[serde(default, borrow, deserialize_with = "decode_objects")]
     pub volume_mounts: Option<Vec<VolumeMount<'a>>>,
 }
@@ -177,12 +210,16 @@ pub struct Container<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeMount<'a> {
+    /// The mounted volume's name.
     #[serde(default, borrow)]
     pub name: CowStr<'a>,
+    /// Where it is mounted: nothing may land on the token path in a puller.
     #[serde(default, borrow)]
     pub mount_path: CowStr<'a>,
+    /// A subdirectory of the volume mounted instead of its root.
     #[serde(default, borrow)]
     pub sub_path: Option<CowStr<'a>>,
+    /// A subdirectory computed from environment variables; only its prefix is known.
     #[serde(default, borrow)]
     pub sub_path_expr: Option<CowStr<'a>>,
 }
@@ -229,6 +266,7 @@ struct Object<'a, S> {
 /// A Pod or a controller, reduced to what the rules read.
 #[derive(Debug)]
 pub struct Workload<'a> {
+    /// The kind of the object.
     pub kind: ResourceKind,
     /// The object's own metadata; its labels are moved to [`Workload::other_labels`].
     pub metadata: Metadata<'a>,
@@ -238,20 +276,25 @@ pub struct Workload<'a> {
     /// Labels that reach no Pod, with where they were found: a controller's own and a CronJob's
     /// `spec.jobTemplate.metadata.labels` (which go to its Jobs, not their Pods).
     pub other_labels: Vec<(&'static str, Labels<'a>)>,
+    /// The pod spec every Pod of the workload gets.
     pub pod: PodSpec<'a>,
 }
 
 /// A ServiceAccount object, judged only when `serviceAccountObjects` is on.
 #[derive(Debug)]
 pub struct ServiceAccountObject<'a> {
+    /// The ServiceAccount's metadata: its name decides whether it is a puller's account.
     pub metadata: Metadata<'a>,
+    /// Its `automountServiceAccountToken`, checked when `serviceAccountObjects` is on.
     pub automount: Automount,
 }
 
 /// The object of a request, as the rules see it.
 #[derive(Debug)]
 pub enum ObjectView<'a> {
+    /// A Pod, or a controller with its pod template.
     Workload(Workload<'a>),
+    /// A ServiceAccount, judged only when `serviceAccountObjects` is on.
     ServiceAccount(ServiceAccountObject<'a>),
 }
 
