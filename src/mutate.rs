@@ -6,52 +6,17 @@
 //! spellings, string escapes, whitespace) is copied through unchanged, and a mutation costs one
 //! copy of the object. The host diffs the result against the original into a JSON patch.
 
-use std::fmt;
-
 use serde::Deserialize;
-use serde::de::{MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::checks::Remedy;
-use crate::json::CowStr;
+use crate::json::{CowStr, Members};
 use crate::kinds::ResourceKind;
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
-/// The members of one JSON object, in order: keys decoded, values left as slices of the text.
-struct Members<'a>(Vec<(CowStr<'a>, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-impl<'a> Members<'a> {
-    fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.as_str() == key)
-            .map(|(_, v)| *v)
-    }
-}
-
 fn members(text: &str) -> Result<Members<'_>, String> {
-    serde_json::from_str(text).map_err(|e| format!("cannot open the object to mutate it: {e}"))
+    Members::of(text).map_err(|e| format!("cannot open the object to mutate it: {e}"))
 }
 
 /// The edits of one mutation: spans of the object's text (byte offsets into it) and what
@@ -159,7 +124,7 @@ fn edit_spec<'a>(edits: &mut Edits<'a>, spec: &'a str, remedies: &[&Remedy]) -> 
     }
     if !inserted.is_empty() {
         let mut text = inserted.join(",");
-        if !fields.0.is_empty() {
+        if !fields.is_empty() {
             text.push(',');
         }
         let brace = edits.offset(spec)?;

@@ -1,38 +1,91 @@
 //! What an UPDATE changes in the pod template, the only part of an object the rules read that a
-//! controller copies into Pods. Compared as JSON values, so key order and spacing do not count.
+//! controller copies into Pods. Compared as JSON values, read from the request's text: key order,
+//! spacing and string escapes do not count; a number counts as spelled (the API server spells
+//! the same number the same way, and a respelled one only means the UPDATE is judged in full).
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 
+use crate::json::{CowStr, Members};
 use crate::kinds::ResourceKind;
 
-fn at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
-    path.iter().try_fold(value, |v, key| v.get(key))
+fn at<'t>(text: &'t str, path: &[&str]) -> Option<&'t str> {
+    path.iter().try_fold(text, |text, key| {
+        Members::of(text).ok()?.get(key).map(RawValue::get)
+    })
 }
 
-/// The pod spec and the labels that decide the role, as values. Missing labels and an empty
+/// The pod spec and the labels that decide the role. Missing labels, `null` labels and an empty
 /// label map are the same label set.
-fn template(kind: ResourceKind, object: &Value) -> (Option<&Value>, Option<&Value>) {
+fn template<'t>(kind: ResourceKind, object: &'t str) -> (Option<&'t str>, Option<&'t str>) {
     let template = at(object, kind.pod_template_path());
-    let spec = template.and_then(|t| t.get("spec"));
+    let spec = template.and_then(|t| at(t, &["spec"]));
     let labels = template
-        .and_then(|t| t.get("metadata"))
-        .and_then(|m| m.get("labels"))
-        .filter(|l| l.as_object().is_none_or(|m| !m.is_empty()) && !l.is_null());
+        .and_then(|t| at(t, &["metadata", "labels"]))
+        .filter(|l| *l != "null" && Members::of(l).map_or(true, |m| !m.is_empty()));
     (spec, labels)
 }
 
+/// Whether two JSON texts hold the same value. Anything that does not read as JSON differs.
+fn same(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(b'{'), Some(b'{')) => {
+            let (Ok(a), Ok(b)) = (Members::of(a), Members::of(b)) else {
+                return false;
+            };
+            // A repeated key is ambiguous: count it as a change.
+            let once = |m: &Members<'_>, key: &CowStr<'_>| {
+                m.iter().filter(|(k, _)| *k == key).count() == 1
+            };
+            a.iter().count() == b.iter().count()
+                && a.iter().all(|(key, value)| {
+                    once(&a, key)
+                        && once(&b, key)
+                        && b.get(key.as_str())
+                            .is_some_and(|v| same(value.get(), v.get()))
+                })
+        }
+        (Some(b'['), Some(b'[')) => {
+            let (Ok(a), Ok(b)) = (
+                serde_json::from_str::<Vec<&RawValue>>(a),
+                serde_json::from_str::<Vec<&RawValue>>(b),
+            ) else {
+                return false;
+            };
+            a.len() == b.len() && a.iter().zip(&b).all(|(a, b)| same(a.get(), b.get()))
+        }
+        (Some(b'"'), Some(b'"')) => {
+            match (
+                serde_json::from_str::<CowStr<'_>>(a),
+                serde_json::from_str::<CowStr<'_>>(b),
+            ) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            }
+        }
+        _ => a == b,
+    }
+}
+
+fn same_part(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => same(a, b),
+        _ => false,
+    }
+}
+
 /// Whether `new` carries the same pod template as the stored `old`. Only called for an UPDATE
-/// that breaks a rule, so the second parse it costs is off the hot path. An old object that is
-/// missing or unreadable counts as a change: the new one is then judged in full.
+/// that breaks a rule, or that may start Pods, so the reading it costs is off the hot path. An
+/// old object that is missing or unreadable counts as a change: the new one is then judged in
+/// full.
 pub fn template_unchanged(kind: ResourceKind, new: &str, old: Option<&str>) -> bool {
     let Some(old) = old else { return false };
-    let (Ok(new), Ok(old)) = (
-        serde_json::from_str::<Value>(new),
-        serde_json::from_str::<Value>(old),
-    ) else {
+    if Members::of(old).is_err() {
         return false;
-    };
-    template(kind, &new) == template(kind, &old)
+    }
+    let (new_spec, new_labels) = template(kind, new);
+    let (old_spec, old_labels) = template(kind, old);
+    same_part(new_spec, old_spec) && same_part(new_labels, old_labels)
 }
 
 #[cfg(test)]
@@ -59,6 +112,29 @@ mod tests {
         assert!(!template_unchanged(k, &respecced, Some(DS)));
         assert!(!template_unchanged(k, DS, None));
         assert!(!template_unchanged(k, DS, Some("not json")));
+    }
+
+    #[test]
+    fn values_compare_as_json_not_as_text() {
+        let k = ResourceKind::Pod;
+        let old =
+            r#"{"spec":{"a":[1,{"b":"x","c":null}],"d":true},"metadata":{"labels":{"l":"v"}}}"#;
+        // Spacing, key order and string escapes do not count.
+        let respelled = "{ \"metadata\": {\"labels\": {\"\\u006c\": \"\\u0076\"}},\n \"spec\": {\"d\": true, \"a\": [ 1, {\"c\": null, \"b\": \"\\u0078\"} ]}}";
+        assert!(template_unchanged(k, respelled, Some(old)));
+        // List order, values, types, repeated keys and number spellings do.
+        for changed in [
+            r#"{"spec":{"a":[{"b":"x","c":null},1],"d":true},"metadata":{"labels":{"l":"v"}}}"#,
+            r#"{"spec":{"a":[1,{"b":"y","c":null}],"d":true},"metadata":{"labels":{"l":"v"}}}"#,
+            r#"{"spec":{"a":[1,{"b":"x","c":false}],"d":true},"metadata":{"labels":{"l":"v"}}}"#,
+            r#"{"spec":{"a":[1,{"b":"x","c":null}],"d":"true"},"metadata":{"labels":{"l":"v"}}}"#,
+            r#"{"spec":{"a":[1,{"b":"x","b":"x"}],"d":true},"metadata":{"labels":{"l":"v"}}}"#,
+            r#"{"spec":{"a":[1.0,{"b":"x","c":null}],"d":true},"metadata":{"labels":{"l":"v"}}}"#,
+            r#"{"spec":{"a":[1,{"b":"x","c":null}],"d":true,"e":1},"metadata":{"labels":{"l":"v"}}}"#,
+            r#"{"spec":{"a":[1,{"b":"x","c":null}],"d":true}}"#,
+        ] {
+            assert!(!template_unchanged(k, changed, Some(old)), "{changed}");
+        }
     }
 
     #[test]

@@ -21,26 +21,34 @@ pub enum Automount {
     False,
     /// Explicitly `true`.
     True,
-    /// Anything that is not a boolean, shown in messages as its JSON text.
+    /// Anything that is not a boolean: a string or a scalar as JSON, else `a JSON object` or
+    /// `a JSON list`, as messages show it.
     Other(String),
 }
 
 impl<'de> Deserialize<'de> for Automount {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Read as the request's own text: a JSON tree would cost a float parser in the module
-        // for the one value messages quote.
+        // Read as the request's text, not as a JSON tree (whose number parsing would cost the
+        // module more than this one value is worth). Messages show a string or a scalar the
+        // same however the request spelled it, and an object or a list by what it is.
         let raw = <&RawValue>::deserialize(d)?;
-        Ok(match raw.get() {
-            "false" => Automount::False,
-            "true" => Automount::True,
-            other => {
-                let mut text = other.to_owned();
-                if text.len() > 64 {
-                    text.truncate(text.floor_char_boundary(61));
-                    text.push_str("...");
+        let text = raw.get();
+        Ok(match text.as_bytes().first() {
+            _ if text == "false" => Automount::False,
+            _ if text == "true" => Automount::True,
+            Some(b'"') => {
+                let decoded =
+                    serde_json::from_str::<CowStr<'_>>(text).map_err(serde::de::Error::custom)?;
+                let mut shown = serde_json::to_string(decoded.as_str()).unwrap_or_default();
+                if shown.len() > 64 {
+                    shown.truncate(shown.floor_char_boundary(61));
+                    shown.push_str("...");
                 }
-                Automount::Other(text)
+                Automount::Other(shown)
             }
+            Some(b'{') => Automount::Other("a JSON object".into()),
+            Some(b'[') => Automount::Other("a JSON list".into()),
+            _ => Automount::Other(text.chars().take(64).collect()),
         })
     }
 }
@@ -655,6 +663,13 @@ mod tests {
         assert_eq!(a("true"), Automount::True);
         assert_eq!(a("null"), Automount::Other("null".into()));
         assert_eq!(a("0"), Automount::Other("0".into()));
+        // Spelled otherwise, shown the same.
+        assert_eq!(a(r#""f\u0061lse""#), Automount::Other(r#""false""#.into()));
+        assert_eq!(
+            a(r#"{"\u0066alse": [true]}"#),
+            Automount::Other("a JSON object".into())
+        );
+        assert_eq!(a("[ false ]"), Automount::Other("a JSON list".into()));
         let long = a(&format!("\"{}\"", "é".repeat(100)));
         assert!(matches!(long, Automount::Other(ref t) if t.len() <= 64 && t.ends_with("...")));
     }
