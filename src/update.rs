@@ -16,7 +16,7 @@ fn at<'t>(text: &'t str, path: &[&str]) -> Option<&'t str> {
 
 /// The pod spec and the labels that decide the role. Missing labels, `null` labels and an empty
 /// label map are the same label set.
-fn template<'t>(kind: ResourceKind, object: &'t str) -> (Option<&'t str>, Option<&'t str>) {
+fn template(kind: ResourceKind, object: &str) -> (Option<&str>, Option<&str>) {
     let template = at(object, kind.pod_template_path());
     let spec = template.and_then(|t| at(t, &["spec"]));
     let labels = template
