@@ -442,8 +442,6 @@ fn main() -> Result<()> {
             (size as f64 / MODULE_TARGET_BYTES as f64 - 1.0) * 100.0
         )
     };
-    println!(
-        "| module size | {size} bytes | ≤ 350 KB ({MODULE_TARGET_BYTES} bytes) | {met} |"
-    );
+    println!("| module size | {size} bytes | ≤ 350 KB ({MODULE_TARGET_BYTES} bytes) | {met} |");
     Ok(())
 }
