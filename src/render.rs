@@ -232,12 +232,11 @@ pub fn left_as_is_warning(v: &Violation, why: LeftAsIs<'_>) -> String {
 }
 
 /// Labels on the object that match a role, while its Pods' labels do not.
-pub fn unrecognised_warning(kind: Option<ResourceKind>, u: &Unrecognised) -> String {
-    let template = kind
-        .map(|k| k.pod_template_path().join("."))
-        .filter(|p| !p.is_empty())
-        .map(|p| format!("{p}.metadata.labels"))
-        .unwrap_or_else(|| "the pod template's labels".into());
+pub fn unrecognised_warning(kind: ResourceKind, u: &Unrecognised) -> String {
+    let template = match kind.pod_template_path() {
+        [] => "the pod template's labels".to_owned(),
+        path => format!("{}.metadata.labels", path.join(".")),
+    };
     format!(
         "{} match {} but {template} do not: Kubernetes copies only the pod template's labels to the Pods, so they will not be recognised as the {} and are judged as any other workload; to make them {}s, add those labels to {template}",
         u.field,
@@ -285,9 +284,8 @@ mod tests {
     #[test]
     fn messages_number_and_cap_violations() {
         let findings = Findings {
-            object: "Pod a/b".into(),
             violations: (0..25).map(violation).collect(),
-            ..Findings::default()
+            ..Findings::new("Pod a/b".into(), ResourceKind::Pod)
         };
         let all: Vec<&Violation> = findings.violations.iter().collect();
         let m = rejection(&findings, &all[..2], Preface::Breaks);
@@ -332,7 +330,7 @@ mod tests {
             field: "spec.jobTemplate.metadata.labels",
         };
         assert_eq!(
-            unrecognised_warning(Some(ResourceKind::CronJob), &u),
+            unrecognised_warning(ResourceKind::CronJob, &u),
             "spec.jobTemplate.metadata.labels match hookPuller.selector but spec.jobTemplate.spec.template.metadata.labels do not: Kubernetes copies only the pod template's labels to the Pods, so they will not be recognised as the hook image puller and are judged as any other workload; to make them hook image pullers, add those labels to spec.jobTemplate.spec.template.metadata.labels"
         );
     }

@@ -157,13 +157,12 @@ pub struct Unrecognised {
 }
 
 /// What the rules found in one object.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Findings {
     /// `Kind namespace/name`.
     pub object: String,
-    /// The object's kind, so a warning can name where its pod template's labels are; `None`
-    /// only in the default.
-    pub kind: Option<ResourceKind>,
+    /// The object's kind, so a warning can name where its pod template's labels are.
+    pub kind: ResourceKind,
     /// What the object is to the policy, for the first words of a message.
     pub subject: Subject,
     /// Every broken rule, in the order the message lists them.
@@ -174,6 +173,17 @@ pub struct Findings {
 }
 
 impl Findings {
+    /// Nothing found yet in the object `object` of kind `kind`.
+    pub fn new(object: String, kind: ResourceKind) -> Findings {
+        Findings {
+            object,
+            kind,
+            subject: Subject::NoRole,
+            violations: Vec::new(),
+            unrecognised: Vec::new(),
+        }
+    }
+
     /// Whether the policy may fix every violation itself (`mode: mutate`).
     pub fn fixable(&self) -> bool {
         self.violations.iter().all(|v| v.remedy.is_some())
@@ -237,7 +247,7 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
             workload.kind.name(),
             workload.metadata.display_name()
         ),
-        kind: Some(workload.kind),
+        kind: workload.kind,
         subject,
         violations,
         unrecognised: detection
@@ -261,11 +271,10 @@ pub fn check_service_account_object(
     let owner = [&settings.hook_puller, &settings.continuous_puller]
         .into_iter()
         .find(|r| r.service_account_name == name);
-    let mut findings = Findings {
-        object: format!("ServiceAccount {}", sa.metadata.display_name()),
-        kind: Some(ResourceKind::ServiceAccount),
-        ..Findings::default()
-    };
+    let mut findings = Findings::new(
+        format!("ServiceAccount {}", sa.metadata.display_name()),
+        ResourceKind::ServiceAccount,
+    );
     if let Some(owner) = owner {
         findings.subject = Subject::AccountOf(owner.kind);
         if sa.automount != Automount::False {
