@@ -11,99 +11,10 @@ pub const MAX_PAYLOAD_BYTES: usize = 8 * 1024 * 1024;
 /// envelope adds three. Anything far deeper is not an object the API server produced.
 pub const MAX_DEPTH: usize = 100;
 
-/// Refuses text nested deeper than [`MAX_DEPTH`], in one pass over the bytes: serde skips unknown
-/// subtrees without a depth limit, and policy-server's parser would refuse them in an answer.
-pub fn check_depth(payload: &str) -> Result<(), String> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in payload.as_bytes() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(format!("it is nested more than {MAX_DEPTH} levels deep"));
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 /// The four hex digits of a `\u` escape starting at `at`.
 fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
     let digits = std::str::from_utf8(bytes.get(at..at + 4)?).ok()?;
     u32::from_str_radix(digits, 16).ok()
-}
-
-/// Checks what the rules never read but a mutation copies verbatim into the object it returns,
-/// and what policy-server's JSON parser refuses: every `\u` escape must be valid UTF-16
-/// (surrogates in pairs) and every number must fit a 64-bit float. serde_json checks neither in
-/// the values it skips, so a lone `\ud800` or a `1e400` in a field no rule reads would reach
-/// policy-server in the mutated object, and the request would fail as if the policy had trapped.
-/// The API server never writes either (Go's encoder emits valid UTF-8, its types hold no such
-/// number), so an object that has one is rejected like any other undecodable object.
-pub fn check_text(text: &str) -> Result<(), String> {
-    let bytes = text.as_bytes();
-    let mut in_string = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        match (in_string, bytes[i]) {
-            (false, b'"') => in_string = true,
-            (false, b'-' | b'0'..=b'9') => {
-                let end = bytes[i..]
-                    .iter()
-                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                    .map_or(bytes.len(), |n| i + n);
-                let number = &text[i..end];
-                // Short integers always fit; only long ones and floats need a look.
-                if (number.len() > 15 || number.contains(['.', 'e', 'E'])) && !fits_f64(number) {
-                    return Err(format!("the number {number} does not fit a 64-bit float"));
-                }
-                i = end;
-                continue;
-            }
-            (true, b'"') => in_string = false,
-            (true, b'\\') if bytes.get(i + 1) == Some(&b'u') => {
-                let unit = hex4(bytes, i + 2);
-                let lone = |u: Option<u32>| {
-                    format!("a lone surrogate \\u{:04x} in a string", u.unwrap_or(0))
-                };
-                match unit {
-                    Some(0xD800..=0xDBFF) => {
-                        let next = i + 6;
-                        let low = (bytes.get(next) == Some(&b'\\')
-                            && bytes.get(next + 1) == Some(&b'u'))
-                        .then(|| hex4(bytes, next + 2))
-                        .flatten();
-                        if !matches!(low, Some(0xDC00..=0xDFFF)) {
-                            return Err(lone(unit));
-                        }
-                        i = next + 5;
-                    }
-                    Some(0xDC00..=0xDFFF) => return Err(lone(unit)),
-                    Some(_) => i += 5,
-                    None => return Err("an invalid \\u escape in a string".into()),
-                }
-            }
-            (true, b'\\') => i += 1,
-            _ => {}
-        }
-        i += 1;
-    }
-    Ok(())
 }
 
 /// Whether a JSON number is at most 1.7e308 in magnitude, a little under the largest 64-bit
@@ -151,11 +62,86 @@ fn fits_f64(number: &str) -> bool {
     }
 }
 
-/// Everything a mutation needs before it echoes `text`: nesting policy-server's parser accepts,
-/// valid UTF-16 escapes and numbers that fit a float.
+/// Everything a mutation needs before it echoes `text`, checked in one pass over the bytes:
+///
+/// - nesting at most [`MAX_DEPTH`] deep: serde skips unknown subtrees without a depth limit, and
+///   policy-server's parser would refuse deeper text in an answer;
+/// - every `\u` escape valid UTF-16 (surrogates in pairs), and every number within a 64-bit
+///   float. serde_json checks neither in the values it skips, so a lone `\ud800` or a `1e400`
+///   in a field no rule reads would reach policy-server in the mutated object, and the request
+///   would fail as if the policy had trapped.
+///
+/// The API server never writes any of these (Go's encoder emits valid UTF-8, its types hold no
+/// such number), so an object that has one is rejected like any other undecodable object. Only
+/// the mutation path pays this scan: an accept or a rejection never sends the object back.
 pub fn check_echoable(text: &str) -> Result<(), String> {
-    check_depth(text)?;
-    check_text(text)
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => i = string_end(bytes, i + 1)?,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(format!("it is nested more than {MAX_DEPTH} levels deep"));
+                }
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .map_or(bytes.len(), |n| i + n);
+                let number = &text[i..end];
+                // Short integers always fit; only long ones and floats need a look.
+                if (number.len() > 15 || number.contains(['.', 'e', 'E'])) && !fits_f64(number) {
+                    return Err(format!("the number {number} does not fit a 64-bit float"));
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Checks the escapes of the string whose contents start at `i`; returns where it ends. Most of
+/// an object's bytes are string contents, skipped to the next quote or backslash at once.
+fn string_end(bytes: &[u8], mut i: usize) -> Result<usize, String> {
+    let lone = |u: Option<u32>| format!("a lone surrogate \\u{:04x} in a string", u.unwrap_or(0));
+    loop {
+        let Some(at) = memchr::memchr2(b'"', b'\\', bytes.get(i..).unwrap_or_default()) else {
+            return Ok(bytes.len());
+        };
+        i += at;
+        if bytes[i] == b'"' {
+            return Ok(i + 1);
+        }
+        if bytes.get(i + 1) != Some(&b'u') {
+            i += 2;
+            continue;
+        }
+        match hex4(bytes, i + 2) {
+            unit @ Some(0xD800..=0xDBFF) => {
+                let next = i + 6;
+                let low = (bytes.get(next) == Some(&b'\\') && bytes.get(next + 1) == Some(&b'u'))
+                    .then(|| hex4(bytes, next + 2))
+                    .flatten();
+                if !matches!(low, Some(0xDC00..=0xDFFF)) {
+                    return Err(lone(unit));
+                }
+                i = next + 6;
+            }
+            unit @ Some(0xDC00..=0xDFFF) => return Err(lone(unit)),
+            Some(_) => i += 6,
+            None => return Err("an invalid \\u escape in a string".into()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -165,12 +151,12 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused() {
         let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-        assert!(check_depth(&nested(MAX_DEPTH)).is_ok());
-        let e = check_depth(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(check_echoable(&nested(MAX_DEPTH)).is_ok());
+        let e = check_echoable(&nested(MAX_DEPTH + 1)).unwrap_err();
         assert_eq!(e, "it is nested more than 100 levels deep");
         // Brackets inside strings, escaped quotes included, do not count.
         let s = format!(r#"{{"a":"\"{}"}}"#, "[".repeat(500));
-        assert!(check_depth(&s).is_ok());
+        assert!(check_echoable(&s).is_ok());
     }
 
     #[test]
@@ -180,7 +166,7 @@ mod tests {
             r#"{"\ud800\udc00":"x"}"#,
             "plain text with no strings",
         ] {
-            assert_eq!(check_text(ok), Ok(()), "{ok}");
+            assert_eq!(check_echoable(ok), Ok(()), "{ok}");
         }
         for (bad, unit) in [
             (r#"{"x":"\ud800"}"#, "d800"),
@@ -189,10 +175,10 @@ mod tests {
             (r#"{"x":"a\ud83d"}"#, "d83d"),
             (r#"{"\udc00":1}"#, "dc00"),
         ] {
-            let e = check_text(bad).expect_err(bad);
+            let e = check_echoable(bad).expect_err(bad);
             assert_eq!(e, format!("a lone surrogate \\u{unit} in a string"));
         }
-        assert!(check_text(r#"{"x":"\u12"}"#).is_err());
+        assert!(check_echoable(r#"{"x":"\u12"}"#).is_err());
     }
 
     #[test]
@@ -203,7 +189,7 @@ mod tests {
             r#"[1.7000e308,17e307,0.00017e312,-0.0,0e999999999999999999999,1e-99999999999999999999999]"#,
             r#"[9.99e307,1699999999999999999999e287,000.0001e311]"#,
         ] {
-            assert_eq!(check_text(ok), Ok(()), "{ok}");
+            assert_eq!(check_echoable(ok), Ok(()), "{ok}");
         }
         for (bad, number) in [
             (r#"{"runAsGroup":1e400}"#, "1e400"),
@@ -222,7 +208,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                check_text(bad),
+                check_echoable(bad),
                 Err(format!("the number {number} does not fit a 64-bit float")),
                 "{bad}"
             );

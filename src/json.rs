@@ -159,3 +159,50 @@ impl<'a> Members<'a> {
             .map(|(_, v)| *v)
     }
 }
+
+/// The value at `path` (a key per level) in the JSON object `text`, found in one pass: every
+/// other member is skipped once, instead of each level being read whole again. `Ok(None)` when
+/// a key is missing; an error when a level is not an object.
+pub fn find<'a>(text: &'a str, path: &[&str]) -> Result<Option<&'a RawValue>, serde_json::Error> {
+    serde::de::DeserializeSeed::deserialize(
+        Find(path),
+        &mut serde_json::Deserializer::from_str(text),
+    )
+}
+
+/// [`find`]'s seed: the rest of the path from the value it is given.
+struct Find<'p>(&'p [&'p str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Find<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match self.0 {
+            [] => <&RawValue>::deserialize(d).map(Some),
+            _ => d.deserialize_map(self),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Find<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let Some((key, rest)) = self.0.split_first() else {
+            return Ok(None);
+        };
+        let mut found = None;
+        while let Some(k) = map.next_key::<CowStr<'de>>()? {
+            if found.is_none() && k.as_str() == *key {
+                found = map.next_value_seed(Find(rest))?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::checks::Remedy;
-use crate::json::{CowStr, Members};
+use crate::json::{self, CowStr, Members};
 use crate::kinds::ResourceKind;
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
@@ -55,7 +55,7 @@ impl<'a> Edits<'a> {
 
     /// The text with every edit made. Edits never overlap: each replaces a different member,
     /// or inserts right after an object's opening brace.
-    fn apply(self) -> Result<Box<RawValue>, String> {
+    fn apply(self) -> Result<String, String> {
         let mut out = String::with_capacity(self.text.len() + 128);
         let mut copied = 0;
         for (start, end, with) in &self.spans {
@@ -68,7 +68,7 @@ impl<'a> Edits<'a> {
             copied = *end;
         }
         out.push_str(self.text.get(copied..).unwrap_or_default());
-        RawValue::from_string(out).map_err(|e| format!("cannot write the mutated object: {e}"))
+        Ok(out)
     }
 }
 
@@ -76,21 +76,20 @@ fn json_string(s: &str) -> Result<String, String> {
     serde_json::to_string(s).map_err(|e| format!("cannot write the mutated object: {e}"))
 }
 
-/// Returns the object with the remedies applied. Called only after the object decoded, so a
-/// missing pod spec here means the JSON is not what the decoder saw: an error, not a panic.
-pub fn apply(kind: ResourceKind, raw: &str, remedies: &[&Remedy]) -> Result<Box<RawValue>, String> {
+/// Returns the object's JSON text with the remedies applied: JSON by construction, since every
+/// edit replaces a whole value with JSON serde_json wrote, or inserts whole members. Called only
+/// after the object decoded, so a missing pod spec here means the JSON is not what the decoder
+/// saw: an error, not a panic.
+pub fn apply(kind: ResourceKind, raw: &str, remedies: &[&Remedy]) -> Result<String, String> {
     let mut edits = Edits {
         text: raw,
         spans: Vec::new(),
     };
-    let mut spec = raw;
-    for segment in kind.pod_spec_path() {
-        spec = members(spec)?
-            .get(segment)
-            .ok_or_else(|| format!("the object has no {segment} to mutate"))?
-            .get();
-    }
-    edit_spec(&mut edits, spec, remedies)?;
+    let path = kind.pod_spec_path();
+    let spec = json::find(raw, path)
+        .map_err(|e| format!("cannot open the object to mutate it: {e}"))?
+        .ok_or_else(|| format!("the object has no {} to mutate", path.join(".")))?;
+    edit_spec(&mut edits, spec.get(), remedies)?;
     edits.apply()
 }
 
@@ -195,8 +194,8 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
-    fn value(raw: &RawValue) -> Value {
-        serde_json::from_str(raw.get()).expect("valid JSON")
+    fn value(text: &str) -> Value {
+        serde_json::from_str(text).expect("valid JSON")
     }
 
     #[test]
@@ -213,7 +212,7 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            out.get(),
+            out.as_str(),
             r#"{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"serviceAccountName":"sa","automountServiceAccountToken":false,"x-unknown":{"keep":[1,2.5e300]},"serviceAccount":"sa"}}}}}}"#
         );
     }
@@ -227,7 +226,7 @@ mod tests {
             &[&Remedy::SetServiceAccountName("y\"".into())],
         )
         .expect("mutates");
-        assert_eq!(out.get(), raw.replace(r#": "x""#, r#": "y\"""#));
+        assert_eq!(out.as_str(), raw.replace(r#": "x""#, r#": "y\"""#));
     }
 
     #[test]
@@ -239,7 +238,7 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            out.get(),
+            out.as_str(),
             r#"{"spec":{"automountServiceAccountToken":false }}"#
         );
     }
@@ -312,7 +311,7 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            out.get(),
+            out.as_str(),
             r#"{"metadata":{"name":"x"},"automountServiceAccountToken":false}"#
         );
     }

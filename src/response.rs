@@ -1,25 +1,23 @@
 //! Turning a decision into the waPC answer: the JSON of Kubewarden's `ValidationResponse`
 //! (accepted, message, code, mutated_object, audit_annotations, warnings). The SDK's type holds
-//! the mutated object as a `serde_json::Value`; this one carries it as the raw JSON the
+//! the mutated object as a `serde_json::Value`; this one carries it as the JSON text the
 //! mutation wrote, so the object is never parsed into a tree only to be written out again.
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
-/// The mutated object, as JSON text.
-#[derive(Debug, Serialize)]
-#[serde(transparent)]
-pub struct MutatedObject(pub Box<RawValue>);
+/// The mutated object, as the JSON text [`crate::mutate::apply`] wrote.
+#[derive(Debug)]
+pub struct MutatedObject(pub String);
 
 impl MutatedObject {
     /// The mutated object's JSON text.
     pub fn get(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
     /// The object as a JSON tree, for tests and tools (the policy itself never needs it).
     pub fn to_value(&self) -> serde_json::Value {
-        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
     }
 }
 
@@ -59,7 +57,7 @@ struct ValidationResponse<'a> {
     accepted: bool,
     message: Option<&'a str>,
     code: Option<u16>,
-    mutated_object: Option<&'a RawValue>,
+    mutated_object: Option<()>,
     audit_annotations: Option<()>,
     warnings: Option<&'a [String]>,
 }
@@ -91,14 +89,7 @@ impl Decision {
                 audit_annotations: None,
                 warnings: (!warnings.is_empty()).then_some(warnings.as_slice()),
             },
-            Decision::Mutate { object, warnings } => ValidationResponse {
-                accepted: true,
-                message: None,
-                code: None,
-                mutated_object: Some(&object.0),
-                audit_annotations: None,
-                warnings: Some(warnings.as_slice()),
-            },
+            Decision::Mutate { object, warnings } => return mutation_bytes(object, warnings),
             Decision::Reject { message, warnings } => ValidationResponse {
                 accepted: false,
                 message: Some(message.as_str()),
@@ -119,6 +110,24 @@ impl Decision {
     }
 }
 
+/// The answer to a mutation, the same fields in the same order as the SDK writes them, with the
+/// object's text written as it is: it is the request's own JSON with whole values replaced, and
+/// parsing it once more only to wrap it would cost as much as the mutation itself.
+fn mutation_bytes(object: &MutatedObject, warnings: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(object.get().len() + 256);
+    out.extend_from_slice(br#"{"accepted":true,"message":null,"code":null,"mutated_object":"#);
+    out.extend_from_slice(object.get().as_bytes());
+    out.extend_from_slice(br#","audit_annotations":null,"warnings":"#);
+    if let Err(e) = serde_json::to_writer(&mut out, warnings) {
+        return format!(
+            r#"{{"accepted":false,"message":"internal error serialising the response: {e}"}}"#
+        )
+        .into_bytes();
+    }
+    out.push(b'}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,7 +140,7 @@ mod tests {
         assert!(v["warnings"].is_null());
         let v: Value = serde_json::from_slice(
             &Decision::Mutate {
-                object: MutatedObject(RawValue::from_string(r#"{"a":1}"#.into()).expect("json")),
+                object: MutatedObject(r#"{"a":1}"#.into()),
                 warnings: vec!["w".into()],
             }
             .into_bytes(),
@@ -150,5 +159,32 @@ mod tests {
         assert_eq!(v["accepted"], false);
         assert_eq!(v["message"], "no");
         assert_eq!(v["warnings"], serde_json::json!(["w"]));
+    }
+
+    #[test]
+    fn a_mutation_answer_is_what_the_sdk_writes() {
+        let object = "{\"b\": [1, \"\\u00e9\"],\n \"a\":{\"x\":null}}";
+        let warnings = vec!["w \"q\"\n".to_owned(), "second".to_owned()];
+        let ours = Decision::Mutate {
+            object: MutatedObject(object.into()),
+            warnings: warnings.clone(),
+        }
+        .into_bytes();
+        let sdk = kubewarden_policy_sdk::response::ValidationResponse {
+            accepted: true,
+            message: None,
+            code: None,
+            mutated_object: Some(serde_json::from_str(object).expect("json")),
+            audit_annotations: None,
+            warnings: Some(warnings),
+        };
+        let parsed: kubewarden_policy_sdk::response::ValidationResponse =
+            serde_json::from_slice(&ours).expect("the SDK's type reads it");
+        assert_eq!(
+            serde_json::to_value(&parsed).expect("json"),
+            serde_json::to_value(&sdk).expect("json")
+        );
+        let ours: Value = serde_json::from_slice(&ours).expect("json");
+        assert_eq!(ours, serde_json::to_value(&sdk).expect("json"));
     }
 }

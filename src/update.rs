@@ -5,13 +5,11 @@
 
 use serde_json::value::RawValue;
 
-use crate::json::{CowStr, Members};
+use crate::json::{self, CowStr, Members};
 use crate::kinds::ResourceKind;
 
 fn at<'t>(text: &'t str, path: &[&str]) -> Option<&'t str> {
-    path.iter().try_fold(text, |text, key| {
-        Members::of(text).ok()?.get(key).map(RawValue::get)
-    })
+    json::find(text, path).ok().flatten().map(RawValue::get)
 }
 
 /// The pod spec and the labels that decide the role. Missing labels, `null` labels and an empty

@@ -158,6 +158,11 @@ impl Policy {
         let mut config = wasmtime::Config::default();
         config.wasm_function_references(true);
         config.epoch_interruption(true);
+        if std::env::var_os("POLICY_HOST_PERFMAP").is_some() {
+            // For profiling the guest with `perf`: /tmp/perf-PID.map names the compiled
+            // functions (docs/performance.md). It changes nothing else.
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine =
             wasmtime::Engine::new(&config).map_err(|e| anyhow!("cannot build the engine: {e}"))?;
         let module = wasmtime::Module::new(&engine, bytes)
