@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 package="${1:?usage: scripts/build-wasm.sh PACKAGE OUTPUT}"
 output="${2:?usage: scripts/build-wasm.sh PACKAGE OUTPUT}"
 target=wasm32-wasip1
-artifact="target/$target/release/${package//-/_}.wasm"
+artifact="${CARGO_TARGET_DIR:-${CARGO_BUILD_TARGET_DIR:-target}}/$target/release/${package//-/_}.wasm"
 
 have_rustup_target() {
   command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx "$target"

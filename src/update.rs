@@ -5,6 +5,7 @@
 
 use serde_json::value::RawValue;
 
+use crate::guards::MAX_DEPTH;
 use crate::json::{self, CowStr, Members};
 use crate::kinds::ResourceKind;
 
@@ -13,8 +14,12 @@ fn at<'t>(text: &'t str, path: &[&str]) -> Option<&'t str> {
 }
 
 /// The pod spec and the labels that decide the role. Missing labels, `null` labels and an empty
-/// label map are the same label set.
+/// label map are the same label set. A ServiceAccount has no pod template: what its rule reads
+/// is its own `automountServiceAccountToken`.
 fn template(kind: ResourceKind, object: &str) -> (Option<&str>, Option<&str>) {
+    if kind == ResourceKind::ServiceAccount {
+        return (at(object, &["automountServiceAccountToken"]), None);
+    }
     let template = at(object, kind.pod_template_path());
     let spec = template.and_then(|t| at(t, &["spec"]));
     let labels = template
@@ -23,24 +28,33 @@ fn template(kind: ResourceKind, object: &str) -> (Option<&str>, Option<&str>) {
     (spec, labels)
 }
 
-/// Whether two JSON texts hold the same value. Anything that does not read as JSON differs.
-fn same(a: &str, b: &str) -> bool {
+/// An object's members sorted by key, so that two objects compare in one walk however many keys
+/// they have. A repeated key is ambiguous: `None`, which counts as a change.
+fn sorted(text: &str) -> Option<Vec<(CowStr<'_>, &RawValue)>> {
+    let mut members = Members::of(text).ok()?.into_vec();
+    members.sort_unstable_by(|x, y| x.0.as_str().cmp(y.0.as_str()));
+    if members.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+        return None;
+    }
+    Some(members)
+}
+
+/// Whether two JSON texts hold the same value. Anything that does not read as JSON differs, and
+/// so does anything nested deeper than [`MAX_DEPTH`]: the API server writes nothing that deep,
+/// and the walk must not exhaust the guest's stack.
+fn same(a: &str, b: &str, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
     match (a.as_bytes().first(), b.as_bytes().first()) {
         (Some(b'{'), Some(b'{')) => {
-            let (Ok(a), Ok(b)) = (Members::of(a), Members::of(b)) else {
+            let (Some(a), Some(b)) = (sorted(a), sorted(b)) else {
                 return false;
             };
-            // A repeated key is ambiguous: count it as a change.
-            let once = |m: &Members<'_>, key: &CowStr<'_>| {
-                m.iter().filter(|(k, _)| *k == key).count() == 1
-            };
-            a.iter().count() == b.iter().count()
-                && a.iter().all(|(key, value)| {
-                    once(&a, key)
-                        && once(&b, key)
-                        && b.get(key.as_str())
-                            .is_some_and(|v| same(value.get(), v.get()))
-                })
+            a.len() == b.len()
+                && a.iter()
+                    .zip(&b)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same(va.get(), vb.get(), depth + 1))
         }
         (Some(b'['), Some(b'[')) => {
             let (Ok(a), Ok(b)) = (
@@ -49,7 +63,10 @@ fn same(a: &str, b: &str) -> bool {
             ) else {
                 return false;
             };
-            a.len() == b.len() && a.iter().zip(&b).all(|(a, b)| same(a.get(), b.get()))
+            a.len() == b.len()
+                && a.iter()
+                    .zip(&b)
+                    .all(|(a, b)| same(a.get(), b.get(), depth + 1))
         }
         (Some(b'"'), Some(b'"')) => {
             match (
@@ -67,7 +84,7 @@ fn same(a: &str, b: &str) -> bool {
 fn same_part(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => same(a, b),
+        (Some(a), Some(b)) => same(a, b, 0),
         _ => false,
     }
 }
@@ -133,6 +150,46 @@ mod tests {
         ] {
             assert!(!template_unchanged(k, changed, Some(old)), "{changed}");
         }
+    }
+
+    #[test]
+    fn deep_and_wide_objects_are_compared_within_bounds() {
+        let k = ResourceKind::Pod;
+        let nested = |n: usize| format!(r#"{{"spec":{{"x":{}{}}}}}"#, "[".repeat(n), "]".repeat(n));
+        // Deeper than any object the API server writes: a change, not a stack overflow.
+        let deep = nested(50_000);
+        assert!(!template_unchanged(k, &deep, Some(&deep)));
+        let shallow = nested(MAX_DEPTH - 2);
+        assert!(template_unchanged(k, &shallow, Some(&shallow)));
+        // Many keys: sorted once, not compared pairwise (this took seconds when quadratic).
+        let labels: Vec<String> = (0..20_000).map(|i| format!(r#""k{i}":"v""#)).collect();
+        let wide = format!(
+            r#"{{"metadata":{{"labels":{{{}}}}},"spec":{{}}}}"#,
+            labels.join(",")
+        );
+        let mut reversed = labels.clone();
+        reversed.reverse();
+        let wide_reversed = format!(
+            r#"{{"metadata":{{"labels":{{{}}}}},"spec":{{}}}}"#,
+            reversed.join(",")
+        );
+        assert!(template_unchanged(k, &wide, Some(&wide_reversed)));
+        let changed = wide.replace(r#""k19999":"v""#, r#""k19999":"w""#);
+        assert!(!template_unchanged(k, &changed, Some(&wide)));
+    }
+
+    #[test]
+    fn a_service_account_is_compared_by_its_automount() {
+        let k = ResourceKind::ServiceAccount;
+        let off =
+            r#"{"metadata":{"name":"hook-image-puller"},"automountServiceAccountToken":false}"#;
+        let annotated = r#"{"metadata":{"name":"hook-image-puller","annotations":{"a":"b"}},"automountServiceAccountToken":false}"#;
+        assert!(template_unchanged(k, annotated, Some(off)));
+        let on = r#"{"metadata":{"name":"hook-image-puller"},"automountServiceAccountToken":true}"#;
+        assert!(!template_unchanged(k, on, Some(off)));
+        let unset = r#"{"metadata":{"name":"hook-image-puller"}}"#;
+        assert!(!template_unchanged(k, unset, Some(off)));
+        assert!(template_unchanged(k, unset, Some(unset)));
     }
 
     #[test]

@@ -39,18 +39,23 @@ impl<'de> Deserialize<'de> for Automount {
             Some(b'"') => {
                 let decoded =
                     serde_json::from_str::<CowStr<'_>>(text).map_err(serde::de::Error::custom)?;
-                let mut shown = serde_json::to_string(decoded.as_str()).unwrap_or_default();
-                if shown.len() > 64 {
-                    shown.truncate(shown.floor_char_boundary(61));
-                    shown.push_str("...");
-                }
-                Automount::Other(shown)
+                let shown = serde_json::to_string(decoded.as_str()).unwrap_or_default();
+                Automount::Other(shorten(shown))
             }
             Some(b'{') => Automount::Other("a JSON object".into()),
             Some(b'[') => Automount::Other("a JSON list".into()),
-            _ => Automount::Other(text.chars().take(64).collect()),
+            _ => Automount::Other(shorten(text.to_owned())),
         })
     }
+}
+
+/// At most 64 bytes of a value for a message, `...` marking a cut.
+fn shorten(mut text: String) -> String {
+    if text.len() > 64 {
+        text.truncate(text.floor_char_boundary(61));
+        text.push_str("...");
+    }
+    text
 }
 
 impl Automount {
@@ -670,6 +675,8 @@ mod tests {
             Automount::Other("a JSON object".into())
         );
         assert_eq!(a("[ false ]"), Automount::Other("a JSON list".into()));
+        let number = a(&"9".repeat(100));
+        assert!(matches!(number, Automount::Other(ref t) if t.len() == 64 && t.ends_with("...")));
         let long = a(&format!("\"{}\"", "é".repeat(100)));
         assert!(matches!(long, Automount::Other(ref t) if t.len() <= 64 && t.ends_with("...")));
     }

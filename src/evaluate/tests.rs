@@ -354,3 +354,43 @@ mod require_existing {
         assert!(asked(&none).is_empty(), "{:?}", asked(&none));
     }
 }
+
+#[test]
+fn a_service_account_update_is_judged_by_its_automount() {
+    let sa = |automount: &str| {
+        format!(
+            r#"{{"kind":"ServiceAccount","metadata":{{"name":"hook-image-puller","namespace":"jhub"}}{automount}}}"#
+        )
+    };
+    let update = |new: &str, old: &str, mode: &str| {
+        let payload = format!(
+            r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"ServiceAccount"}},"operation":"UPDATE",
+            "userInfo":{ADMIN},"object":{new},"oldObject":{old}}},
+            "settings":{{"serviceAccountObjects":true,"mode":"{mode}"}}}}"#
+        );
+        evaluate(payload.as_bytes())
+    };
+    let off = sa(r#","automountServiceAccountToken":false"#);
+    let on = sa(r#","automountServiceAccountToken":true"#);
+    // Turning the token back on is what the UPDATE introduces: refused, or fixed.
+    let Decision::Reject { message, .. } = update(&on, &off, "reject") else {
+        panic!("accepted a puller ServiceAccount turning automount back on")
+    };
+    assert!(
+        message.contains("automountServiceAccountToken is true, expected false"),
+        "{message}"
+    );
+    assert!(matches!(
+        update(&on, &off, "mutate"),
+        Decision::Mutate { .. }
+    ));
+    // An UPDATE that leaves a non-compliant automount as it was is not blocked.
+    let unset = sa("");
+    let annotated = unset.replace(
+        r#""namespace":"jhub""#,
+        r#""namespace":"jhub","annotations":{"a":"b"}"#,
+    );
+    assert!(
+        matches!(update(&annotated, &unset, "reject"), Decision::Accept { warnings } if warnings.len() == 1)
+    );
+}
