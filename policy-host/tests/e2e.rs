@@ -132,6 +132,39 @@ fn nested(depth: usize, puller: bool) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// An UPDATE whose object and oldObject are the same `object`: the template comparison of the
+/// UPDATE path reads both whole.
+fn same_update(kind: &str, group: &str, object: &Value, settings: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "request": {"uid": "u", "kind": {"group": group, "version": "v1", "kind": kind},
+            "operation": "UPDATE", "userInfo": {"username": "kubernetes-admin"},
+            "object": object, "oldObject": object},
+        "settings": settings
+    }))
+    .unwrap_or_default()
+}
+
+/// A hook puller DaemonSet as `default`, with `depth` nested arrays in a field no rule reads.
+fn deep_puller_daemonset(depth: usize) -> Value {
+    let mut x = json!([]);
+    for _ in 0..depth {
+        x = json!([x]);
+    }
+    json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "hook-image-puller", "namespace": "jhub"},
+        "spec": {"template": {"metadata": {"labels": {"component": "hook-image-puller"}},
+            "spec": {"serviceAccountName": "default", "containers": [{"name": "pause", "image": "pause"}], "x": x}}}})
+}
+
+/// A Deployment of no role whose pod template has `labels` labels.
+fn wide_deployment(labels: usize) -> Value {
+    let labels: serde_json::Map<String, Value> = (0..labels)
+        .map(|i| (format!("label-{i}"), json!("v")))
+        .collect();
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "wide", "namespace": "jhub"},
+        "spec": {"template": {"metadata": {"labels": labels},
+            "spec": {"containers": [{"name": "app", "image": "app"}]}}}})
+}
+
 /// A Pod with `containers` many containers of padding: a large but valid object.
 fn big_pod(containers: usize) -> Vec<u8> {
     let list: Vec<Value> = (0..containers)
@@ -176,6 +209,18 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             "nested 10,000 deep in a field no rule reads, of a Pod to mutate",
             nested(10_000, true),
             "cannot decode the Pod object: it is nested more than 100 levels deep",
+        ),
+        (
+            // Compared as values, bounded in depth: judged in full, never a stack overflow.
+            "UPDATE of a puller DaemonSet nested 2,500 deep in a field no rule reads",
+            same_update("DaemonSet", "apps", &deep_puller_daemonset(2_500), json!({"mode": "reject"})),
+            "breaks the prepuller ServiceAccount policy",
+        ),
+        (
+            // Compared by sorted keys, not pairwise: well within policy-server's deadline.
+            "UPDATE of a Deployment with 20,000 template labels (requireExistingServiceAccounts)",
+            same_update("Deployment", "apps", &wide_deployment(20_000), json!({"requireExistingServiceAccounts": true})),
+            "",
         ),
         ("1 MB Pod is judged", big_pod(1_000), ""),
         (
