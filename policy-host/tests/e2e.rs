@@ -222,6 +222,23 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             same_update("Deployment", "apps", &wide_deployment(20_000), json!({"requireExistingServiceAccounts": true})),
             "",
         ),
+        (
+            // A ServiceAccount has no pod template: its UPDATE is compared by its automount.
+            "UPDATE of the hook puller ServiceAccount turning automount back on",
+            serde_json::to_vec(&json!({
+                "request": {"uid": "sa", "kind": {"group": "", "version": "v1", "kind": "ServiceAccount"},
+                    "operation": "UPDATE", "userInfo": {"username": "kubernetes-admin"},
+                    "object": {"apiVersion": "v1", "kind": "ServiceAccount",
+                        "metadata": {"name": "hook-image-puller", "namespace": "jhub"},
+                        "automountServiceAccountToken": true},
+                    "oldObject": {"apiVersion": "v1", "kind": "ServiceAccount",
+                        "metadata": {"name": "hook-image-puller", "namespace": "jhub"},
+                        "automountServiceAccountToken": false}},
+                "settings": {"serviceAccountObjects": true, "mode": "reject"}
+            }))
+            .unwrap_or_default(),
+            "automountServiceAccountToken is true, expected false",
+        ),
         ("1 MB Pod is judged", big_pod(1_000), ""),
         (
             "10 MB Pod is beyond any admission request",
