@@ -151,11 +151,6 @@ impl<'a> Members<'a> {
         self.0.is_empty()
     }
 
-    /// The members, in the order of the text.
-    pub fn iter(&self) -> impl Iterator<Item = (&CowStr<'a>, &'a RawValue)> {
-        self.0.iter().map(|(k, v)| (k, *v))
-    }
-
     /// The value of the first member named `key`.
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.0

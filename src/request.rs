@@ -206,6 +206,17 @@ fn once<T, E: serde::de::Error>(slot: &Option<T>, key: &'static str) -> Result<(
     }
 }
 
+/// Reads the value of `key` into its empty `slot`.
+fn fill<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    key: &'static str,
+) -> Result<(), A::Error> {
+    once(slot, key)?;
+    *slot = Some(map.next_value()?);
+    Ok(())
+}
+
 impl<'de> Visitor<'de> for InPlace {
     type Value = Payload<'de>;
 
@@ -222,10 +233,7 @@ impl<'de> Visitor<'de> for InPlace {
                     once(&request, "request")?;
                     request = Some(map.next_value_seed(InPlaceRequest)?);
                 }
-                "settings" => {
-                    once(&settings, "settings")?;
-                    settings = Some(map.next_value()?);
-                }
+                "settings" => fill(&mut map, &mut settings, "settings")?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -267,26 +275,11 @@ impl<'de> Visitor<'de> for InPlaceRequest {
         let mut old_object = None;
         while let Some(key) = map.next_key::<CowStr<'de>>()? {
             match key.as_str() {
-                "kind" => {
-                    once(&kind, "kind")?;
-                    kind = Some(map.next_value()?);
-                }
-                "operation" => {
-                    once(&operation, "operation")?;
-                    operation = Some(map.next_value()?);
-                }
-                "subResource" => {
-                    once(&sub_resource, "subResource")?;
-                    sub_resource = Some(map.next_value()?);
-                }
-                "namespace" => {
-                    once(&namespace, "namespace")?;
-                    namespace = Some(map.next_value()?);
-                }
-                "userInfo" => {
-                    once(&user_info, "userInfo")?;
-                    user_info = Some(map.next_value()?);
-                }
+                "kind" => fill(&mut map, &mut kind, "kind")?,
+                "operation" => fill(&mut map, &mut operation, "operation")?,
+                "subResource" => fill(&mut map, &mut sub_resource, "subResource")?,
+                "namespace" => fill(&mut map, &mut namespace, "namespace")?,
+                "userInfo" => fill(&mut map, &mut user_info, "userInfo")?,
                 "object" => {
                     if object.is_some() || view.is_some() {
                         return Err(A::Error::duplicate_field("object"));
@@ -302,10 +295,7 @@ impl<'de> Visitor<'de> for InPlaceRequest {
                         None => object = Some(map.next_value()?),
                     }
                 }
-                "oldObject" => {
-                    once(&old_object, "oldObject")?;
-                    old_object = Some(map.next_value()?);
-                }
+                "oldObject" => fill(&mut map, &mut old_object, "oldObject")?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
