@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Renders Zero to JupyterHub releases into test_data/releases/, as `helm template` prints them.
+
+The chart is not vendored: pass its git repository (jupyterhub/zero-to-jupyterhub-k8s, a clone
+or a bare mirror) and this script takes each tag's `jupyterhub/` directory with `git archive`,
+does what the chart's release tooling (chartpress) does before publishing (Chart.yaml's version,
+the project's image tags, values.schema.json from values.schema.yaml), and renders it offline with
+Helm's own Go SDK (PyPI `helm-python-sdk`, Helm v4: `Chart.load(dir).render(...)`), which also
+validates the values against the schema. Output is one multi-document YAML file per release, as
+`helm template jhub jupyterhub/jupyterhub --version V -f values.yaml -n jhub` prints it: every
+manifest under a `# Source:` comment in Helm's install order (by kind), then the hooks.
+
+    python3 -m venv /tmp/helm && /tmp/helm/bin/pip install helm-python-sdk pyyaml
+    /tmp/helm/bin/python scripts/render-releases.py /path/to/zero-to-jupyterhub-k8s
+
+Secrets the chart would generate at random (the proxy token, the cookie secret, the crypt keys)
+are fixed in the values, so a render is reproducible byte for byte.
+"""
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+import yaml
+from helm_python import Chart
+
+VERSIONS = ["3.3.8", "4.0.0", "4.1.0", "4.4.0"]
+# Every shape for the last chart before the puller ServiceAccounts (4.0.0) and a recent one
+# (4.4.0); the defaults (and custom names) for the others, which keeps the renders near 1 MB
+# (most of a render is the hub's ConfigMap and Secret).
+ALL_SHAPES = ["4.0.0", "4.4.0"]
+SOME_SHAPES = {"3.3.8": ["default"], "4.1.0": ["default", "custom-sa"]}
+RELEASE = "jhub"
+NAMESPACE = "jhub"
+
+# Test-only secrets: fixed so that renders do not change between runs.
+FIXED = {
+    "hub": {
+        "config": {
+            "ConfigurableHTTPProxy": {"auth_token": "0" * 64},
+            "JupyterHub": {"cookie_secret": "1" * 64},
+            "CryptKeeper": {"keys": ["2" * 64]},
+        }
+    }
+}
+
+
+def shapes(version):
+    """The release shapes rendered for a chart version: name -> values."""
+    custom = {"prePuller": {"hook": {"serviceAccount": {"name": "jhub-awaiter"}}}}
+    if version >= "4.1.0":  # the puller ServiceAccounts exist since 4.1.0
+        custom["prePuller"]["hook"]["serviceAccountImagePuller"] = {"name": "jhub-hook-puller"}
+        custom["prePuller"]["continuous"] = {"serviceAccount": {"name": "jhub-continuous-puller"}}
+    every = {
+        "default": {},
+        "fullnameoverride": {"fullnameOverride": "myhub"},
+        "custom-sa": custom,
+        "no-continuous": {"prePuller": {"continuous": {"enabled": False}}},
+        "autohttps": {
+            "proxy": {
+                "https": {
+                    "enabled": True,
+                    "hosts": ["hub.example.org"],
+                    "letsencrypt": {"contactEmail": "admin@example.org"},
+                }
+            }
+        },
+    }
+    if version in ALL_SHAPES:
+        return every
+    return {name: every[name] for name in SOME_SHAPES[version]}
+
+
+# Helm's InstallOrder (pkg/release/util/kind_sorter.go); other kinds come after, by name.
+INSTALL_ORDER = """PriorityClass Namespace NetworkPolicy ResourceQuota LimitRange PodSecurityPolicy
+PodDisruptionBudget ServiceAccount Secret SecretList ConfigMap StorageClass PersistentVolume
+PersistentVolumeClaim CustomResourceDefinition ClusterRole ClusterRoleList ClusterRoleBinding
+ClusterRoleBindingList Role RoleList RoleBinding RoleBindingList Service DaemonSet Pod
+ReplicationController ReplicaSet Deployment HorizontalPodAutoscaler StatefulSet Job CronJob
+IngressClass Ingress APIService MutatingWebhookConfiguration ValidatingWebhookConfiguration""".split()
+
+
+def kind_key(kind):
+    if kind in INSTALL_ORDER:
+        return (INSTALL_ORDER.index(kind), "")
+    return (len(INSTALL_ORDER), kind)
+
+
+def merge(a, b):
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def extract(repo, version, into):
+    """`git archive VERSION jupyterhub`, then what chartpress does before publishing."""
+    archive = subprocess.run(
+        ["git", "-C", repo, "archive", version, "jupyterhub"], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    chart = os.path.join(into, "jupyterhub")
+    for name in ["Chart.yaml", "values.yaml"]:
+        path = os.path.join(chart, name)
+        with open(path) as f:
+            text = f.read()
+        text = text.replace("0.0.1-set.by.chartpress", version)
+        text = text.replace('"set-by-chartpress"', f'"{version}"')
+        with open(path, "w") as f:
+            f.write(text)
+    # tools/generate-json-schema.py: values.schema.yaml without descriptions, as JSON.
+    with open(os.path.join(chart, "values.schema.yaml")) as f:
+        schema = yaml.safe_load(f)
+
+    def clean(d):
+        d.pop("description", None)
+        for v in d.get("properties", {}).values():
+            if isinstance(v, dict):
+                clean(v)
+
+    clean(schema)
+    with open(os.path.join(chart, "values.schema.json"), "w") as f:
+        json.dump(schema, f)
+    return chart
+
+
+def documents(path, text):
+    """Splits a rendered template into its non-empty documents, each with its parsed head."""
+    out = []
+    for doc in text.split("\n---"):
+        doc = doc.strip("\n")
+        if doc.startswith("---"):
+            doc = doc[3:].lstrip("\n")
+        parsed = yaml.safe_load(doc) if doc.strip() else None
+        if not parsed:
+            continue
+        out.append((path, doc, parsed))
+    return out
+
+
+def render(chart_dir, values):
+    with Chart.load(chart_dir) as chart:
+        chart.validate_schema(values)
+        rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    manifests, hooks = [], []
+    for path in sorted(rendered):
+        if not path.endswith((".yaml", ".yml")) or "/tests/" in path:
+            continue
+        for item in documents(path, rendered[path]):
+            annotations = (item[2].get("metadata") or {}).get("annotations") or {}
+            (hooks if "helm.sh/hook" in annotations else manifests).append(item)
+    out = []
+    for path, doc, parsed in sorted(manifests, key=lambda m: kind_key(m[2].get("kind", ""))):
+        out.append(f"---\n# Source: {path}\n{doc}\n")
+    for path, doc, parsed in sorted(hooks, key=lambda m: kind_key(m[2].get("kind", ""))):
+        out.append(f"---\n# Source: {path}\n{doc}\n")
+    return "".join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("repo", help="git repository of jupyterhub/zero-to-jupyterhub-k8s")
+    parser.add_argument(
+        "--out", default=os.path.join(os.path.dirname(__file__), "..", "test_data", "releases")
+    )
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    for version in VERSIONS:
+        with tempfile.TemporaryDirectory() as tmp:
+            chart = extract(args.repo, version, tmp)
+            for shape, values in shapes(version).items():
+                values = merge(FIXED, values)
+                name = f"z2jh-{version}-{shape}"
+                with open(os.path.join(args.out, f"{name}.values.yaml"), "w") as f:
+                    f.write(f"# {name}: helm template {RELEASE} jupyterhub/jupyterhub "
+                            f"--version {version} -f {name}.values.yaml -n {NAMESPACE}\n")
+                    yaml.safe_dump(values, f, sort_keys=True)
+                text = render(chart, values)
+                with open(os.path.join(args.out, f"{name}.yaml"), "w") as f:
+                    f.write(text)
+                print(f"{name}.yaml: {text.count(chr(10) + '# Source: ')} documents", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
