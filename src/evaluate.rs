@@ -11,13 +11,14 @@ use std::cell::Cell;
 use serde_json::value::RawValue;
 
 use crate::checks::{self, Findings, Subject, Violation};
-use crate::cluster::{self, Cluster, Host};
+use crate::cluster::{self, Cluster, Host, LookupFailure};
 use crate::guards::{self, MAX_PAYLOAD_BYTES};
 use crate::kinds::ResourceKind;
 use crate::mutate;
 use crate::render::{self, LeftAsIs, Preface};
 use crate::request::{self, AdmissionRequest, Operation, Payload, Reading};
 use crate::response::{Decision, MutatedObject};
+use crate::roles::Role;
 use crate::settings::{Mode, Settings};
 use crate::update;
 use crate::workload::{self, ObjectView};
@@ -127,8 +128,30 @@ fn decide<'a>(
         .map(|u| render::unrecognised_warning(findings.kind, u))
         .collect();
     if findings.violations.is_empty() {
-        if settings.require_existing_service_accounts && starts_pods(request, kind, text)? {
-            require_account(request, settings, cluster, &findings, &object)?;
+        if settings.require_existing_service_accounts
+            && starts_pods(request, kind, text)?
+            && let Some(unknown) = look_up_account(request, settings, cluster, &findings, &object)
+        {
+            match unknown.failure {
+                LookupFailure::NotFound { answer } => {
+                    let message = render::missing_account(
+                        &findings,
+                        unknown.role,
+                        &unknown.namespace,
+                        &answer,
+                    );
+                    return Ok(Decision::Reject { message, warnings });
+                }
+                // Refused says nothing about the account: admitted with the cause, since the
+                // API server checks its Pods' ServiceAccount anyway.
+                LookupFailure::Refused { why, answer } => warnings.push(render::refused_warning(
+                    &findings,
+                    unknown.role,
+                    &unknown.namespace,
+                    why,
+                    &answer,
+                )),
+            }
         }
         return Ok(Decision::Accept { warnings });
     }
@@ -163,18 +186,27 @@ fn decide<'a>(
         if kind.pod_spec_immutable() {
             // Pod specs and Job templates cannot change after creation: refuse only what this
             // UPDATE introduces (new labels that make it a puller, an ephemeral container).
-            let before = old
-                .map(|old| checks::check(settings, &old).violations)
+            let before = old.map(|old| checks::check(settings, &old));
+            let violations_before = before
+                .as_ref()
+                .map(|b| b.violations.as_slice())
                 .unwrap_or_default();
             let (carried, introduced): (Vec<&Violation>, Vec<&Violation>) = findings
                 .violations
                 .iter()
-                .partition(|v| before.iter().any(|o| o.same_as(v)));
+                .partition(|v| violations_before.iter().any(|o| o.same_as(v)));
             warnings.extend(left_as_is(carried, LeftAsIs::Immutable));
             if introduced.is_empty() {
                 return Ok(Decision::Accept { warnings });
             }
-            let message = render::rejection(&findings, &introduced, Preface::Introduced);
+            // The fix of a CREATE cannot be applied to a spec that cannot change: the message
+            // says what to undo. A changed role came from the labels, the one thing changed.
+            let labels = checks::pod_labels_field(kind);
+            let relabelled = before
+                .as_ref()
+                .is_some_and(|b| b.subject != findings.subject)
+                .then_some(labels.as_str());
+            let message = render::introduced(&findings, &introduced, violations_before, relabelled);
             return Ok(Decision::Reject { message, warnings });
         }
     }
@@ -182,12 +214,30 @@ fn decide<'a>(
     let fixable = findings.fixable();
     let audit = request.is_audit();
     if settings.mode == Mode::Mutate && fixable && !audit {
-        require_account(request, settings, cluster, &findings, &object)?;
+        if let Some(unknown) = look_up_account(request, settings, cluster, &findings, &object) {
+            // A ServiceAccount is never written blind: a refused lookup rejects too, with
+            // its true cause.
+            let message = match unknown.failure {
+                LookupFailure::NotFound { answer } => {
+                    render::missing_account(&findings, unknown.role, &unknown.namespace, &answer)
+                }
+                LookupFailure::Refused { why, answer } => render::refused_rejection(
+                    &findings,
+                    unknown.role,
+                    &unknown.namespace,
+                    why,
+                    &answer,
+                ),
+            };
+            return Ok(Decision::Reject { message, warnings });
+        }
         return mutate(kind, text.get(kind)?, &findings, warnings);
     }
+    // An audit changes nothing in any mode: only an admission says "nothing was changed".
     let preface = match (fixable, audit, settings.mode) {
         (true, true, Mode::Mutate) => Preface::Audit,
-        (true, _, Mode::Reject) => Preface::RejectMode,
+        (true, true, Mode::Reject) => Preface::AuditRejectMode,
+        (true, false, Mode::Reject) => Preface::RejectMode,
         _ => Preface::Breaks,
     };
     let all: Vec<&Violation> = findings.violations.iter().collect();
@@ -216,26 +266,31 @@ fn mutate(
     Ok(Decision::Mutate { object, warnings })
 }
 
+/// A role's ServiceAccount the policy looked up without finding it.
+struct Unconfirmed<'s> {
+    role: &'s Role,
+    namespace: String,
+    failure: LookupFailure,
+}
+
 /// `requireExistingServiceAccounts`: a workload about to run as its role's ServiceAccount (it
-/// complies, or is being fixed to) is admitted only if that ServiceAccount exists, or its Pods
-/// would be refused by the API server and the chart's hook would wait for them until it times
-/// out. Nothing else asks the host anything.
-fn require_account(
+/// complies, or is being fixed to) is looked up first, or its Pods would be refused by the API
+/// server and the chart's hook would wait for them until it times out. `None` when the account
+/// was found or nothing is to be asked; nothing else asks the host anything.
+fn look_up_account<'s>(
     request: &AdmissionRequest<'_>,
-    settings: &Settings,
+    settings: &'s Settings,
     cluster: &dyn Cluster,
     findings: &Findings,
     object: &ObjectView<'_>,
-) -> Result<(), String> {
+) -> Option<Unconfirmed<'s>> {
     if !settings.require_existing_service_accounts {
-        return Ok(());
+        return None;
     }
     let Subject::Role(kind) = findings.subject else {
-        return Ok(());
+        return None;
     };
-    let Some(role) = settings.role(kind) else {
-        return Ok(());
-    };
+    let role = settings.role(kind)?;
     let namespace = request
         .namespace
         .as_ref()
@@ -244,8 +299,12 @@ fn require_account(
         .or_else(|| object.metadata().namespace.as_ref().map(|n| n.as_str()))
         .unwrap_or("default");
     let name = role.service_account_name.as_str();
-    cluster::require_service_account(cluster, namespace, name)
-        .map_err(|missing| render::missing_account(findings, role, namespace, &missing))
+    let failure = cluster::require_service_account(cluster, namespace, name).err()?;
+    Some(Unconfirmed {
+        role,
+        namespace: namespace.to_owned(),
+        failure,
+    })
 }
 
 fn left_as_is<'v>(

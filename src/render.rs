@@ -3,10 +3,11 @@
 //! found, the value expected and the change to make (the Helm value, for Zero to JupyterHub).
 
 use crate::checks::{
-    Findings, NameFound, Remedy, Rule, Subject, TOKEN_PATH, Unrecognised, Violation,
+    Findings, MountedBy, NameFound, Remedy, Rule, Subject, TOKEN_PATH, Unrecognised, Violation,
 };
+use crate::cluster::Refusal;
 use crate::kinds::ResourceKind;
-use crate::roles::RoleKind;
+use crate::roles::{Role, RoleKind};
 
 /// A message lists at most this many violations; the rest are counted. A pathological object
 /// (thousands of containers mounting a token) must not produce a megabyte of status text.
@@ -30,6 +31,9 @@ pub enum Preface {
     Breaks,
     /// Fixable, but `mode: reject` changes nothing.
     RejectMode,
+    /// An audit of a stored object in `mode: reject`: an audit changes nothing in any mode, and
+    /// this mode would not have fixed the object at admission either.
+    AuditRejectMode,
     /// An UPDATE adds what the stored object did not have.
     Introduced,
     /// An audit of a stored object: what mutation would fix at admission still fails here.
@@ -73,7 +77,9 @@ pub fn found(v: &Violation) -> String {
         },
         Rule::DeprecatedServiceAccount { found, .. } => quoted(found),
         Rule::Automount { found } | Rule::ServiceAccountAutomount { found, .. } => found.describe(),
-        Rule::TokenVolume { volume, injected } => format!(
+        Rule::TokenVolume {
+            volume, injected, ..
+        } => format!(
             "projected volume {} with a serviceAccountToken source{}",
             quoted(volume),
             if *injected {
@@ -82,7 +88,7 @@ pub fn found(v: &Violation) -> String {
                 ""
             }
         ),
-        Rule::PodCertificate { volume, signer } => format!(
+        Rule::PodCertificate { volume, signer, .. } => format!(
             "projected volume {} with a podCertificate source for signer {signer} (an API client certificate)",
             quoted(volume)
         ),
@@ -178,6 +184,9 @@ fn preface_text(preface: Preface) -> &'static str {
         Preface::RejectMode => {
             "breaks the prepuller ServiceAccount policy (mode: reject, so nothing was changed)"
         }
+        Preface::AuditRejectMode => {
+            "breaks the prepuller ServiceAccount policy (audit of the stored object; with mode: reject the policy fixes nothing at admission either, so make these changes yourself)"
+        }
         Preface::Introduced => "breaks the prepuller ServiceAccount policy with this UPDATE",
         Preface::Audit => {
             "breaks the prepuller ServiceAccount policy (audit of the stored object: with mode: mutate the policy fixes these violations when such an object is admitted, but this one was stored without them fixed; re-apply or recreate it to have them fixed, or make the change yourself)"
@@ -189,16 +198,112 @@ fn preface_text(preface: Preface) -> &'static str {
 /// them, with every field path, value found, value expected and fix.
 pub fn rejection(findings: &Findings, violations: &[&Violation], preface: Preface) -> String {
     let mut message = format!("{} {}: ", subject(findings), preface_text(preface));
+    list(&mut message, violations, describe);
+    message
+}
+
+/// The rejection of an UPDATE of a Pod or a Job for what it introduces. Their pod spec cannot
+/// change, so the fix of a CREATE ("run it as ServiceAccount ...") cannot be applied: each
+/// violation says what to undo instead. `relabelled` is the labels field when the UPDATE
+/// changed the object's role (the Pod's labels, a suspended Job's template labels), which is
+/// then the one thing to undo; `before` are the stored object's violations, to tell which
+/// containers newly mount a credential.
+pub fn introduced(
+    findings: &Findings,
+    violations: &[&Violation],
+    before: &[Violation],
+    relabelled: Option<&str>,
+) -> String {
+    let kind = findings.kind.name();
+    let mut message = format!(
+        "{} {}",
+        subject(findings),
+        preface_text(Preface::Introduced)
+    );
+    if let Some(labels) = relabelled {
+        let undo = match findings.subject {
+            Subject::Role(role) => format!(
+                "its new {labels} make it a {}, but a {kind}'s pod spec cannot change after creation to comply; do not add these labels (to run a {}, create a new {kind} that complies)",
+                role.description(),
+                role.description()
+            ),
+            _ => format!(
+                "its new {labels} change its role, but a {kind}'s pod spec cannot change after creation to comply; keep the labels it had (or create a new {kind} that complies)"
+            ),
+        };
+        message.push_str(&format!(": {undo}: "));
+        list(&mut message, violations, |v| {
+            format!("{} is {}, expected {}", v.field, found(v), expected(v))
+        });
+        return message;
+    }
+    message.push_str(": ");
+    list(&mut message, violations, |v| {
+        format!(
+            "{} is {}, expected {}: {}",
+            v.field,
+            found(v),
+            expected(v),
+            undo(v, before, kind)
+        )
+    });
+    message
+}
+
+/// What to undo for one violation an UPDATE of an immutable pod spec introduces.
+fn undo(v: &Violation, before: &[Violation], kind: &str) -> String {
+    match &v.rule {
+        Rule::TokenPathMount {
+            container,
+            volume,
+            mount_path,
+        } if v.field.contains("ephemeralContainers[") => {
+            return format!(
+                "do not mount volume {} at {mount_path} in the debug container {} (add it without this mount)",
+                quoted(volume),
+                quoted(container)
+            );
+        }
+        Rule::TokenVolume { volume, .. } | Rule::PodCertificate { volume, .. } => {
+            // The containers that mount it now and did not in the stored object.
+            let was: &[MountedBy] = before
+                .iter()
+                .find(|o| o.field == v.field)
+                .map(Violation::mounted_by)
+                .unwrap_or_default();
+            let new: Vec<String> = v
+                .mounted_by()
+                .iter()
+                .filter(|m| !was.contains(m))
+                .map(|m| m.is_ephemeral().then(|| quoted(&m.container)))
+                .collect::<Option<_>>()
+                .unwrap_or_default();
+            if !new.is_empty() {
+                return format!(
+                    "do not mount volume {} in the debug container {} (add it without this mount)",
+                    quoted(volume),
+                    new.join(" or ")
+                );
+            }
+        }
+        _ => {}
+    }
+    format!(
+        "undo this change: a {kind}'s pod spec cannot change after creation (to change it, recreate the {kind})"
+    )
+}
+
+/// Numbered items, joined, capped at [`MAX_LISTED`].
+fn list(message: &mut String, violations: &[&Violation], item: impl Fn(&Violation) -> String) {
     for (i, v) in violations.iter().take(MAX_LISTED).enumerate() {
         if i > 0 {
             message.push_str("; ");
         }
-        message.push_str(&format!("({}) {}", i + 1, describe(v)));
+        message.push_str(&format!("({}) {}", i + 1, item(v)));
     }
     if violations.len() > MAX_LISTED {
         message.push_str(&format!("; and {} more", violations.len() - MAX_LISTED));
     }
-    message
 }
 
 /// One warning per change made, saying what and why.
@@ -246,24 +351,77 @@ pub fn unrecognised_warning(kind: ResourceKind, u: &Unrecognised) -> String {
     )
 }
 
-/// `requireExistingServiceAccounts`: the role's ServiceAccount is not in the namespace.
-pub fn missing_account(
-    findings: &Findings,
-    role: &crate::roles::Role,
-    namespace: &str,
-    missing: &crate::cluster::Missing,
-) -> String {
+/// `requireExistingServiceAccounts`: the API server answered that the role's ServiceAccount is
+/// not in the namespace.
+pub fn missing_account(findings: &Findings, role: &Role, namespace: &str, answer: &str) -> String {
     let name = &role.service_account_name;
     let helm = role.kind.helm_value();
     format!(
-        "{} would run as ServiceAccount {} of namespace {}, which the policy could not find (requireExistingServiceAccounts: true; the host answered {:?}, and without its cache {:?}): if it is missing, the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it ({helm}.create=true), or create it (kubectl create serviceaccount {name} -n {namespace}), or set {}.serviceAccountName in the policy settings to the ServiceAccount you use",
+        "{} would run as ServiceAccount {} of namespace {}, which does not exist (requireExistingServiceAccounts: true; the host answered {:?}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it ({helm}.create=true), or create it (kubectl create serviceaccount {name} -n {namespace}), or set {}.serviceAccountName in the policy settings to the ServiceAccount you use",
         subject(findings),
         quoted(name),
         quoted(namespace),
-        missing.cached,
-        missing.uncached,
+        answer,
         role.kind.settings_key()
     )
+}
+
+/// Why a lookup was refused, and what makes it work.
+fn refusal(why: Refusal) -> (&'static str, &'static str) {
+    match why {
+        Refusal::NotGranted => (
+            "the policy is not granted ServiceAccount lookups",
+            "requireExistingServiceAccounts needs a ClusterAdmissionPolicy listing contextAwareResources [{apiVersion: v1, kind: ServiceAccount}] (an AdmissionPolicy cannot look anything up: Kubewarden grants it none, so use the ClusterAdmissionPolicy or set requireExistingServiceAccounts: false; a policy's hostCapabilities must allow kubernetes/get_resource)",
+        ),
+        Refusal::Forbidden => (
+            "the API server forbids policy-server's ServiceAccount to read ServiceAccounts",
+            "let policy-server's ServiceAccount get, list and watch serviceaccounts (the ClusterRole and ClusterRoleBinding in the policy's README, Require existing ServiceAccounts)",
+        ),
+        Refusal::Failed => (
+            "the lookup failed (the API server may be unreachable)",
+            "check that policy-server reaches the API server (its logs say why the lookup failed)",
+        ),
+    }
+}
+
+/// `requireExistingServiceAccounts` on an object that complies, when the lookup was refused:
+/// the warning that comes with admitting it. The API server checks a Pod's ServiceAccount
+/// anyway, so refusing a compliant chart for a lookup that could not be made helps nobody.
+pub fn refused_warning(
+    findings: &Findings,
+    role: &Role,
+    namespace: &str,
+    why: Refusal,
+    answer: &str,
+) -> String {
+    let (cause, fix) = refusal(why);
+    format!(
+        "{} runs as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}). Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {fix}",
+        subject(findings),
+        quoted(&role.service_account_name),
+        quoted(namespace),
+    )
+}
+
+/// `requireExistingServiceAccounts` on an object `mode: mutate` would fix, when the lookup was
+/// refused: a ServiceAccount is not written blind, so the request is rejected with the cause.
+pub fn refused_rejection(
+    findings: &Findings,
+    role: &Role,
+    namespace: &str,
+    why: Refusal,
+    answer: &str,
+) -> String {
+    let (cause, fix) = refusal(why);
+    let all: Vec<&Violation> = findings.violations.iter().collect();
+    let mut message = format!(
+        "{} would be changed to run as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: ",
+        subject(findings),
+        quoted(&role.service_account_name),
+        quoted(namespace),
+    );
+    list(&mut message, &all, describe);
+    message
 }
 
 #[cfg(test)]
@@ -276,6 +434,7 @@ mod tests {
             rule: Rule::TokenVolume {
                 volume: format!("v{i}"),
                 injected: false,
+                mounted_by: vec![],
             },
             remedy: None,
         }

@@ -76,6 +76,9 @@ pub enum Rule {
         volume: String,
         /// Added by the ServiceAccount admission plugin on a Pod: the policy may remove it itself.
         injected: bool,
+        /// The containers that mount it: a debug container that starts mounting it exposes the
+        /// token anew, so an UPDATE that adds a mounter introduces this violation.
+        mounted_by: Vec<MountedBy>,
     },
     /// Rule 3: a projected `podCertificate` whose signer makes it an API client certificate.
     PodCertificate {
@@ -83,6 +86,8 @@ pub enum Rule {
         volume: String,
         /// The signer that makes the certificate authenticate to the API server.
         signer: String,
+        /// The containers that mount it, part of the identity as for [`Rule::TokenVolume`].
+        mounted_by: Vec<MountedBy>,
     },
     /// Rule 3: something else mounted over the token path.
     TokenPathMount {
@@ -114,6 +119,33 @@ pub enum Rule {
     },
 }
 
+/// A container that mounts a credential volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountedBy {
+    /// The pod spec's list: `containers`, `initContainers` or `ephemeralContainers`.
+    pub list: &'static str,
+    /// The container's name.
+    pub container: String,
+}
+
+impl MountedBy {
+    /// A debug container (`kubectl debug`), the only kind an UPDATE can add to a Pod.
+    pub fn is_ephemeral(&self) -> bool {
+        self.list == EPHEMERAL_CONTAINERS
+    }
+}
+
+/// The pod spec's list of debug containers.
+pub const EPHEMERAL_CONTAINERS: &str = "ephemeralContainers";
+
+/// Where the labels that decide an object's role are: the Pod's own, or its pod template's.
+pub fn pod_labels_field(kind: ResourceKind) -> String {
+    match kind.pod_template_path() {
+        [] => "metadata.labels".to_owned(),
+        path => format!("{}.metadata.labels", path.join(".")),
+    }
+}
+
 /// One broken rule at one field: what renders a message, and what an UPDATE compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
@@ -126,9 +158,20 @@ pub struct Violation {
 }
 
 impl Violation {
-    /// Identity across an UPDATE's old and new object: same rule, same place, same value.
+    /// Identity across an UPDATE's old and new object: same rule, same place, same value (for a
+    /// credential volume, the same containers mounting it).
     pub fn same_as(&self, other: &Violation) -> bool {
         self.field == other.field && self.rule == other.rule
+    }
+
+    /// The containers mounting a credential volume; none for the other rules.
+    pub fn mounted_by(&self) -> &[MountedBy] {
+        match &self.rule {
+            Rule::TokenVolume { mounted_by, .. } | Rule::PodCertificate { mounted_by, .. } => {
+                mounted_by
+            }
+            _ => &[],
+        }
     }
 }
 
@@ -221,12 +264,8 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
             Subject::Role(role.kind)
         }
         Detected::Ambiguous(matched) => {
-            let at = match workload.kind.pod_template_path() {
-                [] => "metadata.labels".to_owned(),
-                path => format!("{}.metadata.labels", path.join(".")),
-            };
             violations.push(Violation {
-                field: at,
+                field: pod_labels_field(workload.kind),
                 rule: Rule::AmbiguousRoles {
                     roles: matched.iter().map(|r| r.kind).collect(),
                 },

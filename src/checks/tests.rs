@@ -360,7 +360,15 @@ fn api_client_pod_certificates_are_credentials_in_pullers() {
             f.violations[0].rule,
             Rule::PodCertificate {
                 volume: "cert".into(),
-                signer: API_CLIENT_SIGNER_FOR_TESTS.into()
+                signer: API_CLIENT_SIGNER_FOR_TESTS.into(),
+                mounted_by: if mounted {
+                    vec![MountedBy {
+                        list: "containers",
+                        container: "c".into(),
+                    }]
+                } else {
+                    vec![]
+                }
             }
         );
         assert_eq!(f.violations[0].remedy, None);
@@ -408,4 +416,46 @@ fn identity_is_the_rule_the_field_and_the_value() {
     };
     assert!(f("default")[0].same_as(&f("default")[0]));
     assert!(!f("default")[0].same_as(&f("other")[0]));
+}
+
+#[test]
+fn a_credential_volume_is_identified_with_the_containers_that_mount_it() {
+    let s = Settings::default();
+    let spec = |debug_mounts: &str| {
+        format!(
+            r#"{{"serviceAccountName":"hook-image-puller","automountServiceAccountToken":false,
+            "volumes":[{{"name":"tok","projected":{{"sources":[{{"serviceAccountToken":{{"path":"token"}}}}]}}}}],
+            "containers":[{{"name":"pull","volumeMounts":[{{"name":"tok","mountPath":"/tok"}}]}}],
+            "ephemeralContainers":[{{"name":"debugger"{debug_mounts}}}]}}"#
+        )
+    };
+    let before = findings(&s, ResourceKind::Pod, &hook_pod(&spec("")));
+    let after = findings(
+        &s,
+        ResourceKind::Pod,
+        &hook_pod(&spec(
+            r#","volumeMounts":[{"name":"tok","mountPath":"/tok"}]"#,
+        )),
+    );
+    assert_eq!(
+        after.violations[0].rule,
+        Rule::TokenVolume {
+            volume: "tok".into(),
+            injected: false,
+            mounted_by: vec![
+                MountedBy {
+                    list: "containers",
+                    container: "pull".into()
+                },
+                MountedBy {
+                    list: "ephemeralContainers",
+                    container: "debugger".into()
+                }
+            ]
+        }
+    );
+    assert_eq!(before.violations[0].mounted_by().len(), 1);
+    assert_eq!(before.violations.len(), 1);
+    assert!(!after.violations[0].same_as(&before.violations[0]));
+    assert!(before.violations[0].same_as(&before.violations[0]));
 }

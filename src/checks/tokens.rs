@@ -1,7 +1,7 @@
 //! Rule 3: no API credential reaches a puller's containers: no projected ServiceAccount token,
 //! no API-client pod certificate, nothing else mounted over the token path.
 
-use super::{Remedy, Rule, Violation, field};
+use super::{EPHEMERAL_CONTAINERS, MountedBy, Remedy, Rule, Violation, field};
 use crate::json::non_empty;
 use crate::kinds::ResourceKind;
 use crate::workload::{Container, PodSpec, Volume};
@@ -39,7 +39,7 @@ fn containers<'p, 'a>(
     [
         ("containers", &pod.containers),
         ("initContainers", &pod.init_containers),
-        ("ephemeralContainers", &pod.ephemeral_containers),
+        (EPHEMERAL_CONTAINERS, &pod.ephemeral_containers),
     ]
     .into_iter()
     .flat_map(|(list, cs)| {
@@ -132,6 +132,22 @@ pub fn under_token_path(path: &str) -> bool {
     })
 }
 
+/// The containers that mount volume `name`, each once, in the pod spec's order.
+fn mounted_by(pod: &PodSpec<'_>, name: &str) -> Vec<MountedBy> {
+    containers(pod)
+        .filter(|(_, _, c)| {
+            c.volume_mounts
+                .iter()
+                .flatten()
+                .any(|m| m.name.as_str() == name)
+        })
+        .map(|(list, _, c)| MountedBy {
+            list,
+            container: c.name.to_string(),
+        })
+        .collect()
+}
+
 /// Rule 3 on one pod spec. The injected volume can only be told apart on a Pod: in a template it
 /// was written by someone, and removing it is theirs to do.
 pub fn check(kind: ResourceKind, prefix: &str, pod: &PodSpec<'_>, out: &mut Vec<Violation>) {
@@ -146,6 +162,7 @@ pub fn check(kind: ResourceKind, prefix: &str, pod: &PodSpec<'_>, out: &mut Vec<
                 rule: Rule::TokenVolume {
                     volume: name.to_owned(),
                     injected,
+                    mounted_by: mounted_by(pod, name),
                 },
                 remedy: injected.then(|| Remedy::RemoveInjectedVolume(name.to_owned())),
             });
@@ -158,6 +175,7 @@ pub fn check(kind: ResourceKind, prefix: &str, pod: &PodSpec<'_>, out: &mut Vec<
                 rule: Rule::PodCertificate {
                     volume: name.to_owned(),
                     signer: signer.to_owned(),
+                    mounted_by: mounted_by(pod, name),
                 },
                 remedy: None,
             });

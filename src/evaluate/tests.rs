@@ -106,16 +106,27 @@ fn audits_fail_what_only_a_mutation_would_fix() {
         request_as("null", "Pod", "CREATE", &compliant, None, "{}"),
         Decision::accept()
     );
-    // mode: reject words it as any rejection.
+    // mode: reject: an audit changes nothing in any mode, so it does not say it left the object
+    // unchanged; an admission does.
+    assert_eq!(
+        request_as("null", "Pod", "CREATE", &pod(false), None, r#"{"mode":"reject"}"#),
+        Decision::Reject {
+            message: r#"Pod jhub/p (hook image puller, matched by hookPuller.selector) breaks the prepuller ServiceAccount policy (audit of the stored object; with mode: reject the policy fixes nothing at admission either, so make these changes yourself): (1) spec.serviceAccountName is "default", expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name; the chart creates the puller ServiceAccounts since 4.1.0; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#.into(),
+            warnings: vec![]
+        }
+    );
     match request_as(
-        "null",
+        ADMIN,
         "Pod",
         "CREATE",
         &pod(false),
         None,
         r#"{"mode":"reject"}"#,
     ) {
-        Decision::Reject { message, .. } => assert!(message.contains("(mode: reject"), "{message}"),
+        Decision::Reject { message, .. } => assert!(
+            message.contains("(mode: reject, so nothing was changed)"),
+            "{message}"
+        ),
         other => panic!("{other:?}"),
     }
 }
@@ -239,10 +250,12 @@ fn labels_on_the_controller_only_give_no_role_and_a_warning() {
 
 mod require_existing {
     use super::*;
-    use crate::cluster::fake::FakeCluster;
+    use crate::cluster::fake::{FakeCluster, NOT_GRANTED, UNREACHABLE, forbidden, sdk_error};
 
     const ON: &str = r#"{"requireExistingServiceAccounts":true}"#;
     const ON_REJECT: &str = r#"{"requireExistingServiceAccounts":true,"mode":"reject"}"#;
+    const SUBJECT: &str = "Pod jhub/p (hook image puller, matched by hookPuller.selector)";
+    const NOT_FOUND: &str = r#"error invoking host capability kubernetes.get_resource: Host error: Callback evaluation failure: Cannot find v1/ServiceAccount named 'hook-image-puller' inside of namespace 'Some("jhub")'"#;
 
     fn run(cluster: &FakeCluster, user: &str, object: &str, settings: &str) -> Decision {
         let payload = format!(
@@ -260,34 +273,41 @@ mod require_existing {
         ("jhub".into(), name.into(), uncached)
     }
 
+    fn compliant() -> String {
+        pod(false).replace(r#""default""#, r#""hook-image-puller""#)
+    }
+
+    fn missing() -> Decision {
+        Decision::Reject {
+            message: format!(
+                r#"{SUBJECT} would run as ServiceAccount "hook-image-puller" of namespace "jhub", which does not exist (requireExistingServiceAccounts: true; the host answered {NOT_FOUND:?}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it (prePuller.hook.serviceAccountImagePuller.create=true), or create it (kubectl create serviceaccount hook-image-puller -n jhub), or set hookPuller.serviceAccountName in the policy settings to the ServiceAccount you use"#
+            ),
+            warnings: vec![],
+        }
+    }
+
     #[test]
     fn compliant_and_mutated_pullers_need_their_account() {
-        let compliant = pod(false).replace(r#""default""#, r#""hook-image-puller""#);
         for settings in [ON, ON_REJECT] {
             let found = FakeCluster::with(&[("jhub", "hook-image-puller", true)]);
-            assert_eq!(run(&found, ADMIN, &compliant, settings), Decision::accept());
+            assert_eq!(
+                run(&found, ADMIN, &compliant(), settings),
+                Decision::accept()
+            );
             assert_eq!(asked(&found), [q("hook-image-puller", false)]);
 
             let absent = FakeCluster::with(&[]);
-            let Decision::Reject { message, .. } = run(&absent, ADMIN, &compliant, settings) else {
-                panic!("expected a rejection")
-            };
-            assert!(message.contains(r#"would run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not find"#), "{message}");
-            assert!(
-                message.contains("Upgrade Zero to JupyterHub to 4.1.0 or later"),
-                "{message}"
-            );
-            assert!(
-                message.contains(r#"serviceaccounts \"hook-image-puller\" not found"#),
-                "{message}"
-            );
+            assert_eq!(run(&absent, ADMIN, &compliant(), settings), missing());
             assert_eq!(
                 asked(&absent),
                 [q("hook-image-puller", false), q("hook-image-puller", true)]
             );
 
             let fresh = FakeCluster::with(&[("jhub", "hook-image-puller", false)]);
-            assert_eq!(run(&fresh, ADMIN, &compliant, settings), Decision::accept());
+            assert_eq!(
+                run(&fresh, ADMIN, &compliant(), settings),
+                Decision::accept()
+            );
             assert_eq!(
                 asked(&fresh),
                 [q("hook-image-puller", false), q("hook-image-puller", true)]
@@ -295,10 +315,7 @@ mod require_existing {
         }
         // A chart 4.0.0 pod about to be mutated to an account that does not exist.
         let absent = FakeCluster::with(&[]);
-        assert!(matches!(
-            run(&absent, ADMIN, &pod(false), ON),
-            Decision::Reject { .. }
-        ));
+        assert_eq!(run(&absent, ADMIN, &pod(false), ON), missing());
         let found = FakeCluster::with(&[("jhub", "hook-image-puller", true)]);
         assert!(matches!(
             run(&found, ADMIN, &pod(false), ON),
@@ -306,26 +323,99 @@ mod require_existing {
         ));
         // Audits look up the same way.
         let absent = FakeCluster::with(&[]);
-        let Decision::Reject { message, .. } = run(&absent, "null", &compliant, ON) else {
-            panic!("expected a failed audit")
-        };
-        assert!(
-            message.contains("which the policy could not find"),
-            "{message}"
-        );
+        assert_eq!(run(&absent, "null", &compliant(), ON), missing());
+    }
+
+    /// The cause and the fix each refusal names.
+    fn refusals() -> Vec<(String, &'static str, &'static str)> {
+        vec![
+            (
+                NOT_GRANTED.to_owned(),
+                "the policy is not granted ServiceAccount lookups",
+                "requireExistingServiceAccounts needs a ClusterAdmissionPolicy listing contextAwareResources [{apiVersion: v1, kind: ServiceAccount}] (an AdmissionPolicy cannot look anything up: Kubewarden grants it none, so use the ClusterAdmissionPolicy or set requireExistingServiceAccounts: false; a policy's hostCapabilities must allow kubernetes/get_resource)",
+            ),
+            (
+                forbidden("jhub", "hook-image-puller"),
+                "the API server forbids policy-server's ServiceAccount to read ServiceAccounts",
+                "let policy-server's ServiceAccount get, list and watch serviceaccounts (the ClusterRole and ClusterRoleBinding in the policy's README, Require existing ServiceAccounts)",
+            ),
+            (
+                UNREACHABLE.to_owned(),
+                "the lookup failed (the API server may be unreachable)",
+                "check that policy-server reaches the API server (its logs say why the lookup failed)",
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_refused_lookup_admits_a_compliant_puller_with_the_cause() {
+        for (host, cause, fix) in refusals() {
+            let answer = sdk_error(&host);
+            let warning = format!(
+                r#"{SUBJECT} runs as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}). Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {fix}"#
+            );
+            // Admission in both modes, and the audit scanner's request alike.
+            for (user, settings) in [
+                (ADMIN, ON),
+                (ADMIN, ON_REJECT),
+                ("null", ON),
+                ("null", ON_REJECT),
+            ] {
+                let cluster = FakeCluster::refusing(&host);
+                assert_eq!(
+                    run(&cluster, user, &compliant(), settings),
+                    Decision::Accept {
+                        warnings: vec![warning.clone()]
+                    },
+                    "{host} {user} {settings}"
+                );
+                // Not granted is refused the same way twice: asked once.
+                let asks = if host == NOT_GRANTED { 1 } else { 2 };
+                assert_eq!(asked(&cluster).len(), asks);
+                assert!(!warning.contains("which does not exist"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_lookup_makes_no_blind_mutation() {
+        for (host, cause, fix) in refusals() {
+            let answer = sdk_error(&host);
+            let cluster = FakeCluster::refusing(&host);
+            assert_eq!(
+                run(&cluster, ADMIN, &pod(false), ON),
+                Decision::Reject {
+                    message: format!(
+                        r#"{SUBJECT} would be changed to run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: (1) spec.serviceAccountName is "default", expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name; the chart creates the puller ServiceAccounts since 4.1.0; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#
+                    ),
+                    warnings: vec![]
+                },
+                "{host}"
+            );
+            // Rejected for its violations before any lookup: in reject mode, and in an audit.
+            for (user, settings) in [(ADMIN, ON_REJECT), ("null", ON)] {
+                let cluster = FakeCluster::refusing(&host);
+                let d = run(&cluster, user, &pod(false), settings);
+                let Decision::Reject { message, .. } = &d else {
+                    panic!("{d:?}")
+                };
+                assert!(!message.contains("look up"), "{message}");
+                assert!(asked(&cluster).is_empty());
+            }
+        }
     }
 
     #[test]
     fn updates_that_start_no_pods_ask_nothing() {
-        let compliant = pod(false).replace(r#""default""#, r#""hook-image-puller""#);
-        let relabelled = compliant.replace(
+        let relabelled = compliant().replace(
             r#""namespace":"jhub","#,
             r#""namespace":"jhub","annotations":{"a":"b"},"#,
         );
         let none = FakeCluster::with(&[]);
         let payload = format!(
             r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"UPDATE","namespace":"jhub",
-            "userInfo":{ADMIN},"object":{relabelled},"oldObject":{compliant}}},"settings":{ON}}}"#
+            "userInfo":{ADMIN},"object":{relabelled},"oldObject":{}}},"settings":{ON}}}"#,
+            compliant()
         );
         // A running Pod (its ServiceAccount deleted meanwhile) still takes a label or a finalizer.
         assert_eq!(evaluate_in(payload.as_bytes(), &none), Decision::accept());
@@ -344,8 +434,7 @@ mod require_existing {
             Decision::Reject { .. }
         ));
         // The setting off: today's decision, no question.
-        let compliant = pod(false).replace(r#""default""#, r#""hook-image-puller""#);
-        assert_eq!(run(&none, ADMIN, &compliant, "{}"), Decision::accept());
+        assert_eq!(run(&none, ADMIN, &compliant(), "{}"), Decision::accept());
         // A rejected puller is not looked up either.
         assert!(matches!(
             run(&none, ADMIN, &pod(false), ON_REJECT),
@@ -393,4 +482,148 @@ fn a_service_account_update_is_judged_by_its_automount() {
     assert!(
         matches!(update(&annotated, &unset, "reject"), Decision::Accept { warnings } if warnings.len() == 1)
     );
+}
+
+/// An UPDATE of a Pod or a Job is refused only for what it introduces, and since their pod spec
+/// cannot change, the message says what to undo, never the fix of a CREATE.
+mod introduced {
+    use super::*;
+
+    const UNLABELLED: &str = r#"{"kind":"Pod","metadata":{"name":"p","namespace":"jhub","labels":{"app":"x"}},
+        "spec":{"serviceAccountName":"default","containers":[{"name":"c","image":"pause"}]EXTRA}}"#;
+
+    fn unlabelled(extra: &str) -> String {
+        UNLABELLED.replace("EXTRA", extra)
+    }
+
+    fn relabelled(extra: &str) -> String {
+        unlabelled(extra).replace(
+            r#"{"app":"x"}"#,
+            r#"{"app":"x","component":"hook-image-puller"}"#,
+        )
+    }
+
+    #[test]
+    fn a_running_pod_relabelled_into_a_role_is_told_not_to_add_the_labels() {
+        for settings in ["{}", r#"{"mode":"reject"}"#] {
+            let d = request("UPDATE", &relabelled(""), Some(&unlabelled("")), settings);
+            assert_eq!(
+                d,
+                Decision::Reject {
+                    message: r#"Pod jhub/p (hook image puller, matched by hookPuller.selector) breaks the prepuller ServiceAccount policy with this UPDATE: its new metadata.labels make it a hook image puller, but a Pod's pod spec cannot change after creation to comply; do not add these labels (to run a hook image puller, create a new Pod that complies): (1) spec.serviceAccountName is "default", expected "hook-image-puller"; (2) spec.automountServiceAccountToken is unset (defaults to true), expected false"#.into(),
+                    warnings: vec![]
+                }
+            );
+            let Decision::Reject { message, .. } = d else {
+                unreachable!()
+            };
+            assert!(!message.contains("run it as ServiceAccount"), "{message}");
+        }
+        // Relabelled out of its role while running as the role's account: keep the labels.
+        let puller = relabelled("")
+            .replace(r#""default""#, r#""hook-image-puller""#)
+            .replace(
+                r#""containers""#,
+                r#""automountServiceAccountToken":false,"containers""#,
+            );
+        let plain = puller.replace(r#","component":"hook-image-puller""#, "");
+        assert_eq!(
+            request("UPDATE", &plain, Some(&puller), "{}"),
+            Decision::Reject {
+                message: r#"Pod jhub/p breaks the prepuller ServiceAccount policy with this UPDATE: its new metadata.labels change its role, but a Pod's pod spec cannot change after creation to comply; keep the labels it had (or create a new Pod that complies): (1) spec.serviceAccountName is "hook-image-puller", expected a ServiceAccount not reserved for the prepullers"#.into(),
+                warnings: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_suspended_job_relabelled_into_a_role_is_told_not_to_add_the_labels() {
+        let job = |labels: &str| {
+            format!(
+                r#"{{"kind":"Job","metadata":{{"name":"j","namespace":"jhub"}},"spec":{{"suspend":true,
+                "template":{{"metadata":{{"labels":{labels}}},"spec":{{"serviceAccountName":"default","containers":[{{"name":"c"}}]}}}}}}}}"#
+            )
+        };
+        let d = request_as(
+            ADMIN,
+            "Job",
+            "UPDATE",
+            &job(r#"{"component":"image-puller"}"#),
+            Some(&job(r#"{"app":"x"}"#)),
+            "{}",
+        );
+        assert_eq!(
+            d,
+            Decision::Reject {
+                message: r#"Job jhub/j (hook image awaiter, matched by awaiter.selector) breaks the prepuller ServiceAccount policy with this UPDATE: its new spec.template.metadata.labels make it a hook image awaiter, but a Job's pod spec cannot change after creation to comply; do not add these labels (to run a hook image awaiter, create a new Job that complies): (1) spec.template.spec.serviceAccountName is "default", expected "hook-image-awaiter""#.into(),
+                warnings: vec![]
+            }
+        );
+    }
+
+    const PULLER: &str = r#"{"kind":"Pod","metadata":{"name":"p","namespace":"jhub","labels":{"component":"hook-image-puller"}},
+        "spec":{"serviceAccountName":"hook-image-puller","automountServiceAccountToken":false,
+        "volumes":[{"name":"tok","projected":{"sources":[{"serviceAccountToken":{"path":"token"}}]}},{"name":"data","emptyDir":{}}],
+        "containers":[{"name":"c","image":"pause"}]EPHEMERAL}}"#;
+
+    fn puller(ephemeral: &str) -> String {
+        PULLER.replace("EPHEMERAL", ephemeral)
+    }
+
+    fn debug(update: &str, old: &str) -> Decision {
+        let payload = format!(
+            r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"Pod"}},"subResource":"ephemeralcontainers",
+            "resource":{{"group":"","version":"v1","resource":"pods"}},"operation":"UPDATE","namespace":"jhub",
+            "userInfo":{ADMIN},"object":{update},"oldObject":{old}}},"settings":{{}}}}"#
+        );
+        evaluate(payload.as_bytes())
+    }
+
+    const CARRIED: &str = r#"spec.volumes[0] is projected volume "tok" with a serviceAccountToken source, expected no ServiceAccount token volume: left as is, this field cannot change on UPDATE; recreate the object to fix it"#;
+
+    #[test]
+    fn a_debug_container_mounting_the_token_path_is_told_not_to() {
+        let d = debug(
+            &puller(
+                r#","ephemeralContainers":[{"name":"debugger","volumeMounts":[{"name":"data","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}]}]"#,
+            ),
+            &puller(""),
+        );
+        assert_eq!(
+            d,
+            Decision::Reject {
+                message: r#"Pod jhub/p (hook image puller, matched by hookPuller.selector) breaks the prepuller ServiceAccount policy with this UPDATE: (1) spec.ephemeralContainers[0].volumeMounts[0] is volume "data" mounted at /var/run/secrets/kubernetes.io/serviceaccount in container "debugger", expected nothing mounted at /var/run/secrets/kubernetes.io/serviceaccount: do not mount volume "data" at /var/run/secrets/kubernetes.io/serviceaccount in the debug container "debugger" (add it without this mount)"#.into(),
+                warnings: vec![CARRIED.into()]
+            }
+        );
+    }
+
+    #[test]
+    fn a_debug_container_newly_mounting_a_token_volume_introduces_it() {
+        // No container mounted "tok" before: the debug container exposes the token anew.
+        let d = debug(
+            &puller(
+                r#","ephemeralContainers":[{"name":"debugger","volumeMounts":[{"name":"tok","mountPath":"/tok"}]}]"#,
+            ),
+            &puller(""),
+        );
+        assert_eq!(
+            d,
+            Decision::Reject {
+                message: r#"Pod jhub/p (hook image puller, matched by hookPuller.selector) breaks the prepuller ServiceAccount policy with this UPDATE: (1) spec.volumes[0] is projected volume "tok" with a serviceAccountToken source, expected no ServiceAccount token volume: do not mount volume "tok" in the debug container "debugger" (add it without this mount)"#.into(),
+                warnings: vec![]
+            }
+        );
+        // A debug container that mounts nothing carries the stored violation over.
+        let d = debug(
+            &puller(r#","ephemeralContainers":[{"name":"debugger"}]"#),
+            &puller(""),
+        );
+        assert_eq!(
+            d,
+            Decision::Accept {
+                warnings: vec![CARRIED.into()]
+            }
+        );
+    }
 }
