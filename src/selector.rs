@@ -86,22 +86,11 @@ impl LabelSelector {
             && self.match_expressions.iter().all(|r| r.matches(labels))
     }
 
-    /// Checks what the API server would refuse in a LabelSelector, and two things a role's
-    /// selector must not do. It must require some label to be there (a `matchLabels` entry, or
-    /// an `In` or `Exists` expression): a selector of only `NotIn`/`DoesNotExist` matches every
-    /// unlabelled Pod in the cluster. And it must not read a label that Kubernetes adds after
-    /// mutating admission ([`ADDED_AFTER_ADMISSION`]).
+    /// Checks what the API server would refuse in a LabelSelector, and what a role's selector
+    /// must not do on its own: read a label that Kubernetes adds after mutating admission
+    /// ([`ADDED_AFTER_ADMISSION`]). What a selector matches (nothing, Pods of any component,
+    /// another role's Pods) is decided on its [`LabelSet`], by the settings that name the role.
     pub fn validate(&self, key: &str) -> Result<(), String> {
-        let positive = !self.match_labels.is_empty()
-            || self
-                .match_expressions
-                .iter()
-                .any(|r| matches!(r.operator, Operator::In | Operator::Exists));
-        if !positive {
-            return Err(format!(
-                "{key}: the selector requires no label (it needs a matchLabels entry, or an In or Exists expression), so it would match every workload without those labels"
-            ));
-        }
         let keys = self
             .match_labels
             .keys()
@@ -143,31 +132,217 @@ impl LabelSelector {
         }
         Ok(())
     }
+}
 
-    /// The selector with its lists sorted, so that two spellings of the same selector compare
-    /// equal when settings are checked for roles that cannot be told apart.
-    pub fn normalized(&self) -> LabelSelector {
-        let mut expressions: Vec<Requirement> = self
-            .match_expressions
-            .iter()
-            .map(|r| {
-                let mut values = r.values.clone();
-                values.sort();
-                values.dedup();
-                Requirement {
-                    key: r.key.clone(),
-                    operator: r.operator,
-                    values,
-                }
-            })
-            .collect();
-        expressions
-            .sort_by(|a, b| (&a.key, a.operator, &a.values).cmp(&(&b.key, b.operator, &b.values)));
-        expressions.dedup();
-        LabelSelector {
-            match_labels: self.match_labels.clone(),
-            match_expressions: expressions,
+/// The values a label may take under some requirements: only those of a finite set (`In`,
+/// `matchLabels`), or any value but those of a finite set (`NotIn`, `Exists`). Sets are sorted,
+/// deduplicated and borrow from the selector, so that a large selector costs little more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Values<'a> {
+    Only(Vec<&'a str>),
+    AllBut(Vec<&'a str>),
+}
+
+fn sorted<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = values.into_iter().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// What one label key may be, under every requirement on it: a value from [`Values`], or
+/// absent when `absent` is true.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyConstraint<'a> {
+    values: Values<'a>,
+    absent: bool,
+}
+
+impl<'a> KeyConstraint<'a> {
+    /// No requirement: any value, or no label.
+    pub fn any() -> Self {
+        KeyConstraint {
+            values: Values::AllBut(Vec::new()),
+            absent: true,
         }
+    }
+
+    /// The label must not be there (`DoesNotExist`).
+    pub fn absent() -> Self {
+        KeyConstraint {
+            values: Values::Only(Vec::new()),
+            absent: true,
+        }
+    }
+
+    /// The label must be there, with any value (`Exists`).
+    pub fn present() -> Self {
+        KeyConstraint {
+            values: Values::AllBut(Vec::new()),
+            absent: false,
+        }
+    }
+
+    /// The label must be there with one of `values` (`In`, or `matchLabels` with one value).
+    pub fn one_of(values: impl IntoIterator<Item = &'a str>) -> Self {
+        KeyConstraint {
+            values: Values::Only(sorted(values)),
+            absent: false,
+        }
+    }
+
+    /// The label may be absent, or there with one of `values` (a chart label some versions
+    /// leave out).
+    pub fn one_of_or_absent(values: impl IntoIterator<Item = &'a str>) -> Self {
+        KeyConstraint {
+            absent: true,
+            ..Self::one_of(values)
+        }
+    }
+
+    /// The label may be absent, or there with any value but `values` (`NotIn`).
+    fn none_of(values: impl IntoIterator<Item = &'a str>) -> Self {
+        KeyConstraint {
+            values: Values::AllBut(sorted(values)),
+            absent: true,
+        }
+    }
+
+    /// What both constraints allow.
+    fn and(&self, other: &KeyConstraint<'a>) -> KeyConstraint<'a> {
+        use Values::{AllBut, Only};
+        let has = |set: &[&str], v: &str| set.binary_search(&v).is_ok();
+        let values = match (&self.values, &other.values) {
+            (Only(a), Only(b)) => Only(a.iter().copied().filter(|v| has(b, v)).collect()),
+            (Only(a), AllBut(b)) | (AllBut(b), Only(a)) => {
+                Only(a.iter().copied().filter(|v| !has(b, v)).collect())
+            }
+            (AllBut(a), AllBut(b)) => AllBut(sorted(a.iter().chain(b).copied())),
+        };
+        KeyConstraint {
+            values,
+            absent: self.absent && other.absent,
+        }
+    }
+
+    /// A label (`Some(value)`) or its absence (`None`) that satisfies the constraint, if any.
+    /// Label values are strings without a bound on their number, so "any value but a finite
+    /// set" always has one.
+    fn witness(&self) -> Option<Option<String>> {
+        if self.absent {
+            return Some(None);
+        }
+        match &self.values {
+            Values::Only(set) => set.first().map(|v| Some((*v).to_owned())),
+            Values::AllBut(set) => (0..=set.len())
+                .map(|i| {
+                    if i == 0 {
+                        "x".to_owned()
+                    } else {
+                        format!("x{i}")
+                    }
+                })
+                .find(|v| set.binary_search(&v.as_str()).is_err())
+                .map(Some),
+        }
+    }
+
+    /// Whether the label must be there with a value from a finite set.
+    fn pins(&self) -> bool {
+        !self.absent && matches!(self.values, Values::Only(_))
+    }
+}
+
+/// The label maps a selector matches, as a constraint per key: the exact decision procedure
+/// behind the settings' checks (a selector that matches nothing, fixes no value, or can match
+/// the Pods of another role or of another chart component).
+///
+/// A label map is a finite map from keys to string values, and a selector's requirements each
+/// constrain one key, so the requirements on one key intersect into one [`KeyConstraint`] and
+/// keys are independent: a set of label maps is empty iff one key's constraint is unsatisfiable,
+/// and two sets share a label map iff every key's two constraints intersect satisfiably.
+/// Semantics are Kubernetes' (`labels.Selector`): `NotIn` and `DoesNotExist` hold when the key
+/// is absent. Reasoning on spellings instead (comparing sorted selectors) misses equal sets
+/// spelled differently (`matchLabels` against `In` of one value) and overlapping ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelSet<'a> {
+    keys: BTreeMap<&'a str, KeyConstraint<'a>>,
+    /// What keys not in `keys` may be: [`KeyConstraint::any`] for a selector (it says nothing
+    /// about them), [`KeyConstraint::absent`] for a known label map such as a chart
+    /// component's Pods.
+    others: KeyConstraint<'a>,
+}
+
+impl<'a> LabelSet<'a> {
+    /// The label maps `selector` matches.
+    pub fn of(selector: &'a LabelSelector) -> LabelSet<'a> {
+        let mut keys: BTreeMap<&'a str, KeyConstraint<'a>> = BTreeMap::new();
+        let mut add = |key: &'a str, c: KeyConstraint<'a>| {
+            let merged = match keys.get(key) {
+                Some(old) => old.and(&c),
+                None => c,
+            };
+            keys.insert(key, merged);
+        };
+        for (k, v) in &selector.match_labels {
+            add(k, KeyConstraint::one_of([v.as_str()]));
+        }
+        for r in &selector.match_expressions {
+            let values = r.values.iter().map(String::as_str);
+            let c = match r.operator {
+                Operator::In => KeyConstraint::one_of(values),
+                Operator::NotIn => KeyConstraint::none_of(values),
+                Operator::Exists => KeyConstraint::present(),
+                Operator::DoesNotExist => KeyConstraint::absent(),
+            };
+            add(&r.key, c);
+        }
+        LabelSet {
+            keys,
+            others: KeyConstraint::any(),
+        }
+    }
+
+    /// Label maps with exactly these keys constrained, and no other label.
+    pub fn exactly(keys: impl IntoIterator<Item = (&'a str, KeyConstraint<'a>)>) -> LabelSet<'a> {
+        LabelSet {
+            keys: keys.into_iter().collect(),
+            others: KeyConstraint::absent(),
+        }
+    }
+
+    /// The first key (in key order) whose requirements exclude each other, when the set is
+    /// empty.
+    pub fn contradiction(&self) -> Option<&'a str> {
+        self.keys
+            .iter()
+            .find(|(_, c)| c.witness().is_none())
+            .map(|(k, _)| *k)
+    }
+
+    /// Whether every label map of the set has some key with a value from a finite set: the
+    /// set is then not "every Pod with (or without) these keys", whatever its values.
+    pub fn pins_a_value(&self) -> bool {
+        self.keys.values().any(KeyConstraint::pins)
+    }
+
+    /// A label map in both sets, if they share one; `None` means no object can match both.
+    pub fn common_labels(&self, other: &LabelSet<'_>) -> Option<BTreeMap<String, String>> {
+        let mut labels = BTreeMap::new();
+        let keys = self
+            .keys
+            .keys()
+            .chain(other.keys.keys().filter(|k| !self.keys.contains_key(*k)));
+        for k in keys {
+            let mine = self.keys.get(k).unwrap_or(&self.others);
+            let theirs = other.keys.get(k).unwrap_or(&other.others);
+            if let Some(value) = mine.and(theirs).witness()? {
+                labels.insert((*k).to_owned(), value);
+            }
+        }
+        // Keys neither set names: both allow absence (a selector allows anything, a known
+        // label map only absence), so leaving them out satisfies both.
+        Some(labels)
     }
 }
 
@@ -197,6 +372,11 @@ mod tests {
 
     fn selector(json: &str) -> LabelSelector {
         serde_json::from_str(json).expect("test selector")
+    }
+
+    /// The label maps a test selector matches (the selector lives as long as the test run).
+    fn set(json: &str) -> LabelSet<'static> {
+        LabelSet::of(Box::leak(Box::new(selector(json))))
     }
 
     #[test]
@@ -242,26 +422,189 @@ mod tests {
     }
 
     #[test]
-    fn a_role_selector_needs_a_positive_requirement() {
-        for negative in [
-            "{}",
-            r#"{"matchExpressions":[{"key":"tier","operator":"NotIn","values":["x"]}]}"#,
-            r#"{"matchExpressions":[{"key":"a","operator":"DoesNotExist"},{"key":"b","operator":"NotIn","values":["y"]}]}"#,
+    fn match_labels_is_in_of_one_value() {
+        let a = set(r#"{"matchLabels":{"component":"hook-image-puller"}}"#);
+        let b = set(
+            r#"{"matchExpressions":[{"key":"component","operator":"In","values":["hook-image-puller"]}]}"#,
+        );
+        assert_eq!(a, b);
+        assert_eq!(
+            a.common_labels(&b),
+            Some(BTreeMap::from([(
+                "component".to_owned(),
+                "hook-image-puller".to_owned()
+            )]))
+        );
+    }
+
+    #[test]
+    fn sets_overlap_when_one_label_map_satisfies_both() {
+        let hook = set(r#"{"matchLabels":{"component":"hook-image-puller"}}"#);
+        // Different keys: a Pod may carry both labels.
+        let modern = set(r#"{"matchLabels":{"app.kubernetes.io/component":"x"}}"#);
+        assert_eq!(
+            hook.common_labels(&modern).map(|l| l.len()),
+            Some(2),
+            "both labels"
+        );
+        // NotIn also matches a Pod without the label, DoesNotExist excludes it.
+        let not_in = set(
+            r#"{"matchExpressions":[{"key":"tier","operator":"NotIn","values":["a"]},{"key":"component","operator":"In","values":["hook-image-puller","c"]}]}"#,
+        );
+        assert!(hook.common_labels(&not_in).is_some());
+        let without = set(
+            r#"{"matchLabels":{"component":"c"},"matchExpressions":[{"key":"tier","operator":"Exists"}]}"#,
+        );
+        assert!(hook.common_labels(&without).is_none());
+        let absent = set(
+            r#"{"matchLabels":{"component":"c"},"matchExpressions":[{"key":"tier","operator":"DoesNotExist"}]}"#,
+        );
+        assert!(without.common_labels(&absent).is_none());
+        assert!(not_in.common_labels(&absent).is_some());
+        // NotIn of every value of an In: disjoint.
+        let excluded = set(
+            r#"{"matchExpressions":[{"key":"component","operator":"NotIn","values":["hook-image-puller","c"]},{"key":"app","operator":"In","values":["j"]}]}"#,
+        );
+        assert!(excluded.common_labels(&not_in).is_none());
+        assert!(excluded.common_labels(&hook).is_none());
+    }
+
+    #[test]
+    fn contradictions_and_pinned_values() {
+        let s = set(
+            r#"{"matchLabels":{"component":"hook-image-puller"},"matchExpressions":[{"key":"component","operator":"NotIn","values":["hook-image-puller"]}]}"#,
+        );
+        assert_eq!(s.contradiction(), Some("component"));
+        for empty in [
+            r#"{"matchExpressions":[{"key":"a","operator":"Exists"},{"key":"a","operator":"DoesNotExist"}]}"#,
+            r#"{"matchExpressions":[{"key":"a","operator":"In","values":["x"]},{"key":"a","operator":"In","values":["y"]}]}"#,
         ] {
-            let e = selector(negative)
-                .validate("hookPuller.selector")
-                .unwrap_err();
-            assert!(
-                e.starts_with("hookPuller.selector: the selector requires no label"),
-                "{e}"
-            );
+            assert_eq!(set(empty).contradiction(), Some("a"), "{empty}");
         }
-        for positive in [
-            r#"{"matchLabels":{"a":"b"}}"#,
-            r#"{"matchExpressions":[{"key":"a","operator":"In","values":["b"]},{"key":"c","operator":"DoesNotExist"}]}"#,
-            r#"{"matchExpressions":[{"key":"a","operator":"Exists"}]}"#,
+        assert_eq!(
+            set(r#"{"matchExpressions":[{"key":"a","operator":"NotIn","values":["x"]},{"key":"a","operator":"DoesNotExist"}]}"#)
+                .contradiction(),
+            None
+        );
+        for loose in [
+            "{}",
+            r#"{"matchExpressions":[{"key":"component","operator":"Exists"}]}"#,
+            r#"{"matchExpressions":[{"key":"a","operator":"NotIn","values":["x"]},{"key":"b","operator":"DoesNotExist"}]}"#,
         ] {
-            assert_eq!(selector(positive).validate("s"), Ok(()), "{positive}");
+            assert!(!set(loose).pins_a_value(), "{loose}");
+        }
+        for pinned in [
+            r#"{"matchLabels":{"a":"b"}}"#,
+            r#"{"matchExpressions":[{"key":"a","operator":"Exists"},{"key":"a","operator":"In","values":["x","y"]}]}"#,
+        ] {
+            assert!(set(pinned).pins_a_value(), "{pinned}");
+        }
+    }
+
+    /// The decision procedure against brute force: over keys `a`, `b`, `c` and values `x`,
+    /// `y`, `z`, every label map (each key absent or one of `x`, `y`, `z`, `w`; `w` stands for
+    /// every value no selector names) is tried against both selectors.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const KEYS: [&str; 3] = ["a", "b", "c"];
+        const VALUES: [&str; 3] = ["x", "y", "z"];
+
+        fn values() -> impl Strategy<Value = Vec<String>> {
+            proptest::sample::subsequence(VALUES.to_vec(), 1..=3)
+                .prop_map(|v| v.into_iter().map(str::to_owned).collect())
+        }
+
+        fn requirement() -> impl Strategy<Value = Requirement> {
+            let key = proptest::sample::select(KEYS.to_vec()).prop_map(str::to_owned);
+            (key, 0..4u8, values()).prop_map(|(key, op, values)| {
+                let (operator, values) = match op {
+                    0 => (Operator::In, values),
+                    1 => (Operator::NotIn, values),
+                    2 => (Operator::Exists, Vec::new()),
+                    _ => (Operator::DoesNotExist, Vec::new()),
+                };
+                Requirement {
+                    key,
+                    operator,
+                    values,
+                }
+            })
+        }
+
+        fn label_selector() -> impl Strategy<Value = LabelSelector> {
+            let name = |set: [&'static str; 3]| {
+                proptest::sample::select(set.to_vec()).prop_map(str::to_owned)
+            };
+            (
+                proptest::collection::btree_map(name(KEYS), name(VALUES), 0..3),
+                proptest::collection::vec(requirement(), 0..4),
+            )
+                .prop_map(|(match_labels, match_expressions)| LabelSelector {
+                    match_labels,
+                    match_expressions,
+                })
+        }
+
+        /// Every label map over the alphabet.
+        fn label_maps() -> Vec<Labels<'static>> {
+            let choices = ["", "x", "y", "z", "w"];
+            let mut maps = vec![Labels::new()];
+            for key in KEYS {
+                maps = maps
+                    .into_iter()
+                    .flat_map(|m| {
+                        choices.iter().map(move |v| {
+                            let mut m = m.clone();
+                            if !v.is_empty() {
+                                m.insert(CowStr(Cow::Borrowed(key)), CowStr(Cow::Borrowed(*v)));
+                            }
+                            m
+                        })
+                    })
+                    .collect();
+            }
+            maps
+        }
+
+        fn owned(labels: &BTreeMap<String, String>) -> Labels<'_> {
+            labels
+                .iter()
+                .map(|(k, v)| (CowStr(Cow::Borrowed(k)), CowStr(Cow::Borrowed(v))))
+                .collect()
+        }
+
+        proptest! {
+            #[test]
+            fn overlap_iff_a_label_map_matches_both(s in label_selector(), t in label_selector()) {
+                let common = LabelSet::of(&s).common_labels(&LabelSet::of(&t));
+                let brute = label_maps().into_iter().any(|m| s.matches(&m) && t.matches(&m));
+                prop_assert_eq!(common.is_some(), brute);
+                if let Some(labels) = common {
+                    prop_assert!(s.matches(&owned(&labels)) && t.matches(&owned(&labels)));
+                }
+            }
+
+            #[test]
+            fn empty_iff_no_label_map_matches(s in label_selector()) {
+                let set = LabelSet::of(&s);
+                let brute = label_maps().into_iter().any(|m| s.matches(&m));
+                prop_assert_eq!(set.contradiction().is_none(), brute);
+                prop_assert_eq!(set.common_labels(&set).is_some(), brute);
+            }
+
+            #[test]
+            fn a_pinned_value_excludes_some_label_map(s in label_selector()) {
+                // A satisfiable set pins no value iff it matches a label map whose keys are
+                // each absent or `w`, a value no selector names.
+                let set = LabelSet::of(&s);
+                prop_assume!(set.contradiction().is_none());
+                let free = label_maps().into_iter().any(|m| {
+                    m.values().all(|v| v.as_str() == "w") && s.matches(&m)
+                });
+                prop_assert_eq!(set.pins_a_value(), !free);
+            }
         }
     }
 
@@ -321,17 +664,5 @@ mod tests {
             .is_err()
         );
         assert!(serde_json::from_str::<LabelSelector>(r#"{"matchLabel":{}}"#).is_err());
-    }
-
-    #[test]
-    fn normalization_ignores_order() {
-        let a = selector(
-            r#"{"matchExpressions":[{"key":"b","operator":"In","values":["2","1"]},{"key":"a","operator":"Exists"}]}"#,
-        );
-        let b = selector(
-            r#"{"matchExpressions":[{"key":"a","operator":"Exists"},{"key":"b","operator":"In","values":["1","2"]}]}"#,
-        );
-        assert_ne!(a, b);
-        assert_eq!(a.normalized(), b.normalized());
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::names;
 use crate::roles::{Role, RoleKind};
-use crate::selector::LabelSelector;
+use crate::selector::{KeyConstraint, LabelSelector, LabelSet};
 
 /// What the policy does with a violation it can fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -27,6 +27,17 @@ struct RoleInput {
     selector: Option<LabelSelector>,
 }
 
+/// The awaiter as the user wrote it: a role that can also be turned off with `enabled: false`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AwaiterInput {
+    /// `false` turns the awaiter's rules off, like `awaiter: null`, but survives a JSON merge
+    /// patch (RFC 7386 deletes a key patched to null, which brings the default awaiter back).
+    enabled: Option<bool>,
+    service_account_name: Option<String>,
+    selector: Option<LabelSelector>,
+}
+
 /// The settings as written in the policy's `settings:`; turned into [`Settings`] by `resolve`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -39,7 +50,7 @@ struct SettingsInput {
     continuous_puller: Option<RoleInput>,
     /// Absent keeps the default awaiter; an explicit `null` turns the awaiter rules off.
     #[serde(default = "awaiter_default", deserialize_with = "explicit_null")]
-    awaiter: Option<Option<RoleInput>>,
+    awaiter: Option<Option<AwaiterInput>>,
     #[serde(default = "yes")]
     reserve_service_accounts: bool,
     #[serde(default)]
@@ -48,7 +59,7 @@ struct SettingsInput {
     require_existing_service_accounts: bool,
 }
 
-fn awaiter_default() -> Option<Option<RoleInput>> {
+fn awaiter_default() -> Option<Option<AwaiterInput>> {
     None
 }
 
@@ -57,8 +68,10 @@ fn yes() -> bool {
 }
 
 /// Tells `awaiter: null` (off) apart from a missing `awaiter` key (default).
-fn explicit_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<RoleInput>>, D::Error> {
-    Ok(Some(Option::<RoleInput>::deserialize(d)?))
+fn explicit_null<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<AwaiterInput>>, D::Error> {
+    Ok(Some(Option::<AwaiterInput>::deserialize(d)?))
 }
 
 /// The settings resolved and validated: every default filled in.
@@ -70,7 +83,8 @@ pub struct Settings {
     pub hook_puller: Role,
     /// `continuousPuller`: the continuous DaemonSet's account and selector.
     pub continuous_puller: Role,
-    /// `awaiter`: `None` (`awaiter: null`) turns the awaiter's rules off and frees its account.
+    /// `awaiter`: `None` (`awaiter: null` or `awaiter: {enabled: false}`) turns the awaiter's
+    /// rules off and frees its account.
     pub awaiter: Option<Role>,
     /// Refuse workloads of no role that run as a role's ServiceAccount, so no other Pod gets a
     /// prepuller's identity (or its RBAC).
@@ -141,8 +155,20 @@ impl Settings {
             continuous_puller: resolve_role(RoleKind::ContinuousPuller, input.continuous_puller),
             awaiter: match input.awaiter {
                 None => Some(RoleKind::Awaiter.default_role()),
-                Some(None) => None,
-                Some(Some(a)) => Some(resolve_role(RoleKind::Awaiter, Some(a))),
+                Some(None)
+                | Some(Some(AwaiterInput {
+                    enabled: Some(false),
+                    ..
+                })) => None,
+                // Turned off, the other keys are kept but not read, so that a merge patch of
+                // `enabled: false` onto a configured awaiter, and back, works.
+                Some(Some(a)) => Some(resolve_role(
+                    RoleKind::Awaiter,
+                    Some(RoleInput {
+                        service_account_name: a.service_account_name,
+                        selector: a.selector,
+                    }),
+                )),
             },
             reserve_service_accounts: input.reserve_service_accounts,
             service_account_objects: input.service_account_objects,
@@ -172,6 +198,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), String> {
         let roles: Vec<&Role> = self.roles().collect();
+        let mut sets = Vec::with_capacity(roles.len());
         for role in &roles {
             let key = role.kind.settings_key();
             let sa = &role.service_account_name;
@@ -184,9 +211,10 @@ impl Settings {
                 ));
             }
             role.selector.validate(&format!("{key}.selector"))?;
+            sets.push(validate_role_selector(role)?);
         }
         for (i, a) in roles.iter().enumerate() {
-            for b in &roles[i + 1..] {
+            for (j, b) in roles.iter().enumerate().skip(i + 1) {
                 if a.service_account_name == b.service_account_name {
                     return Err(format!(
                         "{}.serviceAccountName: {:?} is also {}.serviceAccountName; each role needs its own ServiceAccount",
@@ -195,17 +223,126 @@ impl Settings {
                         a.kind.settings_key()
                     ));
                 }
-                if a.selector.normalized() == b.selector.normalized() {
+                if let Some(labels) = sets[i].common_labels(&sets[j]) {
                     return Err(format!(
-                        "{}.selector: identical to {}.selector, so the two roles cannot be told apart",
-                        b.kind.settings_key(),
-                        a.kind.settings_key()
+                        "{b}.selector and {a}.selector both match Pods labelled {}, so such a Pod's role would be ambiguous and it would be rejected; make the two selectors exclusive, such as different values of one label (the defaults: component: {} and component: {})",
+                        show(&labels),
+                        default_component(a.kind),
+                        default_component(b.kind),
+                        a = a.kind.settings_key(),
+                        b = b.kind.settings_key(),
                     ));
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The `component` label of the role's default selector, for the fix a message suggests.
+fn default_component(kind: RoleKind) -> String {
+    kind.default_role()
+        .selector
+        .match_labels
+        .remove("component")
+        .unwrap_or_default()
+}
+
+/// `{component: x, app: y}`, or `{}` for a Pod without labels.
+fn show(labels: &std::collections::BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
+/// Zero to JupyterHub's Pods other than the prepullers', by their `component` label, with the
+/// labels the chart (3.x and 4.x) gives their pod templates; no other label is assumed. A role
+/// selector matching one of these label maps would take that component's Pods for prepullers
+/// (the proxy made to run as `hook-image-awaiter`, for instance).
+const CHART_COMPONENTS: [(&str, &[&str]); 6] = [
+    (
+        "hub",
+        &[
+            "hub.jupyter.org/network-access-proxy-api",
+            "hub.jupyter.org/network-access-proxy-http",
+            "hub.jupyter.org/network-access-singleuser",
+        ],
+    ),
+    (
+        "proxy",
+        &[
+            "hub.jupyter.org/network-access-hub",
+            "hub.jupyter.org/network-access-singleuser",
+        ],
+    ),
+    ("autohttps", &["hub.jupyter.org/network-access-proxy-http"]),
+    ("user-scheduler", &[]),
+    ("user-placeholder", &[]),
+    (
+        "singleuser-server",
+        &[
+            "hub.jupyter.org/network-access-hub",
+            "hub.jupyter.org/username",
+            "hub.jupyter.org/servername",
+            "chart",
+            "heritage",
+            "helm.sh/chart",
+            "app.kubernetes.io/managed-by",
+        ],
+    ),
+];
+
+/// The label maps of one chart component's Pods: `component` and, since chart 4.1,
+/// `app.kubernetes.io/component` name it; `app` (`jupyterhub`, or the chart's `nameOverride`)
+/// and `release` are always there with a value the policy cannot know; the modern
+/// `app.kubernetes.io/name` and `instance`, and the component's own `extra` labels, may be there
+/// with any value (user pods' labels come from KubeSpawner and the hub's configuration).
+fn chart_component(component: &'static str, extra: &[&'static str]) -> LabelSet<'static> {
+    let mut keys = vec![
+        ("component", KeyConstraint::one_of([component])),
+        (
+            "app.kubernetes.io/component",
+            KeyConstraint::one_of_or_absent([component]),
+        ),
+        ("app", KeyConstraint::present()),
+        ("release", KeyConstraint::any()),
+        ("app.kubernetes.io/name", KeyConstraint::any()),
+        ("app.kubernetes.io/instance", KeyConstraint::any()),
+    ];
+    keys.extend(extra.iter().map(|k| (*k, KeyConstraint::any())));
+    LabelSet::exactly(keys)
+}
+
+/// The checks on one role's selector as a set of label maps ([`LabelSet`]): it must match some
+/// Pod, fix some label to a value, and match none of the chart's other components.
+fn validate_role_selector(role: &Role) -> Result<LabelSet<'_>, String> {
+    let key = role.kind.settings_key();
+    let set = LabelSet::of(&role.selector);
+    if let Some(label) = set.contradiction() {
+        return Err(format!(
+            "{key}.selector: matches no Pod: its requirements on label {label:?} exclude each other, so the {}'s Pods would be judged as workloads of no role (and rejected as borrowers of its ServiceAccount); make the requirements on {label:?} agree",
+            role.kind.description()
+        ));
+    }
+    if !set.pins_a_value() {
+        return Err(format!(
+            "{key}.selector: fixes no label to a value: Exists, NotIn and DoesNotExist alone also match Pods of other components (every chart Pod carries component), which would be judged as the {}; add a matchLabels entry or an In expression, such as component: {}",
+            role.kind.description(),
+            default_component(role.kind)
+        ));
+    }
+    for (component, extra) in CHART_COMPONENTS {
+        if set
+            .common_labels(&chart_component(component, extra))
+            .is_some()
+        {
+            return Err(format!(
+                "{key}.selector: matches the Pods of Zero to JupyterHub's {component} (component: {component}, app: jupyterhub), which would be judged as the {}; select the role's own Pods, such as component: {}",
+                role.kind.description(),
+                default_component(role.kind)
+            ));
+        }
+    }
+    Ok(set)
 }
 
 #[cfg(test)]
@@ -239,7 +376,7 @@ mod tests {
     fn partial_roles_keep_their_other_default() {
         let s = Settings::from_json(
             r#"{"mode":"reject","hookPuller":{"serviceAccountName":"myhub-hook-image-puller"},
-                "continuousPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"continuous-image-puller"}}},
+                "continuousPuller":{"selector":{"matchLabels":{"component":"continuous-image-puller","release":"myhub"}}},
                 "reserveServiceAccounts":false,"serviceAccountObjects":true}"#,
         )
         .expect("valid");
@@ -257,8 +394,11 @@ mod tests {
             "continuous-image-puller"
         );
         assert_eq!(
-            s.continuous_puller.selector,
-            LabelSelector::with_label("app.kubernetes.io/component", "continuous-image-puller")
+            s.continuous_puller.selector.match_labels,
+            std::collections::BTreeMap::from([
+                ("component".to_owned(), "continuous-image-puller".to_owned()),
+                ("release".to_owned(), "myhub".to_owned())
+            ])
         );
         assert!(!s.reserve_service_accounts);
         assert!(s.service_account_objects);
@@ -311,7 +451,7 @@ mod tests {
             .starts_with("awaiter.serviceAccountName: \"hook-image-puller\" is also hookPuller.serviceAccountName"));
         assert!(
             error(r#"{"hookPuller":{"selector":{}}}"#)
-                .starts_with("hookPuller.selector: the selector requires no label")
+                .starts_with("hookPuller.selector: fixes no label to a value")
         );
         assert!(
             error(r#"{"awaiter":{"selector":{"matchLabels":{"batch.kubernetes.io/job-name":"hook-image-awaiter"}}}}"#)
@@ -320,7 +460,7 @@ mod tests {
         assert!(error(
             r#"{"continuousPuller":{"selector":{"matchLabels":{"component":"hook-image-puller"}}}}"#
         )
-        .starts_with("continuousPuller.selector: identical to hookPuller.selector"));
+        .starts_with("continuousPuller.selector and hookPuller.selector both match Pods labelled {component: hook-image-puller}"));
         assert_eq!(
             error("[1,2]"),
             "the settings must be a map of keys, not a list"
@@ -342,5 +482,144 @@ mod tests {
         assert!(s.owner_of("default").is_none());
         let off = Settings::from_json(r#"{"awaiter":null}"#).expect("valid");
         assert!(off.owner_of("hook-image-awaiter").is_none());
+    }
+
+    /// The issue's examples, each refused with its whole message.
+    #[test]
+    fn selectors_are_checked_as_label_sets() {
+        assert_eq!(
+            error(
+                r#"{"continuousPuller":{"selector":{"matchExpressions":[{"key":"component","operator":"In","values":["hook-image-puller"]}]}}}"#
+            ),
+            OVERLAP
+        );
+        assert_eq!(
+            error(
+                r#"{"hookPuller":{"selector":{"matchLabels":{"component":"hook-image-puller"},"matchExpressions":[{"key":"component","operator":"NotIn","values":["hook-image-puller"]}]}}}"#
+            ),
+            EMPTY
+        );
+        assert_eq!(
+            error(
+                r#"{"awaiter":{"selector":{"matchExpressions":[{"key":"component","operator":"Exists"}]}}}"#
+            ),
+            UNPINNED
+        );
+        assert_eq!(
+            error(r#"{"awaiter":{"selector":{"matchLabels":{"component":"proxy"}}}}"#),
+            PROXY
+        );
+    }
+
+    pub(crate) const OVERLAP: &str = "continuousPuller.selector and hookPuller.selector both match Pods labelled {component: hook-image-puller}, so such a Pod's role would be ambiguous and it would be rejected; make the two selectors exclusive, such as different values of one label (the defaults: component: hook-image-puller and component: continuous-image-puller)";
+    pub(crate) const EMPTY: &str = "hookPuller.selector: matches no Pod: its requirements on label \"component\" exclude each other, so the hook image puller's Pods would be judged as workloads of no role (and rejected as borrowers of its ServiceAccount); make the requirements on \"component\" agree";
+    pub(crate) const UNPINNED: &str = "awaiter.selector: fixes no label to a value: Exists, NotIn and DoesNotExist alone also match Pods of other components (every chart Pod carries component), which would be judged as the hook image awaiter; add a matchLabels entry or an In expression, such as component: image-puller";
+    pub(crate) const PROXY: &str = "awaiter.selector: matches the Pods of Zero to JupyterHub's proxy (component: proxy, app: jupyterhub), which would be judged as the hook image awaiter; select the role's own Pods, such as component: image-puller";
+
+    #[test]
+    fn selectors_matching_the_charts_other_components_are_refused() {
+        for component in [
+            "hub",
+            "proxy",
+            "autohttps",
+            "user-scheduler",
+            "user-placeholder",
+            "singleuser-server",
+        ] {
+            for selector in [
+                format!(r#"{{"matchLabels":{{"component":"{component}"}}}}"#),
+                format!(
+                    r#"{{"matchExpressions":[{{"key":"app.kubernetes.io/component","operator":"In","values":["{component}","x"]}}]}}"#
+                ),
+            ] {
+                let e = error(&format!(r#"{{"hookPuller":{{"selector":{selector}}}}}"#));
+                assert!(
+                    e.starts_with(&format!(
+                        "hookPuller.selector: matches the Pods of Zero to JupyterHub's {component} (component: {component}, app: jupyterhub)"
+                    )),
+                    "{selector}: {e}"
+                );
+            }
+        }
+        // Selecting on labels every chart Pod carries matches the first component checked.
+        for selector in [
+            r#"{"matchLabels":{"app":"jupyterhub"}}"#,
+            r#"{"matchLabels":{"release":"jhub"}}"#,
+            r#"{"matchLabels":{"app":"jupyterhub","release":"jhub","app.kubernetes.io/name":"jupyterhub"}}"#,
+        ] {
+            let e = error(&format!(r#"{{"awaiter":{{"selector":{selector}}}}}"#));
+            assert!(
+                e.starts_with("awaiter.selector: matches the Pods of Zero to JupyterHub's hub"),
+                "{selector}: {e}"
+            );
+        }
+        // A label the chart gives no Pod of another component tells the role apart.
+        for selector in [
+            r#"{"matchLabels":{"app":"jupyterhub","prepuller":"hook"},"matchExpressions":[{"key":"component","operator":"NotIn","values":["continuous-image-puller","image-puller"]}]}"#,
+            r#"{"matchExpressions":[{"key":"component","operator":"NotIn","values":["continuous-image-puller","image-puller"]},{"key":"app","operator":"In","values":["jupyterhub"]},{"key":"hub.jupyter.org/node-purpose","operator":"In","values":["user"]}]}"#,
+        ] {
+            let s = Settings::from_json(&format!(r#"{{"hookPuller":{{"selector":{selector}}}}}"#));
+            assert!(s.is_ok(), "{selector}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn realistic_settings_are_accepted() {
+        for raw in [
+            // The README's fullnameOverride example.
+            r#"{"hookPuller":{"serviceAccountName":"myhub-hook-image-puller"},"continuousPuller":{"serviceAccountName":"myhub-continuous-image-puller"},"awaiter":{"serviceAccountName":"myhub-hook-image-awaiter"}}"#,
+            // Every role on the modern label, and one release of several.
+            r#"{"hookPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"hook-image-puller"}}},"continuousPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"continuous-image-puller"}}},"awaiter":{"selector":{"matchLabels":{"app.kubernetes.io/component":"image-puller"}}}}"#,
+            r#"{"hookPuller":{"selector":{"matchLabels":{"component":"hook-image-puller","release":"jhub"}}},"continuousPuller":{"selector":{"matchLabels":{"component":"continuous-image-puller","release":"jhub"}}},"awaiter":{"selector":{"matchLabels":{"component":"image-puller","release":"jhub"}}}}"#,
+            // Two spellings of one value, and a negative requirement beside a pinned one.
+            r#"{"continuousPuller":{"selector":{"matchExpressions":[{"key":"component","operator":"In","values":["continuous-image-puller","cip"]},{"key":"tier","operator":"DoesNotExist"}]}}}"#,
+            r#"{"hookPuller":{"selector":{"matchExpressions":[{"key":"component","operator":"In","values":["hook-image-puller"]},{"key":"tier","operator":"NotIn","values":["x"]}]}}}"#,
+            // The awaiter off leaves its selector free for nothing.
+            r#"{"awaiter":{"enabled":false},"continuousPuller":{"selector":{"matchLabels":{"component":"image-puller"}}}}"#,
+        ] {
+            let s = Settings::from_json(raw);
+            assert!(s.is_ok(), "{raw}: {s:?}");
+        }
+        // One role on the modern label and the others on the legacy one: a Pod can carry both.
+        assert!(
+            error(r#"{"hookPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"hook-image-puller"}}}}"#)
+                .starts_with("continuousPuller.selector and hookPuller.selector both match Pods labelled {app.kubernetes.io/component: hook-image-puller, component: continuous-image-puller}")
+        );
+    }
+
+    #[test]
+    fn awaiter_enabled_false_turns_it_off_and_survives_a_merge_patch() {
+        let off = Settings::from_json(r#"{"awaiter":{"enabled":false}}"#).expect("valid");
+        assert!(off.awaiter.is_none());
+        assert_eq!(
+            off,
+            Settings::from_json(r#"{"awaiter":null}"#).expect("valid")
+        );
+        // A merge patch of {enabled: false} onto a configured awaiter keeps its other keys,
+        // which are then not read; {enabled: true} turns the configured awaiter back on.
+        let patched = Settings::from_json(
+            r#"{"awaiter":{"enabled":false,"serviceAccountName":"myhub-hook-image-awaiter"}}"#,
+        )
+        .expect("valid");
+        assert!(patched.awaiter.is_none());
+        let on = Settings::from_json(
+            r#"{"awaiter":{"enabled":true,"serviceAccountName":"myhub-hook-image-awaiter"}}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            on.awaiter.map(|a| a.service_account_name),
+            Some("myhub-hook-image-awaiter".to_owned())
+        );
+        assert_eq!(
+            Settings::from_json(r#"{"awaiter":{"enabled":true}}"#).expect("valid"),
+            Settings::default()
+        );
+        assert!(
+            error(r#"{"awaiter":{"enabled":"no"}}"#).starts_with("awaiter.enabled: invalid type")
+        );
+        assert!(
+            error(r#"{"hookPuller":{"enabled":false}}"#)
+                .starts_with("hookPuller.enabled: unknown field `enabled`")
+        );
     }
 }

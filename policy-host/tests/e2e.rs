@@ -430,8 +430,10 @@ fn check_garbage_settings(policy: &Policy) -> Vec<(String, Result<()>)> {
         s.into_bytes()
     };
     let big = {
+        // With the hook puller's own label, so that it stays apart from the other roles.
         let labels: serde_json::Map<String, Value> = (0..400_000)
             .map(|i| (format!("k{i}"), json!("v")))
+            .chain([("component".to_owned(), json!("hook-image-puller"))])
             .collect();
         serde_json::to_vec(&json!({"hookPuller": {"selector": {"matchLabels": labels}}}))
             .unwrap_or_default()
