@@ -61,8 +61,10 @@ def request(obj, operation="CREATE", old=None, uid=None, sub_resource=None, kind
 
 
 def audit_request(obj):
-    """What Kubewarden's audit scanner sends for a stored object: built from the object alone,
-    `resource.resource` is the Kind itself, and no userInfo, oldObject, dryRun or options."""
+    """What Kubewarden's audit scanner sends for a stored object (its newAdmissionRequest):
+    built from the object alone, `resource.resource` is the Kind itself, no requestResource,
+    oldObject, dryRun or options, and an empty userInfo (Go's admission/v1 type always writes
+    `"userInfo": {}`; kwctl and policy-server refuse a request without one)."""
     kind = obj["kind"]
     group, version, _ = GVR[kind]
     meta = obj["metadata"]
@@ -71,10 +73,10 @@ def audit_request(obj):
         "kind": {"group": group, "version": version, "kind": kind},
         "resource": {"group": group, "version": version, "resource": kind},
         "requestKind": {"group": group, "version": version, "kind": kind},
-        "requestResource": {"group": group, "version": version, "resource": kind},
         "name": meta.get("name", ""),
         "namespace": meta.get("namespace", "jhub"),
         "operation": "CREATE",
+        "userInfo": {},
         "object": obj,
     }
 

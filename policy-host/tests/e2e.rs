@@ -595,6 +595,29 @@ fn check_raw_bypasses(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
     results
 }
 
+/// Requests no Kubewarden host hands the module: kwctl cannot decode them as policy-evaluator's
+/// AdmissionRequest and stops with an error, policy-server answers the API server with one, so
+/// `read_request` refuses them with kwctl's message (the module's answer to such bytes is the
+/// garbage checks' concern).
+fn check_refused_requests(data: &Path) -> Vec<(String, Result<()>)> {
+    let cases = [(
+        "a request kind without group and version",
+        "hook-daemonset-default-sa-groupless-create.json",
+        "cannot build AdmissionRequest object from given input: missing field `group`",
+    )];
+    cases
+        .into_iter()
+        .map(|(name, file, expected)| {
+            let outcome = match read_request(&data.join(file)) {
+                Ok(_) => Err(anyhow!("{file} was read, expected kwctl's refusal")),
+                Err(e) if format!("{e:#}").contains(expected) => Ok(()),
+                Err(e) => Err(anyhow!("{e:#}\n    lacks {expected:?}")),
+            };
+            (format!("refused as kwctl refuses it: {name}"), outcome)
+        })
+        .collect()
+}
+
 /// With `FUZZ_CORPUS` (a `validate` corpus) and `FUZZ_SETTINGS_CORPUS` (a `validate_settings`
 /// one) set, as `make fuzz` does, every input the native fuzzers kept goes through the compiled
 /// module too: its stack, memory and 32-bit arithmetic are not the native build's. Each must get
@@ -1258,6 +1281,7 @@ fn main() {
     results.extend(check_garbage(&policy));
     results.extend(check_garbage_settings(&policy));
     results.extend(check_raw_bypasses(&policy, &data));
+    results.extend(check_refused_requests(&data));
     results.extend(check_fuzz_corpus(&policy));
     results.extend(check_chain_table(&policy, &data));
     results.push(check_chain_property(&policy));

@@ -1,12 +1,13 @@
-//! `kwctl annotate`: metadata.yml plus the README as usage, checked, completed with the protocol
-//! version the module itself reports, written into the module's custom section.
+//! `kwctl annotate`: metadata.yml plus the README as usage, checked (its `hostCapabilities`
+//! against the capabilities the module calls, as kwctl 1.36 scans them), completed with the
+//! protocol version the module itself reports, written into the module's custom section.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
 use crate::metadata::{self, Metadata};
-use crate::wasm_section;
+use crate::{capabilities, wasm_section};
 
 /// The inputs of an annotation, all read from the project's files.
 pub struct Inputs<'a> {
@@ -53,7 +54,8 @@ pub fn protocol_version(module: &[u8]) -> Result<String> {
     Ok(version)
 }
 
-/// The metadata as it is embedded: validated, with usage and protocol version filled in.
+/// The metadata as it is embedded: validated, its host capabilities exactly the module's, with
+/// usage and protocol version filled in.
 pub fn embedded_metadata(inputs: &Inputs<'_>) -> Result<Metadata> {
     inputs.metadata.validate(&inputs.crate_version)?;
     if inputs.readme.trim().is_empty() {
@@ -64,6 +66,9 @@ pub fn embedded_metadata(inputs: &Inputs<'_>) -> Result<Metadata> {
         .annotations
         .insert(metadata::USAGE.into(), inputs.readme.clone());
     embedded.protocol_version = Some(protocol_version(inputs.module)?);
+    // After the runtime has loaded the module, so that what is not a module says so first.
+    capabilities::check(inputs.module, inputs.metadata.host_capabilities.as_ref())
+        .context("metadata.yml's hostCapabilities must be what the module calls")?;
     Ok(embedded)
 }
 

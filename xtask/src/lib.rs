@@ -5,25 +5,23 @@
 #![warn(missing_docs)]
 
 pub mod annotate;
+pub mod capabilities;
 pub mod credentials;
 pub mod mailbox;
 pub mod metadata;
 pub mod oci;
 pub mod scaffold;
 pub mod sign;
+pub mod trust;
 pub mod wasm_section;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// The workspace root, where metadata.yml, README.md and the generated files live.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
-}
+/// The workspace root, where metadata.yml, README.md and the generated files live (the host
+/// harness's: one definition for both crates).
+pub use policy_host::workspace_root;
 
 /// Writes through a temporary file in the same directory and renames it into place, so a
 /// failure never leaves a truncated module where a good one is expected.

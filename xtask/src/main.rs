@@ -90,6 +90,10 @@ enum Command {
         /// KEY=VALUE the signature must carry; repeatable.
         #[arg(long = "annotation", short = 'a')]
         annotations: Vec<String>,
+        /// A Sigstore ClientTrustConfig JSON file, as `kwctl verify --sigstore-trust-config`
+        /// and policy-server take it: checked and used as the trust root.
+        #[arg(long, value_name = "FILE")]
+        sigstore_trust_config: Option<PathBuf>,
         #[arg(long)]
         insecure: bool,
     },
@@ -252,13 +256,24 @@ fn run(cli: Cli) -> Result<()> {
             reference,
             key,
             annotations,
+            sigstore_trust_config,
             insecure,
         } => {
             let annotations = sign::parse_annotations(&annotations)?;
             let pem = read(&key)?;
             let reference = oci::parse_reference(&reference)?;
-            let verified = sign::verify(&reference, &pem, &annotations, transport(insecure))
-                .with_context(|| format!("signature verification with {} failed", key.display()))?;
+            let trust_root = sigstore_trust_config
+                .as_deref()
+                .map(xtask::trust::load)
+                .transpose()?;
+            let verified = sign::verify(
+                &reference,
+                &pem,
+                &annotations,
+                transport(insecure),
+                trust_root.as_ref(),
+            )
+            .with_context(|| format!("signature verification with {} failed", key.display()))?;
             eprintln!(
                 "{reference} ({}) is signed with {}{}",
                 verified.digest,

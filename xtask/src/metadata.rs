@@ -4,7 +4,7 @@
 //! cluster manifests) is derived from this one file, so a mistake here would be shipped
 //! everywhere at once: it is checked up front and every problem is reported together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -80,15 +80,9 @@ pub struct Rule {
     pub operations: Vec<String>,
 }
 
-/// A resource type the policy reads from the cluster; policy-server grants only these.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ContextAwareResource {
-    /// `group/version`, or `v1` for the core group.
-    pub api_version: String,
-    /// The resource's kind, e.g. `ServiceAccount`.
-    pub kind: String,
-}
+/// A resource type the policy reads from the cluster; policy-server grants only these. The host
+/// harness's type, which grants what the annotated metadata lists.
+pub use policy_host::ContextAwareResource;
 
 /// The policy metadata. Field order is the order kwctl writes the JSON in; unknown keys are
 /// refused so that a typo (`backgroundAudits`) is not silently dropped from every artifact.
@@ -117,9 +111,11 @@ pub struct Metadata {
     /// The resource types the policy reads from the cluster.
     #[serde(default)]
     pub context_aware_resources: Vec<ContextAwareResource>,
-    /// Host capabilities the policy calls, when listed.
+    /// The host capabilities the module calls, as `namespace/operation` (policy-evaluator's
+    /// set: written sorted, each once). Annotation fails unless this is exactly what the module
+    /// uses ([`crate::capabilities::check`]), the check behind kwctl 1.36's warning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_capabilities: Option<Vec<String>>,
+    pub host_capabilities: Option<BTreeSet<String>>,
     /// The oldest Kubewarden able to run the policy, when it matters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_kubewarden_version: Option<String>,
@@ -140,7 +136,27 @@ fn kubernetes() -> String {
 impl Metadata {
     /// Parses metadata.yml's text, refusing unknown keys; [`Metadata::validate`] checks values.
     pub fn from_yaml(text: &str) -> Result<Metadata> {
-        serde_norway::from_str(text).context("metadata.yml does not have the metadata format")
+        let metadata = serde_norway::from_str(text)
+            .context("metadata.yml does not have the metadata format")?;
+        // The shared ContextAwareResource takes unknown keys as policy-evaluator does; in
+        // metadata.yml they are refused like every other unknown key, so a typo is not dropped.
+        let raw: serde_norway::Value = serde_norway::from_str(text)?;
+        let entries = raw
+            .get("contextAwareResources")
+            .and_then(serde_norway::Value::as_sequence);
+        for (i, entry) in entries.into_iter().flatten().enumerate() {
+            for key in entry.as_mapping().into_iter().flat_map(|m| m.keys()) {
+                match key.as_str() {
+                    Some("apiVersion" | "kind") => {}
+                    name => bail!(
+                        "metadata.yml does not have the metadata format: contextAwareResources[{i}]: \
+                         unknown field {:?}, expected `apiVersion` or `kind`",
+                        name.map_or_else(|| format!("{key:?}"), str::to_owned)
+                    ),
+                }
+            }
+        }
+        Ok(metadata)
     }
 
     /// Reads and parses metadata.yml.
@@ -205,6 +221,22 @@ impl Metadata {
                 "policyType: {:?} is not one of {POLICY_TYPES:?}",
                 self.policy_type
             ));
+        }
+        for (i, resource) in self.context_aware_resources.iter().enumerate() {
+            if resource.api_version.trim().is_empty() || resource.kind.trim().is_empty() {
+                problems.push(format!(
+                    "contextAwareResources[{i}]: apiVersion and kind must not be empty"
+                ));
+            }
+        }
+        for capability in self.host_capabilities.iter().flatten() {
+            if !crate::capabilities::is_known(capability) {
+                problems.push(format!(
+                    "hostCapabilities: {capability:?} is not one capability Kubewarden knows \
+                     (namespace/operation, e.g. kubernetes/get_resource; no wildcards: kwctl \
+                     annotate compares them with what the module calls)"
+                ));
+            }
         }
         for key in REQUIRED_ANNOTATIONS {
             match self.annotation(key) {
@@ -395,6 +427,7 @@ mod tests {
             "\"executionMode\":\"kubewarden-wapc\"",
             "\"policyType\":\"kubernetes\"",
             context.as_str(),
+            "\"hostCapabilities\":[\"kubernetes/get_resource\"]",
         ];
         let mut at = 0;
         for fragment in order {
@@ -403,7 +436,9 @@ mod tests {
                 .unwrap_or_else(|| panic!("{fragment} missing or out of order in {json}"));
             at += found + fragment.len();
         }
-        assert!(!json.contains("hostCapabilities") && !json.contains('_'));
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+        assert!(keys.iter().all(|k| !k.contains('_')), "{keys:?}");
     }
 
     #[test]
@@ -424,6 +459,8 @@ mod tests {
         metadata
             .annotations
             .insert(SEVERITY.into(), "urgent".into());
+        metadata.host_capabilities = Some(BTreeSet::from(["kubernetes/*".to_owned()]));
+        metadata.context_aware_resources[0].kind.clear();
         let err = metadata.validate("0.1.0").unwrap_err().to_string();
         for fragment in [
             "rules: is empty",
@@ -433,6 +470,8 @@ mod tests {
             "annotations.io.kubewarden.policy.usage: must not be set in metadata.yml",
             "annotations.io.kubewarden.policy.ociUrl: \"registry://ghcr.io/x/y:v1\" must not have a scheme",
             "annotations.io.kubewarden.policy.severity: \"urgent\"",
+            "hostCapabilities: \"kubernetes/*\" is not one capability Kubewarden knows",
+            "contextAwareResources[0]: apiVersion and kind must not be empty",
         ] {
             assert!(err.contains(fragment), "{err}\nlacks {fragment}");
         }
@@ -476,6 +515,14 @@ mod tests {
             .unwrap_err();
         assert!(
             format!("{err:#}").contains("unknown field `backgroundAudits`"),
+            "{err:#}"
+        );
+        let err = Metadata::from_yaml(
+            "rules: []\nmutating: true\ncontextAwareResources:\n- {apiVersion: v1, kind: ServiceAccount, namespace: jhub}\n",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("contextAwareResources[0]: unknown field \"namespace\""),
             "{err:#}"
         );
         let err = Metadata::from_yaml("rules: []\nmutating: maybe\n").unwrap_err();

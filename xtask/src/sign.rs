@@ -380,12 +380,15 @@ pub struct Verified {
 /// private key of `public_key_pem` whose payload holds every one of `annotations`, the way kwctl
 /// and policy-server do. Every failure says which one it is: no signature for this digest,
 /// signatures none of which this key made (or altered ones), or the key's signature without the
-/// annotations.
+/// annotations. `trust_root` is a `--sigstore-trust-config` file's ([`crate::trust::load`]),
+/// given to the cosign client as kwctl gives it; nothing here fetches Sigstore's trust root
+/// from the network, with a file or without.
 pub fn verify(
     reference: &Reference,
     public_key_pem: &[u8],
     annotations: &BTreeMap<String, String>,
     transport: Transport,
+    trust_root: Option<&sigstore::trust::ManualTrustRoot<'_>>,
 ) -> Result<Verified> {
     let key = PublicKeyVerifier::try_from(public_key_pem)
         .map_err(|e| anyhow!("cannot read the public key: {e}"))?;
@@ -398,15 +401,21 @@ pub fn verify(
         RegistryAuth::Anonymous => sigstore::registry::Auth::Anonymous,
     };
     let plain = transport.client()?;
-    let mut cosign = ClientBuilder::default()
-        .with_oci_client_config(sigstore::registry::ClientConfig {
+    let mut builder =
+        ClientBuilder::default().with_oci_client_config(sigstore::registry::ClientConfig {
             protocol: if transport.insecure {
                 sigstore::registry::ClientProtocol::Http
             } else {
                 sigstore::registry::ClientProtocol::Https
             },
             ..Default::default()
-        })
+        });
+    if let Some(root) = trust_root {
+        builder = builder
+            .with_trust_repository(root)
+            .map_err(|e| anyhow!("cannot use the Sigstore trust root: {e}"))?;
+    }
+    let mut cosign = builder
         .build()
         .map_err(|e| anyhow!("cannot set up the cosign client: {e}"))?;
     let why = |e| explain(e, "verify", reference, transport, &origin);

@@ -9,8 +9,9 @@ use anyhow::{Context, Result, bail};
 use wasm_encoder::{CustomSection, RawSection};
 use wasmparser::{Encoding, Parser, Payload};
 
-/// The custom section kwctl and policy-server read a policy's metadata from.
-pub const METADATA_SECTION: &str = "io.kubewarden.metadata";
+/// The custom section kwctl and policy-server read a policy's metadata from (the host
+/// harness's constant, so the annotator and the host cannot disagree on it).
+pub use policy_host::METADATA_SECTION;
 
 /// One top-level section: its id and its contents as found in the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,23 +53,17 @@ pub fn sections(module: &[u8]) -> Result<Vec<Section<'_>>> {
 }
 
 /// The metadata JSON, if the module is annotated. More than one metadata section is an error:
-/// which of them a reader would believe is not something to leave to chance.
+/// which of them a reader would believe is not something to leave to chance. The sections are
+/// found by the host harness's reader, the one `policy-run` and the e2e suite use.
 pub fn read_metadata(module: &[u8]) -> Result<Option<Vec<u8>>> {
-    let found: Vec<_> = Parser::new(0)
-        .parse_all(module)
-        .filter_map(|p| match p {
-            Ok(Payload::CustomSection(r)) if r.name() == METADATA_SECTION => {
-                Some(Ok(r.data().to_vec()))
-            }
-            Ok(_) => None,
-            Err(e) => Some(Err(e)),
-        })
-        .collect::<Result<_, _>>()
-        .context("not a valid WebAssembly module")?;
-    match found.len() {
-        0 => Ok(None),
-        1 => Ok(found.into_iter().next()),
-        n => bail!("the module has {n} {METADATA_SECTION} sections; re-annotate it"),
+    let found = policy_host::metadata_sections(module)?;
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.to_vec())),
+        more => bail!(
+            "the module has {} {METADATA_SECTION} sections; re-annotate it",
+            more.len()
+        ),
     }
 }
 

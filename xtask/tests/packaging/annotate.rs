@@ -157,3 +157,62 @@ fn a_module_that_is_not_a_policy_is_refused() {
     );
     assert!(!output.exists());
 }
+
+/// The module calls `kubernetes/get_resource` (kwctl 1.36's scan finds it), and metadata.yml
+/// declares exactly that, so the embedded metadata does too.
+#[test]
+fn the_module_calls_the_host_capabilities_metadata_declares() {
+    let plain = std::fs::read(policy_wasm()).unwrap();
+    let detected = xtask::capabilities::detect(&plain).unwrap();
+    assert_eq!(
+        detected.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["kubernetes/get_resource"]
+    );
+    let on_disk = Metadata::load(&root().join("metadata.yml")).unwrap();
+    assert_eq!(on_disk.host_capabilities.as_ref(), Some(&detected));
+    let annotated = std::fs::read(annotated_wasm()).unwrap();
+    let embedded = annotate::read(&annotated).unwrap().expect("annotated");
+    assert_eq!(embedded.host_capabilities, Some(detected));
+}
+
+/// `make annotated-policy.wasm` fails, writing nothing, when metadata.yml's hostCapabilities
+/// leave out a capability the module calls, or list one it does not call (kwctl 1.36 prints
+/// the same two sentences as warnings).
+#[test]
+fn the_command_refuses_host_capabilities_that_differ_from_the_module() {
+    let original = std::fs::read_to_string(root().join("metadata.yml")).unwrap();
+    let declared = "hostCapabilities:\n  - kubernetes/get_resource\n";
+    assert!(
+        original.contains(declared),
+        "metadata.yml declares {declared}"
+    );
+    let cases = [
+        (
+            original.replace(declared, ""),
+            "host capabilities used by the policy but not declared in metadata: kubernetes/get_resource",
+        ),
+        (
+            original.replace(
+                declared,
+                "hostCapabilities:\n  - kubernetes/get_resource\n  - kubernetes/list_resources_all\n",
+            ),
+            "host capabilities declared in metadata but not detected in the policy: kubernetes/list_resources_all",
+        ),
+    ];
+    for (text, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let metadata = dir.path().join("metadata.yml");
+        std::fs::write(&metadata, text).unwrap();
+        let output = dir.path().join("out.wasm");
+        let result = run(xtask(dir.path())
+            .args(["annotate", "--wasm"])
+            .arg(policy_wasm())
+            .arg("--metadata")
+            .arg(&metadata)
+            .arg("--output")
+            .arg(&output));
+        assert!(!result.ok, "annotation passed, expected: {expected}");
+        assert!(result.stderr.contains(expected), "{}", result.stderr);
+        assert!(!output.exists());
+    }
+}

@@ -434,3 +434,58 @@ fn altered_signatures_and_moved_tags_fail_verification() {
         "holds no signature of this digest",
     );
 }
+
+/// docs/release.md's offline verification: the trust config file it ships
+/// (docs/sigstore-trust-config.json, read as `kwctl verify --sigstore-trust-config` reads it)
+/// with a key-signed artifact in a local registry, every other address unreachable (a proxy
+/// nobody listens on, loopback exempt), verifies; a file kwctl would refuse fails first.
+#[test]
+fn keyed_verification_with_the_documented_trust_config_works_offline() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(dir.path(), "cosign", PASSWORD);
+    let reference = registry.reference("policies/offline:v0.1.0");
+    let digest = push(dir.path(), &annotated_wasm(), &reference);
+    let signed = sign(dir.path(), &key, Some(PASSWORD), &reference, &["env=prod"]);
+    assert!(signed.ok, "{}", signed.stderr);
+
+    let dead_proxy = format!("http://127.0.0.1:{}", crate::support::free_port());
+    let offline = |config: &Path| {
+        let mut c = cmd(dir.path());
+        for var in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+        ] {
+            c.env(var, &dead_proxy);
+        }
+        c.env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .arg("verify-signature")
+            .arg(&reference)
+            .arg("--key")
+            .arg(&public)
+            .args(["-a", "env=prod", "--sigstore-trust-config"])
+            .arg(config);
+        run(&mut c)
+    };
+    let documented = root().join("docs/sigstore-trust-config.json");
+    let ok = offline(&documented);
+    assert!(ok.ok, "{}\n{}", ok.stderr, registry.log());
+    assert_eq!(ok.stdout.trim(), digest);
+
+    let no_root = dir.path().join("no-root.json");
+    std::fs::write(
+        &no_root,
+        r#"{"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"}"#,
+    )
+    .unwrap();
+    assert_fails(&offline(&no_root), "missing trusted_root field");
+    let missing = dir.path().join("absent.json");
+    assert_fails(
+        &offline(&missing),
+        "could not read Sigstore trust config file",
+    );
+}

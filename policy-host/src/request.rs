@@ -1,0 +1,220 @@
+//! Requests and settings read as kwctl reads them, and the request as every Kubewarden host
+//! hands it to the module.
+//!
+//! kwctl parses the request file into a `serde_json::Value`, takes `request` out of an
+//! AdmissionReview, and decodes policy-evaluator's typed `AdmissionRequest` from it (policy-server
+//! decodes the same type from the API server's AdmissionReview, the audit scanner's requests
+//! take that path too); the waPC runtime then serialises `json!({"request", "settings"})` with
+//! serde_json. So what reaches the module has its keys sorted (serde_json without
+//! `preserve_order`), no duplicate keys (the last one wins), escapes and numbers spelt
+//! canonically, no lone surrogates, nesting within serde_json's limit of 128, only the fields
+//! of an AdmissionRequest, and no `object`/`oldObject` that is `null` (absent instead). What
+//! kwctl cannot decode is an error, never a module call. [`read_request`] does all of this.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// policy-evaluator's `AdmissionRequest` (admission/v1), field for field: the type every host
+/// decodes the request into before handing it to the module. Unknown fields are dropped, the
+/// required ones (`uid`, `kind`, `resource`, `operation`, `userInfo`) must be there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct AdmissionRequest {
+    pub uid: String,
+    pub kind: GroupVersionKind,
+    pub resource: GroupVersionResource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_kind: Option<GroupVersionKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_resource: Option<GroupVersionResource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_sub_resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub operation: String,
+    pub user_info: UserInfo,
+    /// k8s-openapi's `RawExtension`, a `Value`: `null` reads as absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_object: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Value>,
+}
+
+/// k8s-openapi's `authentication/v1` `UserInfo` (what policy-evaluator's request holds): every
+/// field optional, unknown ones ignored, absent ones left out when written. Spelt out here
+/// rather than taken from k8s-openapi, whose features would otherwise change how the host's
+/// dependencies build.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct UserInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+/// policy-evaluator's `GroupVersionKind`: all three strings required (`""` for the core group).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct GroupVersionKind {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+/// policy-evaluator's `GroupVersionResource`: all three strings required.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct GroupVersionResource {
+    pub group: String,
+    pub version: String,
+    pub resource: String,
+}
+
+/// The request a host hands the module for `value` (a bare AdmissionRequest, or a whole
+/// AdmissionReview), as kwctl's `build_validate_request` makes it: decoded as an
+/// [`AdmissionRequest`] and turned back into a `Value`, or kwctl's error.
+pub fn admission_request(value: &Value) -> Result<Value> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| anyhow!("Invalid request object"))?;
+    let request = if object.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+        object
+            .get("request")
+            .ok_or_else(|| anyhow!("invalid AdmissionReview object"))?
+    } else {
+        value
+    };
+    let typed: AdmissionRequest = serde_json::from_value(request.clone())
+        .map_err(|e| anyhow!("cannot build AdmissionRequest object from given input: {e}"))?;
+    Ok(serde_json::to_value(typed)?)
+}
+
+/// Reads a request file like kwctl (a bare AdmissionRequest, or a whole AdmissionReview) and
+/// returns the request the hosts hand the module ([`admission_request`]). A file kwctl refuses
+/// is an error naming it.
+pub fn read_request(path: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    if !value.is_object() {
+        bail!("{}: Invalid request object", path.display());
+    }
+    admission_request(&value).with_context(|| format!("{} is refused", path.display()))
+}
+
+/// Reads settings as YAML or JSON (JSON is YAML), as `--settings-path` does.
+pub fn read_settings(path: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: Value =
+        serde_norway::from_str(&text).with_context(|| format!("{} is not YAML", path.display()))?;
+    Ok(if value.is_null() {
+        serde_json::json!({})
+    } else {
+        value
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod_request() -> Value {
+        json!({
+            "uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "operation": "CREATE", "userInfo": {"username": "admin"},
+            "object": {"kind": "Pod", "metadata": {"name": "p"}}, "oldObject": null,
+        })
+    }
+
+    #[test]
+    fn the_request_is_what_the_hosts_hand_on() {
+        let mut request = pod_request();
+        request["notAField"] = json!(1);
+        let handed = admission_request(&request).unwrap();
+        // Unknown fields and null objects are gone; the rest is as given, keys sorted.
+        assert_eq!(
+            serde_json::to_string(&handed).unwrap(),
+            r#"{"kind":{"group":"","kind":"Pod","version":"v1"},"object":{"kind":"Pod","metadata":{"name":"p"}},"operation":"CREATE","resource":{"group":"","resource":"pods","version":"v1"},"uid":"u","userInfo":{"username":"admin"}}"#
+        );
+        let review = json!({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1", "request": pod_request()});
+        assert_eq!(admission_request(&review).unwrap(), handed);
+    }
+
+    #[test]
+    fn what_kwctl_cannot_decode_is_refused_with_its_message() {
+        let message = |value: Value| admission_request(&value).unwrap_err().to_string();
+        let mut no_group = pod_request();
+        no_group["kind"] = json!({"kind": "Pod"});
+        assert_eq!(
+            message(no_group),
+            "cannot build AdmissionRequest object from given input: missing field `group`"
+        );
+        let mut no_user = pod_request();
+        no_user.as_object_mut().unwrap().remove("userInfo");
+        assert_eq!(
+            message(no_user),
+            "cannot build AdmissionRequest object from given input: missing field `userInfo`"
+        );
+        assert_eq!(message(json!([1])), "Invalid request object");
+        assert_eq!(
+            message(json!({"kind": "AdmissionReview"})),
+            "invalid AdmissionReview object"
+        );
+    }
+
+    #[test]
+    fn files_are_read_as_serde_json_reads_them() {
+        let dir = std::env::temp_dir().join(format!("policy-host-request-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let base = serde_json::to_string(&pod_request()).unwrap();
+        // Escapes decoded, the last of two duplicate keys kept, numbers canonical.
+        let spelt = base.replace(
+            r#""metadata":{"name":"p"}"#,
+            r#""metadata":{"name":"\u0070","name":"q","generation":1E2}"#,
+        );
+        let read = read_request(&write("spelt.json", &spelt)).unwrap();
+        assert_eq!(
+            read["object"]["metadata"],
+            json!({"generation": 100.0, "name": "q"})
+        );
+        let refused = [
+            base.replace(r#""name":"p""#, r#""name":"\ud800""#),
+            base.replace(
+                r#""name":"p""#,
+                &format!(r#""name":{}1{}"#, "[".repeat(200), "]".repeat(200)),
+            ),
+            base.replace(r#""name":"p""#, r#""name":1e400"#),
+        ];
+        for (i, text) in refused.iter().enumerate() {
+            let err = read_request(&write(&format!("bad{i}.json"), text)).unwrap_err();
+            assert!(format!("{err:#}").contains("is not JSON"), "{err:#}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
