@@ -49,7 +49,9 @@ fn step(object: &Value, user: &str, answer: &str) -> String {
     )
 }
 
-fn gvr(kind: &str) -> Result<(&'static str, &'static str, &'static str)> {
+/// The API group, version and resource the API server names for a workload `kind` in its
+/// AdmissionRequest.
+pub fn gvr(kind: &str) -> Result<(&'static str, &'static str, &'static str)> {
     Ok(match kind {
         "Pod" => ("", "v1", "pods"),
         "ReplicationController" => ("", "v1", "replicationcontrollers"),
@@ -64,7 +66,7 @@ fn gvr(kind: &str) -> Result<(&'static str, &'static str, &'static str)> {
 }
 
 /// The user a controller acts as when it creates its children.
-fn controller_user(parent: &str) -> String {
+pub fn controller_user(parent: &str) -> String {
     let name = match parent {
         "Deployment" => "deployment-controller",
         "ReplicaSet" => "replicaset-controller",

@@ -1,0 +1,802 @@
+//! The check: each object sent as the API server sends it, answered by the compiled module as
+//! policy-server answers (its monitor mode and mutation constraint applied), the patch applied;
+//! then what the controllers derive from it, admitted in turn (policy-host's chain harness:
+//! Deployment -> ReplicaSet -> Pod, CronJob -> Job -> Pod, the others -> Pod, with the
+//! ServiceAccount admission plugin). ServiceAccount lookups are answered from the input's
+//! ServiceAccounts created before the object in Helm's install order, plus the ones the cluster
+//! already has. Objects already stored also get the audit scanner's verdict and the answer to the
+//! next UPDATE that changes their pod template.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result};
+use policy_host::chain::{children, controller_user, gvr};
+use policy_host::{AdmissionResponse, ContextAwareAccess, Fixtures, Host, Policy};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::input::Document;
+use crate::scope::{Mode, Scope};
+
+/// What the API server gets back for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Admitted unchanged.
+    Accept,
+    /// Admitted with a patch.
+    Mutate,
+    /// Refused.
+    Reject,
+    /// The webhook never receives it.
+    NotSent,
+}
+
+impl Decision {
+    /// How the text report writes it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Decision::Accept => "ACCEPT",
+            Decision::Mutate => "MUTATE",
+            Decision::Reject => "REJECT",
+            Decision::NotSent => "NOT SENT",
+        }
+    }
+}
+
+/// One admission: the decision, what the patch changes, warnings and message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Admission {
+    /// The decision policy-server hands the API server.
+    pub decision: Decision,
+    /// In monitor mode: what the module decided, which policy-server only logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would: Option<Decision>,
+    /// The patch's changes, one readable line each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    /// The JSON patch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<Value>,
+    /// The warnings `kubectl` prints.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The rejection's message (in monitor mode, the one policy-server logs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// An object a controller derives, and how it fares.
+#[derive(Debug, Clone, Serialize)]
+pub struct Derived {
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// Who creates it.
+    pub user: String,
+    /// Its admission (absent when the API server refuses it before the webhook, or the
+    /// webhook never receives it).
+    #[serde(flatten)]
+    pub admission: Admission,
+    /// Why the API server refused it before any webhook (a missing ServiceAccount).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_by_api_server: Option<String>,
+}
+
+/// What the audit scanner records in the object's PolicyReport.
+#[derive(Debug, Clone, Serialize)]
+pub struct Audit {
+    /// `pass` or `fail`.
+    pub result: &'static str,
+    /// The failure's message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Everything about one input object.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectReport {
+    /// The file it came from.
+    pub file: String,
+    /// Its document number in the file.
+    pub document: usize,
+    /// Its index in a `List`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+    /// Helm's `# Source:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Its kind.
+    pub kind: String,
+    /// Its namespace, after defaulting (none for cluster-scoped kinds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Its name (or generateName).
+    pub name: String,
+    /// Why the webhook never receives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_sent: Option<String>,
+    /// The CREATE's admission (for an object already stored, too: what recreating it gets).
+    pub admission: Admission,
+    /// What its controllers derive, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<Derived>,
+    /// For a stored object: the audit scanner's verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Audit>,
+    /// For a stored object with a pod template: the next UPDATE that changes the template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_update: Option<Admission>,
+    /// The Zero to JupyterHub values that would make it compliant without the policy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub helm_values: Vec<String>,
+    /// The object as admitted (after the patch), for `--write-fixed`.
+    #[serde(skip)]
+    pub admitted: Option<Value>,
+}
+
+impl ObjectReport {
+    /// `Kind namespace/name`.
+    pub fn title(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+
+    /// Whether the cluster would refuse something of it (the exit status 1).
+    pub fn refused(&self) -> bool {
+        self.admission.decision == Decision::Reject
+            || self.derived.iter().any(|d| {
+                d.admission.decision == Decision::Reject || d.refused_by_api_server.is_some()
+            })
+            || self
+                .next_update
+                .as_ref()
+                .is_some_and(|u| u.decision == Decision::Reject)
+    }
+}
+
+/// How the check runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The namespace of objects that have none (`-n`).
+    pub namespace: String,
+    /// The user named in CREATE requests.
+    pub user: String,
+    /// ServiceAccounts the cluster already has (`NS/NAME`).
+    pub existing_service_accounts: Vec<(String, String)>,
+    /// Treat every object as already stored (`--as-audit`).
+    pub as_audit: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            namespace: "default".into(),
+            user: "kubernetes-admin".into(),
+            existing_service_accounts: Vec::new(),
+            as_audit: false,
+        }
+    }
+}
+
+/// Kinds without a namespace: their requests carry none.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "CustomResourceDefinition",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ClusterAdmissionPolicy",
+    "ClusterAdmissionPolicyGroup",
+    "PolicyServer",
+    "RuntimeClass",
+    "CSIDriver",
+    "VolumeAttachment",
+];
+
+/// Helm's install order of kinds (pkg/release/util/kind_sorter.go); others come last.
+const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// The group, version and resource of an object: the workload kinds as the API server names
+/// them, any other kind by Kubernetes' plural convention (only compared with the rules).
+fn resource_of(object: &Value) -> (String, String, String) {
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let api_version = object["apiVersion"].as_str().unwrap_or_default();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let resource = match gvr(kind) {
+        Ok((_, _, resource)) => resource.to_owned(),
+        Err(_) => {
+            let lower = kind.to_ascii_lowercase();
+            if lower == "serviceaccount" {
+                "serviceaccounts".into()
+            } else if let Some(stem) = lower.strip_suffix('y') {
+                format!("{stem}ies")
+            } else if lower.ends_with('s') || lower.ends_with("ch") {
+                format!("{lower}es")
+            } else {
+                format!("{lower}s")
+            }
+        }
+    };
+    (group.to_owned(), version.to_owned(), resource)
+}
+
+/// Helm's install order of the input: pre-install hooks by weight, kind and name, then the
+/// release's objects by kind and name, then the other hooks. Returns input indices.
+pub fn install_order(documents: &[Document]) -> Vec<usize> {
+    let key = |d: &Document| {
+        let o = &d.object;
+        let annotations = &o["metadata"]["annotations"];
+        let hook = annotations["helm.sh/hook"].as_str();
+        let phase = match hook {
+            Some(h) if h.split(',').any(|h| h.trim() == "pre-install") => 0,
+            None => 1,
+            Some(_) => 2,
+        };
+        let weight: i64 = annotations["helm.sh/hook-weight"]
+            .as_str()
+            .and_then(|w| w.trim().parse().ok())
+            .unwrap_or(0);
+        let kind = o["kind"].as_str().unwrap_or_default();
+        let rank = INSTALL_ORDER
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(INSTALL_ORDER.len());
+        let name = o["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        (phase, if phase == 1 { 0 } else { weight }, rank, kind.to_owned(), name)
+    };
+    let mut order: Vec<usize> = (0..documents.len()).collect();
+    order.sort_by_cached_key(|i| key(&documents[*i]));
+    order
+}
+
+fn is_stored(object: &Value) -> bool {
+    let m = &object["metadata"];
+    m.get("uid").is_some_and(|v| !v.is_null())
+        || m.get("creationTimestamp").is_some_and(|v| !v.is_null())
+}
+
+/// The checker: the compiled module, the scope and the options.
+pub struct Checker<'a> {
+    policy: &'a Policy,
+    scope: &'a Scope,
+    options: &'a Options,
+}
+
+/// The whole run's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Per input object, in input order.
+    pub objects: Vec<ObjectReport>,
+    /// What could not be evaluated offline.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl<'a> Checker<'a> {
+    /// A checker; the settings must have been validated by the module.
+    pub fn new(policy: &'a Policy, scope: &'a Scope, options: &'a Options) -> Self {
+        Checker {
+            policy,
+            scope,
+            options,
+        }
+    }
+
+    /// Checks every document.
+    pub fn check(&self, documents: &[Document]) -> Result<Report> {
+        let order = install_order(documents);
+        let stored_input = self.options.as_audit || documents.iter().any(|d| is_stored(&d.object));
+        let mut known: BTreeSet<(String, String)> =
+            self.options.existing_service_accounts.iter().cloned().collect();
+        if stored_input {
+            // Stored objects all exist already: every ServiceAccount of the input does.
+            for d in documents {
+                if let Some(sa) = self.service_account_of(d) {
+                    known.insert(sa);
+                }
+            }
+        }
+        let knows_service_accounts = !known.is_empty()
+            || documents
+                .iter()
+                .any(|d| d.object["kind"] == "ServiceAccount");
+        let mut reports: Vec<Option<ObjectReport>> = vec![None; documents.len()];
+        for index in order {
+            let document = &documents[index];
+            let report = self
+                .check_one(document, &known, knows_service_accounts, stored_input)
+                .with_context(|| document.location())?;
+            if let Some(sa) = self.service_account_of(document) {
+                known.insert(sa);
+            }
+            reports[index] = Some(report);
+        }
+        Ok(Report {
+            objects: reports.into_iter().flatten().collect(),
+            notes: self.scope.notes.clone(),
+        })
+    }
+
+    fn namespace_of(&self, object: &Value) -> Option<String> {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        if CLUSTER_SCOPED.contains(&kind) {
+            return None;
+        }
+        Some(
+            object["metadata"]["namespace"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .unwrap_or(&self.options.namespace)
+                .to_owned(),
+        )
+    }
+
+    fn service_account_of(&self, document: &Document) -> Option<(String, String)> {
+        let o = &document.object;
+        (o["kind"] == "ServiceAccount" && o["apiVersion"] == "v1").then(|| {
+            (
+                self.namespace_of(o).unwrap_or_default(),
+                o["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+    }
+
+    fn host(&self, known: &BTreeSet<(String, String)>) -> Result<Host<Fixtures>> {
+        let mut fixtures = Fixtures::new();
+        for (ns, name) in known {
+            fixtures = fixtures.found(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": name, "namespace": ns}}))?;
+        }
+        let host = Host::new(fixtures);
+        Ok(match &self.scope.context_aware {
+            None => host,
+            Some(types) if types.is_empty() => host.with_access(ContextAwareAccess::Denied),
+            Some(types) => host.with_access(ContextAwareAccess::Only(types.clone())),
+        })
+    }
+
+    fn check_one(
+        &self,
+        document: &Document,
+        known: &BTreeSet<(String, String)>,
+        knows_service_accounts: bool,
+        stored_input: bool,
+    ) -> Result<ObjectReport> {
+        let mut object = document.object.clone();
+        let namespace = self.namespace_of(&object);
+        if let Some(ns) = &namespace {
+            // The API server sets the request's namespace on an object that has none.
+            object["metadata"]["namespace"] = json!(ns);
+        }
+        let name = object["metadata"]["name"]
+            .as_str()
+            .or_else(|| object["metadata"]["generateName"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let mut report = ObjectReport {
+            file: document.file.clone(),
+            document: document.document,
+            item: document.item,
+            source: document.source.clone(),
+            kind: object["kind"].as_str().unwrap_or_default().to_owned(),
+            namespace: namespace.clone(),
+            name,
+            not_sent: None,
+            admission: not_sent(),
+            derived: Vec::new(),
+            audit: None,
+            next_update: None,
+            helm_values: Vec::new(),
+            admitted: Some(object.clone()),
+        };
+        let host = self.host(known)?;
+        let stored = stored_input && (self.options.as_audit || is_stored(&object));
+        if let Some(why) = self.not_sent_reason(&object, "CREATE")? {
+            report.not_sent = Some(why);
+            return Ok(report);
+        }
+        let (admission, admitted) =
+            self.admit(&host, &object, None, "CREATE", Some(&self.options.user))?;
+        report.admitted = admitted.clone().or(Some(object.clone()));
+        if admission.would.unwrap_or(admission.decision) != Decision::Accept {
+            report.helm_values = self.helm_values(&host, &object)?;
+        }
+        report.admission = admission;
+        if stored {
+            report.audit = Some(self.audit(&host, &object)?);
+            report.next_update = self.next_update(&host, &object)?;
+        } else if let Some(admitted) = admitted {
+            report.derived = self.derive(&host, &admitted, known, knows_service_accounts)?;
+        }
+        Ok(report)
+    }
+
+    fn not_sent_reason(&self, object: &Value, operation: &str) -> Result<Option<String>> {
+        let (group, version, resource) = resource_of(object);
+        let namespace = object["metadata"]["namespace"].as_str();
+        self.scope.sends(
+            (&group, &version, &resource),
+            operation,
+            namespace,
+            &object["metadata"]["labels"],
+        )
+    }
+
+    /// One request through the module and policy-server's handling; the object as stored
+    /// when admitted.
+    fn admit(
+        &self,
+        host: &Host<Fixtures>,
+        object: &Value,
+        old: Option<&Value>,
+        operation: &str,
+        user: Option<&str>,
+    ) -> Result<(Admission, Option<Value>)> {
+        let response = self.evaluate(host, object, old, operation, user, false)?;
+        let vanilla = decision_of(&response);
+        let mut admission = Admission {
+            decision: vanilla,
+            would: None,
+            changes: Vec::new(),
+            patch: None,
+            warnings: response.warnings.clone().unwrap_or_default(),
+            message: response.message().map(str::to_owned),
+        };
+        let patch = response.decoded_patch()?;
+        if let Some(patch) = &patch {
+            admission.changes = changes(object, patch);
+            admission.patch = Some(serde_json::to_value(patch)?);
+        }
+        match self.scope.mode {
+            Mode::Monitor => {
+                // policy-server accepts and drops the patch; the answer is only logged.
+                admission.would = Some(vanilla);
+                admission.decision = Decision::Accept;
+                return Ok((admission, Some(object.clone())));
+            }
+            Mode::Protect if !self.scope.mutating && patch.is_some() => {
+                admission.decision = Decision::Reject;
+                admission.message = Some(format!(
+                    "Request rejected by policy {}. The policy attempted to mutate the request, \
+                     but it is currently configured to not allow mutations.",
+                    self.scope.policy_id
+                ));
+                return Ok((admission, None));
+            }
+            Mode::Protect => {}
+        }
+        let admitted = match (vanilla, patch) {
+            (Decision::Reject, _) => None,
+            (_, Some(patch)) => {
+                let mut admitted = object.clone();
+                json_patch::patch(&mut admitted, &patch).context("the patch does not apply")?;
+                Some(admitted)
+            }
+            (_, None) => Some(object.clone()),
+        };
+        Ok((admission, admitted))
+    }
+
+    fn evaluate(
+        &self,
+        host: &Host<Fixtures>,
+        object: &Value,
+        old: Option<&Value>,
+        operation: &str,
+        user: Option<&str>,
+        audit: bool,
+    ) -> Result<AdmissionResponse> {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let (group, version, resource) = resource_of(object);
+        let mut request = json!({
+            "uid": "5eed0000-0000-4000-8000-000000000017",
+            "kind": {"group": group, "version": version, "kind": kind},
+            // The audit scanner names the kind where the resource belongs.
+            "resource": {"group": group, "version": version,
+                "resource": if audit { kind.to_owned() } else { resource }},
+            "requestKind": {"group": group, "version": version, "kind": kind},
+            "name": object["metadata"]["name"],
+            "operation": operation,
+            "object": object,
+        });
+        if let Some(ns) = object["metadata"]["namespace"].as_str() {
+            request["namespace"] = json!(ns);
+        }
+        match user {
+            Some(user) => {
+                request["userInfo"] = json!({"username": user, "groups": ["system:authenticated"]});
+                request["dryRun"] = json!(false);
+            }
+            None if audit => {}
+            None => request["userInfo"] = json!({}),
+        }
+        if let Some(old) = old {
+            request["oldObject"] = old.clone();
+        }
+        self.policy
+            .evaluate_with_host(&request, &self.scope.settings, host)
+    }
+
+    /// The audit scanner's request (a CREATE without a user), answered without
+    /// policy-server's monitor handling, as audits are.
+    fn audit(&self, host: &Host<Fixtures>, object: &Value) -> Result<Audit> {
+        let response = self.evaluate(host, object, None, "CREATE", None, true)?;
+        Ok(if response.allowed {
+            Audit {
+                result: "pass",
+                message: None,
+            }
+        } else {
+            Audit {
+                result: "fail",
+                message: response.message().map(str::to_owned),
+            }
+        })
+    }
+
+    /// What an audit-style evaluation (no user, so fixable violations are listed with their
+    /// fix) says to change in Zero to JupyterHub's values.
+    fn helm_values(&self, host: &Host<Fixtures>, object: &Value) -> Result<Vec<String>> {
+        let response = self.evaluate(host, object, None, "CREATE", None, true)?;
+        let mut out = Vec::new();
+        let texts = response
+            .message()
+            .into_iter()
+            .map(str::to_owned)
+            .chain(response.warnings.clone().unwrap_or_default());
+        for text in texts {
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find("Zero to JupyterHub: ") {
+                let tail = &rest[at + "Zero to JupyterHub: ".len()..];
+                let end = tail.find([';', ')']).unwrap_or(tail.len());
+                let value = tail[..end].trim().to_owned();
+                if !out.contains(&value) {
+                    out.push(value);
+                }
+                rest = &tail[end..];
+            }
+        }
+        Ok(out)
+    }
+
+    /// The next UPDATE that changes the pod template (what `kubectl rollout restart` sends).
+    fn next_update(&self, host: &Host<Fixtures>, object: &Value) -> Result<Option<Admission>> {
+        let pointer = match object["kind"].as_str().unwrap_or_default() {
+            "CronJob" => "/spec/jobTemplate/spec/template",
+            "DaemonSet" | "Deployment" | "StatefulSet" | "ReplicaSet"
+            | "ReplicationController" | "Job" => "/spec/template",
+            _ => return Ok(None),
+        };
+        let mut updated = object.clone();
+        let Some(template) = updated.pointer_mut(pointer) else {
+            return Ok(None);
+        };
+        if !template["metadata"].is_object() {
+            template["metadata"] = json!({});
+        }
+        if !template["metadata"]["annotations"].is_object() {
+            template["metadata"]["annotations"] = json!({});
+        }
+        template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] =
+            json!("2026-01-01T00:00:00Z");
+        if self.not_sent_reason(&updated, "UPDATE")?.is_some() {
+            return Ok(None);
+        }
+        let (admission, _) =
+            self.admit(host, &updated, Some(object), "UPDATE", Some(&self.options.user))?;
+        Ok(Some(admission))
+    }
+
+    /// The objects the controllers derive from an admitted object, each admitted in turn.
+    fn derive(
+        &self,
+        host: &Host<Fixtures>,
+        admitted: &Value,
+        known: &BTreeSet<(String, String)>,
+        knows_service_accounts: bool,
+    ) -> Result<Vec<Derived>> {
+        let mut out = Vec::new();
+        let mut queue = vec![admitted.clone()];
+        while let Some(parent) = queue.pop() {
+            let parent_kind = parent["kind"].as_str().unwrap_or_default().to_owned();
+            if gvr(&parent_kind).is_err() {
+                continue;
+            }
+            for child in children(&parent)? {
+                let kind = child["kind"].as_str().unwrap_or_default();
+                let ns = child["metadata"]["namespace"].as_str().unwrap_or_default();
+                let name = child["metadata"]["name"]
+                    .as_str()
+                    .or_else(|| child["metadata"]["generateName"].as_str())
+                    .unwrap_or_default();
+                let title = format!("{kind} {ns}/{name}");
+                let user = controller_user(&parent_kind);
+                if kind == "Pod" && knows_service_accounts {
+                    let sa = child["spec"]["serviceAccountName"].as_str().unwrap_or("default");
+                    if sa != "default" && !known.contains(&(ns.to_owned(), sa.to_owned())) {
+                        // The ServiceAccount admission plugin runs before any webhook.
+                        out.push(Derived {
+                            object: title,
+                            user,
+                            admission: not_sent(),
+                            refused_by_api_server: Some(format!(
+                                "pods \"{name}\" is forbidden: error looking up service account \
+                                 {ns}/{sa}: serviceaccount \"{sa}\" not found"
+                            )),
+                        });
+                        continue;
+                    }
+                }
+                if self.not_sent_reason(&child, "CREATE")?.is_some() {
+                    out.push(Derived {
+                        object: title,
+                        user,
+                        admission: not_sent(),
+                        refused_by_api_server: None,
+                    });
+                    queue.push(child);
+                    continue;
+                }
+                let (admission, admitted) = self.admit(host, &child, None, "CREATE", Some(&user))?;
+                out.push(Derived {
+                    object: title,
+                    user,
+                    admission,
+                    refused_by_api_server: None,
+                });
+                if let Some(admitted) = admitted {
+                    queue.push(admitted);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn not_sent() -> Admission {
+    Admission {
+        decision: Decision::NotSent,
+        would: None,
+        changes: Vec::new(),
+        patch: None,
+        warnings: Vec::new(),
+        message: None,
+    }
+}
+
+fn decision_of(response: &AdmissionResponse) -> Decision {
+    match (response.allowed, &response.patch) {
+        (false, _) => Decision::Reject,
+        (true, Some(_)) => Decision::Mutate,
+        (true, None) => Decision::Accept,
+    }
+}
+
+/// The patch as readable lines: `spec.template.spec.serviceAccountName: "default" ->
+/// "hook-image-puller"`, `(unset)` for what was not there and `(removed)` for what goes.
+pub fn changes(object: &Value, patch: &json_patch::Patch) -> Vec<String> {
+    use json_patch::PatchOperation as Op;
+    let mut out = Vec::new();
+    let mut current = object.clone();
+    for op in &patch.0 {
+        let (path, after) = match op {
+            Op::Add(a) => (a.path.to_string(), Some(&a.value)),
+            Op::Replace(r) => (r.path.to_string(), Some(&r.value)),
+            Op::Remove(r) => (r.path.to_string(), None),
+            Op::Move(m) => (m.path.to_string(), None),
+            Op::Copy(c) => (c.path.to_string(), None),
+            Op::Test(_) => continue,
+        };
+        let before = current.pointer(&path).cloned();
+        let is_add_to_array = matches!(op, Op::Add(_))
+            && path
+                .rsplit_once('/')
+                .and_then(|(parent, _)| current.pointer(parent))
+                .is_some_and(Value::is_array);
+        let before = if is_add_to_array { None } else { before };
+        out.push(format!(
+            "{}: {} -> {}",
+            dotted(&current, &path),
+            before.as_ref().map_or("(unset)".into(), short),
+            after.map_or("(removed)".into(), short)
+        ));
+        let _ = json_patch::patch(&mut current, &json_patch::Patch(vec![op.clone()]));
+    }
+    out
+}
+
+/// A JSON pointer as a field path: `/spec/volumes/2` -> `spec.volumes[2]`.
+fn dotted(object: &Value, pointer: &str) -> String {
+    let mut out = String::new();
+    let mut at = object;
+    for raw in pointer.split('/').skip(1) {
+        let segment = raw.replace("~1", "/").replace("~0", "~");
+        match at {
+            Value::Array(items) => {
+                out.push_str(&format!("[{segment}]"));
+                at = segment
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .unwrap_or(&Value::Null);
+            }
+            _ => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                if segment.contains('.') || segment.contains('/') {
+                    out.push_str(&format!("[{segment:?}]"));
+                } else {
+                    out.push_str(&segment);
+                }
+                at = at.get(&segment).unwrap_or(&Value::Null);
+            }
+        }
+    }
+    out
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 120 {
+        let cut: String = text.chars().take(117).collect();
+        format!("{cut}...")
+    } else {
+        text
+    }
+}
+
+/// The settings the module must accept before anything is checked, as policy-server checks
+/// them at start-up.
+pub fn validate_settings(policy: &Policy, settings: &Value) -> Result<Option<String>> {
+    let verdict = policy.validate_settings(settings)?;
+    Ok((!verdict.valid).then(|| verdict.message.unwrap_or_default()))
+}

@@ -1,0 +1,274 @@
+//! `prepuller-check`: what the prepuller policy does to a JupyterHub release, offline, with the
+//! real module. Every object of a `helm template` output or a `kubectl get` dump is sent through
+//! the compiled module as the API server sends it, in the runtime stack policy-server uses
+//! (policy-host: waPC over wasmtime, the module compiled once), with the scope of the policy
+//! resource; then what its controllers derive from it. docs/check.md is the reference.
+
+#![warn(missing_docs)]
+
+pub mod check;
+pub mod input;
+pub mod report;
+pub mod scope;
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use policy_host::Policy;
+use serde_json::Value;
+
+use crate::check::{Checker, Options};
+use crate::scope::{Mode, ModuleMetadata, Scope};
+
+/// The output forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// For tools: every object, the summary and the exit status.
+    Json,
+    /// JUnit XML, for CI systems: one test case per object.
+    Junit,
+}
+
+/// When to colour the text report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Colour {
+    /// When standard output is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The command line.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "prepuller-check",
+    version,
+    about = "What the prepuller ServiceAccount policy would do to a JupyterHub release: every \
+             object through the compiled module, offline.",
+    after_help = "Exit status: 0 when the cluster would admit everything (mutations allowed), 1 \
+                  when anything would be rejected (or mutated, with --fail-on-mutate), 2 for \
+                  unusable input, settings or module. Reference: docs/check.md."
+)]
+pub struct Cli {
+    /// Files, directories (their *.yaml, *.yml, *.json) or `-` for standard input: `helm
+    /// template` output, `kubectl get -o yaml|json`, single objects.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// The policy module: a file, or `registry://HOST/PATH:TAG` pulled as `kwctl pull` does.
+    #[arg(long, default_value = "annotated-policy.wasm")]
+    pub module: String,
+    /// A ClusterAdmissionPolicy or AdmissionPolicy (as in manifests/): its settings, rules,
+    /// namespaceSelector, objectSelector, mode and mutating.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Settings as YAML or JSON, instead of the policy resource's.
+    #[arg(long, conflicts_with = "settings_json")]
+    pub settings: Option<PathBuf>,
+    /// Settings as JSON text.
+    #[arg(long)]
+    pub settings_json: Option<String>,
+    /// The namespace of objects without one (as `helm template -n` / `kubectl apply -n`).
+    #[arg(short, long, default_value = "default")]
+    pub namespace: String,
+    /// The user the CREATE requests name.
+    #[arg(long, default_value = "kubernetes-admin")]
+    pub user: String,
+    /// A ServiceAccount the cluster already has, `NAMESPACE/NAME` (repeatable).
+    #[arg(long = "existing-serviceaccount", value_name = "NS/NAME")]
+    pub existing_serviceaccounts: Vec<String>,
+    /// Treat every object as already stored: also show the audit scanner's verdict and the
+    /// next UPDATE of its pod template.
+    #[arg(long)]
+    pub as_audit: bool,
+    /// The report's form.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+    /// Colour in the text report.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: Colour,
+    /// Fail (exit 1) when anything would be mutated.
+    #[arg(long)]
+    pub fail_on_mutate: bool,
+    /// Write every input document, mutated ones as admitted, as YAML into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub write_fixed: Option<PathBuf>,
+    /// The most input read, in bytes.
+    #[arg(long, default_value_t = input::DEFAULT_MAX_BYTES)]
+    pub max_input_bytes: u64,
+    /// Print the objects checked per second to standard error (the benchmark).
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// A compiled module and what its metadata says.
+pub struct Module {
+    /// Compiled as policy-server compiles it.
+    pub policy: Policy,
+    /// Its `io.kubewarden.metadata`, when annotated.
+    pub metadata: Option<ModuleMetadata>,
+    /// How the report names it (a pulled module with its digest).
+    pub label: String,
+}
+
+impl Module {
+    /// Loads a file or pulls a `registry://` reference.
+    pub fn load(spec: &str) -> Result<Module> {
+        let (bytes, label) = if spec.starts_with("registry://") {
+            let reference = xtask::oci::parse_reference(spec)?;
+            let pulled = xtask::oci::pull(&reference, xtask::oci::Transport::from_env(), None)
+                .with_context(|| format!("cannot pull {spec}"))?;
+            let label = format!("{spec} ({})", pulled.digest);
+            (pulled.module, label)
+        } else {
+            let bytes = std::fs::read(spec).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound && spec == "annotated-policy.wasm" {
+                    anyhow::anyhow!(
+                        "annotated-policy.wasm: not found in the current directory: build it \
+                         with `make annotated-policy.wasm`, or name the module with --module \
+                         (a file or registry://HOST/PATH:TAG)"
+                    )
+                } else {
+                    anyhow::anyhow!("{spec}: cannot read: {e}")
+                }
+            })?;
+            (bytes, spec.to_owned())
+        };
+        let metadata = ModuleMetadata::of_module(&bytes).with_context(|| label.clone())?;
+        let policy = Policy::policy_server(&bytes).with_context(|| label.clone())?;
+        Ok(Module {
+            policy,
+            metadata,
+            label,
+        })
+    }
+}
+
+/// What a run produced: the report's text and the exit status.
+#[derive(Debug)]
+pub struct RunResult {
+    /// The report, in the chosen form.
+    pub output: String,
+    /// 0, 1 or 2.
+    pub exit: u8,
+    /// How many objects were checked, for `--stats`.
+    pub objects: usize,
+}
+
+/// Errors of this kind are the user's (exit 2); the message is the whole line.
+pub fn run(cli: &Cli, module: &Module) -> Result<RunResult> {
+    let scope = load_scope(cli, module)?;
+    if let Some(problem) = check::validate_settings(&module.policy, &scope.settings)? {
+        bail!("the settings are not valid: {problem}");
+    }
+    let mut existing = Vec::new();
+    for sa in &cli.existing_serviceaccounts {
+        match sa.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+                existing.push((ns.to_owned(), name.to_owned()))
+            }
+            _ => bail!("--existing-serviceaccount {sa:?} is not NAMESPACE/NAME"),
+        }
+    }
+    let documents = input::read_all(&cli.inputs, cli.max_input_bytes)?;
+    let options = Options {
+        namespace: cli.namespace.clone(),
+        user: cli.user.clone(),
+        existing_service_accounts: existing,
+        as_audit: cli.as_audit,
+    };
+    let report = Checker::new(&module.policy, &scope, &options).check(&documents)?;
+    let outcome = report::outcome(&report, scope.mode, cli.fail_on_mutate);
+    if let Some(dir) = &cli.write_fixed {
+        write_fixed(dir, &documents, &report)?;
+    }
+    let header = format!(
+        "prepuller-check: module {}; policy {} (mode: {}, mutating: {}); settings {}",
+        module.label,
+        scope.policy_id,
+        match scope.mode {
+            Mode::Protect => "protect",
+            Mode::Monitor => "monitor",
+        },
+        scope.mutating,
+        serde_json::to_string(&scope.settings)?
+    );
+    let colour = match cli.color {
+        Colour::Always => true,
+        Colour::Never => false,
+        Colour::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let output = match cli.output {
+        Output::Text => report::text(&report, &header, &outcome, scope.mode, colour),
+        Output::Json => report::json(&report, &outcome, scope.mode)? + "\n",
+        Output::Junit => report::junit(&report, &outcome, scope.mode, cli.fail_on_mutate),
+    };
+    Ok(RunResult {
+        output,
+        exit: outcome.exit,
+        objects: report.objects.len(),
+    })
+}
+
+fn load_scope(cli: &Cli, module: &Module) -> Result<Scope> {
+    let mut scope = match &cli.policy {
+        Some(path) => Scope::from_policy_file(path, module.metadata.as_ref(), &cli.namespace)?,
+        None => Scope::from_module(module.metadata.as_ref()),
+    };
+    if let Some(path) = &cli.settings {
+        scope.settings = policy_host::read_settings(path)?;
+    }
+    if let Some(text) = &cli.settings_json {
+        let value: Value =
+            serde_json::from_str(text).context("--settings-json is not JSON")?;
+        scope.settings = if value.is_null() {
+            serde_json::json!({})
+        } else {
+            value
+        };
+    }
+    Ok(scope)
+}
+
+/// `--write-fixed`: each input file's documents, as admitted, under its own name in `dir`.
+fn write_fixed(dir: &Path, documents: &[input::Document], report: &check::Report) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let mut files: Vec<(String, String)> = Vec::new();
+    for (document, object) in documents.iter().zip(&report.objects) {
+        let name = if document.file == "-" {
+            "stdin.yaml".to_owned()
+        } else {
+            let base = Path::new(&document.file)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "input.yaml".into());
+            match base.rsplit_once('.') {
+                Some((stem, "json")) => format!("{stem}.yaml"),
+                _ => base,
+            }
+        };
+        let value = match (&object.admitted, object.admission.decision) {
+            (Some(admitted), check::Decision::Mutate) => admitted,
+            _ => &document.object,
+        };
+        let mut text = String::from("---\n");
+        if let Some(source) = &document.source {
+            text.push_str(&format!("# Source: {source}\n"));
+        }
+        text.push_str(&serde_norway::to_string(value)?);
+        match files.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, body)) => body.push_str(&text),
+            None => files.push((name, text)),
+        }
+    }
+    for (name, body) in files {
+        let path = dir.join(&name);
+        std::fs::write(&path, body).with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    Ok(())
+}

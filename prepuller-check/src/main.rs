@@ -1,0 +1,42 @@
+//! The `prepuller-check` command: see the library and docs/check.md.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser as _;
+use prepuller_check::{Cli, Module, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let started = Instant::now();
+    let result = Module::load(&cli.module).and_then(|module| {
+        let loaded = started.elapsed();
+        let checking = Instant::now();
+        let result = run(&cli, &module)?;
+        if cli.stats {
+            let seconds = checking.elapsed().as_secs_f64();
+            eprintln!(
+                "prepuller-check: module compiled in {:.2} s; {} objects checked in {:.3} s: {:.0} objects/s",
+                loaded.as_secs_f64(),
+                result.objects,
+                seconds,
+                result.objects as f64 / seconds.max(1e-9)
+            );
+        }
+        Ok(result)
+    });
+    match result {
+        Ok(result) => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = stdout.write_all(result.output.as_bytes());
+            let _ = stdout.flush();
+            ExitCode::from(result.exit)
+        }
+        Err(e) => {
+            eprintln!("prepuller-check: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! What a policy resource decides besides the module: which requests reach it (`spec.rules`,
+//! `spec.namespaceSelector`, `spec.objectSelector`), what policy-server does with its answer
+//! (`spec.mode`, `spec.mutating`), its settings and the resource types it may read. Read from a
+//! ClusterAdmissionPolicy or AdmissionPolicy (`--policy`), else from the module's own metadata
+//! (its rules, `mutating` and `contextAwareResources`), as `kwctl run` does with a bare module.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use policy_host::ContextAwareResource;
+use serde_json::{Value, json};
+
+/// The label Kubernetes sets on every namespace, with the namespace's name.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// One admission rule (`RuleWithOperations`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// `apiGroups` (`""` is the core group, `*` any).
+    pub api_groups: Vec<String>,
+    /// `apiVersions`.
+    pub api_versions: Vec<String>,
+    /// `resources` (`pods`, `pods/ephemeralcontainers`, `*`).
+    pub resources: Vec<String>,
+    /// `operations` (`CREATE`, `UPDATE`, `*`).
+    pub operations: Vec<String>,
+}
+
+impl Rule {
+    fn from_value(value: &Value) -> Result<Rule> {
+        let list = |key: &str| -> Result<Vec<String>> {
+            match value.get(key) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_owned)
+                            .with_context(|| format!("rule {key}: {i} is not a string"))
+                    })
+                    .collect(),
+                Some(other) => bail!("rule {key} is not a list: {other}"),
+            }
+        };
+        Ok(Rule {
+            api_groups: list("apiGroups")?,
+            api_versions: list("apiVersions")?,
+            resources: list("resources")?,
+            operations: list("operations")?,
+        })
+    }
+
+    /// Whether the API server sends this request to the webhook under this rule.
+    pub fn matches(&self, group: &str, version: &str, resource: &str, operation: &str) -> bool {
+        let any = |list: &[String], v: &str| list.iter().any(|x| x == "*" || x == v);
+        any(&self.api_groups, group)
+            && any(&self.api_versions, version)
+            && (any(&self.resources, resource)
+                || self.resources.iter().any(|r| r == "*/*")
+                || (!resource.contains('/')
+                    && self
+                        .resources
+                        .iter()
+                        .any(|r| r.strip_suffix("/*") == Some(resource))))
+            && any(&self.operations, operation)
+    }
+}
+
+/// policy-server's mode for the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Answers go to the API server.
+    Protect,
+    /// Every request is accepted and patches dropped; the answer is only logged.
+    Monitor,
+}
+
+/// Everything the check needs from the policy resource (or its defaults).
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// policy-server's id of the policy, as its messages name it.
+    pub policy_id: String,
+    /// The settings handed to the module.
+    pub settings: Value,
+    /// Requests the webhook receives.
+    pub rules: Vec<Rule>,
+    /// `spec.namespaceSelector`, when set.
+    pub namespace_selector: Option<Value>,
+    /// `spec.objectSelector`, when set.
+    pub object_selector: Option<Value>,
+    /// An AdmissionPolicy only sees its own namespace.
+    pub only_namespace: Option<String>,
+    /// `spec.mode`.
+    pub mode: Mode,
+    /// `spec.mutating`: a patch from a policy not allowed to mutate is a rejection.
+    pub mutating: bool,
+    /// `spec.backgroundAudit`: whether the audit scanner judges stored objects.
+    pub background_audit: bool,
+    /// The resource types the policy may read; `None` grants all (no policy resource given and
+    /// no metadata in the module).
+    pub context_aware: Option<BTreeSet<ContextAwareResource>>,
+    /// What cannot be evaluated offline, named in the report.
+    pub notes: Vec<String>,
+}
+
+/// The module's `io.kubewarden.metadata` section, the part a scope needs.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleMetadata {
+    /// Its `rules`.
+    pub rules: Vec<Rule>,
+    /// Its `mutating`.
+    pub mutating: bool,
+    /// Its `contextAwareResources`.
+    pub context_aware: BTreeSet<ContextAwareResource>,
+}
+
+impl ModuleMetadata {
+    /// Reads the section; `None` for a module that was not annotated.
+    pub fn of_module(module: &[u8]) -> Result<Option<ModuleMetadata>> {
+        let Some(bytes) = xtask::wasm_section::read_metadata(module)? else {
+            return Ok(None);
+        };
+        let value: Value =
+            serde_json::from_slice(&bytes).context("the module's metadata is not JSON")?;
+        Ok(Some(ModuleMetadata {
+            rules: rules(&value["rules"])?,
+            mutating: value["mutating"].as_bool().unwrap_or(false),
+            context_aware: serde_json::from_value(
+                value
+                    .get("contextAwareResources")
+                    .cloned()
+                    .unwrap_or(json!([])),
+            )
+            .context("the module's contextAwareResources")?,
+        }))
+    }
+}
+
+fn rules(value: &Value) -> Result<Vec<Rule>> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items.iter().map(Rule::from_value).collect(),
+        other => bail!("rules is not a list: {other}"),
+    }
+}
+
+/// The rules metadata.yml declares, for a module without metadata (`policy.wasm`).
+pub fn default_rules() -> Vec<Rule> {
+    let rule = |groups: &[&str], resources: &[&str], operations: &[&str]| Rule {
+        api_groups: groups.iter().map(|s| s.to_string()).collect(),
+        api_versions: vec!["v1".into()],
+        resources: resources.iter().map(|s| s.to_string()).collect(),
+        operations: operations.iter().map(|s| s.to_string()).collect(),
+    };
+    vec![
+        rule(&[""], &["pods"], &["CREATE", "UPDATE"]),
+        rule(&[""], &["pods/ephemeralcontainers"], &["UPDATE"]),
+        rule(&[""], &["replicationcontrollers"], &["CREATE", "UPDATE"]),
+        rule(
+            &["apps"],
+            &["deployments", "replicasets", "statefulsets", "daemonsets"],
+            &["CREATE", "UPDATE"],
+        ),
+        rule(&["batch"], &["jobs", "cronjobs"], &["CREATE", "UPDATE"]),
+        rule(&[""], &["serviceaccounts"], &["CREATE", "UPDATE"]),
+    ]
+}
+
+impl Scope {
+    /// Without a policy resource: every namespace, protect mode, the module's own rules,
+    /// `mutating` and grant (or metadata.yml's, for a module without metadata).
+    pub fn from_module(metadata: Option<&ModuleMetadata>) -> Scope {
+        Scope {
+            policy_id: "prepuller-check".into(),
+            settings: json!({}),
+            rules: metadata.map_or_else(default_rules, |m| m.rules.clone()),
+            namespace_selector: None,
+            object_selector: None,
+            only_namespace: None,
+            mode: Mode::Protect,
+            mutating: metadata.is_none_or(|m| m.mutating),
+            background_audit: true,
+            context_aware: metadata.map(|m| m.context_aware.clone()),
+            notes: Vec::new(),
+        }
+    }
+
+    /// From a ClusterAdmissionPolicy or AdmissionPolicy file; `default_namespace` is where an
+    /// AdmissionPolicy without `metadata.namespace` is applied (`-n`). The grant is what both
+    /// the resource and the module's metadata list, as policy-server computes it.
+    pub fn from_policy_file(
+        path: &Path,
+        metadata: Option<&ModuleMetadata>,
+        default_namespace: &str,
+    ) -> Result<Scope> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let value: Value = serde_norway::from_str(&text)
+            .with_context(|| format!("{}: not YAML", path.display()))?;
+        Scope::from_policy(&value, metadata, default_namespace)
+            .with_context(|| format!("{}", path.display()))
+    }
+
+    /// [`Scope::from_policy_file`] on the parsed resource.
+    pub fn from_policy(
+        resource: &Value,
+        metadata: Option<&ModuleMetadata>,
+        default_namespace: &str,
+    ) -> Result<Scope> {
+        let kind = resource["kind"].as_str().unwrap_or_default();
+        let name = resource["metadata"]["name"]
+            .as_str()
+            .context("the policy has no metadata.name")?;
+        let spec = &resource["spec"];
+        let (policy_id, only_namespace) = match kind {
+            "ClusterAdmissionPolicy" => (format!("clusterwide-{name}"), None),
+            "AdmissionPolicy" => {
+                let ns = resource["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or(default_namespace)
+                    .to_owned();
+                (format!("namespaced-{ns}-{name}"), Some(ns))
+            }
+            other => bail!(
+                "a policy resource is a ClusterAdmissionPolicy or an AdmissionPolicy, not {other:?}"
+            ),
+        };
+        let mode = match spec["mode"].as_str() {
+            None | Some("protect") => Mode::Protect,
+            Some("monitor") => Mode::Monitor,
+            Some(other) => bail!("spec.mode {other:?} is neither protect nor monitor"),
+        };
+        let mut notes = Vec::new();
+        if let Some(conditions) = spec.get("matchConditions").filter(|c| !c.is_null()) {
+            let names: Vec<&str> = conditions
+                .as_array()
+                .map(|a| a.iter().filter_map(|c| c["name"].as_str()).collect())
+                .unwrap_or_default();
+            notes.push(format!(
+                "spec.matchConditions ({}) are CEL expressions evaluated by the API server: not \
+                 evaluated here, every request is checked as if they matched",
+                names.join(", ")
+            ));
+        }
+        let namespace_selector = spec
+            .get("namespaceSelector")
+            .filter(|s| !s.is_null())
+            .cloned();
+        if let Some(selector) = &namespace_selector {
+            let other: BTreeSet<&str> = selector_keys(selector)
+                .into_iter()
+                .filter(|k| *k != NAMESPACE_NAME_LABEL)
+                .collect();
+            if !other.is_empty() {
+                notes.push(format!(
+                    "spec.namespaceSelector uses namespace labels only the cluster knows ({}): \
+                     evaluated as if the namespaces had only {NAMESPACE_NAME_LABEL}",
+                    other.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        let context_aware: BTreeSet<ContextAwareResource> = serde_json::from_value(
+            spec.get("contextAwareResources")
+                .filter(|c| !c.is_null())
+                .cloned()
+                .unwrap_or(json!([])),
+        )
+        .context("spec.contextAwareResources")?;
+        let context_aware = match metadata {
+            Some(m) => context_aware
+                .intersection(&m.context_aware)
+                .cloned()
+                .collect(),
+            None => context_aware,
+        };
+        Ok(Scope {
+            policy_id,
+            settings: match spec.get("settings") {
+                None | Some(Value::Null) => json!({}),
+                Some(s) => s.clone(),
+            },
+            rules: rules(&spec["rules"]).context("spec.rules")?,
+            namespace_selector,
+            object_selector: spec
+                .get("objectSelector")
+                .filter(|s| !s.is_null())
+                .cloned(),
+            only_namespace,
+            mode,
+            mutating: spec["mutating"].as_bool().unwrap_or(false),
+            background_audit: spec["backgroundAudit"].as_bool().unwrap_or(true),
+            context_aware: Some(context_aware),
+            notes,
+        })
+    }
+
+    /// Whether the webhook receives this request: a rule matches, the namespace is selected
+    /// (with the label Kubernetes sets) and the object's labels are.
+    pub fn sends(
+        &self,
+        (group, version, resource): (&str, &str, &str),
+        operation: &str,
+        namespace: Option<&str>,
+        labels: &Value,
+    ) -> Result<Option<String>> {
+        if !self
+            .rules
+            .iter()
+            .any(|r| r.matches(group, version, resource, operation))
+        {
+            return Ok(Some("no rule of the policy matches".into()));
+        }
+        if let (Some(only), Some(ns)) = (&self.only_namespace, namespace)
+            && only != ns
+        {
+            return Ok(Some(format!(
+                "the AdmissionPolicy only sees namespace {only}"
+            )));
+        }
+        if let (Some(selector), Some(ns)) = (&self.namespace_selector, namespace) {
+            let labels = json!({ NAMESPACE_NAME_LABEL: ns });
+            if !selector_matches(selector, &labels).context("spec.namespaceSelector")? {
+                return Ok(Some(format!(
+                    "namespace {ns} is not selected by spec.namespaceSelector"
+                )));
+            }
+        }
+        if let Some(selector) = &self.object_selector
+            && !selector_matches(selector, labels).context("spec.objectSelector")?
+        {
+            return Ok(Some("its labels are not selected by spec.objectSelector".into()));
+        }
+        Ok(None)
+    }
+}
+
+fn selector_keys(selector: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = selector["matchLabels"]
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    if let Some(expressions) = selector["matchExpressions"].as_array() {
+        keys.extend(expressions.iter().filter_map(|e| e["key"].as_str()));
+    }
+    keys
+}
+
+/// A Kubernetes LabelSelector on a label map, with Kubernetes' semantics (every term must
+/// hold; an empty selector selects everything).
+pub fn selector_matches(selector: &Value, labels: &Value) -> Result<bool> {
+    let label = |k: &str| labels.get(k).and_then(Value::as_str);
+    if let Some(m) = selector.get("matchLabels").filter(|m| !m.is_null()) {
+        let m = m.as_object().context("matchLabels is not a mapping")?;
+        for (k, v) in m {
+            if label(k) != Some(v.as_str().context("a matchLabels value is not a string")?) {
+                return Ok(false);
+            }
+        }
+    }
+    if let Some(expressions) = selector.get("matchExpressions").filter(|m| !m.is_null()) {
+        for e in expressions
+            .as_array()
+            .context("matchExpressions is not a list")?
+        {
+            let key = e["key"].as_str().context("a matchExpression has no key")?;
+            let values: Vec<&str> = e["values"]
+                .as_array()
+                .map(|v| v.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let ok = match e["operator"].as_str() {
+                Some("In") => label(key).is_some_and(|v| values.contains(&v)),
+                Some("NotIn") => label(key).is_none_or(|v| !values.contains(&v)),
+                Some("Exists") => label(key).is_some(),
+                Some("DoesNotExist") => label(key).is_none(),
+                other => bail!("matchExpressions operator {other:?} is not In, NotIn, Exists or DoesNotExist"),
+            };
+            if !ok {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manifests_scope() {
+        let root = policy_host::workspace_root();
+        for file in ["clusteradmissionpolicy.yaml", "admissionpolicy.yaml"] {
+            let scope =
+                Scope::from_policy_file(&root.join("manifests").join(file), None, "default")
+                    .unwrap();
+            assert_eq!(scope.mode, Mode::Monitor);
+            assert!(scope.mutating);
+            let labels = json!({});
+            let ds = ("apps", "v1", "daemonsets");
+            assert_eq!(scope.sends(ds, "CREATE", Some("jhub"), &labels).unwrap(), None);
+            assert!(scope.sends(ds, "CREATE", Some("other"), &labels).unwrap().is_some());
+            assert!(scope
+                .sends(("", "v1", "configmaps"), "CREATE", Some("jhub"), &labels)
+                .unwrap()
+                .is_some());
+        }
+    }
+}
