@@ -46,6 +46,9 @@ fuzz-smoke:
 # Build the policy and evaluate every bundled example request, printing each decision.
 run-examples: policy.wasm
 	$(CARGO) run --locked -q -p policy-host --bin run-examples
+	@echo "== prepuller-check: the chart 4.0.0 release (test_data/releases/z2jh-4.0.0-default.yaml)"
+	@$(CARGO) run --locked -q -p prepuller-check -- --module policy.wasm -n jhub \
+	  test_data/releases/z2jh-4.0.0-default.yaml; test $$? -le 1
 
 # The floor guest for the benchmark, built with the same toolchain, profile and wasm-opt as the policy.
 FLOOR_ARTIFACT := target/floor-guest.wasm
@@ -141,7 +144,18 @@ actionlint:
 
 .PHONY: keygen sign verify-signature actionlint
 
-check: fmt lint test properties e2e-tests host-tests packaging-tests actionlint fuzz-smoke
+# prepuller-check (docs/check.md) end to end on the compiled module, against the Zero to
+# JupyterHub releases in test_data/releases/ (scripts/render-releases.py renders them).
+check-tests: policy.wasm
+	$(CARGO) test --locked -p prepuller-check
+
+# Objects per second on 50 releases concatenated, the module compiled once (docs/performance.md).
+bench-check: policy.wasm
+	scripts/bench-check.sh
+
+.PHONY: check-tests bench-check
+
+check: fmt lint test properties e2e-tests host-tests check-tests packaging-tests actionlint fuzz-smoke
 
 clean:
 	$(CARGO) clean

@@ -289,8 +289,17 @@ pub fn install_order(documents: &[Document]) -> Vec<usize> {
             .iter()
             .position(|k| *k == kind)
             .unwrap_or(INSTALL_ORDER.len());
-        let name = o["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        (phase, if phase == 1 { 0 } else { weight }, rank, kind.to_owned(), name)
+        let name = o["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        (
+            phase,
+            if phase == 1 { 0 } else { weight },
+            rank,
+            kind.to_owned(),
+            name,
+        )
     };
     let mut order: Vec<usize> = (0..documents.len()).collect();
     order.sort_by_cached_key(|i| key(&documents[*i]));
@@ -334,8 +343,12 @@ impl<'a> Checker<'a> {
     pub fn check(&self, documents: &[Document]) -> Result<Report> {
         let order = install_order(documents);
         let stored_input = self.options.as_audit || documents.iter().any(|d| is_stored(&d.object));
-        let mut known: BTreeSet<(String, String)> =
-            self.options.existing_service_accounts.iter().cloned().collect();
+        let mut known: BTreeSet<(String, String)> = self
+            .options
+            .existing_service_accounts
+            .iter()
+            .cloned()
+            .collect();
         if stored_input {
             // Stored objects all exist already: every ServiceAccount of the input does.
             for d in documents {
@@ -384,7 +397,10 @@ impl<'a> Checker<'a> {
         (o["kind"] == "ServiceAccount" && o["apiVersion"] == "v1").then(|| {
             (
                 self.namespace_of(o).unwrap_or_default(),
-                o["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
             )
         })
     }
@@ -611,8 +627,12 @@ impl<'a> Checker<'a> {
     fn next_update(&self, host: &Host<Fixtures>, object: &Value) -> Result<Option<Admission>> {
         let pointer = match object["kind"].as_str().unwrap_or_default() {
             "CronJob" => "/spec/jobTemplate/spec/template",
-            "DaemonSet" | "Deployment" | "StatefulSet" | "ReplicaSet"
-            | "ReplicationController" | "Job" => "/spec/template",
+            "DaemonSet"
+            | "Deployment"
+            | "StatefulSet"
+            | "ReplicaSet"
+            | "ReplicationController"
+            | "Job" => "/spec/template",
             _ => return Ok(None),
         };
         let mut updated = object.clone();
@@ -630,8 +650,13 @@ impl<'a> Checker<'a> {
         if self.not_sent_reason(&updated, "UPDATE")?.is_some() {
             return Ok(None);
         }
-        let (admission, _) =
-            self.admit(host, &updated, Some(object), "UPDATE", Some(&self.options.user))?;
+        let (admission, _) = self.admit(
+            host,
+            &updated,
+            Some(object),
+            "UPDATE",
+            Some(&self.options.user),
+        )?;
         Ok(Some(admission))
     }
 
@@ -660,7 +685,9 @@ impl<'a> Checker<'a> {
                 let title = format!("{kind} {ns}/{name}");
                 let user = controller_user(&parent_kind);
                 if kind == "Pod" && knows_service_accounts {
-                    let sa = child["spec"]["serviceAccountName"].as_str().unwrap_or("default");
+                    let sa = child["spec"]["serviceAccountName"]
+                        .as_str()
+                        .unwrap_or("default");
                     if sa != "default" && !known.contains(&(ns.to_owned(), sa.to_owned())) {
                         // The ServiceAccount admission plugin runs before any webhook.
                         out.push(Derived {
@@ -685,7 +712,8 @@ impl<'a> Checker<'a> {
                     queue.push(child);
                     continue;
                 }
-                let (admission, admitted) = self.admit(host, &child, None, "CREATE", Some(&user))?;
+                let (admission, admitted) =
+                    self.admit(host, &child, None, "CREATE", Some(&user))?;
                 out.push(Derived {
                     object: title,
                     user,

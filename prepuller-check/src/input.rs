@@ -218,7 +218,12 @@ fn add(
         let items = match map.get("items") {
             Some(Value::Array(items)) => items.clone(),
             Some(Value::Null) | None => Vec::new(),
-            Some(_) => return fail(format!("{}: `items` of a {kind} is not a list", here.location())),
+            Some(_) => {
+                return fail(format!(
+                    "{}: `items` of a {kind} is not a list",
+                    here.location()
+                ));
+            }
         };
         for (i, item) in items.into_iter().enumerate() {
             let mut item = item;
@@ -234,12 +239,24 @@ fn add(
                 ..here.clone()
             };
             check(&location, &item)?;
-            push(out, Document { object: item, ..location })?;
+            push(
+                out,
+                Document {
+                    object: item,
+                    ..location
+                },
+            )?;
         }
         return Ok(());
     }
     check(&here, &value)?;
-    push(out, Document { object: value, ..here })
+    push(
+        out,
+        Document {
+            object: value,
+            ..here
+        },
+    )
 }
 
 fn push(out: &mut Vec<Document>, document: Document) -> Result<(), InputError> {
@@ -285,7 +302,10 @@ fn check(at: &Document, object: &Value) -> Result<(), InputError> {
     if let Some(namespace) = metadata.get("namespace")
         && !namespace.is_string()
     {
-        return fail(format!("{}: `metadata.namespace` is not a string", at.location()));
+        return fail(format!(
+            "{}: `metadata.namespace` is not a string",
+            at.location()
+        ));
     }
     Ok(())
 }
@@ -330,7 +350,10 @@ mod tests {
     #[test]
     fn bad_documents_name_file_and_document() {
         let e = docs("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\nkind: [\n").unwrap_err();
-        assert!(e.0.starts_with("in.yaml, document 2: not valid YAML"), "{e}");
+        assert!(
+            e.0.starts_with("in.yaml, document 2: not valid YAML"),
+            "{e}"
+        );
         let e = docs("---\napiVersion: v1\nmetadata: {name: a}\n").unwrap_err();
         assert_eq!(e.0, "in.yaml, document 1: no `kind`");
         let e = docs("apiVersion: v1\nkind: Pod\n").unwrap_err();

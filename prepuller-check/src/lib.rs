@@ -224,8 +224,7 @@ fn load_scope(cli: &Cli, module: &Module) -> Result<Scope> {
         scope.settings = policy_host::read_settings(path)?;
     }
     if let Some(text) = &cli.settings_json {
-        let value: Value =
-            serde_json::from_str(text).context("--settings-json is not JSON")?;
+        let value: Value = serde_json::from_str(text).context("--settings-json is not JSON")?;
         scope.settings = if value.is_null() {
             serde_json::json!({})
         } else {

@@ -71,17 +71,31 @@ pub fn outcome(report: &Report, mode: Mode, fail_on_mutate: bool) -> Outcome {
                         .as_ref()
                         .is_some_and(|u| u.decision == Decision::Mutate)));
     }
-    let exit = if mode == Mode::Monitor { 0 } else { u8::from(failed) };
+    let exit = if mode == Mode::Monitor {
+        0
+    } else {
+        u8::from(failed)
+    };
     Outcome { summary: s, exit }
 }
 
 /// The one summary line.
 pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
     let s = &outcome.summary;
-    let would = if mode == Mode::Monitor { "would be " } else { "" };
+    let would = if mode == Mode::Monitor {
+        "would be "
+    } else {
+        ""
+    };
     let mut line = format!(
         "{} objects: {} accepted, {} {would}mutated, {} {would}rejected, {} not sent; {} derived objects admitted, {} refused",
-        s.objects, s.accepted, s.mutated, s.rejected, s.not_sent, s.derived_admitted, s.derived_refused
+        s.objects,
+        s.accepted,
+        s.mutated,
+        s.rejected,
+        s.not_sent,
+        s.derived_admitted,
+        s.derived_refused
     );
     if s.audit_failed > 0 {
         let _ = write!(line, "; {} audit failures", s.audit_failed);
@@ -116,7 +130,13 @@ impl Paint {
 
 fn decision_text(admission: &crate::check::Admission) -> (Decision, String) {
     match admission.would {
-        Some(d) => (d, format!("would {} (monitor mode: accepted, nothing changed)", d.word())),
+        Some(d) => (
+            d,
+            format!(
+                "would {} (monitor mode: accepted, nothing changed)",
+                d.word()
+            ),
+        ),
         None => (admission.decision, admission.decision.word().to_owned()),
     }
 }
@@ -135,7 +155,11 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode, colour
             not_sent.push(o);
             continue;
         }
-        let source = o.source.as_deref().map(|s| format!(": {s}")).unwrap_or_default();
+        let source = o
+            .source
+            .as_deref()
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
         let item = o.item.map(|i| format!(", item {i}")).unwrap_or_default();
         let _ = writeln!(
             out,

@@ -283,10 +283,7 @@ impl Scope {
             },
             rules: rules(&spec["rules"]).context("spec.rules")?,
             namespace_selector,
-            object_selector: spec
-                .get("objectSelector")
-                .filter(|s| !s.is_null())
-                .cloned(),
+            object_selector: spec.get("objectSelector").filter(|s| !s.is_null()).cloned(),
             only_namespace,
             mode,
             mutating: spec["mutating"].as_bool().unwrap_or(false),
@@ -330,7 +327,9 @@ impl Scope {
         if let Some(selector) = &self.object_selector
             && !selector_matches(selector, labels).context("spec.objectSelector")?
         {
-            return Ok(Some("its labels are not selected by spec.objectSelector".into()));
+            return Ok(Some(
+                "its labels are not selected by spec.objectSelector".into(),
+            ));
         }
         Ok(None)
     }
@@ -374,7 +373,9 @@ pub fn selector_matches(selector: &Value, labels: &Value) -> Result<bool> {
                 Some("NotIn") => label(key).is_none_or(|v| !values.contains(&v)),
                 Some("Exists") => label(key).is_some(),
                 Some("DoesNotExist") => label(key).is_none(),
-                other => bail!("matchExpressions operator {other:?} is not In, NotIn, Exists or DoesNotExist"),
+                other => bail!(
+                    "matchExpressions operator {other:?} is not In, NotIn, Exists or DoesNotExist"
+                ),
             };
             if !ok {
                 return Ok(false);
@@ -399,12 +400,22 @@ mod tests {
             assert!(scope.mutating);
             let labels = json!({});
             let ds = ("apps", "v1", "daemonsets");
-            assert_eq!(scope.sends(ds, "CREATE", Some("jhub"), &labels).unwrap(), None);
-            assert!(scope.sends(ds, "CREATE", Some("other"), &labels).unwrap().is_some());
-            assert!(scope
-                .sends(("", "v1", "configmaps"), "CREATE", Some("jhub"), &labels)
-                .unwrap()
-                .is_some());
+            assert_eq!(
+                scope.sends(ds, "CREATE", Some("jhub"), &labels).unwrap(),
+                None
+            );
+            assert!(
+                scope
+                    .sends(ds, "CREATE", Some("other"), &labels)
+                    .unwrap()
+                    .is_some()
+            );
+            assert!(
+                scope
+                    .sends(("", "v1", "configmaps"), "CREATE", Some("jhub"), &labels)
+                    .unwrap()
+                    .is_some()
+            );
         }
     }
 }

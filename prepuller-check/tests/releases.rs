@@ -179,13 +179,22 @@ fn wrong_settings_on_a_fullnameoverride_release() {
     ]);
     expect("z2jh-4.4.0-fullnameoverride.wrong-settings.txt", &report);
     assert_eq!(exit, 1, "{report}");
-    for puller in ["DaemonSet jhub/myhub-hook-image-puller", "DaemonSet jhub/myhub-continuous-image-puller"] {
+    for puller in [
+        "DaemonSet jhub/myhub-hook-image-puller",
+        "DaemonSet jhub/myhub-continuous-image-puller",
+    ] {
         let at = report.find(&format!("== {puller} ")).expect(puller);
-        assert!(report[at..].lines().nth(1).unwrap().trim() == "REJECT", "{report}");
+        assert!(
+            report[at..].lines().nth(1).unwrap().trim() == "REJECT",
+            "{report}"
+        );
     }
     // Without the setting the cluster admits the DaemonSets, mutated, and refuses their Pods.
     let (report, exit) = check(&[&release("z2jh-4.4.0-fullnameoverride"), "-n", "jhub"]);
-    expect("z2jh-4.4.0-fullnameoverride.wrong-settings-mutate.txt", &report);
+    expect(
+        "z2jh-4.4.0-fullnameoverride.wrong-settings-mutate.txt",
+        &report,
+    );
     assert_eq!(exit, 1, "{report}");
     assert!(report.contains("error looking up service account jhub/hook-image-puller: serviceaccount \"hook-image-puller\" not found"), "{report}");
 }
@@ -194,11 +203,23 @@ fn wrong_settings_on_a_fullnameoverride_release() {
 fn both_manifests_as_policy() {
     for manifest in ["clusteradmissionpolicy", "admissionpolicy"] {
         let policy = format!("manifests/{manifest}.yaml");
-        let (report, exit) = check(&[&release("z2jh-4.0.0-default"), "-n", "jhub", "--policy", &policy]);
+        let (report, exit) = check(&[
+            &release("z2jh-4.0.0-default"),
+            "-n",
+            "jhub",
+            "--policy",
+            &policy,
+        ]);
         expect(&format!("z2jh-4.0.0-default.{manifest}.txt"), &report);
         assert_eq!(exit, 0, "{report}");
         // Outside the selected namespace nothing is sent.
-        let (report, exit) = check(&[&release("z2jh-4.0.0-default"), "-n", "other", "--policy", &policy]);
+        let (report, exit) = check(&[
+            &release("z2jh-4.0.0-default"),
+            "-n",
+            "other",
+            "--policy",
+            &policy,
+        ]);
         assert_eq!(exit, 0);
         assert!(report.contains("summary: 28 objects: 0 accepted, 0 would be mutated, 0 would be rejected, 28 not sent"), "{report}");
     }
@@ -207,18 +228,43 @@ fn both_manifests_as_policy() {
 #[test]
 fn protect_mode_and_a_non_mutating_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
     let protect = text.replace("mode: monitor", "mode: protect");
     let validating = protect.replace("mutating: true", "mutating: false");
-    let (p, v) = (dir.path().join("protect.yaml"), dir.path().join("validating.yaml"));
+    let (p, v) = (
+        dir.path().join("protect.yaml"),
+        dir.path().join("validating.yaml"),
+    );
     std::fs::write(&p, protect).unwrap();
     std::fs::write(&v, validating).unwrap();
-    let (report, exit) = check(&[&release("z2jh-4.0.0-default"), "-n", "jhub", "--policy", p.to_str().unwrap()]);
-    assert_eq!(exit, 1, "4.0.0's pullers would run as ServiceAccounts it lacks: {report}");
-    let (report, exit) = check(&[&release("z2jh-4.0.0-default"), "-n", "jhub", "--policy", v.to_str().unwrap()]);
+    let (report, exit) = check(&[
+        &release("z2jh-4.0.0-default"),
+        "-n",
+        "jhub",
+        "--policy",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        exit, 1,
+        "4.0.0's pullers would run as ServiceAccounts it lacks: {report}"
+    );
+    let (report, exit) = check(&[
+        &release("z2jh-4.0.0-default"),
+        "-n",
+        "jhub",
+        "--policy",
+        v.to_str().unwrap(),
+    ]);
     assert_eq!(exit, 1);
     assert!(report.contains("message: Request rejected by policy clusterwide-prepuller-serviceaccount. The policy attempted to mutate the request, but it is currently configured to not allow mutations."), "{report}");
-    let (_, exit) = check(&[&release("z2jh-4.4.0-default"), "-n", "jhub", "--policy", v.to_str().unwrap()]);
+    let (_, exit) = check(&[
+        &release("z2jh-4.4.0-default"),
+        "-n",
+        "jhub",
+        "--policy",
+        v.to_str().unwrap(),
+    ]);
     assert_eq!(exit, 0);
 }
 
@@ -227,8 +273,19 @@ fn fail_on_mutate_and_write_fixed() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("fixed");
     let file = release("z2jh-4.0.0-custom-sa");
-    let existing = ["--existing-serviceaccount", "jhub/hook-image-puller", "--existing-serviceaccount", "jhub/continuous-image-puller"];
-    let mut args = vec![file.as_str(), "-n", "jhub", "--settings-json", r#"{"awaiter":{"serviceAccountName":"jhub-awaiter"}}"#];
+    let existing = [
+        "--existing-serviceaccount",
+        "jhub/hook-image-puller",
+        "--existing-serviceaccount",
+        "jhub/continuous-image-puller",
+    ];
+    let mut args = vec![
+        file.as_str(),
+        "-n",
+        "jhub",
+        "--settings-json",
+        r#"{"awaiter":{"serviceAccountName":"jhub-awaiter"}}"#,
+    ];
     args.extend(existing);
     let (report, exit) = check(&args);
     assert_eq!(exit, 0, "{report}");
@@ -242,13 +299,26 @@ fn fail_on_mutate_and_write_fixed() {
     // The fixed manifests need no mutation any more.
     let fixed = out.join("z2jh-4.0.0-custom-sa.yaml");
     let fixed_text = fixed.to_str().unwrap().to_owned();
-    let mut again = vec![fixed_text.as_str(), "-n", "jhub", "--fail-on-mutate", "--settings-json", r#"{"awaiter":{"serviceAccountName":"jhub-awaiter"}}"#];
+    let mut again = vec![
+        fixed_text.as_str(),
+        "-n",
+        "jhub",
+        "--fail-on-mutate",
+        "--settings-json",
+        r#"{"awaiter":{"serviceAccountName":"jhub-awaiter"}}"#,
+    ];
     again.extend(existing);
     let (report, exit) = check(&again);
     assert_eq!(exit, 0, "{report}");
-    assert!(report.contains("28 objects: 7 accepted, 0 mutated, 0 rejected, 21 not sent"), "{report}");
+    assert!(
+        report.contains("28 objects: 7 accepted, 0 mutated, 0 rejected, 21 not sent"),
+        "{report}"
+    );
     let written = std::fs::read_to_string(&fixed).unwrap();
-    assert!(written.starts_with("---\n# Source: jupyterhub/templates/hub/netpol.yaml\n"), "{written}");
+    assert!(
+        written.starts_with("---\n# Source: jupyterhub/templates/hub/netpol.yaml\n"),
+        "{written}"
+    );
 }
 
 /// A `kubectl get -o json` dump of a running 4.0.0 release: its workloads as stored.
@@ -263,7 +333,9 @@ fn stored_dump(dir: &Path) -> PathBuf {
     let items: Vec<serde_json::Value> = documents
         .into_iter()
         .map(|d| d.object)
-        .filter(|o| ["DaemonSet", "Deployment", "StatefulSet"].contains(&o["kind"].as_str().unwrap()))
+        .filter(|o| {
+            ["DaemonSet", "Deployment", "StatefulSet"].contains(&o["kind"].as_str().unwrap())
+        })
         .enumerate()
         .map(|(i, mut o)| {
             o["metadata"]["namespace"] = "jhub".into();
@@ -273,7 +345,14 @@ fn stored_dump(dir: &Path) -> PathBuf {
         })
         .collect();
     let path = dir.join("dump.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items})).unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(
+            &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     path
 }
 
@@ -290,13 +369,25 @@ fn stored_objects_get_the_audit_and_the_next_update() {
 
 #[test]
 fn json_and_junit_outputs() {
-    let (json, exit) = check(&[&release("z2jh-4.0.0-default"), "-n", "jhub", "--output", "json"]);
+    let (json, exit) = check(&[
+        &release("z2jh-4.0.0-default"),
+        "-n",
+        "jhub",
+        "--output",
+        "json",
+    ]);
     assert_eq!(exit, 1);
     let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     assert_eq!(value["exit"], 1);
     assert_eq!(value["summary"]["objects"], 28);
     assert_eq!(value["objects"].as_array().unwrap().len(), 28);
-    let (junit, exit) = check(&[&release("z2jh-4.0.0-default"), "-n", "jhub", "--output", "junit"]);
+    let (junit, exit) = check(&[
+        &release("z2jh-4.0.0-default"),
+        "-n",
+        "jhub",
+        "--output",
+        "junit",
+    ]);
     assert_eq!(exit, 1);
     assert!(junit.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"prepuller-check\" tests=\"28\" failures=\"2\" errors=\"0\" skipped=\"21\">"), "{junit}");
 }
@@ -316,28 +407,63 @@ fn bad(text: &str, extra: &[&str]) -> String {
 #[test]
 fn bad_input_is_one_clear_line() {
     assert_eq!(
-        bad("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\nkind: [unclosed\n", &[]),
+        bad(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\nkind: [unclosed\n",
+            &[]
+        ),
         "error: bad.yaml, document 2: not valid YAML: did not find expected ',' or ']' at line 2 column 1, while parsing a flow sequence at line 1 column 7\n"
     );
-    assert_eq!(bad("apiVersion: v1\nmetadata: {name: a}\n", &[]), "error: bad.yaml, document 1: no `kind`\n");
-    assert_eq!(bad("apiVersion: v1\nkind: Pod\n", &[]), "error: bad.yaml, document 1: no `metadata` object\n");
-    assert_eq!(bad("apiVersion: v1\nkind: Pod\nmetadata: {labels: {}}\n", &[]), "error: bad.yaml, document 1: `metadata` has no `name` (nor `generateName`)\n");
-    assert_eq!(bad("just a string\n", &[]), "error: bad.yaml, document 1: not a Kubernetes object (a string)\n");
-    assert_eq!(bad(r#"{"kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod"}]}"#, &[]), "error: bad.yaml, document 1, item 0: no `metadata` object\n");
+    assert_eq!(
+        bad("apiVersion: v1\nmetadata: {name: a}\n", &[]),
+        "error: bad.yaml, document 1: no `kind`\n"
+    );
+    assert_eq!(
+        bad("apiVersion: v1\nkind: Pod\n", &[]),
+        "error: bad.yaml, document 1: no `metadata` object\n"
+    );
+    assert_eq!(
+        bad("apiVersion: v1\nkind: Pod\nmetadata: {labels: {}}\n", &[]),
+        "error: bad.yaml, document 1: `metadata` has no `name` (nor `generateName`)\n"
+    );
+    assert_eq!(
+        bad("just a string\n", &[]),
+        "error: bad.yaml, document 1: not a Kubernetes object (a string)\n"
+    );
+    assert_eq!(
+        bad(
+            r#"{"kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod"}]}"#,
+            &[]
+        ),
+        "error: bad.yaml, document 1, item 0: no `metadata` object\n"
+    );
     // A YAML alias bomb: serde_norway refuses the repetition.
-    let mut bomb = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut bomb = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     for (i, c) in "bcdefghi".chars().enumerate() {
         let prev = (b'a' + i as u8) as char;
-        bomb.push_str(&format!("{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        bomb.push_str(&format!(
+            "{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
     }
     bomb.push_str("kind: Pod\n");
     let out = bad(&bomb, &[]);
-    assert!(out.starts_with("error: bad.yaml, document 1: not valid YAML: repetition limit exceeded"), "{out}");
+    assert!(
+        out.starts_with("error: bad.yaml, document 1: not valid YAML: repetition limit exceeded"),
+        "{out}"
+    );
     // Bounded input.
     let out = bad(&"# padding\n".repeat(200), &["--max-input-bytes", "1000"]);
-    assert_eq!(out, "error: bad.yaml: the input is larger than the limit of 1000 bytes (--max-input-bytes)\n");
+    assert_eq!(
+        out,
+        "error: bad.yaml: the input is larger than the limit of 1000 bytes (--max-input-bytes)\n"
+    );
     // Settings the module refuses.
-    let out = check(&[&release("z2jh-4.4.0-default"), "--settings-json", r#"{"mode":"audit"}"#]);
+    let out = check(&[
+        &release("z2jh-4.4.0-default"),
+        "--settings-json",
+        r#"{"mode":"audit"}"#,
+    ]);
     assert_eq!(out, ("error: the settings are not valid: mode: unknown variant `audit`, expected `mutate` or `reject`\n".to_owned(), 2));
     let out = check(&["test_data/releases/missing.yaml"]);
     assert_eq!(out, ("error: test_data/releases/missing.yaml: cannot read: No such file or directory (os error 2)\n".to_owned(), 2));
@@ -347,10 +473,17 @@ fn bad_input_is_one_clear_line() {
 fn unknown_kinds_are_not_sent() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("odd.yaml");
-    std::fs::write(&path, "apiVersion: example.org/v1\nkind: Gadget\nmetadata: {name: g}\n").unwrap();
+    std::fs::write(
+        &path,
+        "apiVersion: example.org/v1\nkind: Gadget\nmetadata: {name: g}\n",
+    )
+    .unwrap();
     let (out, exit) = check(&[path.to_str().unwrap(), "-n", "jhub"]);
     assert_eq!(exit, 0);
-    assert!(out.contains("not sent to the policy:\n   (no rule of the policy matches) Gadget jhub/g\n"), "{out}");
+    assert!(
+        out.contains("not sent to the policy:\n   (no rule of the policy matches) Gadget jhub/g\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -360,7 +493,15 @@ fn the_binary_reads_standard_input_and_exits_2_on_bad_input() {
     let binary = env!("CARGO_BIN_EXE_prepuller-check");
     let module = policy_path();
     let mut child = Command::new(binary)
-        .args(["-", "-n", "jhub", "--module", module.to_str().unwrap(), "--color", "never"])
+        .args([
+            "-",
+            "-n",
+            "jhub",
+            "--module",
+            module.to_str().unwrap(),
+            "--color",
+            "never",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -375,7 +516,15 @@ fn the_binary_reads_standard_input_and_exits_2_on_bad_input() {
     );
     let text = std::fs::read(root().join(release("z2jh-4.4.0-default"))).unwrap();
     let mut child = Command::new(binary)
-        .args(["-", "-n", "jhub", "--module", module.to_str().unwrap(), "--color", "never"])
+        .args([
+            "-",
+            "-n",
+            "jhub",
+            "--module",
+            module.to_str().unwrap(),
+            "--color",
+            "never",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
