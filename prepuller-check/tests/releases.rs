@@ -97,8 +97,9 @@ fn shape_settings(release: &str) -> &'static str {
 /// ServiceAccounts, their Pods refused by the API server: the puller ServiceAccounts do not
 /// exist).
 fn expected_exit(release: &str) -> u8 {
-    // 4.1.0 and 4.4.0 with custom names: the continuous puller's Pods are refused (the rendered
-    // continuous ServiceAccount is not found under jhub-continuous-puller).
+    // 4.1.0 and 4.4.0 with custom names: the chart names the continuous puller's
+    // ServiceAccount object continuous-image-puller whatever prePuller.continuous.serviceAccount.name
+    // says, while its DaemonSet runs as that name (see the render): the API server refuses the Pods.
     u8::from(
         release.contains("3.3.8")
             || release.contains("4.0.0")
