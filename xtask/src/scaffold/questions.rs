@@ -131,6 +131,15 @@ pub fn questions() -> Vec<Question> {
             EXPRESSIONS,
         ],
     ));
+    q.push(Question {
+        variable: "awaiter.enabled".into(),
+        label: "Judge the hook image awaiter",
+        description: "Off: the awaiter's rules are turned off and its ServiceAccount is no \
+            longer reserved (awaiter: {enabled: false}; unlike awaiter: null, this survives a \
+            JSON merge patch).",
+        group: "Hook image awaiter",
+        kind: Kind::Boolean { default: true },
+    });
     q.extend(role(
         "awaiter",
         "Hook image awaiter",
@@ -139,8 +148,7 @@ pub fn questions() -> Vec<Question> {
         [
             "The hook-image-awaiter Job's ServiceAccount (Zero to JupyterHub value \
              prePuller.hook.serviceAccount.name). With fullnameOverride: NAME the chart names it \
-             NAME-hook-image-awaiter. To turn the awaiter rules off, set awaiter: null in the \
-             policy's YAML instead.",
+             NAME-hook-image-awaiter.",
             "How the awaiter Job is recognised (the chart labels it component: image-puller).",
             EXPRESSIONS,
         ],
