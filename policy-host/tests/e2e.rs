@@ -1007,8 +1007,11 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
                 "hook-daemonset-create.json",
                 Ok(Fixtures::new()),
                 false,
-                r#"DaemonSet jhub/hook-image-puller (hook image puller, matched by hookPuller.selector) would run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not find"#,
-                vec![lookup("hook-image-puller", false), lookup("hook-image-puller", true)],
+                r#"DaemonSet jhub/hook-image-puller (hook image puller, matched by hookPuller.selector) would run as ServiceAccount "hook-image-puller" of namespace "jhub", which does not exist"#,
+                vec![
+                    lookup("hook-image-puller", false),
+                    lookup("hook-image-puller", true),
+                ],
             ),
             (
                 "the ServiceAccount only visible uncached (Helm created it a moment ago)",
@@ -1016,20 +1019,23 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
                 Fixtures::new().found_only_uncached(sa("hook-image-puller")),
                 true,
                 "",
-                vec![lookup("hook-image-puller", false), lookup("hook-image-puller", true)],
+                vec![
+                    lookup("hook-image-puller", false),
+                    lookup("hook-image-puller", true),
+                ],
             ),
             (
-                "a host error is a rejection that carries it",
+                "a host error is no proof the account is missing: a compliant puller is admitted",
                 "continuous-pod-create.json",
                 Ok(Fixtures::new().host_error(
                     "v1",
                     "ServiceAccount",
                     Some("jhub"),
                     "continuous-image-puller",
-                    "serviceaccounts \"continuous-image-puller\" is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot get resource",
+                    "ServiceError: client error (Connect)",
                 )),
-                false,
-                "is forbidden: User",
+                true,
+                "",
                 vec![
                     lookup("continuous-image-puller", false),
                     lookup("continuous-image-puller", true),
@@ -1043,7 +1049,14 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
                 "",
                 vec![lookup("hook-image-awaiter", false)],
             ),
-            ("an unrelated Pod asks nothing", "proxy-pod-create.json", Ok(Fixtures::new()), true, "", vec![]),
+            (
+                "an unrelated Pod asks nothing",
+                "proxy-pod-create.json",
+                Ok(Fixtures::new()),
+                true,
+                "",
+                vec![],
+            ),
             (
                 "a borrower asks nothing",
                 "deployment-borrows-continuous-sa-create.json",
@@ -1052,7 +1065,14 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
                 "reserved for the continuous image puller",
                 vec![],
             ),
-            ("a DELETE asks nothing", "hook-pod-legacy-delete.json", Ok(Fixtures::new()), true, "", vec![]),
+            (
+                "a DELETE asks nothing",
+                "hook-pod-legacy-delete.json",
+                Ok(Fixtures::new()),
+                true,
+                "",
+                vec![],
+            ),
         ];
         let mut cases = cases;
         // The chart 4.0.0 hook DaemonSet: mutated to an account that is missing, or, in reject
@@ -1185,6 +1205,192 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
     results
 }
 
+/// What the guest gets for a lookup the host fails: the SDK's wrapping of the waPC host error.
+fn host_answer(host_message: &str) -> String {
+    format!("error invoking host capability kubernetes.get_resource: Host error: {host_message}")
+}
+
+/// The causes and fixes the policy names for each refusal, as `src/render.rs` words them.
+const NOT_GRANTED_CAUSE: &str = "the policy is not granted ServiceAccount lookups";
+const NOT_GRANTED_FIX: &str = "requireExistingServiceAccounts needs a ClusterAdmissionPolicy listing contextAwareResources [{apiVersion: v1, kind: ServiceAccount}] (an AdmissionPolicy cannot look anything up: Kubewarden grants it none, so use the ClusterAdmissionPolicy or set requireExistingServiceAccounts: false; a policy's hostCapabilities must allow kubernetes/get_resource)";
+const FORBIDDEN_CAUSE: &str =
+    "the API server forbids policy-server's ServiceAccount to read ServiceAccounts";
+const FORBIDDEN_FIX: &str = "let policy-server's ServiceAccount get, list and watch serviceaccounts (the ClusterRole and ClusterRoleBinding in the policy's README, Require existing ServiceAccounts)";
+const FAILED_CAUSE: &str = "the lookup failed (the API server may be unreachable)";
+const FAILED_FIX: &str =
+    "check that policy-server reaches the API server (its logs say why the lookup failed)";
+const HOOK_DS: &str =
+    "DaemonSet jhub/hook-image-puller (hook image puller, matched by hookPuller.selector)";
+const HOOK_DS_FIXES: &str = r#"(1) spec.template.spec.serviceAccountName is "default", expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name; the chart creates the puller ServiceAccounts since 4.1.0; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#;
+
+/// `requireExistingServiceAccounts` tells not found from refused (issue 15), on the compiled
+/// module with kwctl's recorded sessions (404, 403, unreachable, not granted), in both modes
+/// and for the audit scanner's requests: exact messages and warnings, every session replayed.
+fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+    use policy_host::host::{ContextAwareAccess, Host, Replay};
+
+    let not_found = host_answer(
+        r#"Callback evaluation failure: Cannot find v1/ServiceAccount named 'hook-image-puller' inside of namespace 'Some("jhub")'"#,
+    );
+    let missing = format!(
+        r#"{HOOK_DS} would run as ServiceAccount "hook-image-puller" of namespace "jhub", which does not exist (requireExistingServiceAccounts: true; the host answered {not_found:?}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it (prePuller.hook.serviceAccountImagePuller.create=true), or create it (kubectl create serviceaccount hook-image-puller -n jhub), or set hookPuller.serviceAccountName in the policy settings to the ServiceAccount you use"#
+    );
+    let forbidden_session = data.join("context/z2jh-4.4.0-hook-sa-forbidden.yaml");
+    let forbidden = match Replay::load(&forbidden_session) {
+        Ok(replay) => match &replay.remaining()[0].response {
+            policy_host::RecordedResponse::Error { message } => {
+                host_answer(&format!("Callback evaluation failure: {message}"))
+            }
+            other => format!("unexpected {other:?}"),
+        },
+        Err(e) => format!("{e:#}"),
+    };
+    let refusals = [
+        (
+            "z2jh-4.4.0-hook-sa-not-granted.yaml",
+            ContextAwareAccess::Denied,
+            host_answer(
+                "Policy has not been granted access to Kubernetes v1/ServiceAccount resources. The violation has been reported.",
+            ),
+            NOT_GRANTED_CAUSE,
+            NOT_GRANTED_FIX,
+            1,
+        ),
+        (
+            "z2jh-4.4.0-hook-sa-forbidden.yaml",
+            ContextAwareAccess::All,
+            forbidden,
+            FORBIDDEN_CAUSE,
+            FORBIDDEN_FIX,
+            2,
+        ),
+        (
+            "z2jh-4.4.0-hook-sa-unreachable.yaml",
+            ContextAwareAccess::All,
+            host_answer("Callback evaluation failure: ServiceError: client error (Connect)"),
+            FAILED_CAUSE,
+            FAILED_FIX,
+            2,
+        ),
+    ];
+    // (name, session, access, request, settings, audit, expected allowed, message, warnings, lookups)
+    let mut cases: Vec<(
+        String,
+        String,
+        ContextAwareAccess,
+        &str,
+        Value,
+        bool,
+        bool,
+        String,
+        Vec<String>,
+        usize,
+    )> = Vec::new();
+    for mode in ["mutate", "reject"] {
+        for audit in [false, true] {
+            let settings = json!({"requireExistingServiceAccounts": true, "mode": mode});
+            // 404: the compliant 4.4.0 DaemonSet is rejected, admission and audit alike.
+            cases.push((
+                format!("404, compliant 4.4.0 hook DaemonSet ({mode}, audit: {audit}): rejected as missing"),
+                "z2jh-4.0.0-no-hook-sa.yaml".into(),
+                ContextAwareAccess::All,
+                "hook-daemonset-create.json",
+                settings.clone(),
+                audit,
+                false,
+                missing.clone(),
+                vec![],
+                2,
+            ));
+            for (session, access, answer, cause, fix, asks) in &refusals {
+                // Refused: the compliant DaemonSet is admitted with the cause and the fix.
+                cases.push((
+                    format!("{session}: compliant 4.4.0 hook DaemonSet ({mode}, audit: {audit}): admitted with the cause"),
+                    (*session).into(),
+                    access.clone(),
+                    "hook-daemonset-create.json",
+                    settings.clone(),
+                    audit,
+                    true,
+                    String::new(),
+                    vec![format!(
+                        r#"{HOOK_DS} runs as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}). Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {fix}"#
+                    )],
+                    *asks,
+                ));
+            }
+        }
+    }
+    // A mutation is never made blind: the 4.0.0 DaemonSet in mode: mutate.
+    let mutate = json!({"requireExistingServiceAccounts": true});
+    cases.push((
+        "404, 4.0.0 hook DaemonSet (mutate): rejected as missing".into(),
+        "z2jh-4.0.0-no-hook-sa.yaml".into(),
+        ContextAwareAccess::All,
+        "hook-daemonset-default-sa-create.json",
+        mutate.clone(),
+        false,
+        false,
+        missing.clone(),
+        vec![],
+        2,
+    ));
+    for (session, access, answer, cause, fix, asks) in &refusals {
+        cases.push((
+            format!("{session}: 4.0.0 hook DaemonSet (mutate): rejected with the cause, not changed"),
+            (*session).into(),
+            access.clone(),
+            "hook-daemonset-default-sa-create.json",
+            mutate.clone(),
+            false,
+            false,
+            format!(
+                r#"{HOOK_DS} would be changed to run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: {HOOK_DS_FIXES}"#
+            ),
+            vec![],
+            *asks,
+        ));
+    }
+    let mut results = Vec::new();
+    for (name, session, access, file, settings, audit, allowed, message, warnings, asks) in cases {
+        let outcome = (|| {
+            let host =
+                Host::new(Replay::load(&data.join("context").join(&session))?).with_access(access);
+            let mut request = read_request(&data.join(file))?;
+            if audit {
+                // The audit scanner's request: no userInfo.
+                request
+                    .as_object_mut()
+                    .context("a request object")?
+                    .remove("userInfo");
+            }
+            let r = policy.run_with_host(&request, &settings, &host)?;
+            ensure!(
+                r.allowed == allowed,
+                "allowed is {} ({:?})",
+                r.allowed,
+                r.message()
+            );
+            ensure!(
+                r.message().unwrap_or_default() == message,
+                "message:\n{:?}\nexpected:\n{message:?}",
+                r.message().unwrap_or_default()
+            );
+            let got = r.warnings.clone().unwrap_or_default();
+            ensure!(
+                got == warnings,
+                "warnings:\n{got:?}\nexpected:\n{warnings:?}"
+            );
+            ensure!(r.patch.is_none(), "a patch");
+            let calls = host.get_resource_calls().len();
+            ensure!(calls == asks, "{calls} lookups, expected {asks}");
+            host.kubernetes().finish()
+        })();
+        results.push((format!("lookup truth: {name}"), outcome));
+    }
+    results
+}
+
 /// The README's kwctl command for `requireExistingServiceAccounts`, through `policy-run` with
 /// kwctl's flags and recorded sessions. kwctl grants what the module's metadata declares, so
 /// this runs on an annotated module only (`make packaging-tests` runs the suite on one).
@@ -1287,6 +1493,7 @@ fn main() {
     results.extend(check_chain_table(&policy, &data));
     results.push(check_chain_property(&policy));
     results.extend(check_context_aware(&policy, &data));
+    results.extend(check_lookup_truth(&policy, &data));
     results.push((
         "kwctl-like policy-run command".into(),
         check_cli(&policy, &data),
