@@ -211,16 +211,38 @@ pub fn cluster_admission_policy(metadata: &Metadata, settings: &Mapping) -> Resu
     )
 }
 
-/// The namespaced policy, for operators who may not install cluster-wide policies.
+/// Why the namespaced policy leaves `requireExistingServiceAccounts` out, placed before `rules`.
+const NO_LOOKUPS_IN_ADMISSION_POLICY: &str = "  # requireExistingServiceAccounts is left out: it needs a ClusterAdmissionPolicy. An\n  \
+     # AdmissionPolicy cannot look anything up (Kubewarden grants it no contextAwareResources),\n  \
+     # so every lookup would be refused: use manifests/clusteradmissionpolicy.yaml for it.\n";
+
+/// The namespaced policy, for operators who may not install cluster-wide policies. Kubewarden
+/// grants an AdmissionPolicy no context-aware resources, so `requireExistingServiceAccounts`
+/// cannot work in it: the setting is left out, with a comment, and asking for it is an error.
 pub fn admission_policy(metadata: &Metadata, settings: &Mapping) -> Result<String> {
-    document(
+    if requires_existing(settings) {
+        anyhow::bail!(
+            "{REQUIRE_EXISTING}: true needs a ClusterAdmissionPolicy: Kubewarden grants an AdmissionPolicy no contextAwareResources"
+        );
+    }
+    let mut settings = settings.clone();
+    settings.remove(REQUIRE_EXISTING);
+    let text = document(
         HEADER,
         "AdmissionPolicy",
         object_metadata(metadata, Some(JUPYTERHUB_NAMESPACE))?,
-        spec(metadata, settings)?,
-        &manifest_rules(metadata, settings).1,
-        context_aware_comment(metadata, settings)?,
-    )
+        spec(metadata, &settings)?,
+        &manifest_rules(metadata, &settings).1,
+        String::new(),
+    )?;
+    Ok(match text.find("\n  rules:") {
+        Some(at) if !metadata.context_aware_resources.is_empty() => format!(
+            "{}\n{NO_LOOKUPS_IN_ADMISSION_POLICY}{}",
+            &text[..at],
+            &text[at + 1..]
+        ),
+        _ => text,
+    })
 }
 
 #[cfg(test)]
@@ -300,7 +322,7 @@ mod tests {
         );
         let mut on = settings(false);
         on.insert(s(REQUIRE_EXISTING), Value::Bool(true));
-        let text = admission_policy(&metadata, &on).unwrap();
+        let text = cluster_admission_policy(&metadata, &on).unwrap();
         let doc: Value = serde_norway::from_str(&text).unwrap();
         assert_eq!(
             doc["spec"]["contextAwareResources"],
@@ -309,6 +331,33 @@ mod tests {
         assert!(
             text.contains("policy-server's ServiceAccount must be allowed to get"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn the_admission_policy_never_offers_lookups() {
+        let metadata = metadata();
+        let text = admission_policy(&metadata, &settings(false)).unwrap();
+        let doc: Value = serde_norway::from_str(&text).unwrap();
+        assert!(
+            doc["spec"]["settings"].get(REQUIRE_EXISTING).is_none(),
+            "{text}"
+        );
+        assert!(doc["spec"].get("contextAwareResources").is_none(), "{text}");
+        assert!(
+            text.contains("    serviceAccountObjects: false\n  # requireExistingServiceAccounts is left out: it needs a ClusterAdmissionPolicy. An\n  # AdmissionPolicy cannot look anything up (Kubewarden grants it no contextAwareResources),\n  # so every lookup would be refused: use manifests/clusteradmissionpolicy.yaml for it.\n  rules:\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("With `requireExistingServiceAccounts: true`"),
+            "{text}"
+        );
+        let mut on = settings(false);
+        on.insert(s(REQUIRE_EXISTING), Value::Bool(true));
+        let err = admission_policy(&metadata, &on).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "requireExistingServiceAccounts: true needs a ClusterAdmissionPolicy: Kubewarden grants an AdmissionPolicy no contextAwareResources"
         );
     }
 }
