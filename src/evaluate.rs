@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::checks::{self, Findings, Subject, Violation};
 use crate::cluster::{self, Cluster, Host, LookupFailure};
-use crate::guards::{self, MAX_PAYLOAD_BYTES};
+use crate::guards::MAX_PAYLOAD_BYTES;
 use crate::kinds::ResourceKind;
 use crate::mutate;
 use crate::render::{self, LeftAsIs, Preface};
@@ -256,11 +256,6 @@ fn mutate(
         .iter()
         .filter_map(|v| v.remedy.as_ref())
         .collect();
-    // A mutation echoes every field verbatim, so only here must the whole object be text
-    // policy-server can parse; an accept or a rejection never sends the object back, and the
-    // hot path is spared a scan of it.
-    guards::check_echoable(raw)
-        .map_err(|e| format!("cannot decode the {} object: {e}", kind.name()))?;
     let object = MutatedObject(mutate::apply(kind, raw, &remedies)?);
     warnings.extend(findings.violations.iter().map(render::mutation_warning));
     Ok(Decision::Mutate { object, warnings })

@@ -123,6 +123,19 @@ impl Policy {
         }
     }
 
+    /// `validate` on any bytes, as only a hand-made payload can be: an answer, never a waPC
+    /// error or a panic. Its object may echo what the payload holds (a lone surrogate, a
+    /// number beyond a float), which no host delivers, so only the answer's start is checked.
+    pub fn answers(&self, payload: &[u8]) {
+        let bytes = (self.validate)(payload)
+            .unwrap_or_else(|e| panic!("validate returned a waPC error: {e}"));
+        assert!(
+            bytes.starts_with(br#"{"accepted":"#),
+            "validate answered something else than a ValidationResponse: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+
     /// [`Policy::decide`] on an envelope (`{"request", "settings"}`) written as JSON.
     pub fn decide_value(&self, envelope: &Value) -> Answer {
         self.decide(&serde_json::to_vec(envelope).expect("a Value serialises"))

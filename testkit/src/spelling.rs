@@ -1,5 +1,6 @@
-//! Other spellings of the same request: keys in another order, keys written with `\u` escapes,
-//! and fields no rule reads. The policy must decide them all alike.
+//! Other spellings of the same request: fields no rule reads, which the policy must ignore; and
+//! keys in another order or written with `\u` escapes, which no host sends (docs/security.md,
+//! "The input contract") but which the module must still answer without trapping.
 
 use serde_json::{Value, json};
 
@@ -32,15 +33,34 @@ impl Mix {
 /// Adds fields no rule reads, with values of every JSON type (some of them shaped like the fields
 /// the rules do read). Never to label, annotation or matchLabels maps, whose every key is data,
 /// nor inside an automount value, which messages quote, nor to the settings, which refuse
-/// unknown keys.
-pub fn add_unknown_fields(v: &mut Value, mix: &mut Mix, parent_key: &str) {
+/// unknown keys. What is added to a map depends only on the seed and on where the map sits in
+/// the request's `object` or `oldObject`, so that an UPDATE whose two objects hold an equal pod
+/// template still holds equal ones: the policy compares them as text (docs/decisions.md).
+pub fn add_unknown_fields(v: &mut Value, seed: u64) {
+    add_at(v, seed, "", 0);
+}
+
+/// A number for the place one step below `place`, through `key` (FNV-1a).
+fn below(place: u64, key: &str) -> u64 {
+    key.bytes().fold(place ^ 0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn add_at(v: &mut Value, seed: u64, parent_key: &str, place: u64) {
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
+                // The two objects of a request count their places from their own roots.
+                let at = match (parent_key, k.as_str()) {
+                    ("request", "object" | "oldObject") => 0,
+                    _ => below(place, k),
+                };
                 if k != "settings" {
-                    add_unknown_fields(child, mix, k);
+                    add_at(child, seed, k, at);
                 }
             }
+            let mut mix = Mix(seed ^ place);
             if !matches!(
                 parent_key,
                 "labels" | "annotations" | "matchLabels" | "automountServiceAccountToken"
@@ -60,8 +80,8 @@ pub fn add_unknown_fields(v: &mut Value, mix: &mut Mix, parent_key: &str) {
             }
         }
         Value::Array(items) => {
-            for item in items {
-                add_unknown_fields(item, mix, "");
+            for (i, item) in items.iter_mut().enumerate() {
+                add_at(item, seed, "", below(place, &i.to_string()));
             }
         }
         _ => {}
@@ -138,12 +158,23 @@ mod tests {
     }
 
     #[test]
+    fn equal_objects_get_equal_unknown_fields() {
+        let object = json!({"spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}});
+        for seed in 0..32 {
+            let mut request =
+                json!({"request": {"object": object.clone(), "oldObject": object.clone()}});
+            add_unknown_fields(&mut request, seed);
+            assert_eq!(request["request"]["object"], request["request"]["oldObject"]);
+        }
+    }
+
+    #[test]
     fn unknown_fields_come_out_again_and_spare_labels() {
         let v =
             json!({"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c"}]}});
         for seed in 0..32 {
             let mut noisy = v.clone();
-            add_unknown_fields(&mut noisy, &mut Mix(seed), "");
+            add_unknown_fields(&mut noisy, seed);
             assert_eq!(noisy["metadata"]["labels"], json!({"a": "b"}));
             remove_unknown_fields(&mut noisy);
             assert_eq!(noisy, v);
