@@ -618,6 +618,17 @@ def coherence(hook_pod, hook_legacy, hook_ds, cont_ds):
     new["spec"]["replicas"] = 2
     write("hook-replicaset-default-sa-scale-update", request(new, "UPDATE", old=orphan))
 
+    # `kubectl rollout restart` of a Deployment whose template runs as default: only the
+    # template's annotations change, yet the Deployment rolls new Pods from it.
+    dep = stored(as_kind(hook_ds, "Deployment", "apps/v1"))
+    pod_spec(dep)["serviceAccountName"] = "default"
+    new = copy.deepcopy(dep)
+    new["spec"]["template"]["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/restartedAt": "2026-12-02T03:00:00Z"}
+    exp = copy.deepcopy(new)
+    pod_spec(exp)["serviceAccountName"] = "hook-image-puller"
+    write("hook-deployment-legacy-restart-update", request(new, "UPDATE", old=dep), exp)
+
     # A DaemonSet adopts a stored chart 4.0.0 hook pod (an ownerReference added by UPDATE).
     old = stored(hook_legacy, "hook-image-puller-x7k2p")
     new = copy.deepcopy(old)
