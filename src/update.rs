@@ -43,9 +43,10 @@ mod tests {
     fn only_the_pod_template_counts() {
         let k = ResourceKind::DaemonSet;
         // The object's own metadata and other spec fields: unchanged.
-        let scaled = DS
-            .replace(r#""replicas":1"#, r#""replicas":5"#)
-            .replace(r#""labels":{"a":"1"}"#, r#""labels":{"b":"2"},"ownerReferences":[]"#);
+        let scaled = DS.replace(r#""replicas":1"#, r#""replicas":5"#).replace(
+            r#""labels":{"a":"1"}"#,
+            r#""labels":{"b":"2"},"ownerReferences":[]"#,
+        );
         assert!(template_unchanged(k, &scaled, Some(DS)));
         for changed in [
             DS.replace(r#""component":"hook-image-puller""#, r#""component":"other""#),
@@ -82,10 +83,17 @@ mod tests {
     #[test]
     fn deep_and_wide_objects_are_compared_without_a_walk() {
         let k = ResourceKind::Pod;
-        let deep = format!(r#"{{"spec":{{"x":{}{}}}}}"#, "[".repeat(50_000), "]".repeat(50_000));
+        let deep = format!(
+            r#"{{"spec":{{"x":{}{}}}}}"#,
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
         assert!(template_unchanged(k, &deep, Some(&deep)));
         let labels: Vec<String> = (0..20_000).map(|i| format!(r#""k{i}":"v""#)).collect();
-        let wide = format!(r#"{{"metadata":{{"labels":{{{}}}}},"spec":{{}}}}"#, labels.join(","));
+        let wide = format!(
+            r#"{{"metadata":{{"labels":{{{}}}}},"spec":{{}}}}"#,
+            labels.join(",")
+        );
         assert!(template_unchanged(k, &wide, Some(&wide)));
         let changed = wide.replace(r#""k19999":"v""#, r#""k19999":"w""#);
         assert!(!template_unchanged(k, &changed, Some(&wide)));

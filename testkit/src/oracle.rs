@@ -532,7 +532,10 @@ impl Policy {
         for mutated in [&mut got.1, &mut expected.1].into_iter().flatten() {
             remove_unknown_fields(mutated);
         }
-        assert_eq!(got, expected, "unknown fields changed the outcome:\n{noisy}");
+        assert_eq!(
+            got, expected,
+            "unknown fields changed the outcome:\n{noisy}"
+        );
     }
 
     /// Removing one violation never turns an admitted object into a rejected one, nor a clean

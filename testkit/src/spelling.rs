@@ -164,7 +164,10 @@ mod tests {
             let mut request =
                 json!({"request": {"object": object.clone(), "oldObject": object.clone()}});
             add_unknown_fields(&mut request, seed);
-            assert_eq!(request["request"]["object"], request["request"]["oldObject"]);
+            assert_eq!(
+                request["request"]["object"],
+                request["request"]["oldObject"]
+            );
         }
     }
 
