@@ -1248,6 +1248,21 @@ const HOOK_DS: &str =
     "DaemonSet jhub/hook-image-puller (hook image puller, matched by hookPuller.selector)";
 const HOOK_DS_FIXES: &str = r#"(1) spec.template.spec.serviceAccountName is "default", expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name; the chart creates the puller ServiceAccounts since 4.1.0; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#;
 
+/// One lookup-truth case: (name, session, access, request, settings, audit, expected allowed,
+/// message, warnings, lookups).
+type LookupCase = (
+    String,
+    String,
+    policy_host::host::ContextAwareAccess,
+    &'static str,
+    Value,
+    bool,
+    bool,
+    String,
+    Vec<String>,
+    usize,
+);
+
 /// `requireExistingServiceAccounts` tells not found from refused (issue 15), on the compiled
 /// module with kwctl's recorded sessions (404, 403, unreachable, not granted), in both modes
 /// and for the audit scanner's requests: exact messages and warnings, every session replayed.
@@ -1299,18 +1314,7 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
         ),
     ];
     // (name, session, access, request, settings, audit, expected allowed, message, warnings, lookups)
-    let mut cases: Vec<(
-        String,
-        String,
-        ContextAwareAccess,
-        &str,
-        Value,
-        bool,
-        bool,
-        String,
-        Vec<String>,
-        usize,
-    )> = Vec::new();
+    let mut cases: Vec<LookupCase> = Vec::new();
     for mode in ["mutate", "reject"] {
         for audit in [false, true] {
             let settings = json!({"requireExistingServiceAccounts": true, "mode": mode});
