@@ -6,36 +6,22 @@
 //! refused only for what it changes, and an audit (no `userInfo`) fails what only a mutation at
 //! admission would have fixed.
 
-use std::cell::Cell;
-
-use serde_json::value::RawValue;
-
 use crate::checks::{self, Findings, Subject, Violation};
-use crate::cluster::{self, Cluster, Host, LookupFailure};
+use crate::cluster::{self, Cluster, LookupFailure};
 use crate::guards::MAX_PAYLOAD_BYTES;
 use crate::kinds::ResourceKind;
 use crate::mutate;
 use crate::render::{self, LeftAsIs, Preface};
-use crate::request::{self, AdmissionRequest, Operation, Payload, Reading};
+use crate::request::{AdmissionRequest, Operation, Payload};
 use crate::response::{Decision, MutatedObject};
 use crate::roles::Role;
 use crate::settings::{Mode, Settings};
 use crate::update;
-use crate::workload::{self, ObjectView};
+use crate::workload::{self, Object};
 
-/// Entry point for `validate`: raw payload bytes in, decision out, the host answering any
-/// question about the cluster.
-pub fn evaluate(payload: &[u8]) -> Decision {
-    evaluate_in(payload, &Host)
-}
-
-/// [`evaluate`] against a given cluster (a fake one in native tests).
-pub fn evaluate_in(payload: &[u8], cluster: &dyn Cluster) -> Decision {
-    evaluate_read(payload, cluster, Reading::OnePass)
-}
-
-/// [`evaluate_in`] with the payload read as `reading` says: the two readings must decide alike.
-pub fn evaluate_read(payload: &[u8], cluster: &dyn Cluster, reading: Reading) -> Decision {
+/// The decision on one `validate` payload, `cluster` answering any question about the cluster
+/// (the waPC host in the module, a fake one in native tests).
+pub fn evaluate(payload: &[u8], cluster: &dyn Cluster) -> Decision {
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Decision::reject(format!(
             "the validation request is {} bytes, more than the {MAX_PAYLOAD_BYTES} an admission request can carry",
@@ -50,59 +36,26 @@ pub fn evaluate_read(payload: &[u8], cluster: &dyn Cluster, reading: Reading) ->
             ));
         }
     };
-    let payload = match Payload::read(text, reading) {
+    let payload = match Payload::parse(text) {
         Ok(p) => p,
         Err(message) => return Decision::reject(message),
     };
     let settings = match payload
         .settings
-        .map(|s| Settings::from_json(s.get()))
+        .map(|s| Settings::decode(s.get()))
         .unwrap_or_else(|| Ok(Settings::default()))
     {
         Ok(s) => s,
         Err(e) => return Decision::reject(format!("the policy settings are not valid: {e}")),
     };
-    let text = ObjectText {
-        payload: text,
-        cached: Cell::new(payload.request.object.map(RawValue::get)),
-    };
-    decide(payload.request, &text, &settings, cluster).unwrap_or_else(Decision::reject)
+    decide(&payload.request, &settings, cluster).unwrap_or_else(Decision::reject)
 }
 
-/// The request's object as JSON text, for the decisions that need more than its view (a
-/// mutation, an UPDATE's comparison): taken from the payload's plain reading the first time
-/// one asks, when the one-pass reading decoded the object in place.
-struct ObjectText<'a> {
-    payload: &'a str,
-    cached: Cell<Option<&'a str>>,
-}
-
-impl<'a> ObjectText<'a> {
-    fn get(&self, kind: ResourceKind) -> Result<&'a str, String> {
-        if let Some(text) = self.cached.get() {
-            return Ok(text);
-        }
-        let text = Payload::decode_raw(self.payload)?
-            .request
-            .object
-            .map(RawValue::get)
-            .ok_or_else(|| no_object(kind))?;
-        self.cached.set(Some(text));
-        Ok(text)
-    }
-}
-
-fn no_object(kind: ResourceKind) -> String {
-    format!("the admission request for a {} has no object", kind.name())
-}
-
-fn decide<'a>(
-    mut request: AdmissionRequest<'a>,
-    text: &ObjectText<'a>,
+fn decide(
+    request: &AdmissionRequest<'_>,
     settings: &Settings,
     cluster: &dyn Cluster,
 ) -> Result<Decision, String> {
-    let request = &mut request;
     let operation = request.operation();
     if operation == Operation::Other {
         return Ok(Decision::accept());
@@ -113,14 +66,14 @@ fn decide<'a>(
     if kind == ResourceKind::ServiceAccount && !settings.service_account_objects {
         return Ok(Decision::accept());
     }
-    if !request::judges(kind, request.sub_resource()) {
+    if !request.judges(kind) {
         return Ok(Decision::accept());
     }
-    let object = match (request.view.take(), request.object) {
-        (Some(view), _) => view,
-        (None, Some(raw)) => workload::decode(kind, raw.get())?,
-        (None, None) => return Err(no_object(kind)),
-    };
+    let text = request
+        .object
+        .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
+        .get();
+    let object = workload::decode(kind, text)?;
     let findings = checks::check(settings, &object);
     let mut warnings: Vec<String> = findings
         .unrecognised
@@ -129,7 +82,7 @@ fn decide<'a>(
         .collect();
     if findings.violations.is_empty() {
         if settings.require_existing_service_accounts
-            && starts_pods(request, kind, text)?
+            && starts_pods(request, kind, text)
             && let Some(unknown) = look_up_account(request, settings, cluster, &findings, &object)
         {
             match unknown.failure {
@@ -172,7 +125,7 @@ fn decide<'a>(
             // A terminating object only waits for its finalizers: blocking that helps nobody.
             return Ok(Decision::accept());
         }
-        if update::template_unchanged(kind, text.get(kind)?, old_raw) {
+        if update::template_unchanged(kind, text, old_raw) {
             // Nothing the Pods are made of changes: a controller's own update (scale, adoption,
             // a revision annotation, an ownerReference removed) must not be blocked or fought.
             let why = if kind.pod_spec_immutable() {
@@ -231,7 +184,7 @@ fn decide<'a>(
             };
             return Ok(Decision::Reject { message, warnings });
         }
-        return mutate(kind, text.get(kind)?, &findings, warnings);
+        return mutate(kind, text, &findings, warnings);
     }
     // An audit changes nothing in any mode: only an admission says "nothing was changed".
     let preface = match (fixable, audit, settings.mode) {
@@ -277,7 +230,7 @@ fn look_up_account<'s>(
     settings: &'s Settings,
     cluster: &dyn Cluster,
     findings: &Findings,
-    object: &ObjectView<'_>,
+    object: &Object<'_>,
 ) -> Option<Unconfirmed<'s>> {
     if !settings.require_existing_service_accounts {
         return None;
@@ -317,26 +270,18 @@ fn left_as_is<'v>(
 /// template. A Pod or a Job cannot change its pod spec, and an UPDATE that leaves the template
 /// alone (a scale, a finalizer removed while Helm deletes the hook's ServiceAccount with it)
 /// must not be refused for an account its Pods already run as, or no longer need.
-fn starts_pods(
-    request: &AdmissionRequest<'_>,
-    kind: ResourceKind,
-    text: &ObjectText<'_>,
-) -> Result<bool, String> {
-    Ok(match request.operation() {
+fn starts_pods(request: &AdmissionRequest<'_>, kind: ResourceKind, text: &str) -> bool {
+    match request.operation() {
         Operation::Update => {
             !kind.pod_spec_immutable()
-                && !update::template_unchanged(
-                    kind,
-                    text.get(kind)?,
-                    request.old_object.map(|o| o.get()),
-                )
+                && !update::template_unchanged(kind, text, request.old_object.map(|o| o.get()))
         }
         _ => true,
-    })
+    }
 }
 
 /// `namespace/name` of the Deployment that controls this ReplicaSet, if one does.
-fn controlling_deployment(kind: ResourceKind, object: &ObjectView<'_>) -> Option<String> {
+fn controlling_deployment(kind: ResourceKind, object: &Object<'_>) -> Option<String> {
     if kind != ResourceKind::ReplicaSet {
         return None;
     }
@@ -357,7 +302,7 @@ fn controlling_deployment(kind: ResourceKind, object: &ObjectView<'_>) -> Option
 /// UPDATE's `oldObject`. The `deletionTimestamp` of a CREATE is whatever the client wrote, and a
 /// mutating webhook sees it before the API server clears it (`rest.BeforeCreate`), so trusting
 /// it would let anyone create a non-compliant puller; an UPDATE cannot set one either.
-fn terminating(old: &ObjectView<'_>) -> bool {
+fn terminating(old: &Object<'_>) -> bool {
     old.metadata().deletion_timestamp.is_some()
 }
 

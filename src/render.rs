@@ -486,7 +486,7 @@ mod tests {
     fn unrecognised_roles_point_at_the_template() {
         let u = Unrecognised {
             role: RoleKind::HookPuller,
-            field: "spec.jobTemplate.metadata.labels",
+            field: "spec.jobTemplate.metadata.labels".into(),
         };
         assert_eq!(
             unrecognised_warning(ResourceKind::CronJob, &u),

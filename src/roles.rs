@@ -93,12 +93,12 @@ pub enum Detected<'s> {
 
 /// A role whose selector matches labels that reach no Pod (at `field`), while the pod
 /// template's labels do not match it: the operator meant a puller, and its Pods will not be one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unrecognised<'s> {
     /// The role the operator probably meant.
     pub role: &'s Role,
     /// Where the matching labels were found, e.g. `metadata.labels`.
-    pub field: &'static str,
+    pub field: String,
 }
 
 /// The role of a workload, and the roles its other labels only suggest.
@@ -131,7 +131,10 @@ pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detection<
             let known = matched.iter().any(|m| m.kind == role.kind)
                 || unrecognised.iter().any(|u| u.role.kind == role.kind);
             if !known {
-                unrecognised.push(Unrecognised { role, field });
+                unrecognised.push(Unrecognised {
+                    role,
+                    field: field.clone(),
+                });
             }
         }
     }
@@ -147,14 +150,14 @@ pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detection<
 mod tests {
     use super::*;
     use crate::kinds::ResourceKind;
-    use crate::workload::{ObjectView, decode};
+    use crate::workload::{Object, decode};
 
     fn detect_in(
         settings: &Settings,
         kind: ResourceKind,
         raw: &str,
-    ) -> (Vec<RoleKind>, Vec<(RoleKind, &'static str)>) {
-        let Ok(ObjectView::Workload(w)) = decode(kind, raw) else {
+    ) -> (Vec<RoleKind>, Vec<(RoleKind, String)>) {
+        let Ok(Object::Workload(w)) = decode(kind, raw) else {
             panic!("workload expected")
         };
         let d = detect(settings, &w);
@@ -167,7 +170,7 @@ mod tests {
             roles,
             d.unrecognised
                 .iter()
-                .map(|u| (u.role.kind, u.field))
+                .map(|u| (u.role.kind, u.field.clone()))
                 .collect(),
         )
     }
@@ -204,7 +207,10 @@ mod tests {
         let only_template = r#"{"spec":{"template":{"metadata":{"labels":{"component":"hook-image-puller"}},"spec":{}}}}"#;
         assert_eq!(
             detect_in(&s, ResourceKind::DaemonSet, only_controller),
-            (vec![], vec![(RoleKind::HookPuller, "metadata.labels")])
+            (
+                vec![],
+                vec![(RoleKind::HookPuller, "metadata.labels".into())]
+            )
         );
         assert_eq!(
             detect_in(&s, ResourceKind::Deployment, only_template),
@@ -216,7 +222,10 @@ mod tests {
             detect_in(&s, ResourceKind::CronJob, job_template_only),
             (
                 vec![],
-                vec![(RoleKind::HookPuller, "spec.jobTemplate.metadata.labels")]
+                vec![(
+                    RoleKind::HookPuller,
+                    "spec.jobTemplate.metadata.labels".into()
+                )]
             )
         );
         // Both labelled alike: the role, and nothing to warn about.
@@ -237,7 +246,7 @@ mod tests {
             detect_in(&s, ResourceKind::DaemonSet, raw),
             (
                 vec![RoleKind::ContinuousPuller],
-                vec![(RoleKind::HookPuller, "metadata.labels")]
+                vec![(RoleKind::HookPuller, "metadata.labels".into())]
             )
         );
     }

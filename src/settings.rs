@@ -123,9 +123,21 @@ fn resolve_role(kind: RoleKind, input: Option<RoleInput>) -> Role {
 }
 
 impl Settings {
-    /// Decodes settings JSON (`null` and `{}` give the defaults) and validates them. Errors name
-    /// the offending key, e.g. `hookPuller.selector.matchLabels: unknown field ...`.
+    /// Decodes settings JSON (`null` and `{}` give the defaults) and validates them: what
+    /// `validate_settings` answers. Errors name the offending key, e.g.
+    /// `hookPuller.selector.matchLabels: unknown field ...`.
     pub fn from_json(raw: &str) -> Result<Settings, String> {
+        let settings = Self::decode(raw)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Decodes settings JSON without the checks across keys (names, selectors as label sets):
+    /// what `validate` reads. Every host validates the settings before the first `validate`
+    /// (policy-server when it loads the policy, kwctl before it runs it) and never calls it
+    /// with settings it refused, so repeating those checks on every request (a third of an
+    /// accept's cost, docs/performance.md) would guard against nothing a host can send.
+    pub fn decode(raw: &str) -> Result<Settings, String> {
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed == "null" {
             return Ok(Settings::default());
@@ -149,7 +161,7 @@ impl Settings {
                 format!("{path}: {}", e.inner())
             }
         })?;
-        let settings = Settings {
+        Ok(Settings {
             mode: input.mode,
             hook_puller: resolve_role(RoleKind::HookPuller, input.hook_puller),
             continuous_puller: resolve_role(RoleKind::ContinuousPuller, input.continuous_puller),
@@ -173,9 +185,7 @@ impl Settings {
             reserve_service_accounts: input.reserve_service_accounts,
             service_account_objects: input.service_account_objects,
             require_existing_service_accounts: input.require_existing_service_accounts,
-        };
-        settings.validate()?;
-        Ok(settings)
+        })
     }
 
     /// The configured roles, pullers first.

@@ -2,7 +2,9 @@
 //! decoded, everything else is skipped by the parser. These views never feed a mutation (that
 //! works on the raw JSON), so ignoring unknown fields here loses nothing.
 
-use serde::de::IgnoredAny;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
@@ -237,45 +239,6 @@ pub struct VolumeMount<'a> {
     pub sub_path_expr: Option<CowStr<'a>>,
 }
 
-/// What a controller copies into its children: a pod template (`S` = the pod spec) or a
-/// CronJob's job template (`S` = the Job's spec, which holds the pod template).
-#[derive(Debug, Deserialize)]
-#[serde(bound(deserialize = "S: Deserialize<'de>"))]
-struct Template<'a, S> {
-    #[serde(default, borrow, deserialize_with = "decode_object")]
-    metadata: Option<Metadata<'a>>,
-    #[serde(default, deserialize_with = "decode_object")]
-    spec: Option<S>,
-}
-
-/// The spec of a controller (or of a CronJob's Job): only its pod template is read.
-#[derive(Debug, Default, Deserialize)]
-struct ControllerSpec<'a> {
-    #[serde(default, borrow, deserialize_with = "decode_object")]
-    template: Option<Template<'a, PodSpec<'a>>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CronJobSpec<'a> {
-    #[serde(default, borrow, deserialize_with = "decode_object")]
-    job_template: Option<Template<'a, ControllerSpec<'a>>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", bound(deserialize = "S: Deserialize<'de>"))]
-struct Object<'a, S> {
-    #[serde(default, borrow)]
-    kind: Option<CowStr<'a>>,
-    #[serde(default, borrow, deserialize_with = "decode_object")]
-    metadata: Option<Metadata<'a>>,
-    #[serde(default, deserialize_with = "decode_object")]
-    spec: Option<S>,
-    /// Only ServiceAccount objects carry this at the top level.
-    #[serde(default)]
-    automount_service_account_token: Automount,
-}
-
 /// A Pod or a controller, reduced to what the rules read.
 #[derive(Debug)]
 pub struct Workload<'a> {
@@ -288,7 +251,7 @@ pub struct Workload<'a> {
     pub pod_labels: Labels<'a>,
     /// Labels that reach no Pod, with where they were found: a controller's own and a CronJob's
     /// `spec.jobTemplate.metadata.labels` (which go to its Jobs, not their Pods).
-    pub other_labels: Vec<(&'static str, Labels<'a>)>,
+    pub other_labels: Vec<(String, Labels<'a>)>,
     /// The pod spec every Pod of the workload gets.
     pub pod: PodSpec<'a>,
 }
@@ -304,21 +267,85 @@ pub struct ServiceAccountObject<'a> {
 
 /// The object of a request, as the rules see it.
 #[derive(Debug)]
-pub enum ObjectView<'a> {
+pub enum Object<'a> {
     /// A Pod, or a controller with its pod template.
     Workload(Workload<'a>),
     /// A ServiceAccount, judged only when `serviceAccountObjects` is on.
     ServiceAccount(ServiceAccountObject<'a>),
 }
 
-impl<'a> ObjectView<'a> {
+impl<'a> Object<'a> {
     /// The object's own metadata.
     pub fn metadata(&self) -> &Metadata<'a> {
         match self {
-            ObjectView::Workload(w) => &w.metadata,
-            ObjectView::ServiceAccount(s) => &s.metadata,
+            Object::Workload(w) => &w.metadata,
+            Object::ServiceAccount(s) => &s.metadata,
         }
     }
+}
+
+/// Decodes the object of a request for `kind` from its JSON text, reading only what the rules
+/// read. Structural problems (a wrong kind, a missing `spec` or `template`, a field of the
+/// wrong type, an array where an object belongs) come back as a message for the rejection.
+pub fn decode(kind: ResourceKind, text: &str) -> Result<Object<'_>, String> {
+    let cannot = |e: serde_json::Error| format!("cannot decode the {} object: {e}", kind.name());
+    let path = kind.pod_template_path();
+    let mut found = Found {
+        kind: None,
+        metadata: (0..=path.len()).map(|_| None).collect(),
+        reached: 0,
+        pod: None,
+        automount: Automount::Unset,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    Level {
+        kind,
+        depth: 0,
+        found: &mut found,
+    }
+    .deserialize(&mut de)
+    .map_err(cannot)?;
+    de.end().map_err(cannot)?;
+    check_kind(kind, found.kind.as_ref())?;
+    let mut metadata = found.metadata;
+    let mut take = |depth: usize| metadata[depth].take().unwrap_or_default();
+    if kind == ResourceKind::ServiceAccount {
+        return Ok(Object::ServiceAccount(ServiceAccountObject {
+            metadata: take(0),
+            automount: found.automount,
+        }));
+    }
+    if found.reached < path.len() {
+        return Err(missing(kind, &path[..=found.reached]));
+    }
+    let pod = found
+        .pod
+        .ok_or_else(|| missing(kind, kind.pod_spec_path()))?;
+    let mut own = take(0);
+    let pod_labels = if path.is_empty() {
+        own.labels.take().unwrap_or_default()
+    } else {
+        take(path.len()).labels.unwrap_or_default()
+    };
+    // Labels that reach no Pod: a controller's own, a CronJob's job template's (its Jobs').
+    let mut other_labels = Vec::new();
+    if !path.is_empty() {
+        other_labels.push((
+            "metadata.labels".to_owned(),
+            own.labels.take().unwrap_or_default(),
+        ));
+        for depth in (1..path.len()).filter(|d| has_metadata(path, *d)) {
+            let field = format!("{}.metadata.labels", path[..depth].join("."));
+            other_labels.push((field, take(depth).labels.unwrap_or_default()));
+        }
+    }
+    Ok(Object::Workload(Workload {
+        kind,
+        metadata: own,
+        pod_labels,
+        other_labels,
+        pod,
+    }))
 }
 
 fn check_kind(expected: ResourceKind, found: Option<&CowStr<'_>>) -> Result<(), String> {
@@ -332,126 +359,112 @@ fn check_kind(expected: ResourceKind, found: Option<&CowStr<'_>>) -> Result<(), 
     }
 }
 
-/// An object decoded by the shape of its kind, before the checks that make it a view.
-enum Parsed<'a> {
-    ServiceAccount(Object<'a, IgnoredAny>),
-    Pod(Object<'a, PodSpec<'a>>),
-    Controller(Object<'a, ControllerSpec<'a>>),
-    CronJob(Object<'a, CronJobSpec<'a>>),
+fn missing(kind: ResourceKind, path: &[&str]) -> String {
+    format!("the {} object has no {}", kind.name(), path.join("."))
 }
 
-impl<'a> Parsed<'a> {
-    /// Reads the object from any JSON deserializer: a slice of its own, or the payload's
-    /// deserializer positioned on the request's `object` (so the envelope and the object are
-    /// read in one pass).
-    fn parse<D: Deserializer<'a>>(kind: ResourceKind, d: D) -> Result<Self, D::Error> {
-        Ok(match kind {
-            ResourceKind::ServiceAccount => Parsed::ServiceAccount(MapOnly::deserialize(d)?.0),
-            ResourceKind::Pod => Parsed::Pod(MapOnly::deserialize(d)?.0),
-            ResourceKind::CronJob => Parsed::CronJob(MapOnly::deserialize(d)?.0),
-            _ => Parsed::Controller(MapOnly::deserialize(d)?.0),
-        })
-    }
-
-    /// The view the rules read. Structural problems (a wrong kind, a missing `spec` or
-    /// `template`) come back as a message for the rejection.
-    fn view(self, kind: ResourceKind) -> Result<ObjectView<'a>, String> {
-        let mut other_labels = Vec::new();
-        let (mut metadata, pod_labels, pod) = match self {
-            Parsed::ServiceAccount(object) => {
-                check_kind(kind, object.kind.as_ref())?;
-                return Ok(ObjectView::ServiceAccount(ServiceAccountObject {
-                    metadata: object.metadata.unwrap_or_default(),
-                    automount: object.automount_service_account_token,
-                }));
-            }
-            Parsed::Pod(object) => {
-                check_kind(kind, object.kind.as_ref())?;
-                let spec = object.spec.ok_or_else(|| missing(kind, "spec"))?;
-                let mut metadata = object.metadata.unwrap_or_default();
-                let labels = metadata.labels.take().unwrap_or_default();
-                (metadata, labels, spec)
-            }
-            Parsed::CronJob(object) => {
-                check_kind(kind, object.kind.as_ref())?;
-                let job = object
-                    .spec
-                    .ok_or_else(|| missing(kind, "spec"))?
-                    .job_template
-                    .ok_or_else(|| missing(kind, "spec.jobTemplate"))?;
-                let template = job
-                    .spec
-                    .and_then(|s| s.template)
-                    .ok_or_else(|| missing(kind, "spec.jobTemplate.spec.template"))?;
-                let spec = template
-                    .spec
-                    .ok_or_else(|| missing(kind, "spec.jobTemplate.spec.template.spec"))?;
-                other_labels.push(("spec.jobTemplate.metadata.labels", labels_of(job.metadata)));
-                let metadata = object.metadata.unwrap_or_default();
-                (metadata, labels_of(template.metadata), spec)
-            }
-            Parsed::Controller(object) => {
-                check_kind(kind, object.kind.as_ref())?;
-                let template = object
-                    .spec
-                    .ok_or_else(|| missing(kind, "spec"))?
-                    .template
-                    .ok_or_else(|| missing(kind, "spec.template"))?;
-                let spec = template
-                    .spec
-                    .ok_or_else(|| missing(kind, "spec.template.spec"))?;
-                let metadata = object.metadata.unwrap_or_default();
-                (metadata, labels_of(template.metadata), spec)
-            }
-        };
-        if kind != ResourceKind::Pod {
-            other_labels.insert(
-                0,
-                (
-                    "metadata.labels",
-                    metadata.labels.take().unwrap_or_default(),
-                ),
-            );
-        }
-        Ok(ObjectView::Workload(Workload {
-            kind,
-            metadata,
-            pod_labels,
-            other_labels,
-            pod,
-        }))
-    }
+/// Whether the map `depth` steps down `path` carries `metadata` of its own: the object and each
+/// template on the way (a CronJob's job template, the pod template), not the `spec`s between.
+fn has_metadata(path: &[&str], depth: usize) -> bool {
+    matches!(
+        path[..depth].last(),
+        None | Some(&("template" | "jobTemplate"))
+    )
 }
 
-fn missing(kind: ResourceKind, path: &str) -> String {
-    format!("the {} object has no {path}", kind.name())
+/// What the walk down the kind's pod-template path (`ResourceKind::pod_template_path`, the one
+/// place that says where a kind keeps its Pods' template) finds.
+struct Found<'a> {
+    /// The object's own `kind` field.
+    kind: Option<CowStr<'a>>,
+    /// The metadata of the map at each depth of the path, where it has any.
+    metadata: Vec<Option<Metadata<'a>>>,
+    /// How many keys of the path were found.
+    reached: usize,
+    /// The pod template's `spec`.
+    pod: Option<PodSpec<'a>>,
+    /// A ServiceAccount's `automountServiceAccountToken`.
+    automount: Automount,
 }
 
-fn labels_of<'a>(metadata: Option<Metadata<'a>>) -> Labels<'a> {
-    metadata.and_then(|m| m.labels).unwrap_or_default()
-}
-
-/// Decodes the object of a request for `kind` from its own JSON text. Structural problems (a
-/// wrong kind, a missing `spec` or `template`, a field of the wrong type) come back as a
-/// message for the rejection.
-pub fn decode(kind: ResourceKind, raw: &str) -> Result<ObjectView<'_>, String> {
-    let cannot = |e: serde_json::Error| format!("cannot decode the {} object: {e}", kind.name());
-    let mut de = serde_json::Deserializer::from_str(raw);
-    let parsed = Parsed::parse(kind, &mut de).map_err(cannot)?;
-    de.end().map_err(cannot)?;
-    parsed.view(kind)
-}
-
-/// Decodes the object for `kind` where the deserializer stands, inside the payload: the
-/// envelope's one pass. Any problem is an error of the deserializer, so the caller falls back
-/// to [`decode`] for the message.
-pub fn decode_in<'a, D: Deserializer<'a>>(
+/// One map of the walk: the object (depth 0) or the value of the path's `depth`-th key. Every
+/// other member is skipped by the parser; a null counts as absent; a repeated member is
+/// refused, as by a derived decoder.
+struct Level<'f, 'a> {
     kind: ResourceKind,
-    d: D,
-) -> Result<ObjectView<'a>, D::Error> {
-    Parsed::parse(kind, d)?
-        .view(kind)
-        .map_err(serde::de::Error::custom)
+    depth: usize,
+    found: &'f mut Found<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for Level<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Level<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let path = self.kind.pod_template_path();
+        let (top, at_template) = (self.depth == 0, self.depth == path.len());
+        let is_account = self.kind == ResourceKind::ServiceAccount;
+        let mut seen: Vec<&'static str> = Vec::new();
+        if self.depth > 0 {
+            self.found.reached = self.depth;
+        }
+        while let Some(key) = map.next_key::<CowStr<'de>>()? {
+            let field = match key.as_str() {
+                "kind" if top => "kind",
+                "metadata" if has_metadata(path, self.depth) => "metadata",
+                "automountServiceAccountToken" if top && is_account => "automount",
+                "spec" if at_template && !is_account => "pod spec",
+                k if path.get(self.depth) == Some(&k) => "path",
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if seen.contains(&field) {
+                return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            seen.push(field);
+            let found = &mut *self.found;
+            match field {
+                "kind" => found.kind = map.next_value()?,
+                "metadata" => {
+                    found.metadata[self.depth] =
+                        map.next_value::<Option<MapOnly<_>>>()?.map(|m| m.0)
+                }
+                "automount" => found.automount = map.next_value()?,
+                "pod spec" => found.pod = map.next_value::<Option<MapOnly<_>>>()?.map(|m| m.0),
+                _ => map.next_value_seed(Level {
+                    kind: self.kind,
+                    depth: self.depth + 1,
+                    found,
+                })?,
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Metadata<'_> {
@@ -492,229 +505,4 @@ impl OwnerReference<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn workload(kind: ResourceKind, raw: &str) -> Workload<'_> {
-        match decode(kind, raw).expect("decodes") {
-            ObjectView::Workload(w) => w,
-            ObjectView::ServiceAccount(_) => panic!("not a workload"),
-        }
-    }
-
-    #[test]
-    fn pod_fields_are_read_and_unknown_ones_skipped() {
-        let raw = r#"{"kind":"Pod","metadata":{"generateName":"hook-image-puller-","namespace":"jhub",
-            "labels":{"component":"hook-image-puller"},"futureField":{"x":1}},
-            "spec":{"serviceAccountName":"default","serviceAccount":"default","automountServiceAccountToken":"false",
-            "volumes":[{"name":"kube-api-access-1","projected":{"sources":[{"serviceAccountToken":{"path":"token"}},
-              {"configMap":{"name":"kube-root-ca.crt"}},{"downwardAPI":{"items":[]}}]}}],
-            "containers":[{"name":"pause","image":"x","volumeMounts":[{"name":"kube-api-access-1","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount","readOnly":true}]}],
-            "unknownSpecField":[1,2,3]}}"#;
-        let w = workload(ResourceKind::Pod, raw);
-        assert_eq!(
-            w.metadata.display_name(),
-            "jhub/hook-image-puller-<generated>"
-        );
-        assert_eq!(
-            w.pod_labels.get("component").map(CowStr::as_str),
-            Some("hook-image-puller")
-        );
-        assert!(w.other_labels.is_empty());
-        assert_eq!(
-            w.pod.service_account_name.as_ref().map(CowStr::as_str),
-            Some("default")
-        );
-        assert_eq!(
-            w.pod.automount_service_account_token,
-            Automount::Other("\"false\"".into())
-        );
-        let volumes = w.pod.volumes.as_ref().expect("volumes");
-        let sources = volumes[0]
-            .projected
-            .as_ref()
-            .and_then(|p| p.sources.as_ref())
-            .expect("sources");
-        assert!(sources[0].service_account_token.is_some());
-        assert!(sources[2].downward_api.is_some());
-        let containers = w.pod.containers.as_ref().expect("containers");
-        assert_eq!(containers[0].volume_mounts.as_ref().map(Vec::len), Some(1));
-    }
-
-    #[test]
-    fn only_the_pod_template_labels_are_pod_labels() {
-        let raw = r#"{"metadata":{"name":"c","labels":{"a":"1"}},"spec":{"jobTemplate":{"metadata":{"labels":{"b":"2"}},
-            "spec":{"template":{"metadata":{"labels":{"c":"3"}},"spec":{"automountServiceAccountToken":false}}}}}}"#;
-        let w = workload(ResourceKind::CronJob, raw);
-        let keys = |l: &Labels<'_>| l.keys().map(|k| k.as_str().to_owned()).collect::<Vec<_>>();
-        assert_eq!(keys(&w.pod_labels), ["c"]);
-        let other: Vec<(&str, Vec<String>)> = w
-            .other_labels
-            .iter()
-            .map(|(at, l)| (*at, keys(l)))
-            .collect();
-        assert_eq!(
-            other,
-            [
-                ("metadata.labels", vec!["a".to_owned()]),
-                ("spec.jobTemplate.metadata.labels", vec!["b".to_owned()])
-            ]
-        );
-        assert_eq!(w.pod.automount_service_account_token, Automount::False);
-        // No labels anywhere: an empty set, which selectors are matched against like any other.
-        let w = workload(
-            ResourceKind::DaemonSet,
-            r#"{"spec":{"template":{"spec":{}}}}"#,
-        );
-        assert!(w.pod_labels.is_empty());
-    }
-
-    #[test]
-    fn structural_problems_are_explained() {
-        let err = |kind, raw| decode(kind, raw).expect_err("must fail");
-        assert_eq!(
-            err(ResourceKind::Pod, r#"{"metadata":{}}"#),
-            "the Pod object has no spec"
-        );
-        assert_eq!(
-            err(ResourceKind::DaemonSet, r#"{"spec":{}}"#),
-            "the DaemonSet object has no spec.template"
-        );
-        assert_eq!(
-            err(
-                ResourceKind::Job,
-                r#"{"spec":{"template":{"metadata":{}}}}"#
-            ),
-            "the Job object has no spec.template.spec"
-        );
-        assert_eq!(
-            err(ResourceKind::CronJob, r#"{"spec":{"jobTemplate":{}}}"#),
-            "the CronJob object has no spec.jobTemplate.spec.template"
-        );
-        assert_eq!(
-            err(ResourceKind::Pod, r#"{"kind":"Deployment","spec":{}}"#),
-            "the request is for a Pod but the object's kind is \"Deployment\""
-        );
-        assert!(
-            err(ResourceKind::Pod, r#"{"spec":{"volumes":{"a":1}}}"#).starts_with(
-                "cannot decode the Pod object: invalid type: map, expected a sequence"
-            )
-        );
-        assert!(err(ResourceKind::Pod, r#"[1]"#).starts_with("cannot decode the Pod object"));
-        assert!(
-            err(ResourceKind::Pod, r#"{"spec":{"serviceAccountName":7}}"#)
-                .contains("expected a string")
-        );
-    }
-
-    #[test]
-    fn arrays_where_objects_belong_are_refused() {
-        // serde would fill a struct from an array by position: this pod spec read as compliant.
-        for (kind, raw) in [
-            (
-                ResourceKind::Pod,
-                r#"{"spec":["hook-image-puller","hook-image-puller",false]}"#,
-            ),
-            (ResourceKind::Pod, r#"["Pod",{},{}]"#),
-            (ResourceKind::Pod, r#"{"metadata":[],"spec":{}}"#),
-            (
-                ResourceKind::Pod,
-                r#"{"spec":{"volumes":[["t",{"sources":[{"serviceAccountToken":{}}]}]]}}"#,
-            ),
-            (
-                ResourceKind::Pod,
-                r#"{"spec":{"volumes":[{"name":"t","projected":[[{}]]}]}}"#,
-            ),
-            (
-                ResourceKind::Pod,
-                r#"{"spec":{"volumes":[{"name":"t","projected":{"sources":[[{}]]}}]}}"#,
-            ),
-            (
-                ResourceKind::Pod,
-                r#"{"spec":{"volumes":[{"name":"t","projected":{"sources":[{"serviceAccountToken":[]}]}}]}}"#,
-            ),
-            (
-                ResourceKind::Pod,
-                r#"{"spec":{"containers":[["c",[["v","/var/run/secrets"]]]]}}"#,
-            ),
-            (
-                ResourceKind::Pod,
-                r#"{"spec":{"containers":[{"name":"c","volumeMounts":[["v","/var/run/secrets"]]}]}}"#,
-            ),
-            (ResourceKind::DaemonSet, r#"{"spec":[{"spec":{}}]}"#),
-            (ResourceKind::DaemonSet, r#"{"spec":{"template":[{},{}]}}"#),
-            (
-                ResourceKind::DaemonSet,
-                r#"{"spec":{"template":{"metadata":[{}],"spec":{}}}}"#,
-            ),
-            (ResourceKind::CronJob, r#"{"spec":{"jobTemplate":[{},{}]}}"#),
-            (
-                ResourceKind::CronJob,
-                r#"{"spec":{"jobTemplate":{"spec":[{"spec":{}}]}}}"#,
-            ),
-        ] {
-            let e = decode(kind, raw).expect_err(raw);
-            assert!(
-                e.contains("invalid type: sequence, expected a map"),
-                "{raw}: {e}"
-            );
-        }
-    }
-
-    #[test]
-    fn automount_shapes() {
-        let a = |json: &str| serde_json::from_str::<Automount>(json).expect("any JSON");
-        assert_eq!(a("false"), Automount::False);
-        assert_eq!(a("true"), Automount::True);
-        assert_eq!(a("null"), Automount::Other("null".into()));
-        assert_eq!(a("0"), Automount::Other("0".into()));
-        // Spelled otherwise, shown the same.
-        assert_eq!(a(r#""f\u0061lse""#), Automount::Other(r#""false""#.into()));
-        assert_eq!(
-            a(r#"{"\u0066alse": [true]}"#),
-            Automount::Other("a JSON object".into())
-        );
-        assert_eq!(a("[ false ]"), Automount::Other("a JSON list".into()));
-        let number = a(&"9".repeat(100));
-        assert!(matches!(number, Automount::Other(ref t) if t.len() == 64 && t.ends_with("...")));
-        let long = a(&format!("\"{}\"", "é".repeat(100)));
-        assert!(matches!(long, Automount::Other(ref t) if t.len() <= 64 && t.ends_with("...")));
-    }
-}
-
-#[cfg(test)]
-mod owner_tests {
-    use super::*;
-
-    #[test]
-    fn the_controlling_deployment_is_found() {
-        let rs = |refs: &str| {
-            format!(
-                r#"{{"metadata":{{"ownerReferences":{refs}}},"spec":{{"template":{{"spec":{{}}}}}}}}"#
-            )
-        };
-        let controller_kind = |refs: &str| match decode(ResourceKind::ReplicaSet, &rs(refs)) {
-            Ok(ObjectView::Workload(w)) => w.metadata.controller().map(|o| o.is_deployment()),
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(
-            controller_kind(
-                r#"[{"apiVersion":"apps/v1","kind":"Deployment","name":"d","uid":"u","controller":true}]"#
-            ),
-            Some(true)
-        );
-        assert_eq!(
-            controller_kind(
-                r#"[{"apiVersion":"apps/v1","kind":"Deployment","name":"d","uid":"u"}]"#
-            ),
-            None
-        );
-        assert_eq!(
-            controller_kind(
-                r#"[{"apiVersion":"example.com/v1","kind":"Deployment","name":"d","controller":true}]"#
-            ),
-            Some(false)
-        );
-        assert_eq!(controller_kind("[]"), None);
-    }
-}
+mod tests;

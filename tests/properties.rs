@@ -6,15 +6,11 @@
 //! the fuzz targets. The policy is called through its waPC entry points, natively; patches are
 //! applied as policy-server does (`json_patch::diff(original, mutated)`, then `json_patch::patch`).
 
-use prepuller_serviceaccount_policy::cluster::Host;
-use prepuller_serviceaccount_policy::evaluate::evaluate_read;
-use prepuller_serviceaccount_policy::request::Reading;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::Config;
 use testkit::oracle::pod_volumes;
-use testkit::spelling::{Mix, add_unknown_fields, write_shuffled};
 use testkit::{Answer, Case, Fix, Policy, Profile};
 
 const POLICY: Policy = testkit::policy_of!(prepuller_serviceaccount_policy);
@@ -90,33 +86,6 @@ proptest! {
     #[test]
     fn decisions_ignore_unknown_fields(case in case(Profile::Tame), mode in mode()) {
         POLICY.check_spelling_invariance(&case.in_mode(mode), case.seed);
-    }
-
-    /// The payload read in one pass (the envelope and the object together) decides exactly as
-    /// read the plain way (the envelope, then the object), however the request is spelled and
-    /// whatever it holds: the wild profile's wrong types, subresources and settings included.
-    #[test]
-    fn one_pass_and_plain_readings_decide_alike(
-        case in case(Profile::Wild),
-        mode in mode(),
-        seed in any::<u64>(),
-    ) {
-        let envelope = case.in_mode(mode);
-        let mut noisy = envelope.clone();
-        add_unknown_fields(&mut noisy, seed);
-        let mut shuffled = String::new();
-        write_shuffled(&noisy, &mut Mix(seed), &mut shuffled);
-        let plain = serde_json::to_vec(&envelope).unwrap_or_default();
-        for text in [plain, shuffled.into_bytes()] {
-            let one_pass = evaluate_read(&text, &Host, Reading::OnePass).into_bytes();
-            let two_pass = evaluate_read(&text, &Host, Reading::Plain).into_bytes();
-            prop_assert_eq!(
-                String::from_utf8_lossy(&one_pass),
-                String::from_utf8_lossy(&two_pass),
-                "{}",
-                String::from_utf8_lossy(&text)
-            );
-        }
     }
 
     /// UPDATEs are judged by what they change, terminating objects are accepted.

@@ -12,7 +12,7 @@ use crate::json::non_empty;
 use crate::kinds::ResourceKind;
 use crate::roles::{self, Detected, RoleKind};
 use crate::settings::Settings;
-use crate::workload::{Automount, ObjectView, ServiceAccountObject, Workload};
+use crate::workload::{Automount, Object, ServiceAccountObject, Workload};
 
 /// A change the policy may make on its own in `mode: mutate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,7 +196,7 @@ pub struct Unrecognised {
     /// The role the operator probably meant, named in the warning.
     pub role: RoleKind,
     /// Where the labels that match were found, e.g. `metadata.labels`.
-    pub field: &'static str,
+    pub field: String,
 }
 
 /// What the rules found in one object.
@@ -242,10 +242,10 @@ pub(crate) fn field(prefix: &str, rest: &str) -> String {
 }
 
 /// Runs the rules that apply to an object.
-pub fn check(settings: &Settings, object: &ObjectView<'_>) -> Findings {
+pub fn check(settings: &Settings, object: &Object<'_>) -> Findings {
     match object {
-        ObjectView::Workload(w) => check_workload(settings, w),
-        ObjectView::ServiceAccount(sa) => check_service_account_object(settings, sa),
+        Object::Workload(w) => check_workload(settings, w),
+        Object::ServiceAccount(sa) => check_service_account_object(settings, sa),
     }
 }
 
@@ -294,7 +294,7 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
             .iter()
             .map(|u| Unrecognised {
                 role: u.role.kind,
-                field: u.field,
+                field: u.field.clone(),
             })
             .collect(),
     }

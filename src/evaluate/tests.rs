@@ -1,4 +1,5 @@
 use super::*;
+use crate::cluster::Host;
 
 const LEGACY_HOOK_POD: &str = r#"{"kind":"Pod","metadata":{"name":"p","namespace":"jhub",
     "labels":{"component":"hook-image-puller"}DELETION},"spec":{"serviceAccountName":"default",
@@ -35,7 +36,7 @@ fn request_as(
         "userInfo":{user},"object":{object},"oldObject":{}}},"settings":{settings}}}"#,
         old.unwrap_or("null")
     );
-    evaluate(payload.as_bytes())
+    evaluate(payload.as_bytes(), &Host)
 }
 
 fn request(operation: &str, object: &str, old: Option<&str>, settings: &str) -> Decision {
@@ -262,7 +263,7 @@ mod require_existing {
             r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"CREATE","namespace":"jhub",
             "userInfo":{user},"object":{object}}},"settings":{settings}}}"#
         );
-        evaluate_in(payload.as_bytes(), cluster)
+        evaluate(payload.as_bytes(), cluster)
     }
 
     fn asked(c: &FakeCluster) -> Vec<(String, String, bool)> {
@@ -418,7 +419,7 @@ mod require_existing {
             compliant()
         );
         // A running Pod (its ServiceAccount deleted meanwhile) still takes a label or a finalizer.
-        assert_eq!(evaluate_in(payload.as_bytes(), &none), Decision::accept());
+        assert_eq!(evaluate(payload.as_bytes(), &none), Decision::accept());
         assert!(asked(&none).is_empty(), "{:?}", asked(&none));
     }
 
@@ -457,7 +458,7 @@ fn a_service_account_update_is_judged_by_its_automount() {
             "userInfo":{ADMIN},"object":{new},"oldObject":{old}}},
             "settings":{{"serviceAccountObjects":true,"mode":"{mode}"}}}}"#
         );
-        evaluate(payload.as_bytes())
+        evaluate(payload.as_bytes(), &Host)
     };
     let off = sa(r#","automountServiceAccountToken":false"#);
     let on = sa(r#","automountServiceAccountToken":true"#);
@@ -576,7 +577,7 @@ mod introduced {
             "resource":{{"group":"","version":"v1","resource":"pods"}},"operation":"UPDATE","namespace":"jhub",
             "userInfo":{ADMIN},"object":{update},"oldObject":{old}}},"settings":{{}}}}"#
         );
-        evaluate(payload.as_bytes())
+        evaluate(payload.as_bytes(), &Host)
     }
 
     const CARRIED: &str = r#"spec.volumes[0] is projected volume "tok" with a serviceAccountToken source, expected no ServiceAccount token volume: left as is, this field cannot change on UPDATE; recreate the object to fix it"#;
