@@ -8,7 +8,6 @@
 
 use crate::checks::{self, Findings, Subject, Violation};
 use crate::cluster::{self, Cluster, LookupFailure};
-use crate::guards::MAX_PAYLOAD_BYTES;
 use crate::kinds::ResourceKind;
 use crate::mutate;
 use crate::render::{self, LeftAsIs, Preface};
@@ -22,21 +21,7 @@ use crate::workload::{self, Object};
 /// The decision on one `validate` payload, `cluster` answering any question about the cluster
 /// (the waPC host in the module, a fake one in native tests).
 pub fn evaluate(payload: &[u8], cluster: &dyn Cluster) -> Decision {
-    if payload.len() > MAX_PAYLOAD_BYTES {
-        return Decision::reject(format!(
-            "the validation request is {} bytes, more than the {MAX_PAYLOAD_BYTES} an admission request can carry",
-            payload.len()
-        ));
-    }
-    let text = match std::str::from_utf8(payload) {
-        Ok(t) => t,
-        Err(e) => {
-            return Decision::reject(format!(
-                "cannot decode the validation request: it is not UTF-8 ({e})"
-            ));
-        }
-    };
-    let payload = match Payload::parse(text) {
+    let payload = match Payload::parse(payload) {
         Ok(p) => p,
         Err(message) => return Decision::reject(message),
     };

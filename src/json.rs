@@ -141,11 +141,6 @@ impl<'a> Members<'a> {
         serde_json::from_str(text)
     }
 
-    /// The members, in the order of the text.
-    pub fn into_vec(self) -> Vec<(CowStr<'a>, &'a RawValue)> {
-        self.0
-    }
-
     /// Whether the object has no member.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -6,22 +6,24 @@
 
 #![warn(missing_docs)]
 
-pub mod checks;
+// The crate's interface: the waPC entry points below, and what the host-side tests, benches
+// and tools call natively. Everything else is the crate's own.
 pub mod cluster;
 pub mod evaluate;
-pub mod guards;
-pub mod json;
-pub mod kinds;
-pub mod mutate;
 pub mod names;
-pub mod render;
-pub mod request;
 pub mod response;
-pub mod roles;
-pub mod selector;
 pub mod settings;
-pub mod update;
-pub mod workload;
+
+pub(crate) mod checks;
+pub(crate) mod json;
+pub(crate) mod kinds;
+pub(crate) mod mutate;
+pub(crate) mod render;
+pub(crate) mod request;
+pub(crate) mod roles;
+pub(crate) mod selector;
+pub(crate) mod update;
+pub(crate) mod workload;
 
 use kubewarden_policy_sdk::protocol_version_guest;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;

@@ -43,11 +43,24 @@ pub(crate) struct Payload<'a> {
     pub settings: Option<&'a RawValue>,
 }
 
+/// The largest payload read. The API server refuses request bodies over 3 MiB and etcd stores
+/// objects of 1.5 MiB at most; an admission request carries the object and, on UPDATE, the old
+/// one. A payload far beyond that did not come from the API server, and decoding it would only
+/// burn the time budget.
+pub const MAX_PAYLOAD_BYTES: usize = 8 * 1024 * 1024;
+
 impl<'a> Payload<'a> {
     /// The payload, or a message for the rejection when it is not one.
-    pub fn parse(payload: &'a str) -> Result<Payload<'a>, String> {
-        serde_json::from_str(payload)
-            .map_err(|e| format!("cannot decode the validation request: {e}"))
+    pub fn parse(payload: &'a [u8]) -> Result<Payload<'a>, String> {
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(format!(
+                "the validation request is {} bytes, more than the {MAX_PAYLOAD_BYTES} an admission request can carry",
+                payload.len()
+            ));
+        }
+        let text = std::str::from_utf8(payload)
+            .map_err(|e| format!("cannot decode the validation request: it is not UTF-8 ({e})"))?;
+        serde_json::from_str(text).map_err(|e| format!("cannot decode the validation request: {e}"))
     }
 }
 
@@ -161,7 +174,7 @@ mod tests {
     #[test]
     fn envelope_borrows_the_objects() {
         let raw = r#"{"request":{"kind":{"group":"apps","kind":"DaemonSet","version":"v1"},"object":{"a":[1,2]},"oldObject":null,"operation":"UPDATE","uid":"1"},"settings":{"mode":"reject"}}"#;
-        let p = Payload::parse(raw).expect("valid");
+        let p = Payload::parse(raw.as_bytes()).expect("valid");
         assert_eq!(p.request.operation(), Operation::Update);
         assert_eq!(p.request.object.map(|o| o.get()), Some(r#"{"a":[1,2]}"#));
         assert!(p.request.old_object.is_none());
@@ -173,14 +186,17 @@ mod tests {
     fn only_the_object_and_ephemeral_containers_are_judged() {
         let judges = |kind: ResourceKind, sub: &str| {
             let raw = format!(r#"{{"request":{{"subResource":"{sub}"}}}}"#);
-            Payload::parse(&raw).expect("valid").request.judges(kind)
+            Payload::parse(raw.as_bytes())
+                .expect("valid")
+                .request
+                .judges(kind)
         };
         assert!(judges(ResourceKind::Pod, ""));
         assert!(judges(ResourceKind::Pod, "ephemeralcontainers"));
         assert!(!judges(ResourceKind::Pod, "status"));
         assert!(!judges(ResourceKind::DaemonSet, "ephemeralcontainers"));
         assert!(!judges(ResourceKind::Deployment, "scale"));
-        let whole = Payload::parse(r#"{"request":{}}"#).expect("valid");
+        let whole = Payload::parse(r#"{"request":{}}"#.as_bytes()).expect("valid");
         assert!(whole.request.judges(ResourceKind::Job));
     }
 
@@ -188,7 +204,10 @@ mod tests {
     fn operations() {
         let op = |o: &str| {
             let raw = format!(r#"{{"request":{{"operation":"{o}"}}}}"#);
-            Payload::parse(&raw).expect("valid").request.operation()
+            Payload::parse(raw.as_bytes())
+                .expect("valid")
+                .request
+                .operation()
         };
         assert_eq!(op("CREATE"), Operation::Create);
         assert_eq!(op("DELETE"), Operation::Other);
@@ -197,7 +216,7 @@ mod tests {
         assert_eq!(op("create"), Operation::Create);
         assert_eq!(op("PATCH"), Operation::Create);
         assert_eq!(op("delete"), Operation::Create);
-        let p = Payload::parse(r#"{"request":{}}"#).expect("valid");
+        let p = Payload::parse(r#"{"request":{}}"#.as_bytes()).expect("valid");
         assert_eq!(p.request.operation(), Operation::Create);
     }
 
@@ -205,7 +224,10 @@ mod tests {
     fn requests_without_a_user_are_audits() {
         let audit = |user: &str| {
             let raw = format!(r#"{{"request":{{"operation":"CREATE"{user}}}}}"#);
-            Payload::parse(&raw).expect("valid").request.is_audit()
+            Payload::parse(raw.as_bytes())
+                .expect("valid")
+                .request
+                .is_audit()
         };
         assert!(audit(""));
         assert!(audit(r#","userInfo":{}"#));
@@ -219,32 +241,33 @@ mod tests {
 
     #[test]
     fn escaped_strings_are_owned_not_rejected() {
-        let p = Payload::parse(r#"{"request":{"operation":"CRE\u0041TE"}}"#).expect("valid");
+        let p =
+            Payload::parse(r#"{"request":{"operation":"CRE\u0041TE"}}"#.as_bytes()).expect("valid");
         assert_eq!(p.request.operation(), Operation::Create);
     }
 
     #[test]
     fn malformed_payloads_are_errors() {
         assert!(
-            Payload::parse("")
+            Payload::parse(b"")
                 .unwrap_err()
                 .starts_with("cannot decode the validation request")
         );
-        assert!(Payload::parse("{").is_err());
+        assert!(Payload::parse(b"{").is_err());
         assert!(
-            Payload::parse(r#"{"settings":{}}"#)
+            Payload::parse(r#"{"settings":{}}"#.as_bytes())
                 .unwrap_err()
                 .contains("missing field `request`")
         );
-        assert!(Payload::parse(r#"{"request":{"operation":5}}"#).is_err());
-        assert!(Payload::parse(r#"{"request":{}} trailing"#).is_err());
+        assert!(Payload::parse(r#"{"request":{"operation":5}}"#.as_bytes()).is_err());
+        assert!(Payload::parse(r#"{"request":{}} trailing"#.as_bytes()).is_err());
         // A repeated field is refused, as by any typed decoding (no host sends one).
         assert!(
-            Payload::parse(r#"{"request":{"object":{},"object":{}}}"#)
+            Payload::parse(r#"{"request":{"object":{},"object":{}}}"#.as_bytes())
                 .unwrap_err()
                 .contains("duplicate field `object`")
         );
-        let p = Payload::parse(r#"{"request":{"operation":"CREATE"}}"#).expect("valid");
+        let p = Payload::parse(r#"{"request":{"operation":"CREATE"}}"#.as_bytes()).expect("valid");
         assert!(p.request.resource_kind().is_err());
     }
 }

@@ -6,7 +6,7 @@ mod borrowing;
 mod service_account;
 mod tokens;
 
-pub use tokens::{TOKEN_PATH, under_token_path};
+pub use tokens::TOKEN_PATH;
 
 use crate::json::non_empty;
 use crate::kinds::ResourceKind;

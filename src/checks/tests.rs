@@ -1,4 +1,5 @@
 use super::*;
+use crate::checks::tokens::under_token_path;
 use crate::render;
 use crate::workload::decode;
 
