@@ -12,8 +12,7 @@ use serde_json::value::RawValue;
 use crate::checks::Remedy;
 use crate::json::{self, CowStr, Members};
 use crate::kinds::ResourceKind;
-
-const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+use crate::workload::CONTAINER_LISTS;
 
 fn members(text: &str) -> Result<Members<'_>, String> {
     Members::of(text).map_err(|e| format!("cannot open the object to mutate it: {e}"))

@@ -141,6 +141,33 @@ pub struct PodSpec<'a> {
     pub ephemeral_containers: Option<Vec<Container<'a>>>,
 }
 
+/// The pod spec's container lists by field name, in the order the rules report them; each
+/// mounts volumes, so each is read and edited alike.
+pub const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", EPHEMERAL_CONTAINERS];
+
+/// The pod spec's list of debug containers, the only one an UPDATE of a Pod can add to.
+pub const EPHEMERAL_CONTAINERS: &str = "ephemeralContainers";
+
+impl<'a> PodSpec<'a> {
+    /// Every container of every list, with its list's field name and its index there.
+    pub fn containers(&self) -> impl Iterator<Item = (&'static str, usize, &Container<'a>)> {
+        let lists = [
+            &self.containers,
+            &self.init_containers,
+            &self.ephemeral_containers,
+        ];
+        CONTAINER_LISTS
+            .into_iter()
+            .zip(lists)
+            .flat_map(|(list, cs)| {
+                cs.iter()
+                    .flatten()
+                    .enumerate()
+                    .map(move |(i, c)| (list, i, c))
+            })
+    }
+}
+
 /// A pod volume: its name and, if projected, its sources.
 #[derive(Debug, Default, Deserialize)]
 pub struct Volume<'a> {

@@ -81,6 +81,20 @@ proptest! {
         POLICY.check_monotone(&case, mode, fix, pick);
     }
 
+    /// What is admitted complies, read by the kit rather than by the policy: a role's workload
+    /// runs as the role's ServiceAccount, a puller's without an API token.
+    #[test]
+    fn what_is_admitted_complies(case in case(Profile::DefaultRoles), mode in mode()) {
+        POLICY.check_absolute(&case.in_mode(mode));
+    }
+
+    /// The answer depends on the input: a role's workload running as `default` is never a
+    /// clean accept, and made compliant it is admitted.
+    #[test]
+    fn the_answer_depends_on_the_input(case in case(Profile::DefaultRoles), mode in mode()) {
+        POLICY.check_dependence(&case, mode);
+    }
+
     /// Decisions do not depend on fields no rule reads; the same request with its keys
     /// shuffled and escaped (which no host sends) is answered without a trap.
     #[test]

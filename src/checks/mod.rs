@@ -12,7 +12,7 @@ use crate::json::non_empty;
 use crate::kinds::ResourceKind;
 use crate::roles::{self, Detected, RoleKind};
 use crate::settings::Settings;
-use crate::workload::{Automount, Object, ServiceAccountObject, Workload};
+use crate::workload::{Automount, EPHEMERAL_CONTAINERS, Object, ServiceAccountObject, Workload};
 
 /// A change the policy may make on its own in `mode: mutate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,9 +134,6 @@ impl MountedBy {
         self.list == EPHEMERAL_CONTAINERS
     }
 }
-
-/// The pod spec's list of debug containers.
-pub const EPHEMERAL_CONTAINERS: &str = "ephemeralContainers";
 
 /// Where the labels that decide an object's role are: the Pod's own, or its pod template's.
 pub fn pod_labels_field(kind: ResourceKind) -> String {

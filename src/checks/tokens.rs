@@ -1,10 +1,10 @@
 //! Rule 3: no API credential reaches a puller's containers: no projected ServiceAccount token,
 //! no API-client pod certificate, nothing else mounted over the token path.
 
-use super::{EPHEMERAL_CONTAINERS, MountedBy, Remedy, Rule, Violation, field};
+use super::{MountedBy, Remedy, Rule, Violation, field};
 use crate::json::non_empty;
 use crate::kinds::ResourceKind;
-use crate::workload::{Container, PodSpec, Volume};
+use crate::workload::{PodSpec, Volume};
 
 /// Where Kubernetes mounts a ServiceAccount token in every container.
 pub const TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -31,23 +31,6 @@ fn api_client_certificate<'v>(volume: &'v Volume<'_>) -> Option<&'v str> {
         .iter()
         .filter_map(|s| s.pod_certificate.as_ref())
         .find_map(|c| non_empty(&c.signer_name).filter(|s| *s == API_CLIENT_SIGNER))
-}
-
-fn containers<'p, 'a>(
-    pod: &'p PodSpec<'a>,
-) -> impl Iterator<Item = (&'static str, usize, &'p Container<'a>)> {
-    [
-        ("containers", &pod.containers),
-        ("initContainers", &pod.init_containers),
-        (EPHEMERAL_CONTAINERS, &pod.ephemeral_containers),
-    ]
-    .into_iter()
-    .flat_map(|(list, cs)| {
-        cs.iter()
-            .flatten()
-            .enumerate()
-            .map(move |(i, c)| (list, i, c))
-    })
 }
 
 /// The volume exactly as the ServiceAccount admission plugin injects it: its name prefix, a
@@ -86,7 +69,7 @@ fn is_injected(pod: &PodSpec<'_>, volume: &Volume<'_>) -> bool {
         }
     }
     tokens == 1
-        && containers(pod).all(|(_, _, c)| {
+        && pod.containers().all(|(_, _, c)| {
             c.volume_mounts.iter().flatten().all(|m| {
                 m.name != volume.name
                     || (m.mount_path == *TOKEN_PATH
@@ -134,7 +117,7 @@ pub fn under_token_path(path: &str) -> bool {
 
 /// The containers that mount volume `name`, each once, in the pod spec's order.
 fn mounted_by(pod: &PodSpec<'_>, name: &str) -> Vec<MountedBy> {
-    containers(pod)
+    pod.containers()
         .filter(|(_, _, c)| {
             c.volume_mounts
                 .iter()
@@ -181,7 +164,7 @@ pub fn check(kind: ResourceKind, prefix: &str, pod: &PodSpec<'_>, out: &mut Vec<
             });
         }
     }
-    for (list, i, container) in containers(pod) {
+    for (list, i, container) in pod.containers() {
         for (j, mount) in container.volume_mounts.iter().flatten().enumerate() {
             if under_token_path(mount.mount_path.as_str())
                 && !credential_volumes.contains(&mount.name.as_str())

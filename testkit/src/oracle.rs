@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::grammar::{Case, ROLE_ACCOUNTS, UNRESERVED_ACCOUNT, admin, covers_token_path, request};
+use crate::grammar::{
+    API_CLIENT_SIGNER, Case, ROLE_ACCOUNTS, UNRESERVED_ACCOUNT, admin, covers_token_path, request,
+};
 use crate::kinds::Kind;
 use crate::policy::{Answer, Policy, apply_as_policy_server, outcome};
 use crate::spelling::{Mix, add_unknown_fields, remove_unknown_fields, write_shuffled};
@@ -253,6 +255,52 @@ pub fn roles(kind: Kind, object: &Value, settings: &Value) -> Vec<&'static str> 
     .collect()
 }
 
+/// Whether the object's controlling owner (the one `controller: true`) is an `apps` Deployment.
+fn controlled_by_deployment(object: &Value) -> bool {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .and_then(|owners| {
+            owners
+                .iter()
+                .find(|o| o.get("controller") == Some(&json!(true)))
+        })
+        .is_some_and(|o| {
+            o.get("kind") == Some(&json!("Deployment"))
+                && o.get("apiVersion")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.starts_with("apps/"))
+        })
+}
+
+/// Settings under which the default selectors and ServiceAccounts name the roles: no role
+/// configured, the awaiter on by default or turned off with `null`.
+pub fn keeps_default_roles(settings: &Value) -> bool {
+    match settings {
+        Value::Null => true,
+        Value::Object(s) => s.iter().all(|(key, value)| match key.as_str() {
+            "hookPuller" | "continuousPuller" => false,
+            "awaiter" => value.is_null(),
+            _ => true,
+        }),
+        _ => false,
+    }
+}
+
+/// A projected volume with an API credential: a ServiceAccount token (with an audience or not:
+/// rule 3 allows none in a puller), or a pod certificate from the API server's client signer.
+fn carries_api_credential(volume: &Value) -> bool {
+    volume
+        .pointer("/projected/sources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|source| {
+            source.get("serviceAccountToken").is_some()
+                || source.pointer("/podCertificate/signerName") == Some(&json!(API_CLIENT_SIGNER))
+        })
+}
+
 /// One way of removing one violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fix {
@@ -382,13 +430,14 @@ impl Policy {
     }
 
     /// The two modes agree ([`Policy::check_modes`]), a mutation is minimal and final
-    /// ([`Policy::check_mutation`]), and an audit fails what admission fixes
-    /// ([`Policy::check_audit`]).
+    /// ([`Policy::check_mutation`]), an audit fails what admission fixes
+    /// ([`Policy::check_audit`]), and what is admitted is compliant ([`Policy::check_absolute`]).
     pub fn check_relations(&self, envelope: &Value) {
         self.check_modes(envelope);
         self.check_mutation(envelope);
         self.check_audit(envelope);
         self.check_left_to_deployment(envelope);
+        self.check_absolute(envelope);
     }
 
     /// Issue 8: a ReplicaSet whose controlling owner (the one marked `controller: true`; the API
@@ -400,21 +449,9 @@ impl Policy {
         let request = &envelope["request"];
         let kind = request["kind"].get("kind").and_then(Value::as_str);
         let group = request["kind"].get("group").and_then(Value::as_str);
-        let controlled = request["object"]
-            .pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array)
-            .and_then(|owners| {
-                owners
-                    .iter()
-                    .find(|o| o.get("controller") == Some(&json!(true)))
-            })
-            .is_some_and(|o| {
-                o.get("kind") == Some(&json!("Deployment"))
-                    && o.get("apiVersion")
-                        .and_then(Value::as_str)
-                        .is_some_and(|v| v.starts_with("apps/"))
-            });
-        if !controlled || Kind::judged(group, kind.unwrap_or_default()) != Some(Kind::ReplicaSet) {
+        if !controlled_by_deployment(&request["object"])
+            || Kind::judged(group, kind.unwrap_or_default()) != Some(Kind::ReplicaSet)
+        {
             return;
         }
         let answer = self.decide_value(envelope);
@@ -507,6 +544,164 @@ impl Policy {
                 "the mutated object is not left alone: {answer:?}\nenvelope: {envelope}"
             );
         }
+    }
+
+    /// Absolute, where the other invariants are relational (a rule consistently wrong in the
+    /// policy passes "mutate, then judge again"): under settings that keep the default roles,
+    /// an admission CREATE that is admitted, as is or as patched, of a workload whose Pods
+    /// the default selectors give one role (read by [`roles`], not by the policy) runs as that
+    /// role's ServiceAccount; a puller's also has `automountServiceAccountToken: false`, no
+    /// volume with an API credential (a token, an API-client pod certificate) and no mount over the token path. A ReplicaSet of a Deployment is left to
+    /// the Deployment, so it is not held to this.
+    pub fn check_absolute(&self, envelope: &Value) {
+        let request = &envelope["request"];
+        let gvk = &request["kind"];
+        let kind = Kind::judged(
+            gvk.get("group").and_then(Value::as_str),
+            gvk["kind"].as_str().unwrap_or_default(),
+        );
+        let (Some(kind), Some(path)) = (kind, kind.and_then(Kind::rule_fields_path)) else {
+            return;
+        };
+        let settings = envelope.get("settings").unwrap_or(&Value::Null);
+        if request["operation"] != "CREATE"
+            || !request["subResource"].is_null()
+            || is_audit(envelope)
+            || !keeps_default_roles(settings)
+            || controlled_by_deployment(&request["object"])
+        {
+            return;
+        }
+        let text = serde_json::to_vec(envelope).expect("a Value serialises");
+        let Some(original) = sent_object(&text) else {
+            return;
+        };
+        let admitted = match self.decide(&text) {
+            Answer::Accept { .. } => original,
+            Answer::Mutate { object, .. } => apply_as_policy_server(&original, &object),
+            Answer::Reject { .. } => return,
+        };
+        let [account] = roles(kind, &admitted, settings)[..] else {
+            return;
+        };
+        let spec = at_path(&admitted, path)
+            .unwrap_or_else(|| panic!("admitted a {kind:?} without a pod spec: {admitted}"));
+        // The API server's conversion copies the deprecated alias into an empty
+        // serviceAccountName (Convert_v1_PodSpec_To_core_PodSpec).
+        let field = |key: &str| {
+            spec.get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let runs_as = field("serviceAccountName").or_else(|| field("serviceAccount"));
+        assert_eq!(
+            runs_as,
+            Some(account),
+            "the {account} role runs as {runs_as:?}"
+        );
+        if let Some(alias) = field("serviceAccount") {
+            assert_eq!(alias, account, "serviceAccount disagrees");
+        }
+        if account == ROLE_ACCOUNTS[2] {
+            return;
+        }
+        assert_eq!(
+            spec.get("automountServiceAccountToken"),
+            Some(&json!(false)),
+            "an admitted {account} mounts the token by default"
+        );
+        for volume in spec
+            .get("volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                !carries_api_credential(volume),
+                "an admitted {account} has {volume}"
+            );
+        }
+        for list in CONTAINER_LISTS {
+            for container in spec
+                .get(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for mount in container["volumeMounts"].as_array().into_iter().flatten() {
+                    let at = mount["mountPath"].as_str().unwrap_or_default();
+                    assert!(
+                        !covers_token_path(at),
+                        "an admitted {account} mounts {mount} over the token path"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The answer depends on the input, which no relational invariant sees (a policy answering
+    /// the same to everything passes them all): a CREATE of a workload the default selectors
+    /// give a role is never a clean accept when made to run as `default`, and is admitted once
+    /// made compliant (the role's ServiceAccount; for a puller also automount off, no volume
+    /// with an API credential, nothing mounted over the token path).
+    pub fn check_dependence(&self, case: &Case, mode: &str) {
+        let (kind, settings) = (case.kind, case.settings());
+        let [account] = roles(kind, case.object(), settings)[..] else {
+            return;
+        };
+        let Some(path) = kind.rule_fields_path() else {
+            return;
+        };
+        let envelope = case.in_mode(mode);
+        let create = |edit: &dyn Fn(&mut Map<String, Value>)| {
+            let mut object = case.object().clone();
+            if let Some(spec) = at_path_mut(&mut object, path) {
+                edit(spec);
+            }
+            let answer = self.decide_value(&with_request(
+                &envelope,
+                request(kind, "CREATE", &object, None),
+            ));
+            (answer, object)
+        };
+        let (as_default, object) = create(&|spec| {
+            spec.insert("serviceAccountName".into(), json!("default"));
+            spec.remove("serviceAccount");
+        });
+        if as_default.undecodable() {
+            return;
+        }
+        assert!(
+            !as_default.clean_accept(),
+            "the {account} role running as default is accepted: {object}"
+        );
+        let (compliant, object) = create(&|spec| {
+            spec.insert("serviceAccountName".into(), json!(account));
+            spec.remove("serviceAccount");
+            if account == ROLE_ACCOUNTS[2] {
+                return;
+            }
+            spec.insert("automountServiceAccountToken".into(), json!(false));
+            let credentials: BTreeSet<String> = spec
+                .get("volumes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|v| carries_api_credential(v))
+                .map(|v| name_of(v).to_owned())
+                .collect();
+            if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
+                volumes.retain(|v| !credentials.contains(name_of(v)));
+            }
+            retain_mounts(spec, |_, mount| {
+                let at = mount["mountPath"].as_str().unwrap_or_default();
+                !credentials.contains(name_of(mount)) && !covers_token_path(at)
+            });
+        });
+        assert!(
+            compliant.allowed(),
+            "the {account} role made compliant is refused: {compliant:?}\n{object}"
+        );
     }
 
     /// The same request with fields no rule reads added means the same to the API server, and
