@@ -12,6 +12,8 @@ pub mod metadata;
 pub mod oci;
 pub mod scaffold;
 pub mod sign;
+#[cfg(feature = "test-registry")]
+pub mod test_registry;
 pub mod trust;
 pub mod wasm_section;
 
