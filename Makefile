@@ -145,8 +145,9 @@ actionlint:
 .PHONY: keygen sign verify-signature actionlint
 
 # prepuller-check (docs/check.md) end to end on the compiled module, against the Zero to
-# JupyterHub releases in test_data/releases/ (scripts/render-releases.py renders them).
-check-tests: policy.wasm
+# JupyterHub releases in test_data/releases/ (scripts/render-releases.py renders them); its
+# registry:// pulls from the packaging tests' registry, the annotated module pushed to it.
+check-tests: build-deps packaging-deps policy.wasm annotated-policy.wasm
 	$(CARGO) test --locked -p prepuller-check
 
 # Objects per second on 50 releases concatenated, the module compiled once (docs/performance.md).
