@@ -122,7 +122,15 @@ impl Module {
         let (bytes, label) = if spec.starts_with("registry://") {
             let reference = xtask::oci::parse_reference(spec)?;
             let pulled = xtask::oci::pull(&reference, xtask::oci::Transport::from_env(), None)
-                .with_context(|| format!("cannot pull {spec}"))?;
+                .map_err(|e| {
+                    // The registry's answers already name the reference ("cannot pull
+                    // HOST/PATH:TAG: ..."); the checks of what was received do not.
+                    if e.to_string().starts_with("cannot pull ") {
+                        e
+                    } else {
+                        e.context(format!("cannot pull {spec}"))
+                    }
+                })?;
             let label = format!("{spec} ({})", pulled.digest);
             (pulled.module, label)
         } else {
