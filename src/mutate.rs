@@ -1,58 +1,191 @@
-//! Applying remedies to the request's object.
+//! Applying remedies to the raw JSON object, as edits of its text.
 //!
-//! The object is parsed into a `serde_json::Value`, the remedies change its pod spec, and the
-//! result is written back. Under the input contract (`src/request.rs`) the object is what
-//! serde_json wrote from the host's own `Value`, so the round trip keeps every other field,
-//! unknown ones included, with its numbers and strings as the host holds them. The host diffs
-//! the result against its original into a JSON patch of the changed fields only.
+//! The object is never rebuilt: the levels on the way to the pod spec, and the lists a remedy
+//! edits, are read only to find where their members are, and the result is the request's text
+//! with a few spans replaced. Every other byte (fields unknown to k8s-openapi, key order, number
+//! spellings, string escapes, whitespace) is copied through unchanged, and a mutation costs one
+//! copy of the object. The host diffs the result against the original into a JSON patch.
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::checks::Remedy;
+use crate::json::{self, CowStr, Members};
 use crate::kinds::ResourceKind;
 use crate::workload::CONTAINER_LISTS;
 
-/// The object `raw` with `remedies` applied at the kind's pod spec (a ServiceAccount's own
-/// fields for a ServiceAccount).
+fn members(text: &str) -> Result<Members<'_>, String> {
+    Members::of(text).map_err(|e| format!("cannot open the object to mutate it: {e}"))
+}
+
+/// The edits of one mutation: spans of the object's text (byte offsets into it) and what
+/// replaces them. Every value read while looking for them is a slice of that same text, which
+/// is how a value's offset is known.
+struct Edits<'a> {
+    text: &'a str,
+    spans: Vec<(usize, usize, String)>,
+}
+
+impl<'a> Edits<'a> {
+    /// Where `part`, a slice of the object's text, starts in it.
+    fn offset(&self, part: &str) -> Result<usize, String> {
+        let start = (part.as_ptr() as usize)
+            .checked_sub(self.text.as_ptr() as usize)
+            .filter(|start| start + part.len() <= self.text.len())
+            .ok_or("cannot mutate the object: a value is not part of its text")?;
+        Ok(start)
+    }
+
+    fn replace(&mut self, value: &RawValue, with: String) -> Result<(), String> {
+        let start = self.offset(value.get())?;
+        self.add(start, start + value.get().len(), with);
+        Ok(())
+    }
+
+    fn insert(&mut self, at: usize, text: String) {
+        self.add(at, at, text);
+    }
+
+    /// Keeps the spans in text order as they come (a handful per mutation).
+    fn add(&mut self, start: usize, end: usize, with: String) {
+        let at = self.spans.partition_point(|(s, ..)| *s <= start);
+        self.spans.insert(at, (start, end, with));
+    }
+
+    /// The text with every edit made. Edits never overlap: each replaces a different member,
+    /// or inserts right after an object's opening brace.
+    fn apply(self) -> Result<String, String> {
+        let mut out = String::with_capacity(self.text.len() + 128);
+        let mut copied = 0;
+        for (start, end, with) in &self.spans {
+            let before = self
+                .text
+                .get(copied..*start)
+                .ok_or("cannot mutate the object: overlapping edits")?;
+            out.push_str(before);
+            out.push_str(with);
+            copied = *end;
+        }
+        out.push_str(self.text.get(copied..).unwrap_or_default());
+        Ok(out)
+    }
+}
+
+fn json_string(s: &str) -> Result<String, String> {
+    serde_json::to_string(s).map_err(|e| format!("cannot write the mutated object: {e}"))
+}
+
+/// Returns the object's JSON text with the remedies applied: JSON by construction, since every
+/// edit replaces a whole value with JSON serde_json wrote, or inserts whole members. Called only
+/// after the object decoded, so a missing pod spec here means the JSON is not what the decoder
+/// saw: an error, not a panic.
 pub fn apply(kind: ResourceKind, raw: &str, remedies: &[&Remedy]) -> Result<String, String> {
-    let mut object: Value = serde_json::from_str(raw)
-        .map_err(|e| format!("cannot open the object to mutate it: {e}"))?;
+    let mut edits = Edits {
+        text: raw,
+        spans: Vec::new(),
+    };
     let path = kind.pod_spec_path();
-    let spec = path
-        .iter()
-        .try_fold(&mut object, |v, key| v.get_mut(*key))
-        .and_then(Value::as_object_mut)
+    let spec = json::find(raw, path)
+        .map_err(|e| format!("cannot open the object to mutate it: {e}"))?
         .ok_or_else(|| format!("the object has no {} to mutate", path.join(".")))?;
+    edit_spec(&mut edits, spec.get(), remedies)?;
+    edits.apply()
+}
+
+/// Sets the fields the remedies name (in place when present, else inserted first) and removes
+/// the injected volumes.
+fn edit_spec<'a>(edits: &mut Edits<'a>, spec: &'a str, remedies: &[&Remedy]) -> Result<(), String> {
+    let fields = members(spec)?;
+    // Each field is written once and each list rewritten once, however many remedies name it,
+    // so no two edits touch the same span.
+    let mut set: Vec<(&str, String)> = Vec::new();
+    let mut removed: Vec<&str> = Vec::new();
     for remedy in remedies {
         let (key, value) = match remedy {
-            Remedy::SetServiceAccountName(sa) => ("serviceAccountName", Value::from(sa.as_str())),
-            Remedy::SetDeprecatedServiceAccount(sa) => ("serviceAccount", Value::from(sa.as_str())),
-            Remedy::SetAutomountFalse => ("automountServiceAccountToken", Value::Bool(false)),
+            Remedy::SetServiceAccountName(sa) => ("serviceAccountName", json_string(sa)?),
+            Remedy::SetDeprecatedServiceAccount(sa) => ("serviceAccount", json_string(sa)?),
+            Remedy::SetAutomountFalse => ("automountServiceAccountToken", "false".to_owned()),
             Remedy::RemoveInjectedVolume(name) => {
-                remove_volume(spec, name);
+                removed.push(name);
                 continue;
             }
         };
-        spec.insert(key.into(), value);
+        set.retain(|(k, _)| *k != key);
+        set.push((key, value));
     }
-    serde_json::to_string(&object).map_err(|e| format!("cannot write the mutated object: {e}"))
+    let mut inserted = Vec::new();
+    for (key, value) in set {
+        match fields.get(key) {
+            Some(present) => edits.replace(present, value)?,
+            None => inserted.push(format!("\"{key}\":{value}")),
+        }
+    }
+    if !inserted.is_empty() {
+        let mut text = inserted.join(",");
+        if !fields.is_empty() {
+            text.push(',');
+        }
+        let brace = edits.offset(spec)?;
+        edits.insert(brace + 1, text);
+    }
+    if !removed.is_empty() {
+        remove_volumes(edits, &fields, &removed)?;
+    }
+    Ok(())
 }
 
-/// Removes the volume `name` and every container's mounts of it; entries that are not objects
-/// are left where they are.
-fn remove_volume(spec: &mut Map<String, Value>, name: &str) {
-    let named = |v: &Value| v.get("name").and_then(Value::as_str) == Some(name);
-    if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
-        volumes.retain(|v| !named(v));
+fn named(item: &RawValue, names: &[&str]) -> bool {
+    #[derive(Deserialize)]
+    struct Named<'a> {
+        #[serde(default, borrow)]
+        name: Option<CowStr<'a>>,
+    }
+    serde_json::from_str::<Named<'_>>(item.get())
+        .ok()
+        .and_then(|n| n.name)
+        .is_some_and(|n| names.contains(&n.as_str()))
+}
+
+/// Replaces a JSON list by the same list without the entries named in `names`; anything that is
+/// not a list, or has no such entry, is left alone.
+fn drop_named(edits: &mut Edits<'_>, list: &RawValue, names: &[&str]) -> Result<(), String> {
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(list.get()) else {
+        return Ok(());
+    };
+    if !items.iter().any(|i| named(i, names)) {
+        return Ok(());
+    }
+    let kept: Vec<&str> = items
+        .iter()
+        .filter(|i| !named(i, names))
+        .map(|i| i.get())
+        .collect();
+    edits.replace(list, format!("[{}]", kept.join(",")))
+}
+
+/// Removes the volumes and exactly their mounts; the lists themselves stay, even when emptied,
+/// so the patch touches nothing else.
+fn remove_volumes(edits: &mut Edits<'_>, spec: &Members<'_>, names: &[&str]) -> Result<(), String> {
+    if let Some(volumes) = spec.get("volumes") {
+        drop_named(edits, volumes, names)?;
     }
     for list in CONTAINER_LISTS {
-        let containers = spec.get_mut(list).and_then(Value::as_array_mut);
-        for container in containers.into_iter().flatten() {
-            if let Some(Value::Array(mounts)) = container.get_mut("volumeMounts") {
-                mounts.retain(|m| !named(m));
+        let Some(containers) = spec.get(list) else {
+            continue;
+        };
+        let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(containers.get()) else {
+            continue;
+        };
+        for container in items {
+            let Ok(container) = members(container.get()) else {
+                continue;
+            };
+            if let Some(mounts) = container.get("volumeMounts") {
+                drop_named(edits, mounts, names)?;
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -78,29 +211,21 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            value(&out),
-            json!({"spec":{"jobTemplate":{"spec":{"template":{"spec":{"serviceAccountName":"sa",
-                "automountServiceAccountToken":false,"x-unknown":{"keep":[1,2.5e300]},"serviceAccount":"sa"}}}}}})
+            out.as_str(),
+            r#"{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"serviceAccountName":"sa","automountServiceAccountToken":false,"x-unknown":{"keep":[1,2.5e300]},"serviceAccount":"sa"}}}}}}"#
         );
     }
 
     #[test]
-    fn every_other_field_is_kept_as_the_host_wrote_it() {
-        // What a host sends: serde_json's writing of a Value. Unknown fields, floats, escapes
-        // and unicode come back as they were; only the remedied field differs.
-        let object = json!({"apiVersion": "v1", "kind": "Pod", "status": {"phase": "Pending"},
-            "metadata": {"name": "p", "x-future": [1, -2, 1.5, 2.5e300, null, {"s": "é\n\"q"}]},
-            "spec": {"big": 18446744073709551615u64, "serviceAccountName": "x", "zz": {}}});
-        let raw = serde_json::to_string(&object).expect("serialises");
+    fn untouched_text_is_copied_exactly() {
+        let raw = "{\"spec\": {\"big\":123456789012345678901234567890, \"s\":\"\\u00e9\\n\",\n \"f\":1.50,\"serviceAccountName\" : \"x\"}, \"z\":[ ]}";
         let out = apply(
             ResourceKind::Pod,
-            &raw,
+            raw,
             &[&Remedy::SetServiceAccountName("y\"".into())],
         )
         .expect("mutates");
-        let mut expected = object;
-        expected["spec"]["serviceAccountName"] = json!("y\"");
-        assert_eq!(out, serde_json::to_string(&expected).expect("serialises"));
+        assert_eq!(out.as_str(), raw.replace(r#": "x""#, r#": "y\"""#));
     }
 
     #[test]
@@ -112,8 +237,8 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            value(&out),
-            json!({"spec":{"automountServiceAccountToken":false}})
+            out.as_str(),
+            r#"{"spec":{"automountServiceAccountToken":false }}"#
         );
     }
 
@@ -165,14 +290,7 @@ mod tests {
 
     #[test]
     fn missing_spec_is_an_error() {
-        assert_eq!(
-            apply(ResourceKind::Pod, "{}", &[&Remedy::SetAutomountFalse]),
-            Err("the object has no spec to mutate".to_owned())
-        );
-        assert!(
-            apply(ResourceKind::Pod, "{", &[&Remedy::SetAutomountFalse])
-                .is_err_and(|e| e.starts_with("cannot open the object to mutate it"))
-        );
+        assert!(apply(ResourceKind::Pod, "{}", &[&Remedy::SetAutomountFalse]).is_err());
         assert!(
             apply(
                 ResourceKind::Pod,
@@ -192,8 +310,8 @@ mod tests {
         )
         .expect("mutates");
         assert_eq!(
-            value(&out),
-            json!({"metadata":{"name":"x"},"automountServiceAccountToken":false})
+            out.as_str(),
+            r#"{"metadata":{"name":"x"},"automountServiceAccountToken":false}"#
         );
     }
 }
