@@ -101,6 +101,17 @@ fn name_of(v: &Value) -> &str {
     v.get("name").and_then(Value::as_str).unwrap_or_default()
 }
 
+/// The names of the pod spec's volumes that `pick` selects, in order.
+fn volumes_where(spec: &Map<String, Value>, pick: fn(&Value) -> bool) -> Vec<String> {
+    spec.get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| pick(v))
+        .map(|v| name_of(v).to_owned())
+        .collect()
+}
+
 /// The names of the volumes in the map holding the rule fields.
 pub fn volume_names(fields: Option<&Map<String, Value>>) -> BTreeSet<String> {
     fields
@@ -360,14 +371,7 @@ pub fn apply_fix(kind: Kind, object: &Value, settings: &Value, fix: Fix, pick: u
             spec.insert("automountServiceAccountToken".into(), json!(false));
         }
         (Fix::RemoveTokenVolume, _) => {
-            let tokens: Vec<String> = spec
-                .get("volumes")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|v| has_token_source(v))
-                .map(|v| name_of(v).to_owned())
-                .collect();
+            let tokens = volumes_where(spec, has_token_source);
             if !tokens.is_empty() {
                 let victim = tokens[pick % tokens.len()].clone();
                 if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
@@ -682,20 +686,13 @@ impl Policy {
                 return;
             }
             spec.insert("automountServiceAccountToken".into(), json!(false));
-            let credentials: BTreeSet<String> = spec
-                .get("volumes")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|v| carries_api_credential(v))
-                .map(|v| name_of(v).to_owned())
-                .collect();
+            let credentials = volumes_where(spec, carries_api_credential);
             if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
-                volumes.retain(|v| !credentials.contains(name_of(v)));
+                volumes.retain(|v| !credentials.iter().any(|c| c == name_of(v)));
             }
             retain_mounts(spec, |_, mount| {
                 let at = mount["mountPath"].as_str().unwrap_or_default();
-                !credentials.contains(name_of(mount)) && !covers_token_path(at)
+                !credentials.iter().any(|c| c == name_of(mount)) && !covers_token_path(at)
             });
         });
         assert!(
