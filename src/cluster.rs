@@ -45,6 +45,8 @@
 use kubewarden_policy_sdk::host_capabilities::kubernetes::{GetResourceRequest, get_resource};
 use serde::de::IgnoredAny;
 
+use crate::roles::Role;
+
 /// The questions the policy asks about the cluster. A trait, so the decision code is tested
 /// natively with a fake, and the module asks policy-server (or kwctl's recorded session).
 pub trait Cluster {
@@ -84,7 +86,7 @@ impl Cluster for Host {
 
 /// Why a lookup was refused: what the operator has to change for the lookup to work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The policy is not granted ServiceAccount lookups: the policy resource does not list
     /// them in `contextAwareResources` (an `AdmissionPolicy` cannot list any), or its
     /// `hostCapabilities` leave out `kubernetes/get_resource`.
@@ -97,7 +99,7 @@ pub enum Refusal {
 
 /// Why a lookup did not find the ServiceAccount.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LookupFailure {
+pub(crate) enum LookupFailure {
     /// The API server answered 404: the ServiceAccount does not exist.
     NotFound {
         /// The host's answer, quoted in the message.
@@ -112,9 +114,19 @@ pub enum LookupFailure {
     },
 }
 
+/// A role's ServiceAccount the policy looked up without finding it, for the messages.
+pub(crate) struct Unconfirmed<'s> {
+    /// The role whose ServiceAccount it is.
+    pub role: &'s Role,
+    /// The namespace it was looked up in.
+    pub namespace: String,
+    /// What the host answered.
+    pub failure: LookupFailure,
+}
+
 /// The not-found text of policy-evaluator's kubernetes client for this ServiceAccount (it
 /// prints the namespace with `{:?}` of an `Option`, hence `'Some("jhub")'`).
-pub fn not_found_text(namespace: &str, name: &str) -> String {
+pub(crate) fn not_found_text(namespace: &str, name: &str) -> String {
     format!(
         "Cannot find v1/ServiceAccount named '{name}' inside of namespace '{:?}'",
         Some(namespace)
@@ -124,7 +136,7 @@ pub fn not_found_text(namespace: &str, name: &str) -> String {
 /// Reads a failed lookup's answer (see the module header for every shape it takes). Not found
 /// only on the host's exact not-found text for this account, ending the answer or followed by
 /// the lines anyhow appends; everything else is a refusal, whose cause picks the fix.
-pub fn classify(namespace: &str, name: &str, answer: &str) -> LookupFailure {
+pub(crate) fn classify(namespace: &str, name: &str, answer: &str) -> LookupFailure {
     let marker = format!(
         "Callback evaluation failure: {}",
         not_found_text(namespace, name)
@@ -156,7 +168,7 @@ pub fn classify(namespace: &str, name: &str, answer: &str) -> LookupFailure {
 /// DaemonSet, and the cache may not have seen it yet. The API server's own answer decides; a
 /// lookup the policy is not granted is not asked twice (the host refuses it the same way, and
 /// reports each attempt as a violation).
-pub fn require_service_account(
+pub(crate) fn require_service_account(
     cluster: &dyn Cluster,
     namespace: &str,
     name: &str,

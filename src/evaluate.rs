@@ -7,13 +7,12 @@
 //! admission would have fixed.
 
 use crate::checks::{self, Findings, Subject, Violation};
-use crate::cluster::{self, Cluster, LookupFailure};
+use crate::cluster::{self, Cluster, Unconfirmed};
 use crate::kinds::ResourceKind;
 use crate::mutate;
 use crate::render::{self, LeftAsIs, Preface};
 use crate::request::{AdmissionRequest, Operation, Payload};
 use crate::response::{Decision, MutatedObject};
-use crate::roles::Role;
 use crate::settings::{Mode, Settings};
 use crate::update;
 use crate::workload::{self, Object};
@@ -70,25 +69,10 @@ fn decide(
             && starts_pods(request, kind, text)
             && let Some(unknown) = look_up_account(request, settings, cluster, &findings, &object)
         {
-            match unknown.failure {
-                LookupFailure::NotFound { answer } => {
-                    let message = render::missing_account(
-                        &findings,
-                        unknown.role,
-                        &unknown.namespace,
-                        &answer,
-                    );
-                    return Ok(Decision::Reject { message, warnings });
-                }
-                // Refused says nothing about the account: admitted with the cause, since the
-                // API server checks its Pods' ServiceAccount anyway.
-                LookupFailure::Refused { why, answer } => warnings.push(render::refused_warning(
-                    &findings,
-                    unknown.role,
-                    &unknown.namespace,
-                    why,
-                    &answer,
-                )),
+            // Refused says nothing about the account: admitted with the cause.
+            match render::unconfirmed_compliant(&findings, &unknown) {
+                Ok(warning) => warnings.push(warning),
+                Err(message) => return Ok(Decision::Reject { message, warnings }),
             }
         }
         return Ok(Decision::Accept { warnings });
@@ -155,18 +139,7 @@ fn decide(
         if let Some(unknown) = look_up_account(request, settings, cluster, &findings, &object) {
             // A ServiceAccount is never written blind: a refused lookup rejects too, with
             // its true cause.
-            let message = match unknown.failure {
-                LookupFailure::NotFound { answer } => {
-                    render::missing_account(&findings, unknown.role, &unknown.namespace, &answer)
-                }
-                LookupFailure::Refused { why, answer } => render::refused_rejection(
-                    &findings,
-                    unknown.role,
-                    &unknown.namespace,
-                    why,
-                    &answer,
-                ),
-            };
+            let message = render::unconfirmed_mutation(&findings, &unknown);
             return Ok(Decision::Reject { message, warnings });
         }
         return mutate(kind, text, &findings, warnings);
@@ -197,13 +170,6 @@ fn mutate(
     let object = MutatedObject(mutate::apply(kind, raw, &remedies)?);
     warnings.extend(findings.violations.iter().map(render::mutation_warning));
     Ok(Decision::Mutate { object, warnings })
-}
-
-/// A role's ServiceAccount the policy looked up without finding it.
-struct Unconfirmed<'s> {
-    role: &'s Role,
-    namespace: String,
-    failure: LookupFailure,
 }
 
 /// `requireExistingServiceAccounts`: a workload about to run as its role's ServiceAccount (it

@@ -36,7 +36,7 @@ fn valid_label_name(s: &str) -> bool {
 }
 
 /// A label key: an optional DNS subdomain prefix and `/`, then a label name.
-pub fn validate_label_key(key: &str) -> Result<(), String> {
+pub(crate) fn validate_label_key(key: &str) -> Result<(), String> {
     let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
@@ -51,7 +51,7 @@ pub fn validate_label_key(key: &str) -> Result<(), String> {
 }
 
 /// A label value: empty, or a label name.
-pub fn validate_label_value(value: &str) -> Result<(), String> {
+pub(crate) fn validate_label_value(value: &str) -> Result<(), String> {
     if value.is_empty() || valid_label_name(value) {
         Ok(())
     } else {

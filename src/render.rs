@@ -5,7 +5,7 @@
 use crate::checks::{
     Findings, MountedBy, NameFound, Remedy, Rule, Subject, TOKEN_PATH, Unrecognised, Violation,
 };
-use crate::cluster::Refusal;
+use crate::cluster::{LookupFailure, Refusal, Unconfirmed};
 use crate::kinds::ResourceKind;
 use crate::roles::{Role, RoleKind};
 
@@ -351,9 +351,52 @@ pub fn unrecognised_warning(kind: ResourceKind, u: &Unrecognised) -> String {
     )
 }
 
-/// `requireExistingServiceAccounts`: the API server answered that the role's ServiceAccount is
-/// not in the namespace.
-pub fn missing_account(findings: &Findings, role: &Role, namespace: &str, answer: &str) -> String {
+/// `requireExistingServiceAccounts`, the lookup of a compliant object's ServiceAccount failed:
+/// `Err` with the rejection when the API server answered that it does not exist; else the
+/// warning that comes with admitting it, since the API server checks a Pod's ServiceAccount
+/// anyway and refusing a compliant chart for a lookup that could not be made helps nobody.
+pub fn unconfirmed_compliant(findings: &Findings, unknown: &Unconfirmed) -> Result<String, String> {
+    let (role, namespace) = (unknown.role, unknown.namespace.as_str());
+    match &unknown.failure {
+        LookupFailure::NotFound { answer } => {
+            Err(missing_account(findings, role, namespace, answer))
+        }
+        LookupFailure::Refused { why, answer } => {
+            let (cause, fix) = refusal(*why);
+            Ok(format!(
+                "{} runs as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}). Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {fix}",
+                subject(findings),
+                quoted(&role.service_account_name),
+                quoted(namespace),
+            ))
+        }
+    }
+}
+
+/// `requireExistingServiceAccounts`, the lookup of the ServiceAccount `mode: mutate` would set
+/// failed: a ServiceAccount is never written blind, so the request is rejected with the cause.
+pub fn unconfirmed_mutation(findings: &Findings, unknown: &Unconfirmed) -> String {
+    let (role, namespace) = (unknown.role, unknown.namespace.as_str());
+    let (why, answer) = match &unknown.failure {
+        LookupFailure::NotFound { answer } => {
+            return missing_account(findings, role, namespace, answer);
+        }
+        LookupFailure::Refused { why, answer } => (*why, answer),
+    };
+    let (cause, fix) = refusal(why);
+    let all: Vec<&Violation> = findings.violations.iter().collect();
+    let mut message = format!(
+        "{} would be changed to run as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: ",
+        subject(findings),
+        quoted(&role.service_account_name),
+        quoted(namespace),
+    );
+    list(&mut message, &all, describe);
+    message
+}
+
+/// The API server answered that the role's ServiceAccount is not in the namespace.
+fn missing_account(findings: &Findings, role: &Role, namespace: &str, answer: &str) -> String {
     let name = &role.service_account_name;
     let helm = role.kind.helm_value();
     format!(
@@ -382,46 +425,6 @@ fn refusal(why: Refusal) -> (&'static str, &'static str) {
             "check that policy-server reaches the API server (its logs say why the lookup failed)",
         ),
     }
-}
-
-/// `requireExistingServiceAccounts` on an object that complies, when the lookup was refused:
-/// the warning that comes with admitting it. The API server checks a Pod's ServiceAccount
-/// anyway, so refusing a compliant chart for a lookup that could not be made helps nobody.
-pub fn refused_warning(
-    findings: &Findings,
-    role: &Role,
-    namespace: &str,
-    why: Refusal,
-    answer: &str,
-) -> String {
-    let (cause, fix) = refusal(why);
-    format!(
-        "{} runs as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}). Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {fix}",
-        subject(findings),
-        quoted(&role.service_account_name),
-        quoted(namespace),
-    )
-}
-
-/// `requireExistingServiceAccounts` on an object `mode: mutate` would fix, when the lookup was
-/// refused: a ServiceAccount is not written blind, so the request is rejected with the cause.
-pub fn refused_rejection(
-    findings: &Findings,
-    role: &Role,
-    namespace: &str,
-    why: Refusal,
-    answer: &str,
-) -> String {
-    let (cause, fix) = refusal(why);
-    let all: Vec<&Violation> = findings.violations.iter().collect();
-    let mut message = format!(
-        "{} would be changed to run as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: ",
-        subject(findings),
-        quoted(&role.service_account_name),
-        quoted(namespace),
-    );
-    list(&mut message, &all, describe);
-    message
 }
 
 #[cfg(test)]

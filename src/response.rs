@@ -6,24 +6,13 @@
 use serde::Serialize;
 
 /// The mutated object, as the JSON text [`crate::mutate::apply`] wrote.
-#[derive(Debug)]
-pub struct MutatedObject(pub String);
+#[derive(Debug, PartialEq)]
+pub struct MutatedObject(pub(crate) String);
 
 impl MutatedObject {
     /// The mutated object's JSON text.
     pub fn get(&self) -> &str {
         &self.0
-    }
-
-    /// The object as a JSON tree, for tests and tools (the policy itself never needs it).
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
-    }
-}
-
-impl PartialEq for MutatedObject {
-    fn eq(&self, other: &Self) -> bool {
-        self.get() == other.get()
     }
 }
 
@@ -64,14 +53,14 @@ struct ValidationResponse<'a> {
 
 impl Decision {
     /// Accepted, nothing to add.
-    pub fn accept() -> Decision {
+    pub(crate) fn accept() -> Decision {
         Decision::Accept {
             warnings: Vec::new(),
         }
     }
 
     /// Rejected with a message and no warnings.
-    pub fn reject(message: String) -> Decision {
+    pub(crate) fn reject(message: String) -> Decision {
         Decision::Reject {
             message,
             warnings: Vec::new(),

@@ -137,7 +137,7 @@ impl Settings {
     /// (policy-server when it loads the policy, kwctl before it runs it) and never calls it
     /// with settings it refused, so repeating those checks on every request (a third of an
     /// accept's cost, docs/performance.md) would guard against nothing a host can send.
-    pub fn decode(raw: &str) -> Result<Settings, String> {
+    pub(crate) fn decode(raw: &str) -> Result<Settings, String> {
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed == "null" {
             return Ok(Settings::default());
@@ -189,19 +189,19 @@ impl Settings {
     }
 
     /// The configured roles, pullers first.
-    pub fn roles(&self) -> impl Iterator<Item = &Role> {
+    pub(crate) fn roles(&self) -> impl Iterator<Item = &Role> {
         [&self.hook_puller, &self.continuous_puller]
             .into_iter()
             .chain(self.awaiter.as_ref())
     }
 
     /// The configured role of this kind (the awaiter may be off).
-    pub fn role(&self, kind: RoleKind) -> Option<&Role> {
+    pub(crate) fn role(&self, kind: RoleKind) -> Option<&Role> {
         self.roles().find(|r| r.kind == kind)
     }
 
     /// The role whose ServiceAccount has this name, if any.
-    pub fn owner_of(&self, service_account: &str) -> Option<&Role> {
+    pub(crate) fn owner_of(&self, service_account: &str) -> Option<&Role> {
         self.roles()
             .find(|r| r.service_account_name == service_account)
     }
