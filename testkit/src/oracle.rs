@@ -418,17 +418,21 @@ impl Case {
 
 impl Policy {
     /// Every invariant of one payload. Any bytes get an answer, never a trap. A host hands the
-    /// module only what serde_json wrote from a parsed value (docs/security.md, "The input
-    /// contract"), so the answer's shape, and the relations between answers
-    /// ([`Policy::check_relations`]), are checked on that form of the payload: the bytes
-    /// parsed and written again, when they parse.
+    /// module only what serde_json wrote from a parsed value, with settings it validated
+    /// (docs/security.md, "The input contract"), so the answer's shape, and the relations
+    /// between answers ([`Policy::check_relations`]), are checked on that form of the payload:
+    /// the bytes parsed and written again, when they parse, under valid settings.
     pub fn check_payload(&self, payload: &[u8]) {
         self.answers(payload);
         let Ok(envelope) = serde_json::from_slice::<Value>(payload) else {
             return;
         };
         self.decide_value(&envelope);
-        if envelope.get("request").is_some_and(Value::is_object) {
+        // No host calls `validate` with settings `validate_settings` refused (policy-server
+        // does not load such a policy, kwctl stops): the relations hold under the others.
+        let settings = envelope.get("settings").unwrap_or(&Value::Null).to_string();
+        if envelope.get("request").is_some_and(Value::is_object) && (self.settings_valid)(&settings)
+        {
             self.check_relations(&envelope);
         }
     }
@@ -567,6 +571,10 @@ impl Policy {
         let (Some(kind), Some(path)) = (kind, kind.and_then(Kind::rule_fields_path)) else {
             return;
         };
+        // A ServiceAccount object runs as nothing (its own rule is checked relationally).
+        if kind == Kind::ServiceAccount {
+            return;
+        }
         let settings = envelope.get("settings").unwrap_or(&Value::Null);
         if request["operation"] != "CREATE"
             || !request["subResource"].is_null()
@@ -653,6 +661,9 @@ impl Policy {
         let [account] = roles(kind, case.object(), settings)[..] else {
             return;
         };
+        if kind == Kind::ServiceAccount {
+            return;
+        }
         let Some(path) = kind.rule_fields_path() else {
             return;
         };
