@@ -58,6 +58,18 @@ fn expect(name: &str, actual: &str) {
     }
 }
 
+/// Checks release `name` in namespace jhub with `args`: the report must be `expected` (a file
+/// of tests/expected) and the exit status `exit`.
+fn check_release(name: &str, args: &[&str], expected: &str, exit: u8) -> String {
+    let file = release(name);
+    let mut argv = vec![file.as_str(), "-n", "jhub"];
+    argv.extend_from_slice(args);
+    let (report, status) = check(&argv);
+    expect(expected, &report);
+    assert_eq!(status, exit, "{name} {args:?}\n{report}");
+    report
+}
+
 fn release(name: &str) -> String {
     format!("test_data/releases/{name}.yaml")
 }
@@ -138,54 +150,54 @@ fn every_release_with_the_manifest_in_monitor_mode() {
 #[test]
 fn requiring_existing_serviceaccounts_rejects_what_the_release_lacks() {
     // Chart 4.4.0 creates every puller ServiceAccount: admitted.
-    let (report, exit) = check(&[
-        &release("z2jh-4.4.0-default"),
-        "-n",
-        "jhub",
-        "--settings-json",
-        r#"{"requireExistingServiceAccounts":true}"#,
-    ]);
-    expect("z2jh-4.4.0-default.require-existing.txt", &report);
-    assert_eq!(exit, 0, "{report}");
+    check_release(
+        "z2jh-4.4.0-default",
+        &[
+            "--settings-json",
+            r#"{"requireExistingServiceAccounts":true}"#,
+        ],
+        "z2jh-4.4.0-default.require-existing.txt",
+        0,
+    );
     // Chart 4.0.0 does not: the pullers are rejected with the fix.
-    let (report, exit) = check(&[
-        &release("z2jh-4.0.0-default"),
-        "-n",
-        "jhub",
-        "--settings-json",
-        r#"{"requireExistingServiceAccounts":true}"#,
-    ]);
-    expect("z2jh-4.0.0-default.require-existing.txt", &report);
-    assert_eq!(exit, 1, "{report}");
+    check_release(
+        "z2jh-4.0.0-default",
+        &[
+            "--settings-json",
+            r#"{"requireExistingServiceAccounts":true}"#,
+        ],
+        "z2jh-4.0.0-default.require-existing.txt",
+        1,
+    );
     // ... unless the cluster already has them.
-    let (report, exit) = check(&[
-        &release("z2jh-4.0.0-default"),
-        "-n",
-        "jhub",
-        "--settings-json",
-        r#"{"requireExistingServiceAccounts":true}"#,
-        "--existing-serviceaccount",
-        "jhub/hook-image-puller",
-        "--existing-serviceaccount",
-        "jhub/continuous-image-puller",
-    ]);
-    expect("z2jh-4.0.0-default.require-existing.present.txt", &report);
-    assert_eq!(exit, 0, "{report}");
+    check_release(
+        "z2jh-4.0.0-default",
+        &[
+            "--settings-json",
+            r#"{"requireExistingServiceAccounts":true}"#,
+            "--existing-serviceaccount",
+            "jhub/hook-image-puller",
+            "--existing-serviceaccount",
+            "jhub/continuous-image-puller",
+        ],
+        "z2jh-4.0.0-default.require-existing.present.txt",
+        0,
+    );
 }
 
 #[test]
 fn wrong_settings_on_a_fullnameoverride_release() {
     // Default names on a fullnameOverride release: every puller moved to a ServiceAccount the
     // release does not have; with requireExistingServiceAccounts, rejected.
-    let (report, exit) = check(&[
-        &release("z2jh-4.4.0-fullnameoverride"),
-        "-n",
-        "jhub",
-        "--settings-json",
-        r#"{"requireExistingServiceAccounts":true}"#,
-    ]);
-    expect("z2jh-4.4.0-fullnameoverride.wrong-settings.txt", &report);
-    assert_eq!(exit, 1, "{report}");
+    let report = check_release(
+        "z2jh-4.4.0-fullnameoverride",
+        &[
+            "--settings-json",
+            r#"{"requireExistingServiceAccounts":true}"#,
+        ],
+        "z2jh-4.4.0-fullnameoverride.wrong-settings.txt",
+        1,
+    );
     for puller in [
         "DaemonSet jhub/myhub-hook-image-puller",
         "DaemonSet jhub/myhub-continuous-image-puller",
