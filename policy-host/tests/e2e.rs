@@ -118,57 +118,6 @@ fn check_settings_case(policy: &Policy, case: &SettingsCase) -> Result<()> {
     Ok(())
 }
 
-/// `value` as JSON text with its keys in reverse order, on the first two levels.
-fn reversed(value: &Value, levels: usize) -> String {
-    match value {
-        Value::Object(map) if levels > 0 => {
-            let members: Vec<String> = map
-                .iter()
-                .rev()
-                .map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), reversed(v, levels - 1)))
-                .collect();
-            format!("{{{}}}", members.join(","))
-        }
-        other => other.to_string(),
-    }
-}
-
-/// The module reads a payload in one pass when the envelope names the kind before the object,
-/// and falls back to reading the envelope first otherwise: every request of the table, its
-/// envelope written in both orders, gets the same answer from the compiled module.
-fn check_key_order(policy: &Policy, data: &Path, table: &[RequestCase]) -> (String, Result<()>) {
-    let outcome = table.iter().try_for_each(|case| {
-        let request = read_request(&data.join(&case.request))?;
-        let envelope = json!({"request": request, "settings": case.settings});
-        // The table's requests name the kind first, as the API server writes them; the
-        // reversed spelling puts the object first, so both readings are exercised.
-        let keys: Vec<&String> = request
-            .as_object()
-            .map(|m| m.keys().collect())
-            .unwrap_or_default();
-        let at = |key: &str| keys.iter().position(|k| k.as_str() == key);
-        // (A DELETE's null object reaches the module as no `object` at all.)
-        ensure!(
-            at("object").is_none() || at("kind") < at("object"),
-            "{}: the request does not name its kind before its object",
-            case.name
-        );
-        let forward = serde_json::to_string(&envelope)?;
-        let backward = reversed(&envelope, 2);
-        let a = policy.validate_raw(forward.as_bytes())?;
-        let b = policy.validate_raw(backward.as_bytes())?;
-        ensure!(a == b, "{}: {a:?}\nwith the object first: {b:?}", case.name);
-        Ok(())
-    });
-    (
-        format!(
-            "every table request, kind before or after the object, answered alike ({} requests)",
-            table.len()
-        ),
-        outcome,
-    )
-}
-
 /// A Pod with `depth` nested arrays in a field no rule reads; a legacy hook puller to mutate
 /// when `puller`.
 fn nested(depth: usize, puller: bool) -> Vec<u8> {
@@ -1513,7 +1462,6 @@ fn main() {
             check_settings_case(&policy, case),
         ));
     }
-    results.push(check_key_order(&policy, &data, &table.requests));
     results.extend(check_garbage(&policy));
     results.extend(check_garbage_settings(&policy));
     results.extend(check_raw_bypasses(&policy, &data));
