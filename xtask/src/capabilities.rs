@@ -120,8 +120,8 @@ mod tests {
     use super::*;
     use wasm_encoder::{ConstExpr, DataSection, MemorySection, MemoryType, Module};
 
-    /// A module whose only data segment holds `strings`, NUL-terminated, as kwctl's tests build.
-    fn module(strings: &[&str]) -> Vec<u8> {
+    /// A module with one active data segment per entry of `segments`, 64 bytes apart.
+    fn module_of(segments: &[&[u8]]) -> Vec<u8> {
         let mut m = Module::new();
         let mut memories = MemorySection::new();
         memories.memory(MemoryType {
@@ -133,14 +133,17 @@ mod tests {
         });
         m.section(&memories);
         let mut data = DataSection::new();
-        let mut bytes = Vec::new();
-        for s in strings {
-            bytes.extend_from_slice(s.as_bytes());
-            bytes.push(0);
+        for (i, bytes) in (0i32..).zip(segments) {
+            data.active(0, &ConstExpr::i32_const(i * 64), bytes.to_vec());
         }
-        data.active(0, &ConstExpr::i32_const(0), bytes);
         m.section(&data);
         m.finish()
+    }
+
+    /// A module whose only data segment holds `strings`, NUL-terminated, as kwctl's tests build.
+    fn module(strings: &[&str]) -> Vec<u8> {
+        let bytes: Vec<u8> = strings.iter().flat_map(|s| s.bytes().chain([0])).collect();
+        module_of(&[&bytes])
     }
 
     fn set(items: &[&str]) -> BTreeSet<String> {
@@ -172,21 +175,8 @@ mod tests {
 
     #[test]
     fn strings_in_two_segments_do_not_join() {
-        let mut m = Module::new();
-        let mut memories = MemorySection::new();
-        memories.memory(MemoryType {
-            minimum: 1,
-            maximum: None,
-            memory64: false,
-            shared: false,
-            page_size_log2: None,
-        });
-        m.section(&memories);
-        let mut data = DataSection::new();
-        data.active(0, &ConstExpr::i32_const(0), b"kubernetes get_".to_vec());
-        data.active(0, &ConstExpr::i32_const(64), b"resource".to_vec());
-        m.section(&data);
-        assert_eq!(detect(&m.finish()).unwrap(), set(&[]));
+        let m = module_of(&[b"kubernetes get_", b"resource"]);
+        assert_eq!(detect(&m).unwrap(), set(&[]));
     }
 
     #[test]
