@@ -131,6 +131,24 @@ pub fn pod_volumes(kind: Kind, object: &Value) -> BTreeSet<String> {
     )
 }
 
+/// Every volume mount of every container list of a pod spec.
+fn mounts(spec: &Map<String, Value>) -> impl Iterator<Item = &Value> {
+    CONTAINER_LISTS
+        .iter()
+        .flat_map(|list| {
+            spec.get(*list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .flat_map(|c| {
+            c.get("volumeMounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+}
+
 /// Keeps the volume mounts of every container list for which `keep(index, mount)` holds, the
 /// index counting every mount of the pod spec in order.
 fn retain_mounts(spec: &mut Map<String, Value>, mut keep: impl FnMut(usize, &Value) -> bool) {
@@ -633,21 +651,12 @@ impl Policy {
                 "an admitted {account} has {volume}"
             );
         }
-        for list in CONTAINER_LISTS {
-            for container in spec
-                .get(list)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                for mount in container["volumeMounts"].as_array().into_iter().flatten() {
-                    let at = mount["mountPath"].as_str().unwrap_or_default();
-                    assert!(
-                        !covers_token_path(at),
-                        "an admitted {account} mounts {mount} over the token path"
-                    );
-                }
-            }
+        for mount in mounts(spec) {
+            let at = mount["mountPath"].as_str().unwrap_or_default();
+            assert!(
+                !covers_token_path(at),
+                "an admitted {account} mounts {mount} over the token path"
+            );
         }
     }
 
