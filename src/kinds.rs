@@ -100,6 +100,15 @@ impl ResourceKind {
     }
 }
 
+/// The field of the labels of the map at `path` in an object (`metadata.labels` for the object
+/// itself), as messages name it.
+pub fn labels_field(path: &[&str]) -> String {
+    match path {
+        [] => "metadata.labels".to_owned(),
+        path => format!("{}.metadata.labels", path.join(".")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 
 use crate::checks::{
     Findings, MountedBy, NameFound, Remedy, Rule, Subject, TOKEN_PATH, Unrecognised, Violation,
+    pod_labels_field,
 };
 use crate::cluster::{LookupFailure, Refusal, Unconfirmed};
 use crate::kinds::ResourceKind;
@@ -340,7 +341,7 @@ pub fn left_as_is_warning(v: &Violation, why: LeftAsIs<'_>) -> String {
 pub fn unrecognised_warning(kind: ResourceKind, u: &Unrecognised) -> String {
     let template = match kind.pod_template_path() {
         [] => "the pod template's labels".to_owned(),
-        path => format!("{}.metadata.labels", path.join(".")),
+        _ => pod_labels_field(kind),
     };
     format!(
         "{} match {} but {template} do not: Kubernetes copies only the pod template's labels to the Pods, so they will not be recognised as the {} and are judged as any other workload; to make them {}s, add those labels to {template}",

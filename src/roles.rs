@@ -5,6 +5,7 @@
 //! A controller recognised by its own labels would be made to run as a puller's ServiceAccount
 //! while its Pods, unrecognised, were refused as borrowers of it.
 
+use crate::kinds;
 use crate::selector::{LabelSelector, Labels};
 use crate::settings::Settings;
 use crate::workload::Workload;
@@ -121,7 +122,7 @@ fn matching<'s>(settings: &'s Settings, labels: &Labels<'_>) -> Vec<&'s Role> {
 pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detection<'s> {
     let mut matched = matching(settings, &workload.pod_labels);
     let mut unrecognised: Vec<Unrecognised<'s>> = Vec::new();
-    for (field, labels) in &workload.other_labels {
+    for (at, labels) in &workload.other_labels {
         // An empty label set says nothing about intent (a negative-only requirement is refused
         // in settings, so no role can match it anyway).
         if labels.is_empty() {
@@ -133,7 +134,7 @@ pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detection<
             if !known {
                 unrecognised.push(Unrecognised {
                     role,
-                    field: field.clone(),
+                    field: kinds::labels_field(at),
                 });
             }
         }

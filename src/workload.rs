@@ -276,9 +276,9 @@ pub struct Workload<'a> {
     /// The labels every Pod of this workload carries: a Pod's own, a controller's pod template's.
     /// Only these decide the role, because only these reach the Pods the policy judges later.
     pub pod_labels: Labels<'a>,
-    /// Labels that reach no Pod, with where they were found: a controller's own and a CronJob's
-    /// `spec.jobTemplate.metadata.labels` (which go to its Jobs, not their Pods).
-    pub other_labels: Vec<(String, Labels<'a>)>,
+    /// Labels that reach no Pod, with the path of the map that carries them: a controller's
+    /// own (`[]`) and a CronJob's job template's (which go to its Jobs, not their Pods).
+    pub other_labels: Vec<(&'static [&'static str], Labels<'a>)>,
     /// The pod spec every Pod of the workload gets.
     pub pod: PodSpec<'a>,
 }
@@ -357,13 +357,9 @@ pub fn decode(kind: ResourceKind, text: &str) -> Result<Object<'_>, String> {
     // Labels that reach no Pod: a controller's own, a CronJob's job template's (its Jobs').
     let mut other_labels = Vec::new();
     if !path.is_empty() {
-        other_labels.push((
-            "metadata.labels".to_owned(),
-            own.labels.take().unwrap_or_default(),
-        ));
+        other_labels.push((&path[..0], own.labels.take().unwrap_or_default()));
         for depth in (1..path.len()).filter(|d| has_metadata(path, *d)) {
-            let field = format!("{}.metadata.labels", path[..depth].join("."));
-            other_labels.push((field, take(depth).labels.unwrap_or_default()));
+            other_labels.push((&path[..depth], take(depth).labels.unwrap_or_default()));
         }
     }
     Ok(Object::Workload(Workload {

@@ -9,7 +9,7 @@ mod tokens;
 pub use tokens::TOKEN_PATH;
 
 use crate::json::non_empty;
-use crate::kinds::ResourceKind;
+use crate::kinds::{self, ResourceKind};
 use crate::roles::{self, Detected, RoleKind};
 use crate::settings::Settings;
 use crate::workload::{Automount, EPHEMERAL_CONTAINERS, Object, ServiceAccountObject, Workload};
@@ -137,10 +137,7 @@ impl MountedBy {
 
 /// Where the labels that decide an object's role are: the Pod's own, or its pod template's.
 pub fn pod_labels_field(kind: ResourceKind) -> String {
-    match kind.pod_template_path() {
-        [] => "metadata.labels".to_owned(),
-        path => format!("{}.metadata.labels", path.join(".")),
-    }
+    kinds::labels_field(kind.pod_template_path())
 }
 
 /// One broken rule at one field: what renders a message, and what an UPDATE compares.

@@ -53,16 +53,19 @@ fn only_the_pod_template_labels_are_pod_labels() {
     let w = workload(ResourceKind::CronJob, raw);
     let keys = |l: &Labels<'_>| l.keys().map(|k| k.as_str().to_owned()).collect::<Vec<_>>();
     assert_eq!(keys(&w.pod_labels), ["c"]);
-    let other: Vec<(&str, Vec<String>)> = w
+    let other: Vec<(String, Vec<String>)> = w
         .other_labels
         .iter()
-        .map(|(at, l)| (at.as_str(), keys(l)))
+        .map(|(at, l)| (crate::kinds::labels_field(at), keys(l)))
         .collect();
     assert_eq!(
         other,
         [
-            ("metadata.labels", vec!["a".to_owned()]),
-            ("spec.jobTemplate.metadata.labels", vec!["b".to_owned()])
+            ("metadata.labels".to_owned(), vec!["a".to_owned()]),
+            (
+                "spec.jobTemplate.metadata.labels".to_owned(),
+                vec!["b".to_owned()]
+            )
         ]
     );
     assert_eq!(w.pod.automount_service_account_token, Automount::False);
