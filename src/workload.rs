@@ -410,6 +410,20 @@ struct Found<'a> {
     automount: Automount,
 }
 
+/// The members of a map the walk reads; any other is skipped.
+#[derive(Clone, Copy)]
+enum Field {
+    Kind,
+    Metadata,
+    Automount,
+    PodSpec,
+    Path,
+}
+
+impl Field {
+    const COUNT: usize = 5;
+}
+
 /// One map of the walk: the object (depth 0) or the value of the path's `depth`-th key. Every
 /// other member is skipped by the parser; a null counts as absent; a repeated member is
 /// refused, as by a derived decoder.
@@ -450,36 +464,35 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
         let path = self.kind.pod_template_path();
         let (top, at_template) = (self.depth == 0, self.depth == path.len());
         let is_account = self.kind == ResourceKind::ServiceAccount;
-        let mut seen: Vec<&'static str> = Vec::new();
+        let mut seen = [false; Field::COUNT];
         if self.depth > 0 {
             self.found.reached = self.depth;
         }
         while let Some(key) = map.next_key::<CowStr<'de>>()? {
             let field = match key.as_str() {
-                "kind" if top => "kind",
-                "metadata" if has_metadata(path, self.depth) => "metadata",
-                "automountServiceAccountToken" if top && is_account => "automount",
-                "spec" if at_template && !is_account => "pod spec",
-                k if path.get(self.depth) == Some(&k) => "path",
+                "kind" if top => Field::Kind,
+                "metadata" if has_metadata(path, self.depth) => Field::Metadata,
+                "automountServiceAccountToken" if top && is_account => Field::Automount,
+                "spec" if at_template && !is_account => Field::PodSpec,
+                k if path.get(self.depth) == Some(&k) => Field::Path,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
             };
-            if seen.contains(&field) {
+            if std::mem::replace(&mut seen[field as usize], true) {
                 return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
             }
-            seen.push(field);
             let found = &mut *self.found;
             match field {
-                "kind" => found.kind = map.next_value()?,
-                "metadata" => {
+                Field::Kind => found.kind = map.next_value()?,
+                Field::Metadata => {
                     found.metadata[self.depth] =
                         map.next_value::<Option<MapOnly<_>>>()?.map(|m| m.0)
                 }
-                "automount" => found.automount = map.next_value()?,
-                "pod spec" => found.pod = map.next_value::<Option<MapOnly<_>>>()?.map(|m| m.0),
-                _ => map.next_value_seed(Level {
+                Field::Automount => found.automount = map.next_value()?,
+                Field::PodSpec => found.pod = map.next_value::<Option<MapOnly<_>>>()?.map(|m| m.0),
+                Field::Path => map.next_value_seed(Level {
                     kind: self.kind,
                     depth: self.depth + 1,
                     found,

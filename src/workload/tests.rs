@@ -217,3 +217,35 @@ fn the_controlling_deployment_is_found() {
     );
     assert_eq!(controller_kind("[]"), None);
 }
+
+#[test]
+fn a_repeated_member_on_the_walk_is_refused_like_a_typed_field() {
+    for (kind, raw, key) in [
+        (
+            ResourceKind::Pod,
+            r#"{"metadata":{},"metadata":{},"spec":{}}"#,
+            "metadata",
+        ),
+        (
+            ResourceKind::Pod,
+            r#"{"spec":{},"spec":{"serviceAccountName":"x"}}"#,
+            "spec",
+        ),
+        (
+            ResourceKind::DaemonSet,
+            r#"{"spec":{"template":{"spec":{}},"template":{"spec":{}}}}"#,
+            "template",
+        ),
+        (
+            ResourceKind::ServiceAccount,
+            r#"{"automountServiceAccountToken":false,"automountServiceAccountToken":true}"#,
+            "automountServiceAccountToken",
+        ),
+    ] {
+        let e = decode(kind, raw).expect_err(raw);
+        assert!(
+            e.contains(&format!("duplicate field `{key}`")),
+            "{raw}: {e}"
+        );
+    }
+}
