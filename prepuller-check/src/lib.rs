@@ -121,16 +121,7 @@ impl Module {
     pub fn load(spec: &str) -> Result<Module> {
         let (bytes, label) = if spec.starts_with("registry://") {
             let reference = xtask::oci::parse_reference(spec)?;
-            let pulled = xtask::oci::pull(&reference, xtask::oci::Transport::from_env(), None)
-                .map_err(|e| {
-                    // The registry's answers already name the reference ("cannot pull
-                    // HOST/PATH:TAG: ..."); the checks of what was received do not.
-                    if e.to_string().starts_with("cannot pull ") {
-                        e
-                    } else {
-                        e.context(format!("cannot pull {spec}"))
-                    }
-                })?;
+            let pulled = xtask::oci::pull(&reference, xtask::oci::Transport::from_env(), None)?;
             let label = format!("{spec} ({})", pulled.digest);
             (pulled.module, label)
         } else {

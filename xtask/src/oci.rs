@@ -343,7 +343,8 @@ pub struct Pulled {
 /// Pulls by tag or digest and checks everything kwctl relies on: the manifest digest (against
 /// the reference's digest and `expect_digest`), the media types, one layer, the blobs' digests
 /// and sizes, the module's metadata, and that the manifest annotations are the ones that
-/// metadata yields.
+/// metadata yields. Every error names the reference: `cannot pull REFERENCE: why` (the
+/// transport's from [`explain`], the checks' here).
 pub fn pull(
     reference: &Reference,
     transport: Transport,
@@ -352,14 +353,16 @@ pub fn pull(
     let (auth, origin) = credentials::for_registry(reference.resolve_registry())?;
     let client = transport.client()?;
     let why = |e| explain(e, "pull", reference, transport, &origin);
+    let named = || format!("cannot pull {reference}");
     let (manifest_bytes, config, module) = runtime()?.block_on(async {
         let (raw, _) = client
             .pull_manifest_raw(reference, &auth, &[OCI_IMAGE_MEDIA_TYPE])
             .await
             .map_err(why)?;
-        let manifest: OciImageManifest =
-            serde_json::from_slice(&raw).context("the manifest is not an OCI image manifest")?;
-        check_manifest(&manifest)?;
+        let manifest: OciImageManifest = serde_json::from_slice(&raw)
+            .context("the manifest is not an OCI image manifest")
+            .and_then(|m| check_manifest(&m).map(|()| m))
+            .with_context(named)?;
         let mut config = Vec::new();
         client
             .pull_blob(reference, &manifest.config, &mut config)
@@ -372,6 +375,17 @@ pub fn pull(
             .map_err(why)?;
         Ok::<_, anyhow::Error>((raw.to_vec(), config, module))
     })?;
+    verify(reference, expect_digest, manifest_bytes, config, module).with_context(named)
+}
+
+/// What [`pull`] checks of what it received.
+fn verify(
+    reference: &Reference,
+    expect_digest: Option<&str>,
+    manifest_bytes: Vec<u8>,
+    config: Vec<u8>,
+    module: Vec<u8>,
+) -> Result<Pulled> {
     let digest = sha256_digest(&manifest_bytes);
     if let Some(wanted) = reference.digest() {
         ensure!(
