@@ -110,51 +110,6 @@ pub fn decode_objects<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Ok(Option::<Vec<MapOnly<T>>>::deserialize(d)?.map(|v| v.into_iter().map(|m| m.0).collect()))
 }
 
-/// The members of one JSON object, in order: keys decoded, values left as slices of the text,
-/// for reading an object's layout without decoding its values (the mutation's edits, an UPDATE's
-/// comparison).
-pub struct Members<'a>(Vec<(CowStr<'a>, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-impl<'a> Members<'a> {
-    /// The members of `text`, which must be a JSON object.
-    pub fn of(text: &'a str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
-    }
-
-    /// Whether the object has no member.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The value of the first member named `key`.
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.as_str() == key)
-            .map(|(_, v)| *v)
-    }
-}
-
 /// The value at `path` (a key per level) in the JSON object `text`, found in one pass: every
 /// other member is skipped once, instead of each level being read whole again. `Ok(None)` when
 /// a key is missing; an error when a level is not an object.

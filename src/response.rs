@@ -69,24 +69,18 @@ impl Decision {
 
     /// The JSON of the SDK's `ValidationResponse`, what the host expects from `validate`.
     pub fn into_bytes(self) -> Vec<u8> {
-        let response = match &self {
-            Decision::Accept { warnings } => ValidationResponse {
-                accepted: true,
-                message: None,
-                code: None,
-                mutated_object: None,
-                audit_annotations: None,
-                warnings: (!warnings.is_empty()).then_some(warnings.as_slice()),
-            },
+        let (message, warnings) = match &self {
+            Decision::Accept { warnings } => (None, warnings),
             Decision::Mutate { object, warnings } => return mutation_bytes(object, warnings),
-            Decision::Reject { message, warnings } => ValidationResponse {
-                accepted: false,
-                message: Some(message.as_str()),
-                code: None,
-                mutated_object: None,
-                audit_annotations: None,
-                warnings: (!warnings.is_empty()).then_some(warnings.as_slice()),
-            },
+            Decision::Reject { message, warnings } => (Some(message.as_str()), warnings),
+        };
+        let response = ValidationResponse {
+            accepted: message.is_none(),
+            message,
+            code: None,
+            mutated_object: None,
+            audit_annotations: None,
+            warnings: (!warnings.is_empty()).then_some(warnings.as_slice()),
         };
         // Serialising strings and raw JSON that the policy wrote cannot fail; the fallback keeps
         // the module answering rather than trapping if that ever changes.

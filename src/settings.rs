@@ -49,7 +49,7 @@ struct SettingsInput {
     #[serde(default)]
     continuous_puller: Option<RoleInput>,
     /// Absent keeps the default awaiter; an explicit `null` turns the awaiter rules off.
-    #[serde(default = "awaiter_default", deserialize_with = "explicit_null")]
+    #[serde(default, deserialize_with = "explicit_null")]
     awaiter: Option<Option<AwaiterInput>>,
     #[serde(default = "yes")]
     reserve_service_accounts: bool,
@@ -57,10 +57,6 @@ struct SettingsInput {
     service_account_objects: bool,
     #[serde(default)]
     require_existing_service_accounts: bool,
-}
-
-fn awaiter_default() -> Option<Option<AwaiterInput>> {
-    None
 }
 
 fn yes() -> bool {

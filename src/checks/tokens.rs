@@ -4,7 +4,7 @@
 use super::{MountedBy, Remedy, Rule, Violation, field};
 use crate::json::non_empty;
 use crate::kinds::ResourceKind;
-use crate::workload::{PodSpec, Volume};
+use crate::workload::{PodSpec, ProjectionSource, Volume};
 
 /// Where Kubernetes mounts a ServiceAccount token in every container.
 pub const TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -14,20 +14,18 @@ const INJECTED_VOLUME_PREFIX: &str = "kube-api-access-";
 /// ServiceAccount (KEP-4317): a credential like a token.
 pub const API_CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client-pod";
 
-fn has_token_source(volume: &Volume<'_>) -> bool {
+/// A volume's projected sources; none when it is not a projected volume.
+fn sources<'v, 'a>(volume: &'v Volume<'a>) -> &'v [ProjectionSource<'a>] {
     volume
         .projected
         .as_ref()
-        .and_then(|p| p.sources.as_ref())
-        .is_some_and(|sources| sources.iter().any(|s| s.service_account_token.is_some()))
+        .and_then(|p| p.sources.as_deref())
+        .unwrap_or_default()
 }
 
 /// The signer of the first API-client `podCertificate` source of a projected volume.
 fn api_client_certificate<'v>(volume: &'v Volume<'_>) -> Option<&'v str> {
-    volume
-        .projected
-        .as_ref()
-        .and_then(|p| p.sources.as_ref())?
+    sources(volume)
         .iter()
         .filter_map(|s| s.pod_certificate.as_ref())
         .find_map(|c| non_empty(&c.signer_name).filter(|s| *s == API_CLIENT_SIGNER))
@@ -39,11 +37,8 @@ fn is_injected(pod: &PodSpec<'_>, volume: &Volume<'_>) -> bool {
     if !volume.name.as_str().starts_with(INJECTED_VOLUME_PREFIX) {
         return false;
     }
-    let Some(sources) = volume.projected.as_ref().and_then(|p| p.sources.as_ref()) else {
-        return false;
-    };
     let mut tokens = 0;
-    for source in sources {
+    for source in sources(volume) {
         let set = [
             source.service_account_token.is_some(),
             source.config_map.is_some(),
@@ -137,7 +132,10 @@ pub fn check(kind: ResourceKind, prefix: &str, pod: &PodSpec<'_>, out: &mut Vec<
     let mut credential_volumes: Vec<&str> = Vec::new();
     for (i, volume) in pod.volumes.iter().flatten().enumerate() {
         let name = volume.name.as_str();
-        if has_token_source(volume) {
+        if sources(volume)
+            .iter()
+            .any(|s| s.service_account_token.is_some())
+        {
             credential_volumes.push(name);
             let injected = kind == ResourceKind::Pod && is_injected(pod, volume);
             out.push(Violation {
