@@ -7,7 +7,7 @@
 //! admission would have fixed.
 
 use crate::checks::{self, Findings, Subject, Violation};
-use crate::cluster::{self, Cluster, Unconfirmed};
+use crate::cluster::{self, Cluster, LookupFailure, Unconfirmed};
 use crate::kinds::ResourceKind;
 use crate::mutate;
 use crate::render::{self, LeftAsIs, Preface};
@@ -69,10 +69,16 @@ fn decide(
             && starts_pods(request, kind, text)
             && let Some(unknown) = look_up_account(request, settings, cluster, &findings, &object)
         {
-            // Refused says nothing about the account: admitted with the cause.
-            match render::unconfirmed_compliant(&findings, &unknown) {
-                Ok(warning) => warnings.push(warning),
-                Err(message) => return Ok(Decision::Reject { message, warnings }),
+            // Not found: its Pods would be refused, so say it now. Refused says nothing about
+            // the account: admitted with the cause, since the API server checks it anyway.
+            match &unknown.failure {
+                LookupFailure::NotFound { answer } => {
+                    let message = render::missing_account(&findings, &unknown, answer);
+                    return Ok(Decision::Reject { message, warnings });
+                }
+                LookupFailure::Refused { why, answer } => warnings.push(
+                    render::unconfirmed_compliant(&findings, &unknown, *why, answer),
+                ),
             }
         }
         return Ok(Decision::Accept { warnings });
@@ -139,7 +145,14 @@ fn decide(
         if let Some(unknown) = look_up_account(request, settings, cluster, &findings, &object) {
             // A ServiceAccount is never written blind: a refused lookup rejects too, with
             // its true cause.
-            let message = render::unconfirmed_mutation(&findings, &unknown);
+            let message = match &unknown.failure {
+                LookupFailure::NotFound { answer } => {
+                    render::missing_account(&findings, &unknown, answer)
+                }
+                LookupFailure::Refused { why, answer } => {
+                    render::unconfirmed_mutation(&findings, &unknown, *why, answer)
+                }
+            };
             return Ok(Decision::Reject { message, warnings });
         }
         return mutate(kind, text, &findings, warnings);

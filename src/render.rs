@@ -6,9 +6,9 @@ use crate::checks::{
     Findings, MountedBy, NameFound, Remedy, Rule, Subject, TOKEN_PATH, Unrecognised, Violation,
     pod_labels_field,
 };
-use crate::cluster::{LookupFailure, Refusal, Unconfirmed};
+use crate::cluster::{Refusal, Unconfirmed};
 use crate::kinds::ResourceKind;
-use crate::roles::{Role, RoleKind};
+use crate::roles::RoleKind;
 
 /// A message lists at most this many violations; the rest are counted. A pathological object
 /// (thousands of containers mounting a token) must not produce a megabyte of status text.
@@ -352,52 +352,46 @@ pub fn unrecognised_warning(kind: ResourceKind, u: &Unrecognised) -> String {
     )
 }
 
-/// `requireExistingServiceAccounts`, the lookup of a compliant object's ServiceAccount failed:
-/// `Err` with the rejection when the API server answered that it does not exist; else the
-/// warning that comes with admitting it, since the API server checks a Pod's ServiceAccount
-/// anyway and refusing a compliant chart for a lookup that could not be made helps nobody.
-pub fn unconfirmed_compliant(findings: &Findings, unknown: &Unconfirmed) -> Result<String, String> {
-    let (role, namespace) = (unknown.role, unknown.namespace.as_str());
-    match &unknown.failure {
-        LookupFailure::NotFound { answer } => {
-            Err(missing_account(findings, role, namespace, answer))
-        }
-        LookupFailure::Refused { why, answer } => {
-            let (cause, fix) = refusal(*why);
-            Ok(format!(
-                "{} runs as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}). Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {fix}",
-                subject(findings),
-                quoted(&role.service_account_name),
-                quoted(namespace),
-            ))
-        }
-    }
+/// `requireExistingServiceAccounts`, the lookup of a compliant object's ServiceAccount was
+/// refused: the warning that comes with admitting it.
+pub fn unconfirmed_compliant(
+    findings: &Findings,
+    unknown: &Unconfirmed,
+    why: Refusal,
+    answer: &str,
+) -> String {
+    let (cause, fix) = refusal(why);
+    format!(
+        "{} runs as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}). Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {fix}",
+        subject(findings),
+        quoted(&unknown.role.service_account_name),
+        quoted(&unknown.namespace),
+    )
 }
 
 /// `requireExistingServiceAccounts`, the lookup of the ServiceAccount `mode: mutate` would set
-/// failed: a ServiceAccount is never written blind, so the request is rejected with the cause.
-pub fn unconfirmed_mutation(findings: &Findings, unknown: &Unconfirmed) -> String {
-    let (role, namespace) = (unknown.role, unknown.namespace.as_str());
-    let (why, answer) = match &unknown.failure {
-        LookupFailure::NotFound { answer } => {
-            return missing_account(findings, role, namespace, answer);
-        }
-        LookupFailure::Refused { why, answer } => (*why, answer),
-    };
+/// was refused: the rejection, with the cause and the changes to make by hand.
+pub fn unconfirmed_mutation(
+    findings: &Findings,
+    unknown: &Unconfirmed,
+    why: Refusal,
+    answer: &str,
+) -> String {
     let (cause, fix) = refusal(why);
     let all: Vec<&Violation> = findings.violations.iter().collect();
     let mut message = format!(
         "{} would be changed to run as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: ",
         subject(findings),
-        quoted(&role.service_account_name),
-        quoted(namespace),
+        quoted(&unknown.role.service_account_name),
+        quoted(&unknown.namespace),
     );
     list(&mut message, &all, describe);
     message
 }
 
 /// The API server answered that the role's ServiceAccount is not in the namespace.
-fn missing_account(findings: &Findings, role: &Role, namespace: &str, answer: &str) -> String {
+pub fn missing_account(findings: &Findings, unknown: &Unconfirmed, answer: &str) -> String {
+    let (role, namespace) = (unknown.role, unknown.namespace.as_str());
     let name = &role.service_account_name;
     let helm = role.kind.helm_value();
     format!(
