@@ -8,6 +8,7 @@
 
 use crate::checks::{self, Findings, Subject, Violation};
 use crate::cluster::{self, Cluster, LookupFailure, Unconfirmed};
+use crate::json::{CowStr, non_empty};
 use crate::kinds::ResourceKind;
 use crate::mutate;
 use crate::render::{self, LeftAsIs, Preface};
@@ -20,19 +21,13 @@ use crate::workload::{self, Object};
 /// The decision on one `validate` payload, `cluster` answering any question about the cluster
 /// (the waPC host in the module, a fake one in native tests).
 pub fn evaluate(payload: &[u8], cluster: &dyn Cluster) -> Decision {
-    let payload = match Payload::parse(payload) {
-        Ok(p) => p,
-        Err(message) => return Decision::reject(message),
-    };
-    let settings = match payload
-        .settings
-        .map(|s| Settings::decode(s.get()))
-        .unwrap_or_else(|| Ok(Settings::default()))
-    {
-        Ok(s) => s,
-        Err(e) => return Decision::reject(format!("the policy settings are not valid: {e}")),
-    };
-    decide(&payload.request, &settings, cluster).unwrap_or_else(Decision::reject)
+    Payload::parse(payload)
+        .and_then(|payload| {
+            let settings = Settings::decode(payload.settings.map_or("", |s| s.get()))
+                .map_err(|e| format!("the policy settings are not valid: {e}"))?;
+            decide(&payload.request, &settings, cluster)
+        })
+        .unwrap_or_else(Decision::reject)
 }
 
 fn decide(
@@ -47,10 +42,9 @@ fn decide(
     let Some(kind) = request.resource_kind()? else {
         return Ok(Decision::accept());
     };
-    if kind == ResourceKind::ServiceAccount && !settings.service_account_objects {
-        return Ok(Decision::accept());
-    }
-    if !request.judges(kind) {
+    if (kind == ResourceKind::ServiceAccount && !settings.service_account_objects)
+        || !request.judges(kind)
+    {
         return Ok(Decision::accept());
     }
     let text = request
@@ -203,12 +197,8 @@ fn look_up_account<'s>(
         return None;
     };
     let role = settings.role(kind)?;
-    let namespace = request
-        .namespace
-        .as_ref()
-        .map(|n| n.as_str())
-        .filter(|n| !n.is_empty())
-        .or_else(|| object.metadata().namespace.as_ref().map(|n| n.as_str()))
+    let namespace = non_empty(&request.namespace)
+        .or_else(|| object.metadata().namespace.as_ref().map(CowStr::as_str))
         .unwrap_or("default");
     let name = role.service_account_name.as_str();
     let failure = cluster::require_service_account(cluster, namespace, name).err()?;

@@ -35,21 +35,16 @@ struct Edits<'a> {
 impl<'a> Edits<'a> {
     /// Where `part`, a slice of the object's text, starts in it.
     fn offset(&self, part: &str) -> Result<usize, String> {
-        let start = (part.as_ptr() as usize)
+        (part.as_ptr() as usize)
             .checked_sub(self.text.as_ptr() as usize)
             .filter(|start| start + part.len() <= self.text.len())
-            .ok_or("cannot mutate the object: a value is not part of its text")?;
-        Ok(start)
+            .ok_or_else(|| "cannot mutate the object: a value is not part of its text".into())
     }
 
     fn replace(&mut self, value: &RawValue, with: String) -> Result<(), String> {
         let start = self.offset(value.get())?;
         self.add(start, start + value.get().len(), with);
         Ok(())
-    }
-
-    fn insert(&mut self, at: usize, text: String) {
-        self.add(at, at, text);
     }
 
     /// Keeps the spans in text order as they come (a handful per mutation).
@@ -131,8 +126,8 @@ fn edit_spec<'a>(edits: &mut Edits<'a>, spec: &'a str, remedies: &[&Remedy]) -> 
         if !fields.is_empty() {
             text.push(',');
         }
-        let brace = edits.offset(spec)?;
-        edits.insert(brace + 1, text);
+        let after_brace = edits.offset(spec)? + 1;
+        edits.add(after_brace, after_brace, text);
     }
     if !removed.is_empty() {
         remove_volumes(edits, &fields, &removed)?;
@@ -158,14 +153,14 @@ fn drop_named(edits: &mut Edits<'_>, list: &RawValue, names: &[&str]) -> Result<
     let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(list.get()) else {
         return Ok(());
     };
-    if !items.iter().any(|i| named(i, names)) {
-        return Ok(());
-    }
     let kept: Vec<&str> = items
         .iter()
         .filter(|i| !named(i, names))
         .map(|i| i.get())
         .collect();
+    if kept.len() == items.len() {
+        return Ok(());
+    }
     edits.replace(list, format!("[{}]", kept.join(",")))
 }
 

@@ -3,12 +3,11 @@
 //! found, the value expected and the change to make (the Helm value, for Zero to JupyterHub).
 
 use crate::checks::{
-    Findings, MountedBy, NameFound, Remedy, Rule, Subject, TOKEN_PATH, Unrecognised, Violation,
-    pod_labels_field,
+    Findings, MountedBy, NameFound, Remedy, Rule, Subject, TOKEN_PATH, Violation, pod_labels_field,
 };
 use crate::cluster::{Refusal, Unconfirmed};
 use crate::kinds::ResourceKind;
-use crate::roles::RoleKind;
+use crate::roles::{RoleKind, Unrecognised};
 
 /// A message lists at most this many violations; the rest are counted. A pathological object
 /// (thousands of containers mounting a token) must not produce a megabyte of status text.
@@ -168,15 +167,14 @@ pub fn fix(v: &Violation) -> String {
     }
 }
 
+/// `field is found, expected expected`.
+fn head(v: &Violation) -> String {
+    format!("{} is {}, expected {}", v.field, found(v), expected(v))
+}
+
 /// `field is found, expected expected: fix`.
 pub fn describe(v: &Violation) -> String {
-    format!(
-        "{} is {}, expected {}: {}",
-        v.field,
-        found(v),
-        expected(v),
-        fix(v)
-    )
+    format!("{}: {}", head(v), fix(v))
 }
 
 fn preface_text(preface: Preface) -> &'static str {
@@ -217,7 +215,7 @@ pub fn introduced(
 ) -> String {
     let kind = findings.kind.name();
     let mut message = format!(
-        "{} {}",
+        "{} {}: ",
         subject(findings),
         preface_text(Preface::Introduced)
     );
@@ -232,22 +230,13 @@ pub fn introduced(
                 "its new {labels} change its role, but a {kind}'s pod spec cannot change after creation to comply; keep the labels it had (or create a new {kind} that complies)"
             ),
         };
-        message.push_str(&format!(": {undo}: "));
+        message.push_str(&format!("{undo}: "));
+        list(&mut message, violations, head);
+    } else {
         list(&mut message, violations, |v| {
-            format!("{} is {}, expected {}", v.field, found(v), expected(v))
+            format!("{}: {}", head(v), undo(v, before, kind))
         });
-        return message;
     }
-    message.push_str(": ");
-    list(&mut message, violations, |v| {
-        format!(
-            "{} is {}, expected {}: {}",
-            v.field,
-            found(v),
-            expected(v),
-            undo(v, before, kind)
-        )
-    });
     message
 }
 
@@ -321,7 +310,7 @@ pub fn mutation_warning(v: &Violation) -> String {
 
 /// A violation the policy leaves in an accepted object, and why.
 pub fn left_as_is_warning(v: &Violation, why: LeftAsIs<'_>) -> String {
-    let head = format!("{} is {}, expected {}", v.field, found(v), expected(v));
+    let head = head(v);
     match why {
         LeftAsIs::Immutable => format!(
             "{head}: left as is, this field cannot change on UPDATE; recreate the object to fix it"

@@ -29,7 +29,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::json::CowStr;
+use crate::json::{CowStr, non_empty};
 use crate::kinds::ResourceKind;
 
 /// The `validate` payload Kubewarden sends: the AdmissionRequest and the policy settings.
@@ -160,10 +160,8 @@ impl AdmissionRequest<'_> {
     /// Whether the request is on the object itself, or on a Pod's ephemeral containers (which
     /// can add mounts). Status, scale and the like never change a pod spec.
     pub fn judges(&self, kind: ResourceKind) -> bool {
-        match self.sub_resource.as_ref().map(CowStr::as_str) {
-            None | Some("") => true,
-            Some(sub) => kind == ResourceKind::Pod && sub == "ephemeralcontainers",
-        }
+        non_empty(&self.sub_resource)
+            .is_none_or(|sub| kind == ResourceKind::Pod && sub == "ephemeralcontainers")
     }
 }
 

@@ -84,13 +84,13 @@ impl Decision {
         };
         // Serialising strings and raw JSON that the policy wrote cannot fail; the fallback keeps
         // the module answering rather than trapping if that ever changes.
-        serde_json::to_vec(&response).unwrap_or_else(|e| {
-            format!(
-                r#"{{"accepted":false,"message":"internal error serialising the response: {e}"}}"#
-            )
-            .into_bytes()
-        })
+        serde_json::to_vec(&response).unwrap_or_else(internal_error)
     }
+}
+
+fn internal_error(e: serde_json::Error) -> Vec<u8> {
+    format!(r#"{{"accepted":false,"message":"internal error serialising the response: {e}"}}"#)
+        .into_bytes()
 }
 
 /// The answer to a mutation, the same fields in the same order as the SDK writes them, with the
@@ -102,10 +102,7 @@ fn mutation_bytes(object: &MutatedObject, warnings: &[String]) -> Vec<u8> {
     out.extend_from_slice(object.get().as_bytes());
     out.extend_from_slice(br#","audit_annotations":null,"warnings":"#);
     if let Err(e) = serde_json::to_writer(&mut out, warnings) {
-        return format!(
-            r#"{{"accepted":false,"message":"internal error serialising the response: {e}"}}"#
-        )
-        .into_bytes();
+        return internal_error(e);
     }
     out.push(b'}');
     out

@@ -95,9 +95,9 @@ pub enum Detected<'s> {
 /// A role whose selector matches labels that reach no Pod (at `field`), while the pod
 /// template's labels do not match it: the operator meant a puller, and its Pods will not be one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unrecognised<'s> {
-    /// The role the operator probably meant.
-    pub role: &'s Role,
+pub struct Unrecognised {
+    /// The role the operator probably meant, named in the warning.
+    pub role: RoleKind,
     /// Where the matching labels were found, e.g. `metadata.labels`.
     pub field: String,
 }
@@ -108,7 +108,7 @@ pub struct Detection<'s> {
     /// The role the Pods' labels give, which decides the rules.
     pub role: Detected<'s>,
     /// Roles only labels that reach no Pod match: warned about, never enforced.
-    pub unrecognised: Vec<Unrecognised<'s>>,
+    pub unrecognised: Vec<Unrecognised>,
 }
 
 fn matching<'s>(settings: &'s Settings, labels: &Labels<'_>) -> Vec<&'s Role> {
@@ -121,7 +121,7 @@ fn matching<'s>(settings: &'s Settings, labels: &Labels<'_>) -> Vec<&'s Role> {
 /// The role of a workload, from its Pods' labels; and the roles its other labels only suggest.
 pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detection<'s> {
     let mut matched = matching(settings, &workload.pod_labels);
-    let mut unrecognised: Vec<Unrecognised<'s>> = Vec::new();
+    let mut unrecognised: Vec<Unrecognised> = Vec::new();
     for (at, labels) in &workload.other_labels {
         // An empty label set says nothing about intent (a negative-only requirement is refused
         // in settings, so no role can match it anyway).
@@ -130,10 +130,10 @@ pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detection<
         }
         for role in matching(settings, labels) {
             let known = matched.iter().any(|m| m.kind == role.kind)
-                || unrecognised.iter().any(|u| u.role.kind == role.kind);
+                || unrecognised.iter().any(|u| u.role == role.kind);
             if !known {
                 unrecognised.push(Unrecognised {
-                    role,
+                    role: role.kind,
                     field: kinds::labels_field(at),
                 });
             }
@@ -171,7 +171,7 @@ mod tests {
             roles,
             d.unrecognised
                 .iter()
-                .map(|u| (u.role.kind, u.field.clone()))
+                .map(|u| (u.role, u.field.clone()))
                 .collect(),
         )
     }

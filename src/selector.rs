@@ -278,11 +278,9 @@ impl<'a> LabelSet<'a> {
     pub fn of(selector: &'a LabelSelector) -> LabelSet<'a> {
         let mut keys: BTreeMap<&'a str, KeyConstraint<'a>> = BTreeMap::new();
         let mut add = |key: &'a str, c: KeyConstraint<'a>| {
-            let merged = match keys.get(key) {
-                Some(old) => old.and(&c),
-                None => c,
-            };
-            keys.insert(key, merged);
+            keys.entry(key)
+                .and_modify(|old| *old = old.and(&c))
+                .or_insert(c);
         };
         for (k, v) in &selector.match_labels {
             add(k, KeyConstraint::one_of([v.as_str()]));

@@ -333,12 +333,17 @@ pub fn decode(kind: ResourceKind, text: &str) -> Result<Object<'_>, String> {
     .deserialize(&mut de)
     .map_err(cannot)?;
     de.end().map_err(cannot)?;
-    check_kind(kind, found.kind.as_ref())?;
+    if let Some(k) = found.kind.filter(|k| k.as_str() != kind.name()) {
+        return Err(format!(
+            "the request is for a {} but the object's kind is {:?}",
+            kind.name(),
+            k.as_str()
+        ));
+    }
     let mut metadata = found.metadata;
-    let mut take = |depth: usize| metadata[depth].take().unwrap_or_default();
     if kind == ResourceKind::ServiceAccount {
         return Ok(Object::ServiceAccount(ServiceAccountObject {
-            metadata: take(0),
+            metadata: metadata[0].take().unwrap_or_default(),
             automount: found.automount,
         }));
     }
@@ -348,38 +353,23 @@ pub fn decode(kind: ResourceKind, text: &str) -> Result<Object<'_>, String> {
     let pod = found
         .pod
         .ok_or_else(|| missing(kind, kind.pod_spec_path()))?;
-    let mut own = take(0);
-    let pod_labels = if path.is_empty() {
-        own.labels.take().unwrap_or_default()
-    } else {
-        take(path.len()).labels.unwrap_or_default()
+    let mut labels = |depth: usize| {
+        let at = metadata[depth].as_mut().and_then(|m| m.labels.take());
+        at.unwrap_or_default()
     };
+    let pod_labels = labels(path.len());
     // Labels that reach no Pod: a controller's own, a CronJob's job template's (its Jobs').
-    let mut other_labels = Vec::new();
-    if !path.is_empty() {
-        other_labels.push((&path[..0], own.labels.take().unwrap_or_default()));
-        for depth in (1..path.len()).filter(|d| has_metadata(path, *d)) {
-            other_labels.push((&path[..depth], take(depth).labels.unwrap_or_default()));
-        }
-    }
+    let other_labels = (0..path.len())
+        .filter(|d| has_metadata(path, *d))
+        .map(|d| (&path[..d], labels(d)))
+        .collect();
     Ok(Object::Workload(Workload {
         kind,
-        metadata: own,
+        metadata: metadata[0].take().unwrap_or_default(),
         pod_labels,
         other_labels,
         pod,
     }))
-}
-
-fn check_kind(expected: ResourceKind, found: Option<&CowStr<'_>>) -> Result<(), String> {
-    match found {
-        Some(k) if k.as_str() != expected.name() => Err(format!(
-            "the request is for a {} but the object's kind is {:?}",
-            expected.name(),
-            k.as_str()
-        )),
-        _ => Ok(()),
-    }
 }
 
 fn missing(kind: ResourceKind, path: &[&str]) -> String {
@@ -449,10 +439,6 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
     }
 
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
     }
 

@@ -10,7 +10,7 @@ pub use tokens::TOKEN_PATH;
 
 use crate::json::non_empty;
 use crate::kinds::{self, ResourceKind};
-use crate::roles::{self, Detected, RoleKind};
+use crate::roles::{self, Detected, RoleKind, Unrecognised};
 use crate::settings::Settings;
 use crate::workload::{Automount, EPHEMERAL_CONTAINERS, Object, ServiceAccountObject, Workload};
 
@@ -183,16 +183,6 @@ pub enum Subject {
     AccountOf(RoleKind),
 }
 
-/// A role that the object's own labels (or a CronJob's job template's) suggest, while the
-/// labels its Pods will carry do not match it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unrecognised {
-    /// The role the operator probably meant, named in the warning.
-    pub role: RoleKind,
-    /// Where the labels that match were found, e.g. `metadata.labels`.
-    pub field: String,
-}
-
 /// What the rules found in one object.
 #[derive(Debug)]
 pub struct Findings {
@@ -228,11 +218,7 @@ impl Findings {
 }
 
 pub(crate) fn field(prefix: &str, rest: &str) -> String {
-    if prefix.is_empty() {
-        rest.to_owned()
-    } else {
-        format!("{prefix}.{rest}")
-    }
+    format!("{prefix}.{rest}")
 }
 
 /// Runs the rules that apply to an object.
@@ -283,14 +269,7 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
         kind: workload.kind,
         subject,
         violations,
-        unrecognised: detection
-            .unrecognised
-            .iter()
-            .map(|u| Unrecognised {
-                role: u.role.kind,
-                field: u.field.clone(),
-            })
-            .collect(),
+        unrecognised: detection.unrecognised,
     }
 }
 
