@@ -62,6 +62,13 @@ BENCH_ITERATIONS ?= 2000
 bench: policy.wasm $(FLOOR_ARTIFACT)
 	$(CARGO) --config 'profile.dev.package.policy-host.opt-level=3' run --locked -q -p policy-host --bin bench -- --iterations $(BENCH_ITERATIONS)
 
+# The module size against its target (docs/performance.md), nothing timed: part of `make check`,
+# so a module that outgrows the target fails CI, not only the next benchmark run.
+bench-size: policy.wasm
+	$(CARGO) run --locked -q -p policy-host --bin bench -- --size-only
+
+.PHONY: bench-size
+
 # The host side itself: get_resource fixtures, kwctl session replay, the policy-server engine,
 # answered through the floor guest.
 host-tests: $(FLOOR_ARTIFACT)
@@ -156,7 +163,7 @@ bench-check: policy.wasm
 
 .PHONY: check-tests bench-check
 
-check: fmt lint test properties e2e-tests host-tests check-tests packaging-tests actionlint fuzz-smoke
+check: fmt lint test properties e2e-tests bench-size host-tests check-tests packaging-tests actionlint fuzz-smoke
 
 clean:
 	$(CARGO) clean
