@@ -145,10 +145,9 @@ pub(crate) fn classify(namespace: &str, name: &str, answer: &str) -> LookupFailu
         let rest = &answer[at + m.len()..];
         rest.is_empty() || rest.starts_with('\n')
     });
+    let answer = answer.to_owned();
     if not_found {
-        return LookupFailure::NotFound {
-            answer: answer.to_owned(),
-        };
+        return LookupFailure::NotFound { answer };
     }
     let why = if answer.contains("Policy has not been granted access to") {
         Refusal::NotGranted
@@ -157,10 +156,7 @@ pub(crate) fn classify(namespace: &str, name: &str, answer: &str) -> LookupFailu
     } else {
         Refusal::Failed
     };
-    LookupFailure::Refused {
-        why,
-        answer: answer.to_owned(),
-    }
+    LookupFailure::Refused { why, answer }
 }
 
 /// Looks the ServiceAccount up from policy-server's cache first and, only if that fails, once

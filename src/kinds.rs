@@ -73,16 +73,6 @@ impl ResourceKind {
         })
     }
 
-    /// Where the pod template sits: the object a Pod's `metadata` and `spec` are copied from.
-    /// A Pod is its own template. ServiceAccounts have none.
-    pub fn pod_template_path(self) -> &'static [&'static str] {
-        match self {
-            ResourceKind::Pod | ResourceKind::ServiceAccount => &[],
-            ResourceKind::CronJob => &["spec", "jobTemplate", "spec", "template"],
-            _ => &["spec", "template"],
-        }
-    }
-
     /// Where the pod spec sits in the object, as path segments.
     pub fn pod_spec_path(self) -> &'static [&'static str] {
         match self {
@@ -91,6 +81,14 @@ impl ResourceKind {
             ResourceKind::ServiceAccount => &[],
             _ => &["spec", "template", "spec"],
         }
+    }
+
+    /// Where the pod template sits: the object a Pod's `metadata` and `spec` are copied from,
+    /// the pod spec's path without its last `spec`. A Pod is its own template. ServiceAccounts
+    /// have none.
+    pub fn pod_template_path(self) -> &'static [&'static str] {
+        let spec = self.pod_spec_path();
+        &spec[..spec.len().saturating_sub(1)]
     }
 
     /// Kinds whose pod spec the API server will not let an UPDATE change: the policy may only

@@ -91,16 +91,15 @@ impl LabelSelector {
     /// ([`ADDED_AFTER_ADMISSION`]). What a selector matches (nothing, Pods of any component,
     /// another role's Pods) is decided on its [`LabelSet`], by the settings that name the role.
     pub fn validate(&self, key: &str) -> Result<(), String> {
-        let keys = self
+        let added = self
             .match_labels
             .keys()
-            .chain(self.match_expressions.iter().map(|r| &r.key));
-        for k in keys {
-            if ADDED_AFTER_ADMISSION.contains(&k.as_str()) {
-                return Err(format!(
-                    "{key}: label {k:?} is added by Kubernetes after admission webhooks run (to Pods and Jobs, never to the controller that creates them), so a selector on it would judge the controller and its Pods differently; select on a label of the pod template, such as component"
-                ));
-            }
+            .chain(self.match_expressions.iter().map(|r| &r.key))
+            .find(|k| ADDED_AFTER_ADMISSION.contains(&k.as_str()));
+        if let Some(k) = added {
+            return Err(format!(
+                "{key}: label {k:?} is added by Kubernetes after admission webhooks run (to Pods and Jobs, never to the controller that creates them), so a selector on it would judge the controller and its Pods differently; select on a label of the pod template, such as component"
+            ));
         }
         for (k, v) in &self.match_labels {
             names::validate_label_key(k)
@@ -234,14 +233,8 @@ impl<'a> KeyConstraint<'a> {
         }
         match &self.values {
             Values::Only(set) => set.first().map(|v| Some((*v).to_owned())),
-            Values::AllBut(set) => (0..=set.len())
-                .map(|i| {
-                    if i == 0 {
-                        "x".to_owned()
-                    } else {
-                        format!("x{i}")
-                    }
-                })
+            Values::AllBut(set) => std::iter::once("x".to_owned())
+                .chain((1..=set.len()).map(|i| format!("x{i}")))
                 .find(|v| set.binary_search(&v.as_str()).is_err())
                 .map(Some),
         }

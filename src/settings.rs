@@ -2,7 +2,7 @@
 //! recognised. Every key is optional; the defaults are Zero to JupyterHub's own names, so the
 //! policy works unconfigured for a chart installed without `fullnameOverride`.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::names;
 use crate::roles::{Role, RoleKind};
@@ -40,34 +40,53 @@ struct AwaiterInput {
 
 /// The settings as written in the policy's `settings:`; turned into [`Settings`] by `resolve`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 struct SettingsInput {
-    #[serde(default)]
     mode: Mode,
-    #[serde(default)]
     hook_puller: Option<RoleInput>,
-    #[serde(default)]
     continuous_puller: Option<RoleInput>,
     /// Absent keeps the default awaiter; an explicit `null` turns the awaiter rules off.
-    #[serde(default, deserialize_with = "explicit_null")]
-    awaiter: Option<Option<AwaiterInput>>,
-    #[serde(default = "yes")]
+    awaiter: Option<AwaiterInput>,
     reserve_service_accounts: bool,
-    #[serde(default)]
     service_account_objects: bool,
-    #[serde(default)]
     require_existing_service_accounts: bool,
 }
 
-fn yes() -> bool {
-    true
+/// What each key means when it is missing.
+impl Default for SettingsInput {
+    fn default() -> Self {
+        SettingsInput {
+            mode: Mode::default(),
+            hook_puller: None,
+            continuous_puller: None,
+            awaiter: Some(AwaiterInput::default()),
+            reserve_service_accounts: true,
+            service_account_objects: false,
+            require_existing_service_accounts: false,
+        }
+    }
 }
 
-/// Tells `awaiter: null` (off) apart from a missing `awaiter` key (default).
-fn explicit_null<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<AwaiterInput>>, D::Error> {
-    Ok(Some(Option::<AwaiterInput>::deserialize(d)?))
+impl SettingsInput {
+    fn resolve(self) -> Settings {
+        Settings {
+            mode: self.mode,
+            hook_puller: resolve_role(RoleKind::HookPuller, self.hook_puller),
+            continuous_puller: resolve_role(RoleKind::ContinuousPuller, self.continuous_puller),
+            // Turned off, the other keys are kept but not read, so that a merge patch of
+            // `enabled: false` onto a configured awaiter, and back, works.
+            awaiter: self.awaiter.filter(|a| a.enabled != Some(false)).map(|a| {
+                let role = RoleInput {
+                    service_account_name: a.service_account_name,
+                    selector: a.selector,
+                };
+                resolve_role(RoleKind::Awaiter, Some(role))
+            }),
+            reserve_service_accounts: self.reserve_service_accounts,
+            service_account_objects: self.service_account_objects,
+            require_existing_service_accounts: self.require_existing_service_accounts,
+        }
+    }
 }
 
 /// The settings resolved and validated: every default filled in.
@@ -93,29 +112,21 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            mode: Mode::Mutate,
-            hook_puller: RoleKind::HookPuller.default_role(),
-            continuous_puller: RoleKind::ContinuousPuller.default_role(),
-            awaiter: Some(RoleKind::Awaiter.default_role()),
-            reserve_service_accounts: true,
-            service_account_objects: false,
-            require_existing_service_accounts: false,
-        }
+        SettingsInput::default().resolve()
     }
 }
 
+/// The role of this kind, with the keys the user wrote in place of its defaults.
 fn resolve_role(kind: RoleKind, input: Option<RoleInput>) -> Role {
-    let mut role = kind.default_role();
-    if let Some(input) = input {
-        if let Some(sa) = input.service_account_name {
-            role.service_account_name = sa;
-        }
-        if let Some(selector) = input.selector {
-            role.selector = selector;
-        }
+    let input = input.unwrap_or_default();
+    let default = kind.default_role();
+    Role {
+        kind,
+        service_account_name: input
+            .service_account_name
+            .unwrap_or(default.service_account_name),
+        selector: input.selector.unwrap_or(default.selector),
     }
-    role
 }
 
 impl Settings {
@@ -157,31 +168,7 @@ impl Settings {
                 format!("{path}: {}", e.inner())
             }
         })?;
-        Ok(Settings {
-            mode: input.mode,
-            hook_puller: resolve_role(RoleKind::HookPuller, input.hook_puller),
-            continuous_puller: resolve_role(RoleKind::ContinuousPuller, input.continuous_puller),
-            awaiter: match input.awaiter {
-                None => Some(RoleKind::Awaiter.default_role()),
-                Some(None)
-                | Some(Some(AwaiterInput {
-                    enabled: Some(false),
-                    ..
-                })) => None,
-                // Turned off, the other keys are kept but not read, so that a merge patch of
-                // `enabled: false` onto a configured awaiter, and back, works.
-                Some(Some(a)) => Some(resolve_role(
-                    RoleKind::Awaiter,
-                    Some(RoleInput {
-                        service_account_name: a.service_account_name,
-                        selector: a.selector,
-                    }),
-                )),
-            },
-            reserve_service_accounts: input.reserve_service_accounts,
-            service_account_objects: input.service_account_objects,
-            require_existing_service_accounts: input.require_existing_service_accounts,
-        })
+        Ok(input.resolve())
     }
 
     /// The configured roles, pullers first.

@@ -27,10 +27,7 @@ fn compared(kind: ResourceKind, object: &str) -> Result<Option<&str>, serde_json
 /// full.
 pub(crate) fn template_unchanged(kind: ResourceKind, new: &str, old: Option<&str>) -> bool {
     let Some(old) = old else { return false };
-    match (compared(kind, new), compared(kind, old)) {
-        (Ok(new), Ok(old)) => new == old,
-        _ => false,
-    }
+    matches!((compared(kind, new), compared(kind, old)), (Ok(new), Ok(old)) if new == old)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `reserveServiceAccounts`: a workload of no role may not run as a prepuller's ServiceAccount.
 
-use super::{Rule, Violation, field};
+use super::{Rule, Violation};
 use crate::json::non_empty;
 use crate::settings::Settings;
 use crate::workload::PodSpec;
@@ -15,7 +15,7 @@ pub fn check(settings: &Settings, prefix: &str, pod: &PodSpec<'_>, out: &mut Vec
         let Some(value) = value else { continue };
         if let Some(owner) = settings.owner_of(value) {
             out.push(Violation {
-                field: field(prefix, name),
+                field: format!("{prefix}.{name}"),
                 rule: Rule::Borrowed {
                     account: value.to_owned(),
                     owner: owner.kind,

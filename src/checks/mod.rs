@@ -170,10 +170,9 @@ impl Violation {
 }
 
 /// What the object is to the policy, for the first words of a message.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     /// No role matched: at most `reserveServiceAccounts` applies.
-    #[default]
     NoRole,
     /// The Pods' labels match this role, whose rules apply.
     Role(RoleKind),
@@ -215,10 +214,6 @@ impl Findings {
     pub fn fixable(&self) -> bool {
         self.violations.iter().all(|v| v.remedy.is_some())
     }
-}
-
-pub(crate) fn field(prefix: &str, rest: &str) -> String {
-    format!("{prefix}.{rest}")
 }
 
 /// Runs the rules that apply to an object.
@@ -280,9 +275,7 @@ pub fn check_service_account_object(
     sa: &ServiceAccountObject<'_>,
 ) -> Findings {
     let name = non_empty(&sa.metadata.name).unwrap_or_default();
-    let owner = [&settings.hook_puller, &settings.continuous_puller]
-        .into_iter()
-        .find(|r| r.service_account_name == name);
+    let owner = settings.owner_of(name).filter(|r| r.kind.is_puller());
     let mut findings = Findings::new(
         format!("ServiceAccount {}", sa.metadata.display_name()),
         ResourceKind::ServiceAccount,

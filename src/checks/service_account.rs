@@ -1,6 +1,6 @@
 //! Rules 1 and 2: the role's own ServiceAccount, and automount explicitly off.
 
-use super::{NameFound, Remedy, Rule, Violation, field};
+use super::{NameFound, Remedy, Rule, Violation};
 use crate::json::non_empty;
 use crate::roles::Role;
 use crate::workload::{Automount, PodSpec};
@@ -14,19 +14,18 @@ pub fn check(prefix: &str, pod: &PodSpec<'_>, role: &Role, out: &mut Vec<Violati
     let effective = name.or(alias).unwrap_or("default");
     let found = match name {
         Some(n) if n != want => Some(NameFound::Name(n.to_owned())),
-        None if effective != want => Some(match &pod.service_account_name {
-            Some(_) => NameFound::Empty {
-                runs_as: effective.to_owned(),
-            },
-            None => NameFound::Unset {
-                runs_as: effective.to_owned(),
-            },
-        }),
+        None if effective != want => {
+            let runs_as = effective.to_owned();
+            Some(match pod.service_account_name {
+                Some(_) => NameFound::Empty { runs_as },
+                None => NameFound::Unset { runs_as },
+            })
+        }
         _ => None,
     };
     if let Some(found) = found {
         out.push(Violation {
-            field: field(prefix, "serviceAccountName"),
+            field: format!("{prefix}.serviceAccountName"),
             rule: Rule::ServiceAccountName {
                 role: role.kind,
                 want: want.to_owned(),
@@ -37,7 +36,7 @@ pub fn check(prefix: &str, pod: &PodSpec<'_>, role: &Role, out: &mut Vec<Violati
     }
     if let Some(a) = alias.filter(|a| *a != want) {
         out.push(Violation {
-            field: field(prefix, "serviceAccount"),
+            field: format!("{prefix}.serviceAccount"),
             rule: Rule::DeprecatedServiceAccount {
                 role: role.kind,
                 want: want.to_owned(),
@@ -53,7 +52,7 @@ pub fn check_automount(prefix: &str, pod: &PodSpec<'_>, out: &mut Vec<Violation>
     let automount = &pod.automount_service_account_token;
     if *automount != Automount::False {
         out.push(Violation {
-            field: field(prefix, "automountServiceAccountToken"),
+            field: format!("{prefix}.automountServiceAccountToken"),
             rule: Rule::Automount {
                 found: automount.clone(),
             },

@@ -1,7 +1,7 @@
 //! Rule 3: no API credential reaches a puller's containers: no projected ServiceAccount token,
 //! no API-client pod certificate, nothing else mounted over the token path.
 
-use super::{MountedBy, Remedy, Rule, Violation, field};
+use super::{MountedBy, Remedy, Rule, Violation};
 use crate::json::non_empty;
 use crate::kinds::ResourceKind;
 use crate::workload::{PodSpec, ProjectionSource, Volume};
@@ -139,7 +139,7 @@ pub fn check(kind: ResourceKind, prefix: &str, pod: &PodSpec<'_>, out: &mut Vec<
             credential_volumes.push(name);
             let injected = kind == ResourceKind::Pod && is_injected(pod, volume);
             out.push(Violation {
-                field: field(prefix, &format!("volumes[{i}]")),
+                field: format!("{prefix}.volumes[{i}]"),
                 rule: Rule::TokenVolume {
                     volume: name.to_owned(),
                     injected,
@@ -152,7 +152,7 @@ pub fn check(kind: ResourceKind, prefix: &str, pod: &PodSpec<'_>, out: &mut Vec<
         if let Some(signer) = api_client_certificate(volume) {
             credential_volumes.push(name);
             out.push(Violation {
-                field: field(prefix, &format!("volumes[{i}]")),
+                field: format!("{prefix}.volumes[{i}]"),
                 rule: Rule::PodCertificate {
                     volume: name.to_owned(),
                     signer: signer.to_owned(),
@@ -168,7 +168,7 @@ pub fn check(kind: ResourceKind, prefix: &str, pod: &PodSpec<'_>, out: &mut Vec<
                 && !credential_volumes.contains(&mount.name.as_str())
             {
                 out.push(Violation {
-                    field: field(prefix, &format!("{list}[{i}].volumeMounts[{j}]")),
+                    field: format!("{prefix}.{list}[{i}].volumeMounts[{j}]"),
                     rule: Rule::TokenPathMount {
                         container: container.name.to_string(),
                         volume: mount.name.to_string(),
