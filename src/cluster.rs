@@ -114,14 +114,13 @@ pub(crate) enum LookupFailure {
     },
 }
 
-/// A role's ServiceAccount the policy looked up without finding it, for the messages.
+/// A role's ServiceAccount the policy looked up without finding it, for the messages; what the
+/// host answered is the [`LookupFailure`] beside it.
 pub(crate) struct Unconfirmed<'s> {
     /// The role whose ServiceAccount it is.
     pub role: &'s Role,
     /// The namespace it was looked up in.
     pub namespace: String,
-    /// What the host answered.
-    pub failure: LookupFailure,
 }
 
 /// The not-found text of policy-evaluator's kubernetes client for this ServiceAccount (it

@@ -61,17 +61,18 @@ fn decide(
     if findings.violations.is_empty() {
         if settings.require_existing_service_accounts
             && starts_pods(request, kind, text)
-            && let Some(unknown) = look_up_account(request, settings, cluster, &findings, &object)
+            && let Some((unknown, failure)) =
+                look_up_account(request, settings, cluster, &findings, &object)
         {
             // Not found: its Pods would be refused, so say it now. Refused says nothing about
             // the account: admitted with the cause, since the API server checks it anyway.
-            match &unknown.failure {
+            match failure {
                 LookupFailure::NotFound { answer } => {
-                    let message = render::missing_account(&findings, &unknown, answer);
+                    let message = render::missing_account(&findings, &unknown, &answer);
                     return Ok(Decision::Reject { message, warnings });
                 }
                 LookupFailure::Refused { why, answer } => warnings.push(
-                    render::unconfirmed_compliant(&findings, &unknown, *why, answer),
+                    render::unconfirmed_compliant(&findings, &unknown, why, &answer),
                 ),
             }
         }
@@ -136,15 +137,17 @@ fn decide(
     let fixable = findings.fixable();
     let audit = request.is_audit();
     if settings.mode == Mode::Mutate && fixable && !audit {
-        if let Some(unknown) = look_up_account(request, settings, cluster, &findings, &object) {
+        if let Some((unknown, failure)) =
+            look_up_account(request, settings, cluster, &findings, &object)
+        {
             // A ServiceAccount is never written blind: a refused lookup rejects too, with
             // its true cause.
-            let message = match &unknown.failure {
+            let message = match failure {
                 LookupFailure::NotFound { answer } => {
-                    render::missing_account(&findings, &unknown, answer)
+                    render::missing_account(&findings, &unknown, &answer)
                 }
                 LookupFailure::Refused { why, answer } => {
-                    render::unconfirmed_mutation(&findings, &unknown, *why, answer)
+                    render::unconfirmed_mutation(&findings, &unknown, why, &answer)
                 }
             };
             return Ok(Decision::Reject { message, warnings });
@@ -189,7 +192,7 @@ fn look_up_account<'s>(
     cluster: &dyn Cluster,
     findings: &Findings,
     object: &Object<'_>,
-) -> Option<Unconfirmed<'s>> {
+) -> Option<(Unconfirmed<'s>, LookupFailure)> {
     if !settings.require_existing_service_accounts {
         return None;
     }
@@ -202,11 +205,8 @@ fn look_up_account<'s>(
         .unwrap_or("default");
     let name = role.service_account_name.as_str();
     let failure = cluster::require_service_account(cluster, namespace, name).err()?;
-    Some(Unconfirmed {
-        role,
-        namespace: namespace.to_owned(),
-        failure,
-    })
+    let namespace = namespace.to_owned();
+    Some((Unconfirmed { role, namespace }, failure))
 }
 
 fn left_as_is<'v>(

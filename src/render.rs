@@ -349,12 +349,9 @@ pub fn unconfirmed_compliant(
     why: Refusal,
     answer: &str,
 ) -> String {
-    let (cause, fix) = refusal(why);
+    let (head, fix) = refused_lookup(findings, unknown, "runs as", why, answer);
     format!(
-        "{} runs as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}). Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {fix}",
-        subject(findings),
-        quoted(&unknown.role.service_account_name),
-        quoted(&unknown.namespace),
+        "{head}. Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {fix}"
     )
 }
 
@@ -366,16 +363,32 @@ pub fn unconfirmed_mutation(
     why: Refusal,
     answer: &str,
 ) -> String {
-    let (cause, fix) = refusal(why);
-    let all: Vec<&Violation> = findings.violations.iter().collect();
+    let (head, fix) = refused_lookup(findings, unknown, "would be changed to run as", why, answer);
     let mut message = format!(
-        "{} would be changed to run as ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: ",
+        "{head}, so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: "
+    );
+    let all: Vec<&Violation> = findings.violations.iter().collect();
+    list(&mut message, &all, describe);
+    message
+}
+
+/// The first words of both messages of a refused lookup (the object, the account it `runs`
+/// as, the cause and the host's answer), and what makes the lookup work.
+fn refused_lookup(
+    findings: &Findings,
+    unknown: &Unconfirmed,
+    runs: &str,
+    why: Refusal,
+    answer: &str,
+) -> (String, &'static str) {
+    let (cause, fix) = refusal(why);
+    let head = format!(
+        "{} {runs} ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?})",
         subject(findings),
         quoted(&unknown.role.service_account_name),
         quoted(&unknown.namespace),
     );
-    list(&mut message, &all, describe);
-    message
+    (head, fix)
 }
 
 /// The API server answered that the role's ServiceAccount is not in the namespace.
