@@ -59,13 +59,15 @@ $(FLOOR_ARTIFACT): floor-guest/src/lib.rs floor-guest/Cargo.toml $(BUILD_WASM)
 # (docs/performance.md). The host crate is optimised as policy-server is: its serialising and
 # patch diffing are part of what every evaluation costs.
 BENCH_ITERATIONS ?= 2000
+BENCH := $(CARGO) --config 'profile.dev.package.policy-host.opt-level=3' run --locked -q -p policy-host --bin bench --
 bench: policy.wasm $(FLOOR_ARTIFACT)
-	$(CARGO) --config 'profile.dev.package.policy-host.opt-level=3' run --locked -q -p policy-host --bin bench -- --iterations $(BENCH_ITERATIONS)
+	$(BENCH) --iterations $(BENCH_ITERATIONS)
 
 # The module size against its target (docs/performance.md), nothing timed: part of `make check`,
-# so a module that outgrows the target fails CI, not only the next benchmark run.
+# so a module that outgrows the target fails CI, not only the next benchmark run. The same
+# build of the bench host as `make bench`, so neither rebuilds it for the other.
 bench-size: policy.wasm
-	$(CARGO) run --locked -q -p policy-host --bin bench -- --size-only
+	$(BENCH) --size-only
 
 .PHONY: bench-size
 
@@ -79,34 +81,35 @@ bench-native:
 	$(CARGO) bench --locked --bench decision
 
 # Packaging (xtask/): what kwctl annotate, push, pull and scaffold do. README: Install, Release.
+# Every target that runs xtask waits for build-deps (it links OpenSSL), before xtask is built.
 XTASK := $(CARGO) run --locked -q -p xtask --
 XTASK_SOURCES := $(shell find xtask/src -name '*.rs') xtask/Cargo.toml
 OCI_USAGE := OCI_REF=HOST[:PORT]/PATH:TAG (or @sha256:...); OCI_INSECURE=1 for a plain-HTTP registry; \
   credentials from OCI_USERNAME/OCI_PASSWORD or the docker config file
 
 # The module with metadata.yml (and README.md as usage) in its io.kubewarden.metadata section.
-annotated-policy.wasm: policy.wasm metadata.yml README.md Cargo.toml $(XTASK_SOURCES)
+annotated-policy.wasm: policy.wasm metadata.yml README.md Cargo.toml $(XTASK_SOURCES) | build-deps
 	$(XTASK) annotate --wasm policy.wasm --metadata metadata.yml --usage README.md --output annotated-policy.wasm
 
 # Push the annotated module as an OCI artifact; prints the manifest digest.
-push: annotated-policy.wasm
+push: annotated-policy.wasm | build-deps
 	@test -n "$(OCI_REF)" || { echo "usage: make push $(OCI_USAGE)" >&2; exit 2; }
 	$(XTASK) push --wasm annotated-policy.wasm $(OCI_REF)
 
 # Pull an artifact into pulled-policy.wasm, checking digest (OCI_DIGEST too, when given),
 # media types, blobs and metadata.
-pull:
+pull: | build-deps
 	@test -n "$(OCI_REF)" || { echo "usage: make pull $(OCI_USAGE)" >&2; exit 2; }
 	$(XTASK) pull $(if $(OCI_DIGEST),--expect-digest $(OCI_DIGEST)) --output pulled-policy.wasm $(OCI_REF)
 
 # Pull and require the registry's module to be byte-identical to annotated-policy.wasm.
-verify: annotated-policy.wasm
+verify: annotated-policy.wasm | build-deps
 	@test -n "$(OCI_REF)" || { echo "usage: make verify $(OCI_USAGE)" >&2; exit 2; }
 	$(XTASK) pull $(if $(OCI_DIGEST),--expect-digest $(OCI_DIGEST)) --compare annotated-policy.wasm --output pulled-policy.wasm $(OCI_REF)
 
 # Regenerate artifacthub-repo.yml, questions-ui.yml and manifests/ (artifacthub-pkg.yml is
 # written by the release workflow for a published version).
-artifacthub manifests:
+artifacthub manifests: | build-deps
 	$(XTASK) scaffold
 
 # The registry the packaging tests start (Debian's docker-registry), installed when missing.
@@ -119,7 +122,7 @@ build-deps:
 
 # Annotation, a real registry round trip, generated files up to date; then the whole e2e suite
 # on the annotated module (the custom section must change nothing).
-packaging-tests: annotated-policy.wasm packaging-deps build-deps
+packaging-tests: build-deps packaging-deps annotated-policy.wasm
 	$(CARGO) test --locked -p xtask
 	POLICY_WASM=$(CURDIR)/annotated-policy.wasm $(CARGO) test --locked -p policy-host --test e2e
 
