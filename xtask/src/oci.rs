@@ -171,7 +171,8 @@ pub fn artifact(module: &[u8]) -> Result<Artifact> {
     })
 }
 
-/// Turns oci-client's errors into what the user has to do about them.
+/// Turns oci-client's errors into what the user has to do about them:
+/// `cannot ACTION REFERENCE: why`.
 pub(crate) fn explain(
     err: OciDistributionError,
     action: &str,
@@ -179,6 +180,19 @@ pub(crate) fn explain(
     transport: Transport,
     origin: &Origin,
 ) -> anyhow::Error {
+    anyhow!(
+        "cannot {action} {reference}: {}",
+        reason(err, reference, transport, origin)
+    )
+}
+
+/// [`explain`]'s why, for an operation that names the reference once around all its errors.
+fn reason(
+    err: OciDistributionError,
+    reference: &Reference,
+    transport: Transport,
+    origin: &Origin,
+) -> String {
     let registry = reference.resolve_registry();
     let denied = |detail: String| {
         let hint = match origin {
@@ -193,7 +207,7 @@ pub(crate) fn explain(
                  password for {registry}"
             ),
         };
-        anyhow!("cannot {action} {reference}: authentication failed ({detail}); {hint}")
+        format!("authentication failed ({detail}); {hint}")
     };
     match err {
         OciDistributionError::UnauthorizedError { .. } => denied("401 Unauthorized".into()),
@@ -216,33 +230,33 @@ pub(crate) fn explain(
                 )
             }) =>
         {
-            anyhow!("cannot {action} {reference}: the registry has no such artifact")
+            "the registry has no such artifact".to_owned()
         }
         OciDistributionError::ImageManifestNotFoundError(_) => {
-            anyhow!("cannot {action} {reference}: the registry has no such artifact")
+            "the registry has no such artifact".to_owned()
         }
         OciDistributionError::RequestError(e) => {
             let chain = error_chain(&e);
             let base = format!(
-                "cannot {action} {reference}: cannot reach the registry at {}://{registry}",
+                "cannot reach the registry at {}://{registry}",
                 transport.scheme()
             );
             if chain.contains("Connection refused") || chain.contains("ConnectionRefused") {
-                anyhow!(
+                format!(
                     "{base}: connection refused (is the registry running, and the address right?)"
                 )
             } else if e.is_timeout() {
-                anyhow!("{base}: timed out")
+                format!("{base}: timed out")
             } else if !transport.insecure && looks_like_tls(&chain) {
-                anyhow!(
+                format!(
                     "{base}: the TLS handshake failed ({chain}). If this registry serves plain \
                      HTTP (a local test registry), set {INSECURE_VAR}=1"
                 )
             } else {
-                anyhow!("{base}: {chain}")
+                format!("{base}: {chain}")
             }
         }
-        other => anyhow!("cannot {action} {reference}: {other}"),
+        other => other.to_string(),
     }
 }
 
@@ -343,26 +357,32 @@ pub struct Pulled {
 /// Pulls by tag or digest and checks everything kwctl relies on: the manifest digest (against
 /// the reference's digest and `expect_digest`), the media types, one layer, the blobs' digests
 /// and sizes, the module's metadata, and that the manifest annotations are the ones that
-/// metadata yields. Every error names the reference: `cannot pull REFERENCE: why` (the
-/// transport's from [`explain`], the checks' here).
+/// metadata yields. Every error names the reference once: `cannot pull REFERENCE: why`.
 pub fn pull(
+    reference: &Reference,
+    transport: Transport,
+    expect_digest: Option<&str>,
+) -> Result<Pulled> {
+    fetch(reference, transport, expect_digest).with_context(|| format!("cannot pull {reference}"))
+}
+
+/// [`pull`] without the reference in its errors.
+fn fetch(
     reference: &Reference,
     transport: Transport,
     expect_digest: Option<&str>,
 ) -> Result<Pulled> {
     let (auth, origin) = credentials::for_registry(reference.resolve_registry())?;
     let client = transport.client()?;
-    let why = |e| explain(e, "pull", reference, transport, &origin);
-    let named = || format!("cannot pull {reference}");
-    let (manifest_bytes, config, module) = runtime()?.block_on(async {
+    let why = |e| anyhow!(reason(e, reference, transport, &origin));
+    let (raw, manifest, config, module) = runtime()?.block_on(async {
         let (raw, _) = client
             .pull_manifest_raw(reference, &auth, &[OCI_IMAGE_MEDIA_TYPE])
             .await
             .map_err(why)?;
-        let manifest: OciImageManifest = serde_json::from_slice(&raw)
-            .context("the manifest is not an OCI image manifest")
-            .and_then(|m| check_manifest(&m).map(|()| m))
-            .with_context(named)?;
+        let manifest: OciImageManifest =
+            serde_json::from_slice(&raw).context("the manifest is not an OCI image manifest")?;
+        check_manifest(&manifest)?;
         let mut config = Vec::new();
         client
             .pull_blob(reference, &manifest.config, &mut config)
@@ -373,9 +393,9 @@ pub fn pull(
             .pull_blob(reference, &manifest.layers[0], &mut module)
             .await
             .map_err(why)?;
-        Ok::<_, anyhow::Error>((raw.to_vec(), config, module))
+        Ok::<_, anyhow::Error>((raw.to_vec(), manifest, config, module))
     })?;
-    verify(reference, expect_digest, manifest_bytes, config, module).with_context(named)
+    verify(reference, expect_digest, raw, manifest, config, module)
 }
 
 /// What [`pull`] checks of what it received.
@@ -383,23 +403,20 @@ fn verify(
     reference: &Reference,
     expect_digest: Option<&str>,
     manifest_bytes: Vec<u8>,
+    manifest: OciImageManifest,
     config: Vec<u8>,
     module: Vec<u8>,
 ) -> Result<Pulled> {
     let digest = sha256_digest(&manifest_bytes);
     if let Some(wanted) = reference.digest() {
-        ensure!(
-            digest == wanted,
-            "the registry answered manifest {digest} for {reference}"
-        );
+        ensure!(digest == wanted, "the registry answered manifest {digest}");
     }
     if let Some(wanted) = expect_digest {
         ensure!(
             digest == wanted,
-            "{reference} is manifest {digest}, expected {wanted}"
+            "it is manifest {digest}, expected {wanted}"
         );
     }
-    let manifest: OciImageManifest = serde_json::from_slice(&manifest_bytes)?;
     check_blob(
         "config",
         &config,
