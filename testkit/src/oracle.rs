@@ -319,15 +319,19 @@ pub fn keeps_default_roles(settings: &Value) -> bool {
 /// A projected volume with an API credential: a ServiceAccount token (with an audience or not:
 /// rule 3 allows none in a puller), or a pod certificate from the API server's client signer.
 fn carries_api_credential(volume: &Value) -> bool {
+    has_token_source(volume)
+        || projected_sources(volume).any(|source| {
+            source.pointer("/podCertificate/signerName") == Some(&json!(API_CLIENT_SIGNER))
+        })
+}
+
+/// A projected volume's sources; none for any other volume.
+fn projected_sources(volume: &Value) -> impl Iterator<Item = &Value> {
     volume
         .pointer("/projected/sources")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .any(|source| {
-            source.get("serviceAccountToken").is_some()
-                || source.pointer("/podCertificate/signerName") == Some(&json!(API_CLIENT_SIGNER))
-        })
 }
 
 /// One way of removing one violation.
@@ -360,10 +364,7 @@ impl Fix {
 }
 
 fn has_token_source(volume: &Value) -> bool {
-    volume
-        .pointer("/projected/sources")
-        .and_then(Value::as_array)
-        .is_some_and(|s| s.iter().any(|s| s.get("serviceAccountToken").is_some()))
+    projected_sources(volume).any(|s| s.get("serviceAccountToken").is_some())
 }
 
 /// Makes one field compliant for the object's role (or, without a role, stops borrowing a
@@ -399,13 +400,11 @@ pub fn apply_fix(kind: Kind, object: &Value, settings: &Value, fix: Fix, pick: u
             }
         }
         (Fix::RemoveTokenPathMount, _) => {
-            let mut candidates = Vec::new();
-            retain_mounts(spec, |n, m| {
-                if covers_token_path(m["mountPath"].as_str().unwrap_or_default()) {
-                    candidates.push(n);
-                }
-                true
-            });
+            let candidates: Vec<usize> = mounts(spec)
+                .enumerate()
+                .filter(|(_, m)| covers_token_path(m["mountPath"].as_str().unwrap_or_default()))
+                .map(|(n, _)| n)
+                .collect();
             if !candidates.is_empty() {
                 let victim = candidates[pick % candidates.len()];
                 retain_mounts(spec, |n, _| n != victim);
@@ -598,7 +597,7 @@ impl Policy {
             || !request["subResource"].is_null()
             || is_audit(envelope)
             || !keeps_default_roles(settings)
-            || controlled_by_deployment(&request["object"])
+            || (kind == Kind::ReplicaSet && controlled_by_deployment(&request["object"]))
         {
             return;
         }
