@@ -50,7 +50,16 @@ pub fn workspace_root() -> PathBuf {
 /// A relative `$POLICY_WASM` is taken from the workspace root, not from the directory cargo
 /// runs the test in (`policy-host/`).
 pub fn policy_path() -> PathBuf {
-    std::env::var_os("POLICY_WASM")
-        .map(|p| workspace_root().join(p))
-        .unwrap_or_else(|| workspace_root().join("policy.wasm"))
+    module_path("POLICY_WASM", "policy.wasm")
+}
+
+/// The annotated module (`make annotated-policy.wasm`): `$ANNOTATED_WASM`, else
+/// `annotated-policy.wasm` at the workspace root, a relative path taken from the root too.
+pub fn annotated_path() -> PathBuf {
+    module_path("ANNOTATED_WASM", "annotated-policy.wasm")
+}
+
+fn module_path(var: &str, default: &str) -> PathBuf {
+    let root = workspace_root();
+    std::env::var_os(var).map_or_else(|| root.join(default), |p| root.join(p))
 }

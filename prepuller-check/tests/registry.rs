@@ -15,9 +15,7 @@ const RELEASE: &str = "test_data/releases/z2jh-4.0.0-default.yaml";
 const REPOSITORY: &str = "policies/prepuller";
 
 fn annotated_wasm() -> PathBuf {
-    let path = std::env::var_os("ANNOTATED_WASM")
-        .map(|p| workspace_root().join(p))
-        .unwrap_or_else(|| workspace_root().join("annotated-policy.wasm"));
+    let path = policy_host::annotated_path();
     assert!(
         path.exists(),
         "{} is missing: run `make annotated-policy.wasm`",

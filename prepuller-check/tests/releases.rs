@@ -122,28 +122,30 @@ fn expected_exit(release: &str) -> u8 {
 #[test]
 fn every_release_with_its_shapes_settings_protect() {
     for name in RELEASES {
-        let file = release(name);
-        let (report, exit) = check(&[&file, "-n", "jhub", "--settings-json", shape_settings(name)]);
-        expect(&format!("{name}.protect.txt"), &report);
-        assert_eq!(exit, expected_exit(name), "{name}:\n{report}");
+        check_release(
+            name,
+            &["--settings-json", shape_settings(name)],
+            &format!("{name}.protect.txt"),
+            expected_exit(name),
+        );
     }
 }
 
 #[test]
 fn every_release_with_the_manifest_in_monitor_mode() {
+    // Monitor mode never fails.
     for name in RELEASES {
-        let file = release(name);
-        let (report, exit) = check(&[
-            &file,
-            "-n",
-            "jhub",
-            "--policy",
-            "manifests/clusteradmissionpolicy.yaml",
-            "--settings-json",
-            shape_settings(name),
-        ]);
-        expect(&format!("{name}.monitor.txt"), &report);
-        assert_eq!(exit, 0, "monitor mode never fails: {name}\n{report}");
+        check_release(
+            name,
+            &[
+                "--policy",
+                "manifests/clusteradmissionpolicy.yaml",
+                "--settings-json",
+                shape_settings(name),
+            ],
+            &format!("{name}.monitor.txt"),
+            0,
+        );
     }
 }
 
@@ -209,12 +211,12 @@ fn wrong_settings_on_a_fullnameoverride_release() {
         );
     }
     // Without the setting the cluster admits the DaemonSets, mutated, and refuses their Pods.
-    let (report, exit) = check(&[&release("z2jh-4.4.0-fullnameoverride"), "-n", "jhub"]);
-    expect(
+    let report = check_release(
+        "z2jh-4.4.0-fullnameoverride",
+        &[],
         "z2jh-4.4.0-fullnameoverride.wrong-settings-mutate.txt",
-        &report,
+        1,
     );
-    assert_eq!(exit, 1, "{report}");
     assert!(report.contains("error looking up service account jhub/hook-image-puller: serviceaccount \"hook-image-puller\" not found"), "{report}");
 }
 
@@ -222,15 +224,12 @@ fn wrong_settings_on_a_fullnameoverride_release() {
 fn both_manifests_as_policy() {
     for manifest in ["clusteradmissionpolicy", "admissionpolicy"] {
         let policy = format!("manifests/{manifest}.yaml");
-        let (report, exit) = check(&[
-            &release("z2jh-4.0.0-default"),
-            "-n",
-            "jhub",
-            "--policy",
-            &policy,
-        ]);
-        expect(&format!("z2jh-4.0.0-default.{manifest}.txt"), &report);
-        assert_eq!(exit, 0, "{report}");
+        check_release(
+            "z2jh-4.0.0-default",
+            &["--policy", &policy],
+            &format!("z2jh-4.0.0-default.{manifest}.txt"),
+            0,
+        );
         // Outside the selected namespace nothing is sent.
         let (report, exit) = check(&[
             &release("z2jh-4.0.0-default"),

@@ -26,9 +26,7 @@ pub fn policy_wasm() -> PathBuf {
 
 pub fn annotated_wasm() -> PathBuf {
     existing(
-        std::env::var_os("ANNOTATED_WASM")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("annotated-policy.wasm")),
+        policy_host::annotated_path(),
         "run `make annotated-policy.wasm`",
     )
 }
