@@ -27,12 +27,10 @@ fi
 
 echo "rustup could not add $target; falling back to Debian's rustc-web with -Zbuild-std" >&2
 if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/wasm32-wasi ]; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web rust-web-src wasi-libc >&2
-  else
+  scripts/apt-install.sh rustc-web rust-web-src wasi-libc || {
     echo "error: install the $target target (rustup target add $target) or Debian's rustc-web, rust-web-src and wasi-libc" >&2
     exit 1
-  fi
+  }
 fi
 sysroot=$(/usr/bin/rustc --print sysroot)
 # RUSTFLAGS replaces .cargo/config.toml's target rustflags, so they are repeated here.

@@ -11,14 +11,7 @@ output="${2:?usage: scripts/optimize-wasm.sh INPUT OUTPUT}"
 level="${WASM_OPT_LEVEL:--Oz}"
 
 if ! command -v wasm-opt >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "installing binaryen (wasm-opt)" >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends binaryen >&2
-  else
-    echo "error: wasm-opt is missing: install Binaryen (apt-get install binaryen)" >&2
-    exit 1
-  fi
+  "$(dirname "$0")/apt-install.sh" binaryen
 fi
 
 wasm-opt "$level" \

@@ -11,7 +11,6 @@ if [ -x "$registry_bin" ]; then
 fi
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "installing docker-registry for the packaging tests" >&2
-  apt-get update -qq >&2
   # The package's service is not wanted: the tests run their own registries. policy-rc.d keeps
   # the maintainer scripts from starting it where an init system is present.
   policy_rc=/usr/sbin/policy-rc.d
@@ -20,7 +19,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy_rc" && chmod +x "$policy_rc" && created_policy_rc=1
   fi
   status=0
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >&2 || status=$?
+  "$(dirname "$0")/apt-install.sh" docker-registry || status=$?
   if [ -n "$created_policy_rc" ]; then rm -f "$policy_rc"; fi
   [ "$status" = 0 ] || exit "$status"
   [ -x "$registry_bin" ] || { echo "error: docker-registry installed, but $registry_bin is missing" >&2; exit 1; }
