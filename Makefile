@@ -154,6 +154,13 @@ actionlint:
 
 .PHONY: keygen sign verify-signature actionlint
 
+# The static prepuller-check release binary for this machine's architecture, built and packaged
+# as the release workflow does (target/dist/prepuller-check-dev-TARGET.tar.gz, and .sha256).
+check-binary:
+	scripts/build-check-binary.sh $$(uname -m)-unknown-linux-musl dev target/dist
+
+.PHONY: check-binary
+
 # prepuller-check (docs/check.md) end to end on the compiled module, against the Zero to
 # JupyterHub releases in test_data/releases/ (scripts/render-releases.py renders them); its
 # registry:// pulls from the packaging tests' registry, the annotated module pushed to it.
