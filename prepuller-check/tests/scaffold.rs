@@ -374,8 +374,8 @@ fn what_the_operator_must_do_first_is_warned() {
     assert_eq!(
         written.warnings,
         [
-            "DaemonSet jhub/hook-image-puller runs as `default`: hook-image-puller is the ServiceAccount chart 4.1.0 and later create for it (Helm values prePuller.hook.serviceAccountImagePuller.create and prePuller.hook.serviceAccountImagePuller.name, which charts before 4.1.0 do not have: their values schema refuses them). Upgrade the chart to 4.1.0 or later, or create ServiceAccount jhub/hook-image-puller, before enforcing: until it exists, mode: mutate moves the puller to it and the API server refuses its Pods.",
-            "DaemonSet jhub/continuous-image-puller runs as `default`: continuous-image-puller is the ServiceAccount chart 4.1.0 and later create for it (Helm values prePuller.continuous.serviceAccount.create and prePuller.continuous.serviceAccount.name, which charts before 4.1.0 do not have: their values schema refuses them). Upgrade the chart to 4.1.0 or later, or create ServiceAccount jhub/continuous-image-puller, before enforcing: until it exists, mode: mutate moves the puller to it and the API server refuses its Pods.",
+            "DaemonSet jhub/hook-image-puller runs as `default`: hook-image-puller is the ServiceAccount chart 4.1.0 and later create for it (Helm values prePuller.hook.serviceAccountImagePuller.create and prePuller.hook.serviceAccountImagePuller.name, which charts before 4.1.0 do not have: their values schema refuses them). Upgrade the chart to 4.1.0 or later, or create ServiceAccount jhub/hook-image-puller (and delete it before that upgrade: Helm does not take over objects it did not create), before enforcing: until it exists, mode: mutate moves the puller to it and the API server refuses its Pods.",
+            "DaemonSet jhub/continuous-image-puller runs as `default`: continuous-image-puller is the ServiceAccount chart 4.1.0 and later create for it (Helm values prePuller.continuous.serviceAccount.create and prePuller.continuous.serviceAccount.name, which charts before 4.1.0 do not have: their values schema refuses them). Upgrade the chart to 4.1.0 or later, or create ServiceAccount jhub/continuous-image-puller (and delete it before that upgrade: Helm does not take over objects it did not create), before enforcing: until it exists, mode: mutate moves the puller to it and the API server refuses its Pods.",
         ]
     );
     let written =
@@ -700,4 +700,22 @@ fn the_binary_writes_stdout_warns_on_stderr_and_exits_2_with_one_line() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_policy_file_holds_one_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = "test_data/releases/z2jh-4.4.0-default.yaml";
+    let written = scaffold(&[release, "-n", "jhub"]).unwrap();
+    let twice = write_policy(
+        dir.path(),
+        "twice.yaml",
+        &format!("{}---\n{}", written.manifest, written.manifest),
+    );
+    let (out, exit) = check(&[release, "-n", "jhub", "--policy", &twice]);
+    assert_eq!(exit, 2);
+    assert_eq!(
+        out.replace(&twice, "twice.yaml"),
+        "error: twice.yaml: holds 2 policies; name a file with one\n"
+    );
 }

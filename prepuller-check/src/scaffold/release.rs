@@ -382,7 +382,7 @@ impl Context<'_> {
                 // Chart 4.1.0 and later name the puller's ServiceAccount after its DaemonSet.
                 let sa = found.name.to_owned();
                 let text = format!(
-                    "{title} runs as `default`: {sa} is the ServiceAccount chart 4.1.0 and later create for it (Helm values {v}.create and {v}.name, which charts before 4.1.0 do not have: their values schema refuses them). Upgrade the chart to 4.1.0 or later, or create ServiceAccount {ns}/{sa}, before enforcing: until it exists, mode: mutate moves the puller to it and the API server refuses its Pods.",
+                    "{title} runs as `default`: {sa} is the ServiceAccount chart 4.1.0 and later create for it (Helm values {v}.create and {v}.name, which charts before 4.1.0 do not have: their values schema refuses them). Upgrade the chart to 4.1.0 or later, or create ServiceAccount {ns}/{sa} (and delete it before that upgrade: Helm does not take over objects it did not create), before enforcing: until it exists, mode: mutate moves the puller to it and the API server refuses its Pods.",
                     v = role.values,
                     ns = self.namespace
                 );
