@@ -56,7 +56,8 @@ pub enum Colour {
                   when anything would be rejected (or mutated, with --fail-on-mutate), 2 for \
                   unusable input, settings or module. Reference: docs/check.md.",
     args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     /// A subcommand instead of the check.

@@ -369,6 +369,30 @@ fn written_policies_exactly() {
 }
 
 #[test]
+fn spec_module_is_the_published_reference_or_the_one_given() {
+    let release = "test_data/releases/z2jh-4.4.0-default.yaml";
+    let module = |extra: &[&str]| {
+        let mut args = vec![release, "-n", "jhub"];
+        args.extend_from_slice(extra);
+        parse(&scaffold(&args).unwrap().manifest)["spec"]["module"].clone()
+    };
+    // The module's io.kubewarden.policy.ociUrl and version, as manifests/ name it.
+    assert_eq!(
+        module(&[]),
+        "ghcr.io/prepuller-serviceaccount-policy/policies/prepuller-serviceaccount:v0.1.0"
+    );
+    // A module pulled from a registry is the one the cluster runs. (`scaffold::run` is handed
+    // the shared module: only the reference is read here, nothing is pulled.)
+    assert_eq!(
+        module(&[
+            "--module",
+            "registry://registry.example.com/policies/prepuller-serviceaccount@sha256:0123"
+        ]),
+        "registry.example.com/policies/prepuller-serviceaccount@sha256:0123"
+    );
+}
+
+#[test]
 fn what_the_operator_must_do_first_is_warned() {
     let written = scaffold(&["test_data/releases/z2jh-4.0.0-default.yaml", "-n", "jhub"]).unwrap();
     assert_eq!(
