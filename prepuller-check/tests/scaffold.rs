@@ -519,7 +519,13 @@ fn a_release_without_the_hook_gets_the_charts_names() {
         .collect();
     let file = write_policy(dir.path(), "no-hook.yaml", &as_helm_prints(&kept));
     let written = scaffold(&[&file, "-n", "jhub"]).unwrap();
-    assert!(written.warnings.is_empty());
+    // `helm template --no-hooks` prints the same: said, since custom hook names would be missed.
+    assert_eq!(
+        written.warnings,
+        [
+            "no hook image puller in the input, so the policy is written for a release with prePuller.hook.enabled: false; if the input was rendered without its hooks (helm template --no-hooks, helm get manifest), add them (helm template without --no-hooks, or helm get hooks) and scaffold again."
+        ]
+    );
     let policy = parse(&written.manifest);
     let settings = &policy["spec"]["settings"];
     assert_eq!(
@@ -587,6 +593,17 @@ fn what_cannot_be_identified_is_one_line_and_nothing_written() {
     assert_eq!(
         error(&[&config]).replace(&config, "config.yaml"),
         "no image puller in the input: no DaemonSet from templates/image-puller/daemonset-hook.yaml or templates/image-puller/daemonset-continuous.yaml, nor one whose pod template is labelled component: hook-image-puller or component: continuous-image-puller; give the release's `helm template` output or a `kubectl get` dump of its namespace"
+    );
+    // The awaiter alone is no release.
+    let job: Vec<_> = objects("z2jh-4.4.0-default")
+        .into_iter()
+        .filter(|d| d.object["kind"] == "Job")
+        .collect();
+    let job = write_policy(dir.path(), "job.yaml", &as_helm_prints(&job));
+    assert!(
+        error(&[&job, "-n", "jhub"]).starts_with("no image puller in the input: "),
+        "{}",
+        error(&[&job, "-n", "jhub"])
     );
     let (_dir, file) = with("z2jh-4.4.0-default", |o| {
         if o["kind"] == "DaemonSet" {

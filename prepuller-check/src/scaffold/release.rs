@@ -228,7 +228,8 @@ pub fn identify(documents: &[Document], flag: Option<&str>) -> Result<Release> {
         .iter()
         .map(|role| find(documents, role, flag))
         .collect::<Result<Vec<_>>>()?;
-    let Some(any) = found.iter().flatten().next() else {
+    // The awaiter alone is no release: it comes with the hook puller.
+    let Some(any) = found[..2].iter().flatten().next() else {
         bail!(
             "no image puller in the input: no DaemonSet from {} or {}, nor one whose pod template is labelled component: {} or component: {}; give the release's `helm template` output or a `kubectl get` dump of its namespace",
             HOOK_PULLER.template,
@@ -261,13 +262,7 @@ pub fn identify(documents: &[Document], flag: Option<&str>) -> Result<Release> {
     let prefix = ROLES
         .iter()
         .zip(&found)
-        .find_map(|(role, f)| f.as_ref().and_then(|f| f.name.strip_suffix(role.name)))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{} is not named as Zero to JupyterHub names its prepullers (…hook-image-puller, …continuous-image-puller, …hook-image-awaiter): cannot tell the names the chart gives the others",
-                any.title()
-            )
-        })?;
+        .find_map(|(role, f)| f.as_ref().and_then(|f| f.name.strip_suffix(role.name)));
     let service_accounts: BTreeSet<(String, &str)> = documents
         .iter()
         .filter(|d| d.object["kind"] == "ServiceAccount")
@@ -284,6 +279,7 @@ pub fn identify(documents: &[Document], flag: Option<&str>) -> Result<Release> {
         prefix,
         service_accounts: (!service_accounts.is_empty()).then_some(&service_accounts),
         live: documents.iter().any(|d| stored(&d.object)),
+        hook_puller: found[0].as_ref().map(Found::title),
     };
     let roles = ROLES
         .iter()
@@ -310,11 +306,14 @@ pub fn identify(documents: &[Document], flag: Option<&str>) -> Result<Release> {
 struct Context<'a> {
     documents: &'a [Document],
     namespace: &'a str,
-    prefix: &'a str,
+    /// The chart's prefix of the names, when a workload is named as the chart names it.
+    prefix: Option<&'a str>,
     /// The input's ServiceAccounts, `None` when it holds none (a dump of workloads only).
     service_accounts: Option<&'a BTreeSet<(String, &'a str)>>,
     /// A `kubectl get` dump: Helm has deleted the hooks that succeeded.
     live: bool,
+    /// The hook puller found, if any.
+    hook_puller: Option<String>,
 }
 
 impl Context<'_> {
@@ -345,8 +344,10 @@ impl Context<'_> {
                             "{title} runs as ServiceAccount {sa}, which the release creates."
                         )),
                     Some(known) => {
-                        let chart_name = format!("{}{}", self.prefix, role.name);
-                        let (why, fix) = if known.contains(&(self.namespace.to_owned(), &chart_name[..])) {
+                        let chart_name = format!("{}{}", self.prefix.unwrap_or_default(), role.name);
+                        let created = self.prefix.is_some()
+                            && known.contains(&(self.namespace.to_owned(), &chart_name[..]));
+                        let (why, fix) = if created {
                             (
                                 format!(
                                     " (it creates {chart_name} instead: the chart names this ServiceAccount object after the workload, whatever {}.name says)",
@@ -413,22 +414,39 @@ impl Context<'_> {
                 self.namespace
             );
         }
+        let Some(prefix) = self.prefix else {
+            bail!(
+                "no {} in the input, and no prepuller of it is named as Zero to JupyterHub names them (…hook-image-puller, …continuous-image-puller, …hook-image-awaiter): cannot tell the name the chart gives it; write the settings yourself (README.md, Settings)",
+                role.description
+            );
+        };
         let enabled = if hook {
             "prePuller.hook.enabled"
         } else {
             "prePuller.continuous.enabled"
         };
-        let sa = format!("{}{}", self.prefix, role.name);
+        let sa = format!("{prefix}{}", role.name);
         self.unique_absent(role)?;
+        let mut notes = vec![format!(
+            "The release runs no {} ({enabled}: false): {sa} and component: {} are what the chart names and labels it. Harmless: no Pod of the release runs as {sa} or carries that label, and the policy only keeps other workloads off it.",
+            role.description, role.component
+        )];
+        // `helm template --no-hooks` and `helm get manifest` leave the hooks out too, and a
+        // hook ServiceAccount with a custom name would then be missed: said once, on the hook
+        // puller (or on the awaiter when the hook puller is there).
+        let warning = (hook && (role.key == HOOK_PULLER.key || self.hook_puller.is_some())).then(|| {
+            format!(
+                "no {} in the input, so the policy is written for a release with {enabled}: false; if the input was rendered without its hooks (helm template --no-hooks, helm get manifest), add them (helm template without --no-hooks, or helm get hooks) and scaffold again.",
+                role.description
+            )
+        });
+        notes.extend(warning.clone());
         Ok(Role {
             spec: role,
-            notes: vec![format!(
-                "The release runs no {} ({enabled}: false): {sa} and component: {} are what the chart names and labels it. Harmless: no Pod of the release runs as {sa} or carries that label, and the policy only keeps other workloads off it.",
-                role.description, role.component
-            )],
+            notes,
             service_account: sa,
             component: role.component.to_owned(),
-            warning: None,
+            warning,
         })
     }
 
