@@ -78,7 +78,7 @@ pub struct Role {
     pub component: String,
     /// Sentences for the comment above the role's settings.
     pub notes: Vec<String>,
-    /// What the operator must act on before enforcing (also in `notes`).
+    /// What the operator must act on before enforcing (the comment says it too).
     pub warning: Option<String>,
 }
 
@@ -440,7 +440,11 @@ impl Context<'_> {
                 role.description
             )
         });
-        notes.extend(warning.clone());
+        if warning.is_some() {
+            notes.push(
+                "If the input left the hooks out (helm template --no-hooks, helm get manifest), add them (helm template without --no-hooks, or helm get hooks) and scaffold again.".to_owned(),
+            );
+        }
         Ok(Role {
             spec: role,
             notes,
