@@ -427,6 +427,43 @@ fn what_the_operator_must_do_first_is_warned() {
     );
 }
 
+/// For a chart before 4.1.0, the puller names written are those chart 4.1.0 and later create
+/// for the same release: compared with the ServiceAccounts the later render of the same shape
+/// (fullnameOverride, release name) holds.
+#[test]
+fn names_before_4_1_0_are_the_ones_the_upgraded_chart_creates() {
+    for (old, new, namespace) in [
+        ("z2jh-3.3.8-default", "z2jh-4.1.0-default", "jhub"),
+        ("z2jh-4.0.0-default", "z2jh-4.1.0-default", "jhub"),
+        (
+            "z2jh-4.0.0-fullnameoverride",
+            "z2jh-4.1.0-fullnameoverride",
+            "jhub",
+        ),
+        (
+            "z2jh-4.0.0-release-prefix",
+            "z2jh-4.4.0-release-prefix",
+            "research",
+        ),
+    ] {
+        let file = format!("test_data/releases/{old}.yaml");
+        let written = scaffold(&[&file, "-n", namespace]).unwrap();
+        let settings = parse(&written.manifest)["spec"]["settings"].clone();
+        let created: Vec<String> = objects(new)
+            .into_iter()
+            .filter(|d| d.object["kind"] == "ServiceAccount")
+            .map(|d| d.object["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        for key in ["hookPuller", "continuousPuller", "awaiter"] {
+            let sa = settings[key]["serviceAccountName"].as_str().unwrap();
+            assert!(
+                created.iter().any(|c| c == sa),
+                "{old}: {key} {sa} not in {new}: {created:?}"
+            );
+        }
+    }
+}
+
 /// The objects of a render, parsed.
 fn objects(release: &str) -> Vec<prepuller_check::input::Document> {
     let file = format!("test_data/releases/{release}.yaml");
