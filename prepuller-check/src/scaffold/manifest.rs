@@ -255,6 +255,16 @@ pub fn write(release: &Release, metadata: &ModuleMetadata, options: &Options) ->
             &comment(4, &text),
         )?;
     }
+    if cluster && !options.require_existing {
+        insert_before(
+            &mut yaml,
+            "    requireExistingServiceAccounts: false\n",
+            &comment(
+                4,
+                "true needs the contextAwareResources grant and policy-server's RBAC: scaffold with --require-existing-serviceaccounts (README.md, Require existing ServiceAccounts).",
+            ),
+        )?;
+    }
     if !cluster {
         insert_before(
             &mut yaml,
