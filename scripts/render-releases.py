@@ -29,14 +29,25 @@ import tempfile
 import yaml
 from helm_python import Chart
 
-VERSIONS = ["3.3.8", "4.0.0", "4.1.0", "4.4.0"]
-# Every shape for the last chart before the puller ServiceAccounts (4.0.0) and a recent one
-# (4.4.0); the defaults (and custom names) for the others, which keeps the renders near 1 MB
-# (most of a render is the hub's ConfigMap and Secret).
-ALL_SHAPES = ["4.0.0", "4.4.0"]
-SOME_SHAPES = {"3.3.8": ["default"], "4.1.0": ["default", "custom-sa"]}
+# The shapes rendered for each chart version: every shape for the last chart before the puller
+# ServiceAccounts (4.0.0) and a recent one (4.4.0); fewer for the others, which keeps the renders
+# near 2 MB (most of a render is the hub's ConfigMap and Secret). 3.0.3 (the last 3.0), 4.2.0
+# and 4.3.5 are rendered for `prepuller-check scaffold`'s tests, which read every release here.
+EVERY = ["default", "fullnameoverride", "custom-sa", "no-continuous", "autohttps"]
+RENDERS = {
+    "3.0.3": ["default"],
+    "3.3.8": ["default"],
+    "4.0.0": EVERY + ["release-prefix"],
+    "4.1.0": ["default", "custom-sa", "fullnameoverride"],
+    "4.2.0": ["custom-sa"],
+    "4.3.5": ["custom-hook-sa"],
+    "4.4.0": EVERY + ["release-prefix"],
+}
+VERSIONS = list(RENDERS)
 RELEASE = "jhub"
 NAMESPACE = "jhub"
+# Shapes installed under another release name, in another namespace: (release, namespace).
+ELSEWHERE = {"release-prefix": ("hub-prod", "research")}
 
 # Test-only secrets: fixed so that renders do not change between runs.
 FIXED = {
@@ -55,6 +66,7 @@ def shapes(version):
     custom = {"prePuller": {"hook": {"serviceAccount": {"name": "jhub-awaiter"}}}}
     if version >= "4.1.0":  # the puller ServiceAccounts exist since 4.1.0
         custom["prePuller"]["hook"]["serviceAccountImagePuller"] = {"name": "jhub-hook-puller"}
+        custom_hook = json.loads(json.dumps(custom))
         custom["prePuller"]["continuous"] = {"serviceAccount": {"name": "jhub-continuous-puller"}}
     every = {
         "default": {},
@@ -70,10 +82,14 @@ def shapes(version):
                 }
             }
         },
+        # null, not "": the chart then prefixes every name with "RELEASE-jupyterhub-".
+        "release-prefix": {"fullnameOverride": None},
     }
-    if version in ALL_SHAPES:
-        return every
-    return {name: every[name] for name in SOME_SHAPES[version]}
+    if version >= "4.1.0":
+        # Custom names for the hook puller and the awaiter only: the continuous puller's
+        # ServiceAccount keeps the name the chart gives its object.
+        every["custom-hook-sa"] = custom_hook
+    return {name: every[name] for name in RENDERS[version]}
 
 
 # Helm's InstallOrder (pkg/release/util/kind_sorter.go); other kinds come after, by name.
@@ -144,10 +160,10 @@ def documents(path, text):
     return out
 
 
-def render(chart_dir, values):
+def render(chart_dir, values, release, namespace):
     with Chart.load(chart_dir) as chart:
         chart.validate_schema(values)
-        rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+        rendered = chart.render(values, name=release, namespace=namespace, is_install=True)
     manifests, hooks = [], []
     for path in sorted(rendered):
         if not path.endswith((".yaml", ".yml")) or "/tests/" in path:
@@ -176,12 +192,13 @@ def main():
             chart = extract(args.repo, version, tmp)
             for shape, values in shapes(version).items():
                 values = merge(FIXED, values)
+                release, namespace = ELSEWHERE.get(shape, (RELEASE, NAMESPACE))
                 name = f"z2jh-{version}-{shape}"
                 with open(os.path.join(args.out, f"{name}.values.yaml"), "w") as f:
-                    f.write(f"# {name}: helm template {RELEASE} jupyterhub/jupyterhub "
-                            f"--version {version} -f {name}.values.yaml -n {NAMESPACE}\n")
+                    f.write(f"# {name}: helm template {release} jupyterhub/jupyterhub "
+                            f"--version {version} -f {name}.values.yaml -n {namespace}\n")
                     yaml.safe_dump(values, f, sort_keys=True)
-                text = render(chart, values)
+                text = render(chart, values, release, namespace)
                 with open(os.path.join(args.out, f"{name}.yaml"), "w") as f:
                     f.write(text)
                 print(f"{name}.yaml: {text.count(chr(10) + '# Source: ')} documents", file=sys.stderr)

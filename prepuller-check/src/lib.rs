@@ -9,13 +9,14 @@
 pub mod check;
 pub mod input;
 pub mod report;
+pub mod scaffold;
 pub mod scope;
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use policy_host::Policy;
 use serde_json::Value;
 
@@ -53,9 +54,15 @@ pub enum Colour {
              object through the compiled module, offline.",
     after_help = "Exit status: 0 when the cluster would admit everything (mutations allowed), 1 \
                   when anything would be rejected (or mutated, with --fail-on-mutate), 2 for \
-                  unusable input, settings or module. Reference: docs/check.md."
+                  unusable input, settings or module. Reference: docs/check.md.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
+    /// A subcommand instead of the check.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Files, directories (their *.yaml, *.yml, *.json) or `-` for standard input: `helm
     /// template` output, `kubectl get -o yaml|json`, single objects.
     #[arg(required = true)]
@@ -104,6 +111,13 @@ pub struct Cli {
     /// Print the objects checked per second to standard error (the benchmark).
     #[arg(long)]
     pub stats: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Write the ClusterAdmissionPolicy (or AdmissionPolicy) for a release, from its objects.
+    Scaffold(scaffold::Args),
 }
 
 /// A compiled module and what its metadata says.

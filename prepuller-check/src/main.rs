@@ -5,10 +5,25 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser as _;
-use prepuller_check::{Cli, Module, run};
+use prepuller_check::{Cli, Command, Module, run, scaffold};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Scaffold(args)) = &cli.command {
+        return match Module::load(&args.module).and_then(|m| scaffold::run(args, &m)) {
+            Ok(written) => {
+                for warning in written.warnings {
+                    eprintln!("prepuller-check scaffold: warning: {warning}");
+                }
+                let _ = std::io::stdout().write_all(written.manifest.as_bytes());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("prepuller-check: error: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let started = Instant::now();
     let result = Module::load(&cli.module).and_then(|module| {
         let loaded = started.elapsed();

@@ -4,7 +4,7 @@
 //! ClusterAdmissionPolicy or AdmissionPolicy (`--policy`), else from the module's own metadata
 //! (its rules, `mutating` and `contextAwareResources`), as `kwctl run` does with a bare module.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -114,6 +114,11 @@ pub struct ModuleMetadata {
     pub mutating: bool,
     /// Its `contextAwareResources`.
     pub context_aware: BTreeSet<ContextAwareResource>,
+    /// Its `backgroundAudit` (Kubewarden's default: true).
+    pub background_audit: bool,
+    /// Its `annotations` (`io.kubewarden.policy.title`, `...ociUrl`, `...version`): what
+    /// `prepuller-check scaffold` names the policy resource and its module with.
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl ModuleMetadata {
@@ -134,6 +139,11 @@ impl ModuleMetadata {
                     .unwrap_or(json!([])),
             )
             .context("the module's contextAwareResources")?,
+            background_audit: value["backgroundAudit"].as_bool().unwrap_or(true),
+            annotations: serde_json::from_value(
+                value.get("annotations").cloned().unwrap_or(json!({})),
+            )
+            .context("the module's annotations")?,
         }))
     }
 }
@@ -189,18 +199,31 @@ impl Scope {
 
     /// From a ClusterAdmissionPolicy or AdmissionPolicy file; `default_namespace` is where an
     /// AdmissionPolicy without `metadata.namespace` is applied (`-n`). The grant is what both
-    /// the resource and the module's metadata list, as policy-server computes it.
+    /// the resource and the module's metadata list, as policy-server computes it. The file may
+    /// hold other documents beside the one policy, as `prepuller-check scaffold` writes it (the
+    /// RBAC policy-server needs): they are not the check's business.
     pub fn from_policy_file(
         path: &Path,
         metadata: Option<&ModuleMetadata>,
         default_namespace: &str,
     ) -> Result<Scope> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        let value: Value = serde_norway::from_str(&text)
-            .with_context(|| format!("{}: not YAML", path.display()))?;
-        Scope::from_policy(&value, metadata, default_namespace)
-            .with_context(|| format!("{}", path.display()))
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
+        let mut documents = Vec::new();
+        crate::input::parse(&name, &text, &mut documents)?;
+        let is_policy = |d: &&crate::input::Document| {
+            matches!(
+                d.object["kind"].as_str(),
+                Some("ClusterAdmissionPolicy" | "AdmissionPolicy")
+            )
+        };
+        let value = match documents.iter().filter(is_policy).count() {
+            0 => documents.first().map(|d| &d.object),
+            1 => documents.iter().find(is_policy).map(|d| &d.object),
+            n => bail!("{name}: holds {n} policies; name a file with one"),
+        }
+        .with_context(|| format!("{name}: holds no document"))?;
+        Scope::from_policy(value, metadata, default_namespace).with_context(|| name.clone())
     }
 
     /// [`Scope::from_policy_file`] on the parsed resource.
