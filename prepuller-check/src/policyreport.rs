@@ -200,6 +200,7 @@ pub fn yaml(
     };
     let mut audited: Vec<Audited> = Vec::new();
     let mut rejected = Vec::new();
+    let mut transient = Vec::new();
     let mut stored_accounts: BTreeSet<(String, String)> = BTreeSet::new();
     for (document, object) in documents.iter().zip(&report.objects) {
         let stored = options.as_audit || is_stored(&document.object);
@@ -244,6 +245,12 @@ pub fn yaml(
         {
             continue;
         }
+        let delete_policy = state["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+            .as_str()
+            .unwrap_or_default();
+        if delete_policy.split(',').any(|p| p.trim() == "hook-succeeded") {
+            transient.push(object.title());
+        }
         let selected = match &scope.object_selector {
             Some(selector) => selector_matches(selector, labels).context("spec.objectSelector")?,
             None => true,
@@ -268,6 +275,14 @@ pub fn yaml(
             out,
             "# rejected at admission, so never stored nor audited: {}",
             rejected.join(", ")
+        );
+    }
+    if !transient.is_empty() {
+        let _ = writeln!(
+            out,
+            "# Helm hooks deleted once they succeed (helm.sh/hook-delete-policy: hook-succeeded), \
+             their reports with them: {}",
+            transient.join(", ")
         );
     }
     if audited.iter().any(|a| !a.stored) {
