@@ -248,7 +248,10 @@ pub fn yaml(
         let delete_policy = state["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
             .as_str()
             .unwrap_or_default();
-        if delete_policy.split(',').any(|p| p.trim() == "hook-succeeded") {
+        if delete_policy
+            .split(',')
+            .any(|p| p.trim() == "hook-succeeded")
+        {
             transient.push(object.title());
         }
         let selected = match &scope.object_selector {
@@ -294,7 +297,9 @@ pub fn yaml(
     }
     for a in &audited {
         out.push_str("---\n");
-        out.push_str(&serde_norway::to_string(&document(kind, &facts, scope.mode, a))?);
+        out.push_str(&serde_norway::to_string(&document(
+            kind, &facts, scope.mode, a,
+        ))?);
     }
     Ok(out)
 }
@@ -337,7 +342,10 @@ fn audit_rendered(
     for (&i, object) in pending.iter().zip(report.objects) {
         match object.audit {
             Some(verdict) => audited[i].verdict = Some(verdict),
-            None => bail!("{}: the audit scanner's request was not evaluated", object.title()),
+            None => bail!(
+                "{}: the audit scanner's request was not evaluated",
+                object.title()
+            ),
         }
     }
     Ok(())

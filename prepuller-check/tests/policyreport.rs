@@ -85,7 +85,12 @@ fn schemas() -> &'static Vec<((String, String), jsonschema::Validator)> {
             let path = entry.unwrap().path();
             let crd: Value =
                 serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            assert_eq!(crd["kind"], "CustomResourceDefinition", "{}", path.display());
+            assert_eq!(
+                crd["kind"],
+                "CustomResourceDefinition",
+                "{}",
+                path.display()
+            );
             let group = crd["spec"]["group"].as_str().unwrap();
             let kind = crd["spec"]["names"]["kind"].as_str().unwrap();
             for version in crd["spec"]["versions"].as_array().unwrap() {
@@ -163,7 +168,9 @@ fn problems(report: &Value) -> Vec<String> {
     let metadata = &report["metadata"];
     let name = metadata["name"].as_str().unwrap_or_default();
     if !dns_subdomain(name) {
-        out.push(format!("metadata.name {name:?} is not a DNS-1123 subdomain"));
+        out.push(format!(
+            "metadata.name {name:?} is not a DNS-1123 subdomain"
+        ));
     }
     let cluster = kind.starts_with("Cluster");
     match metadata["namespace"].as_str() {
@@ -219,26 +226,31 @@ fn assert_valid(output: &str) -> Vec<Value> {
     reports
 }
 
-/// `Kind namespace/name` of each report's scope.
+/// `Kind namespace/name` of a report's scope.
+fn scope_of(report: &Value) -> String {
+    let s = &report["scope"];
+    format!(
+        "{} {}/{}",
+        s["kind"].as_str().unwrap(),
+        s["namespace"].as_str().unwrap_or_default(),
+        s["name"].as_str().unwrap()
+    )
+}
+
 fn scopes(reports: &[Value]) -> BTreeSet<String> {
-    reports
-        .iter()
-        .map(|r| {
-            let s = &r["scope"];
-            format!(
-                "{} {}/{}",
-                s["kind"].as_str().unwrap(),
-                s["namespace"].as_str().unwrap_or_default(),
-                s["name"].as_str().unwrap()
-            )
-        })
-        .collect()
+    reports.iter().map(scope_of).collect()
 }
 
 fn results(reports: &[Value], kind_name: &str) -> Vec<Value> {
     reports
         .iter()
-        .find(|r| format!("{} {}", r["scope"]["kind"].as_str().unwrap(), r["scope"]["name"].as_str().unwrap()) == kind_name)
+        .find(|r| {
+            format!(
+                "{} {}",
+                r["scope"]["kind"].as_str().unwrap(),
+                r["scope"]["name"].as_str().unwrap()
+            ) == kind_name
+        })
         .unwrap_or_else(|| panic!("no report for {kind_name}"))["results"]
         .as_array()
         .cloned()
@@ -260,6 +272,19 @@ const RELEASES: &[&str] = &[
     "z2jh-4.4.0-no-continuous",
     "z2jh-4.4.0-autohttps",
 ];
+
+/// The README's settings for a release's shape (as tests/releases.rs).
+fn shape_settings(release: &str) -> &'static str {
+    if release.ends_with("fullnameoverride") {
+        r#"{"hookPuller":{"serviceAccountName":"myhub-hook-image-puller"},"continuousPuller":{"serviceAccountName":"myhub-continuous-image-puller"},"awaiter":{"serviceAccountName":"myhub-hook-image-awaiter"}}"#
+    } else if release.ends_with("custom-sa") && !release.contains("4.0.0") {
+        r#"{"hookPuller":{"serviceAccountName":"jhub-hook-puller"},"continuousPuller":{"serviceAccountName":"jhub-continuous-puller"},"awaiter":{"serviceAccountName":"jhub-awaiter"}}"#
+    } else if release.ends_with("custom-sa") {
+        r#"{"awaiter":{"serviceAccountName":"jhub-awaiter"}}"#
+    } else {
+        "{}"
+    }
+}
 
 /// The workloads of a release the manifest's rules with a CREATE list: what the scanner audits.
 fn workloads(name: &str) -> BTreeSet<String> {
@@ -310,7 +335,10 @@ fn the_manifest_on_4_0_0_exactly() {
     let reports = assert_valid(&output);
     assert_eq!(scopes(&reports), workloads("z2jh-4.0.0-default"));
     // Monitor mode stores the pullers as they are: the audit fails them with the fix.
-    for puller in ["DaemonSet hook-image-puller", "DaemonSet continuous-image-puller"] {
+    for puller in [
+        "DaemonSet hook-image-puller",
+        "DaemonSet continuous-image-puller",
+    ] {
         let results = results(&reports, puller);
         assert_eq!(results.len(), 1);
         assert_eq!(results[0]["result"], "fail", "{puller}");
@@ -340,6 +368,8 @@ fn every_release_validates_against_both_crds() {
                 "jhub",
                 "--policy",
                 "manifests/clusteradmissionpolicy.yaml",
+                "--settings-json",
+                shape_settings(name),
                 "--report-kind",
                 kind,
             ]);
@@ -371,17 +401,21 @@ fn every_release_validates_against_both_crds() {
                 assert!(report["metadata"].get("ownerReferences").is_none());
                 assert!(report["scope"].get("uid").is_none());
             }
-            // Chart 4.1.0 and later: both pullers have their own ServiceAccounts, nothing fails
-            // unless custom names disagree with the settings.
-            let failed: Vec<_> = reports
+            // Before chart 4.1.0 the pullers run as `default`: monitor mode stores them so and the
+            // audit fails them; from 4.1.0 on, with the settings for the release's names, nothing
+            // fails.
+            let failed: BTreeSet<String> = reports
                 .iter()
                 .filter(|r| r["summary"]["fail"] == 1)
-                .map(|r| r["scope"]["name"].as_str().unwrap())
+                .map(scope_of)
+                .collect();
+            let daemonsets: BTreeSet<String> = workloads(name)
+                .into_iter()
+                .filter(|w| w.starts_with("DaemonSet "))
                 .collect();
             if name.contains("3.3.8") || name.contains("4.0.0") {
-                assert!(failed.len() >= 2, "{name}: {failed:?}");
-            }
-            if name.ends_with("4.4.0-default") {
+                assert_eq!(failed, daemonsets, "{name}\n{output}");
+            } else {
                 assert!(failed.is_empty(), "{name}: {failed:?}\n{output}");
             }
         }
@@ -405,7 +439,10 @@ fn protect_mode_audits_the_objects_as_admitted() {
         protect.to_str().unwrap(),
     ]);
     let reports = assert_valid(&output);
-    for puller in ["DaemonSet hook-image-puller", "DaemonSet continuous-image-puller"] {
+    for puller in [
+        "DaemonSet hook-image-puller",
+        "DaemonSet continuous-image-puller",
+    ] {
         let results = results(&reports, puller);
         assert_eq!(results[0]["result"], "pass", "{output}");
         assert_eq!(results[0]["severity"], "medium");
@@ -490,7 +527,10 @@ fn cluster_scoped_objects_get_cluster_reports() {
         &admission,
         with_roles
             .replace("kind: ClusterAdmissionPolicy", "kind: AdmissionPolicy")
-            .replace("  name: prepuller-serviceaccount\n", "  name: prepuller-serviceaccount\n  namespace: jhub\n"),
+            .replace(
+                "  name: prepuller-serviceaccount\n",
+                "  name: prepuller-serviceaccount\n  namespace: jhub\n",
+            ),
     )
     .unwrap();
     let (output, _) = policyreport(&[
@@ -561,8 +601,13 @@ fn stored_objects_keep_their_uid() {
     }
     // The text report's audit lines, in input order, are the reports' results.
     std::env::set_current_dir(root()).unwrap();
-    let cli = Cli::try_parse_from(["prepuller-check", dump.to_str().unwrap(), "--output", "json"])
-        .unwrap();
+    let cli = Cli::try_parse_from([
+        "prepuller-check",
+        dump.to_str().unwrap(),
+        "--output",
+        "json",
+    ])
+    .unwrap();
     let json: Value = serde_json::from_str(&run(&cli, module()).unwrap().output).unwrap();
     let audits: Vec<&Value> = json["objects"]
         .as_array()
@@ -595,7 +640,10 @@ fn what_the_scanner_skips() {
         no_audit.to_str().unwrap(),
     ]);
     assert!(documents(&output).is_empty(), "{output}");
-    assert!(output.contains("# spec.backgroundAudit is false"), "{output}");
+    assert!(
+        output.contains("# spec.backgroundAudit is false"),
+        "{output}"
+    );
     // Outside the selected namespace: not audited.
     let (output, _) = policyreport(&[
         &release("z2jh-4.4.0-default"),
@@ -629,4 +677,70 @@ fn what_the_scanner_skips() {
             json!({"pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 0})
         );
     }
+}
+
+#[test]
+fn the_validation_refuses_what_the_api_server_refuses() {
+    // The checks above can fail: each broken copy of a valid report is refused.
+    let (output, _) = policyreport(&[
+        &release("z2jh-4.0.0-default"),
+        "-n",
+        "jhub",
+        "--policy",
+        "manifests/clusteradmissionpolicy.yaml",
+    ]);
+    let report = assert_valid(&output).remove(0);
+    let broken = |path: &str, value: Value| {
+        let mut copy = report.clone();
+        *copy.pointer_mut(path).unwrap_or_else(|| panic!("{path}")) = value;
+        problems(&copy)
+    };
+    let refused = |problems: Vec<String>, what: &str| {
+        assert!(
+            problems.iter().any(|p| p.contains(what)),
+            "{what}: {problems:?}"
+        );
+    };
+    refused(
+        broken("/results/0/result", json!("maybe")),
+        "/results/0/result",
+    );
+    refused(
+        broken("/results/0/severity", json!("Medium")),
+        "/results/0/severity",
+    );
+    refused(
+        broken("/results/0/scored", json!("yes")),
+        "/results/0/scored",
+    );
+    refused(broken("/summary/fail", json!(0)), "summary.fail is 0");
+    refused(
+        broken("/metadata/name", json!("Not_A_Name")),
+        "metadata.name",
+    );
+    refused(
+        broken("/metadata/namespace", json!("Jhub")),
+        "metadata.namespace",
+    );
+    refused(
+        broken(
+            "/metadata/labels/kubewarden.io~1audit-scanner-run-uid",
+            json!("a b"),
+        ),
+        "label kubewarden.io/audit-scanner-run-uid",
+    );
+    refused(broken("/kind", json!("ClusterReport")), "has a namespace");
+    refused(broken("/apiVersion", json!("openreports.io/v1")), "no CRD");
+    refused(broken("/scope/name", json!("")), "scope.name");
+    // An unknown field, as strict field validation refuses it.
+    refused(
+        broken("/results/0/source", json!({"engine": "x"})),
+        "/results/0/source",
+    );
+    let mut unknown = report.clone();
+    unknown["results"][0]["resources"] = json!([{"kind": "Pod", "extra": 1}]);
+    unknown["status"] = json!({});
+    let found = problems(&unknown);
+    refused(found.clone(), "/results/0/resources/0");
+    refused(found, "status");
 }
