@@ -263,7 +263,11 @@ pub fn yaml(
             stored,
             namespace: object.namespace.clone(),
             selected,
-            verdict: if stored { object.audit.clone() } else { None },
+            verdict: if stored && selected {
+                object.audit.clone()
+            } else {
+                None
+            },
         });
     }
     audit_rendered(&mut audited, policy, scope, options, stored_accounts)?;
@@ -288,11 +292,16 @@ pub fn yaml(
             transient.join(", ")
         );
     }
+    if audited.iter().any(|a| uid_of(&a.object).is_none()) {
+        out.push_str(
+            "# objects without a uid: their reports are named by a UUID of apiVersion, kind, \
+             namespace and name, with no owner\n",
+        );
+    }
     if audited.iter().any(|a| !a.stored) {
         out.push_str(
-            "# objects not stored yet: as admitted, without uid (the report is named by a UUID \
-             of apiVersion, kind, namespace and name); the objects their controllers create are \
-             audited too once they exist\n",
+            "# objects not stored yet are audited as admitted; the objects their controllers \
+             create are audited too once they exist\n",
         );
     }
     for a in &audited {
@@ -377,6 +386,10 @@ fn synthetic_uid(object: &Value, namespace: Option<&str>) -> String {
     )
 }
 
+fn uid_of(object: &Value) -> Option<&str> {
+    object["metadata"]["uid"].as_str().filter(|u| !u.is_empty())
+}
+
 fn name_of(object: &Value) -> &str {
     let metadata = &object["metadata"];
     metadata["name"]
@@ -389,7 +402,7 @@ fn name_of(object: &Value) -> &str {
 /// build it, serialized as the Go types serialize (`omitempty` fields left out).
 fn document(kind: ReportKind, facts: &PolicyFacts, mode: Mode, audited: &Audited) -> Value {
     let object = &audited.object;
-    let uid = object["metadata"]["uid"].as_str().filter(|u| !u.is_empty());
+    let uid = uid_of(object);
     let api_version = object["apiVersion"].as_str().unwrap_or_default();
     let object_kind = object["kind"].as_str().unwrap_or_default();
     let name = name_of(object);
@@ -421,7 +434,7 @@ fn document(kind: ReportKind, facts: &PolicyFacts, mode: Mode, audited: &Audited
     }
     let mut results = Vec::new();
     let (mut pass, mut fail) = (0, 0);
-    if let Some(verdict) = audited.verdict.as_ref().filter(|_| audited.selected) {
+    if let Some(verdict) = &audited.verdict {
         if verdict.result == "fail" {
             fail += 1;
         } else {
