@@ -246,7 +246,7 @@ const INSTALL_ORDER: &[&str] = &[
 
 /// The group, version and resource of an object: the workload kinds as the API server names
 /// them, any other kind by Kubernetes' plural convention (only compared with the rules).
-fn resource_of(object: &Value) -> (String, String, String) {
+pub fn resource_of(object: &Value) -> (String, String, String) {
     let kind = object["kind"].as_str().unwrap_or_default();
     let api_version = object["apiVersion"].as_str().unwrap_or_default();
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -306,7 +306,8 @@ pub fn install_order(documents: &[Document]) -> Vec<usize> {
     order
 }
 
-fn is_stored(object: &Value) -> bool {
+/// Whether the object is already stored: it has a uid or a creation time (a `kubectl get` dump).
+pub fn is_stored(object: &Value) -> bool {
     let m = &object["metadata"];
     m.get("uid").is_some_and(|v| !v.is_null())
         || m.get("creationTimestamp").is_some_and(|v| !v.is_null())

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod input;
+pub mod policyreport;
 pub mod report;
 pub mod scaffold;
 pub mod scope;
@@ -32,6 +33,8 @@ pub enum Output {
     Json,
     /// JUnit XML, for CI systems: one test case per object.
     Junit,
+    /// The reports Kubewarden's audit scanner would write, as YAML (`--report-kind`).
+    Policyreport,
 }
 
 /// When to colour the text report.
@@ -96,6 +99,9 @@ pub struct Cli {
     /// The report's form.
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
+    /// The report CRDs of `--output policyreport`, as the audit scanner's `--report-kind`.
+    #[arg(long, value_enum, default_value = "openreports")]
+    pub report_kind: policyreport::ReportKind,
     /// Colour in the text report.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: Colour,
@@ -220,6 +226,15 @@ pub fn run(cli: &Cli, module: &Module) -> Result<RunResult> {
         Output::Text => report::text(&report, &header, &outcome, scope.mode, colour),
         Output::Json => report::json(&report, &outcome, scope.mode)? + "\n",
         Output::Junit => report::junit(&report, &outcome, scope.mode, cli.fail_on_mutate),
+        Output::Policyreport => policyreport::yaml(
+            &report,
+            &documents,
+            &module.policy,
+            &scope,
+            &options,
+            cli.policy.as_deref(),
+            cli.report_kind,
+        )?,
     };
     Ok(RunResult {
         output,
