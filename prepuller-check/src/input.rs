@@ -60,39 +60,63 @@ fn fail<T>(message: String) -> Result<T, InputError> {
 
 /// Reads every argument: `-` is standard input, a directory is read for its `*.yaml`, `*.yml`
 /// and `*.json` files (sorted, not recursively), anything else is a file. `max_bytes` bounds the
-/// total text read.
+/// total text read. Every argument must hold at least one object: as `kubectl apply` refuses
+/// "no objects passed to apply", an empty render or a mistyped directory must not pass as a
+/// release the cluster admits.
 pub fn read_all(args: &[String], max_bytes: u64) -> Result<Vec<Document>, InputError> {
     let mut documents = Vec::new();
     let mut budget = max_bytes;
     for arg in args {
-        if arg == "-" {
-            let text = read_limited(std::io::stdin().lock(), "-", &mut budget, max_bytes)?;
-            parse(arg, &text, &mut documents)?;
-            continue;
-        }
-        let path = Path::new(arg);
-        if path.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| InputError(format!("{arg}: cannot read the directory: {e}")))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && p.extension()
-                            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-                })
-                .collect();
-            files.sort();
-            for file in files {
-                let name = file.display().to_string();
-                let text = read_file(&file, &name, &mut budget, max_bytes)?;
-                parse(&name, &text, &mut documents)?;
-            }
-        } else {
-            let text = read_file(path, arg, &mut budget, max_bytes)?;
-            parse(arg, &text, &mut documents)?;
+        let before = documents.len();
+        let what = read_one(arg, &mut budget, max_bytes, &mut documents)?;
+        if documents.len() == before {
+            return fail(format!(
+                "{arg}: no objects passed to check: {what} no Kubernetes object"
+            ));
         }
     }
     Ok(documents)
+}
+
+/// Reads one argument into `documents`; returns how the no-object error names it.
+fn read_one(
+    arg: &str,
+    budget: &mut u64,
+    max_bytes: u64,
+    documents: &mut Vec<Document>,
+) -> Result<&'static str, InputError> {
+    if arg == "-" {
+        let text = read_limited(std::io::stdin().lock(), "-", budget, max_bytes)?;
+        parse(arg, &text, documents)?;
+        return Ok("standard input holds");
+    }
+    let path = Path::new(arg);
+    if !path.is_dir() {
+        let text = read_file(path, arg, budget, max_bytes)?;
+        parse(arg, &text, documents)?;
+        return Ok("the file holds");
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| InputError(format!("{arg}: cannot read the directory: {e}")))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        })
+        .collect();
+    if files.is_empty() {
+        return fail(format!(
+            "{arg}: no objects passed to check: the directory has no *.yaml, *.yml or *.json file"
+        ));
+    }
+    files.sort();
+    for file in files {
+        let name = file.display().to_string();
+        let text = read_file(&file, &name, budget, max_bytes)?;
+        parse(&name, &text, documents)?;
+    }
+    Ok("its *.yaml, *.yml and *.json files hold")
 }
 
 fn read_file(path: &Path, name: &str, budget: &mut u64, max: u64) -> Result<String, InputError> {

@@ -553,3 +553,47 @@ fn the_binary_reads_standard_input_and_exits_2_on_bad_input() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("== DaemonSet jhub/continuous-image-puller [-, document 20: jupyterhub/templates/image-puller/daemonset-continuous.yaml]\n   ACCEPT\n"), "{stdout}");
 }
+
+#[test]
+fn no_objects_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    std::fs::write(at("empty.yaml"), "").unwrap();
+    std::fs::write(at("comments.yaml"), "# nothing rendered\n---\n---\n").unwrap();
+    std::fs::write(
+        at("empty-list.json"),
+        r#"{"apiVersion": "v1", "kind": "List", "items": []}"#,
+    )
+    .unwrap();
+    std::fs::create_dir(at("no-manifests")).unwrap();
+    std::fs::write(at("no-manifests/notes.txt"), "not a manifest").unwrap();
+    std::fs::create_dir(at("empty-manifests")).unwrap();
+    std::fs::write(at("empty-manifests/a.yaml"), "\n").unwrap();
+    let cases = [
+        ("empty.yaml", "the file holds no Kubernetes object"),
+        ("comments.yaml", "the file holds no Kubernetes object"),
+        ("empty-list.json", "the file holds no Kubernetes object"),
+        (
+            "no-manifests",
+            "the directory has no *.yaml, *.yml or *.json file",
+        ),
+        (
+            "empty-manifests",
+            "its *.yaml, *.yml and *.json files hold no Kubernetes object",
+        ),
+    ];
+    for (name, why) in cases {
+        let path = at(name);
+        let (out, exit) = check(&[&path]);
+        assert_eq!(
+            (out.as_str(), exit),
+            (
+                format!("error: {path}: no objects passed to check: {why}\n").as_str(),
+                2
+            )
+        );
+    }
+    // One empty input among good ones is still refused: it is a failed render.
+    let (out, exit) = check(&[&release("z2jh-4.4.0-default"), &at("empty.yaml")]);
+    assert_eq!(exit, 2, "{out}");
+}
