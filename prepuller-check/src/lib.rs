@@ -138,6 +138,7 @@ impl Module {
             })?;
             (bytes, spec.to_owned())
         };
+        ensure_webassembly(&bytes, &label)?;
         let metadata = ModuleMetadata::of_module(&bytes).with_context(|| label.clone())?;
         let policy = Policy::policy_server(&bytes).with_context(|| label.clone())?;
         Ok(Module {
@@ -146,6 +147,15 @@ impl Module {
             label,
         })
     }
+}
+
+/// One line for a file that is no module at all, rather than the WebAssembly reader's
+/// multi-line dump of the bytes it expected and found.
+fn ensure_webassembly(bytes: &[u8], label: &str) -> Result<()> {
+    if !bytes.starts_with(b"\0asm") {
+        bail!("{label}: not a WebAssembly module (it does not start with \\0asm)");
+    }
+    Ok(())
 }
 
 /// What a run produced: the report's text and the exit status.

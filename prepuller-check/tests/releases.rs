@@ -597,3 +597,18 @@ fn no_objects_is_an_error() {
     let (out, exit) = check(&[&release("z2jh-4.4.0-default"), &at("empty.yaml")]);
     assert_eq!(exit, 2, "{out}");
 }
+
+#[test]
+fn a_module_that_is_not_webassembly_is_one_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prepuller-check"))
+        .current_dir(root())
+        .args([&release("z2jh-4.4.0-default"), "--module", "Cargo.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "prepuller-check: error: Cargo.toml: not a WebAssembly module (it does not start with \\0asm)\n"
+    );
+    assert!(out.stdout.is_empty());
+}
