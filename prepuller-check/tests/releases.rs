@@ -133,9 +133,11 @@ fn every_release_with_its_shapes_settings_protect() {
 
 #[test]
 fn every_release_with_the_manifest_in_monitor_mode() {
-    // Monitor mode never fails.
+    // Monitor mode fails only for what the API server refuses whatever the policy answers:
+    // the continuous puller's Pods of chart 4.1.0 and later with custom names.
     for name in RELEASES {
-        check_release(
+        let refused = name.ends_with("custom-sa") && !name.contains("4.0.0");
+        let report = check_release(
             name,
             &[
                 "--policy",
@@ -144,8 +146,14 @@ fn every_release_with_the_manifest_in_monitor_mode() {
                 shape_settings(name),
             ],
             &format!("{name}.monitor.txt"),
-            0,
+            u8::from(refused),
         );
+        let verdict = if refused {
+            "(monitor mode: the policy admits everything, but the API server would refuse something)\n"
+        } else {
+            "(monitor mode: the cluster admits everything)\n"
+        };
+        assert!(report.ends_with(verdict), "{report}");
     }
 }
 
@@ -339,8 +347,23 @@ fn fail_on_mutate_and_write_fixed() {
     );
 }
 
-/// A `kubectl get -o json` dump of a running 4.0.0 release: its workloads as stored.
+/// What `kubectl get pods,serviceaccounts,daemonsets,deployments,statefulsets,jobs,cronjobs,
+/// replicasets -n jhub -o json` prints for a running chart 4.0.0 release installed without the
+/// policy: what `helm install` left (the hooks deleted once they succeeded), the namespace's
+/// `default` ServiceAccount, and the ReplicaSets and Pods the controllers made, every object
+/// as stored.
 fn stored_dump(dir: &Path) -> PathBuf {
+    use serde_json::{Value, json};
+    const KINDS: [&str; 8] = [
+        "Pod",
+        "ServiceAccount",
+        "DaemonSet",
+        "Deployment",
+        "StatefulSet",
+        "Job",
+        "CronJob",
+        "ReplicaSet",
+    ];
     let mut documents = Vec::new();
     prepuller_check::input::parse(
         "r",
@@ -348,25 +371,47 @@ fn stored_dump(dir: &Path) -> PathBuf {
         &mut documents,
     )
     .unwrap();
-    let items: Vec<serde_json::Value> = documents
-        .into_iter()
-        .map(|d| d.object)
-        .filter(|o| {
-            ["DaemonSet", "Deployment", "StatefulSet"].contains(&o["kind"].as_str().unwrap())
-        })
-        .enumerate()
-        .map(|(i, mut o)| {
-            o["metadata"]["namespace"] = "jhub".into();
-            o["metadata"]["uid"] = format!("00000000-0000-4000-8000-{i:012}").into();
-            o["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z".into();
-            o
-        })
+    let mut objects: Vec<Value> = vec![
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}),
+    ];
+    objects.extend(
+        documents
+            .into_iter()
+            .map(|d| d.object)
+            .filter(|o| KINDS.contains(&o["kind"].as_str().unwrap()))
+            .filter(|o| {
+                !o["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("hook-succeeded"))
+            }),
+    );
+    for o in &mut objects {
+        o["metadata"]["namespace"] = "jhub".into();
+    }
+    let mut queue: Vec<Value> = objects
+        .iter()
+        .filter(|o| o["kind"] != "ServiceAccount" && o["spec"]["replicas"] != 0)
+        .cloned()
         .collect();
+    while let Some(parent) = queue.pop() {
+        for mut child in policy_host::chain::children(&parent).unwrap() {
+            if let Some(prefix) = child["metadata"]["generateName"].as_str() {
+                child["metadata"]["name"] = format!("{prefix}x7k2p").into();
+            }
+            queue.push(child.clone());
+            objects.push(child);
+        }
+    }
+    objects.sort_by_key(|o| KINDS.iter().position(|k| o["kind"] == *k));
+    for (i, o) in objects.iter_mut().enumerate() {
+        o["metadata"]["uid"] = format!("00000000-0000-4000-8000-{i:012}").into();
+        o["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z".into();
+    }
     let path = dir.join("dump.json");
     std::fs::write(
         &path,
         serde_json::to_string_pretty(
-            &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}),
+            &json!({"apiVersion": "v1", "kind": "List", "items": objects}),
         )
         .unwrap(),
     )
@@ -381,8 +426,83 @@ fn stored_objects_get_the_audit_and_the_next_update() {
     let (report, exit) = check(&[dump.to_str().unwrap()]);
     let report = report.replace(dump.to_str().unwrap(), "dump.json");
     expect("z2jh-4.0.0-stored.txt", &report);
-    assert_eq!(exit, 0, "{report}");
+    // The continuous puller's next rollout is moved onto a ServiceAccount the dump shows does
+    // not exist: the API server refuses its Pods.
+    assert_eq!(exit, 1, "{report}");
+    assert!(report.contains("   next UPDATE changing the pod template: MUTATE\n      spec.template.spec.serviceAccountName: (unset) -> \"continuous-image-puller\"\n      warning: spec.template.spec.serviceAccountName: changed from unset (runs as \"default\") to \"continuous-image-puller\" (prepuller policy: own ServiceAccount, no API token)\n      -> Pod jhub/continuous-image-puller-: REFUSED by the API server (as system:serviceaccount:kube-system:daemon-set-controller): pods \"continuous-image-puller-\" is forbidden: error looking up service account jhub/continuous-image-puller: serviceaccount \"continuous-image-puller\" not found\n"), "{report}");
     assert!(report.contains("audit (PolicyReport): fail"), "{report}");
+    // Once the ServiceAccount exists, the rollout's Pods are admitted.
+    let (report, exit) = check(&[
+        dump.to_str().unwrap(),
+        "--existing-serviceaccount",
+        "jhub/continuous-image-puller",
+    ]);
+    assert_eq!(exit, 0, "{report}");
+    assert!(report.contains("      -> Pod jhub/continuous-image-puller-: ACCEPT (as system:serviceaccount:kube-system:daemon-set-controller)\n"), "{report}");
+    // Without the ServiceAccounts (`kubectl get` without serviceaccounts) nothing says whether
+    // they exist: the report says so instead of passing silently.
+    let text = std::fs::read_to_string(&dump).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["items"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|o| o["kind"] != "ServiceAccount");
+    let without = dir.path().join("without-serviceaccounts.json");
+    std::fs::write(&without, value.to_string()).unwrap();
+    let (report, exit) = check(&[without.to_str().unwrap()]);
+    assert_eq!(exit, 0, "{report}");
+    assert!(
+        report.contains(&format!(
+            "\nnote: {}\n",
+            prepuller_check::check::SERVICE_ACCOUNTS_UNCHECKED
+        )),
+        "{report}"
+    );
+}
+
+#[test]
+fn without_serviceaccounts_the_report_says_existence_is_not_checked() {
+    // The 4.0.0 release's pullers alone: nothing tells which ServiceAccounts exist.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(release("z2jh-4.0.0-default"))).unwrap();
+    let pullers: Vec<&str> = text
+        .split("\n---\n")
+        .filter(|d| d.contains("\nkind: DaemonSet\n"))
+        .collect();
+    assert_eq!(pullers.len(), 2);
+    let path = dir.path().join("pullers.yaml");
+    std::fs::write(&path, format!("---\n{}\n", pullers.join("\n---\n"))).unwrap();
+    let path_text = path.to_str().unwrap();
+    let (report, exit) = check(&[path_text, "-n", "jhub"]);
+    let report = report.replace(path_text, "pullers.yaml");
+    expect("z2jh-4.0.0-pullers-only.txt", &report);
+    assert_eq!(exit, 0, "{report}");
+    let note = prepuller_check::check::SERVICE_ACCOUNTS_UNCHECKED;
+    assert_eq!(
+        report.lines().nth(1),
+        Some(format!("note: {note}").as_str()),
+        "{report}"
+    );
+    let (json, exit) = check(&[path_text, "-n", "jhub", "--output", "json"]);
+    assert_eq!(exit, 0);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["service_accounts_checked"], false);
+    assert_eq!(value["notes"], serde_json::json!([note]));
+    // Naming one turns the check on: the Pods of both pullers are refused.
+    let (json, exit) = check(&[
+        path_text,
+        "-n",
+        "jhub",
+        "--output",
+        "json",
+        "--existing-serviceaccount",
+        "jhub/hub",
+    ]);
+    assert_eq!(exit, 1);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["service_accounts_checked"], true);
+    assert_eq!(value.get("notes"), None);
+    assert_eq!(value["summary"]["derived_refused"], 2);
 }
 
 #[test]
@@ -552,6 +672,48 @@ fn the_binary_reads_standard_input_and_exits_2_on_bad_input() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("== DaemonSet jhub/continuous-image-puller [-, document 20: jupyterhub/templates/image-puller/daemonset-continuous.yaml]\n   ACCEPT\n"), "{stdout}");
+}
+
+fn input(name: &str) -> String {
+    format!("prepuller-check/tests/inputs/{name}")
+}
+
+#[test]
+fn every_pod_is_refused_when_its_serviceaccount_does_not_exist() {
+    // The ServiceAccount admission plugin looks a Pod's ServiceAccount up before the webhooks
+    // and again after them, for every Pod, not only for those controllers derive.
+    let file = input("debug-pods.yaml");
+    let (report, exit) = check(&[&file, "-n", "jhub"]);
+    expect("debug-pods.txt", &report);
+    assert_eq!(exit, 1, "{report}");
+    assert!(report.contains("   then REFUSED by the API server: pods \"puller-debug\" is forbidden: error looking up service account jhub/hook-image-puller: serviceaccount \"hook-image-puller\" not found\n"), "{report}");
+    assert!(report.contains("== Pod jhub/hub-debug [prepuller-check/tests/inputs/debug-pods.yaml, document 3]\n   REFUSED by the API server before the webhooks: pods \"hub-debug\" is forbidden: error looking up service account jhub/hub-debug: serviceaccount \"hub-debug\" not found\n"), "{report}");
+    assert!(report.contains("summary: 4 objects: 2 accepted, 1 mutated, 0 rejected, 0 not sent, 2 refused by the API server; 0 derived objects admitted, 0 refused (the cluster would refuse something)\n"), "{report}");
+    // With both ServiceAccounts in the cluster, everything is admitted.
+    let (report, exit) = check(&[
+        &file,
+        "-n",
+        "jhub",
+        "--existing-serviceaccount",
+        "jhub/hook-image-puller",
+        "--existing-serviceaccount",
+        "jhub/hub-debug",
+    ]);
+    assert_eq!(exit, 0, "{report}");
+    assert!(report.contains("summary: 4 objects: 3 accepted, 1 mutated, 0 rejected, 0 not sent; 0 derived objects admitted, 0 refused (the cluster would admit everything)\n"), "{report}");
+    // JSON and JUnit say the same.
+    let (json, _) = check(&[&file, "-n", "jhub", "--output", "json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["summary"]["refused_by_api_server"], 2);
+    assert_eq!(value["objects"][1]["admission"]["decision"], "mutate");
+    assert_eq!(
+        value["objects"][1]["refused_by_api_server"],
+        "pods \"puller-debug\" is forbidden: error looking up service account jhub/hook-image-puller: serviceaccount \"hook-image-puller\" not found"
+    );
+    assert_eq!(value["objects"][2]["admission"]["decision"], "not-sent");
+    let (junit, _) = check(&[&file, "-n", "jhub", "--output", "junit"]);
+    assert!(junit.contains("failures=\"2\""), "{junit}");
+    assert!(junit.contains("<failure message=\"REFUSED by the API server\">refused by the API server: pods &quot;hub-debug&quot; is forbidden"), "{junit}");
 }
 
 #[test]
