@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use policy_host::chain::{children, controller_user, gvr, service_account_plugin};
+use policy_host::chain::{INJECTED, children, controller_user, gvr, service_account_plugin};
 use policy_host::{AdmissionResponse, ContextAwareAccess, Fixtures, Host, Policy};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -149,9 +149,10 @@ pub struct ObjectReport {
     /// The Zero to JupyterHub values that would make it compliant without the policy.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub helm_values: Vec<String>,
-    /// The object as admitted (after the patch), for `--write-fixed`.
+    /// For `--write-fixed`: the input document with the policy's changes and nothing else, when
+    /// the policy changed it.
     #[serde(skip)]
-    pub admitted: Option<Value>,
+    pub fixed: Option<Value>,
 }
 
 impl ObjectReport {
@@ -567,7 +568,7 @@ impl<'a> Checker<'a> {
             audit: None,
             next_update: None,
             helm_values: Vec::new(),
-            admitted: Some(object.clone()),
+            fixed: None,
         };
         let host = self.host(&accounts.known)?;
         let stored = stored_input && (self.options.as_audit || is_stored(&object));
@@ -598,7 +599,6 @@ impl<'a> Checker<'a> {
         }
         let (admission, admitted) =
             self.admit(&host, &object, None, "CREATE", Some(&self.options.user))?;
-        report.admitted = admitted.clone().or(Some(object.clone()));
         if admission.would.unwrap_or(admission.decision) != Decision::Accept {
             report.helm_values = self.helm_values(&host, &object)?;
         }
@@ -615,6 +615,9 @@ impl<'a> Checker<'a> {
             } else {
                 report.derived = self.derive(&host, admitted, accounts)?;
             }
+        }
+        if let (Some(admitted), Decision::Mutate) = (&admitted, report.admission.decision) {
+            report.fixed = Some(as_written(&document.object, &object, admitted));
         }
         Ok(report)
     }
@@ -899,6 +902,68 @@ fn pod_spec_is_well_formed(pod: &Value) -> bool {
                         .all(|c| c["volumeMounts"].is_null() || c["volumeMounts"].is_array())
                 })
         })
+}
+
+/// The input document with the policy's changes and nothing else: `admitted` without what the
+/// API server added before the webhook (`sent`): the namespace of a document that had none,
+/// and on a Pod the ServiceAccount plugin's defaults and token volume. A manifest written with
+/// `-n jhub` baked in would be refused by `kubectl apply -n other` and pinned to that namespace
+/// by GitOps tools.
+fn as_written(original: &Value, sent: &Value, admitted: &Value) -> Value {
+    let mut out = admitted.clone();
+    if original["metadata"].get("namespace").is_none()
+        && let Some(metadata) = out["metadata"].as_object_mut()
+    {
+        metadata.remove("namespace");
+    }
+    if out["kind"] != "Pod" {
+        return out;
+    }
+    let Some(spec) = out["spec"].as_object_mut() else {
+        return out;
+    };
+    if original["spec"].get("serviceAccountName").is_none()
+        && spec.get("serviceAccountName") == sent["spec"].get("serviceAccountName")
+    {
+        spec.remove("serviceAccountName");
+    }
+    // The deprecated field, which the API server fills in from serviceAccountName.
+    if original["spec"].get("serviceAccount").is_none()
+        && (spec.get("serviceAccount") == sent["spec"].get("serviceAccount")
+            || spec.get("serviceAccount") == spec.get("serviceAccountName"))
+    {
+        spec.remove("serviceAccount");
+    }
+    let injected = |v: &Value| v["name"] == INJECTED;
+    let had_injected = original["spec"]["volumes"]
+        .as_array()
+        .is_some_and(|v| v.iter().any(injected));
+    if had_injected {
+        return out;
+    }
+    if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
+        volumes.retain(|v| !injected(v));
+        if volumes.is_empty() && original["spec"].get("volumes").is_none() {
+            spec.remove("volumes");
+        }
+    }
+    for list in ["initContainers", "containers"] {
+        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+            continue;
+        };
+        for (i, container) in containers.iter_mut().enumerate() {
+            let Some(container) = container.as_object_mut() else {
+                continue;
+            };
+            if let Some(Value::Array(mounts)) = container.get_mut("volumeMounts") {
+                mounts.retain(|m| !injected(m));
+                if mounts.is_empty() && original["spec"][list][i].get("volumeMounts").is_none() {
+                    container.remove("volumeMounts");
+                }
+            }
+        }
+    }
+    out
 }
 
 fn not_sent() -> Admission {

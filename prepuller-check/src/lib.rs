@@ -243,40 +243,106 @@ fn load_scope(cli: &Cli, module: &Module) -> Result<Scope> {
     Ok(scope)
 }
 
-/// `--write-fixed`: each input file's documents, as admitted, under its own name in `dir`.
+/// `--write-fixed`: each input file's documents, with the policy's changes and nothing else,
+/// under its own name in `dir` (JSON as YAML, standard input as `stdin.yaml`). Inputs of the
+/// same name from different folders keep as much of their path as tells them apart.
 fn write_fixed(dir: &Path, documents: &[input::Document], report: &check::Report) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let mut files: Vec<(String, String)> = Vec::new();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    let names = fixed_names(documents)?;
     for (document, object) in documents.iter().zip(&report.objects) {
-        let name = if document.file == "-" {
-            "stdin.yaml".to_owned()
-        } else {
-            let base = Path::new(&document.file)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "input.yaml".into());
-            match base.rsplit_once('.') {
-                Some((stem, "json")) => format!("{stem}.yaml"),
-                _ => base,
-            }
-        };
-        let value = match (&object.admitted, object.admission.decision) {
-            (Some(admitted), check::Decision::Mutate) => admitted,
-            _ => &document.object,
-        };
+        let name = &names[&document.file];
+        let value = object.fixed.as_ref().unwrap_or(&document.object);
         let mut text = String::from("---\n");
         if let Some(source) = &document.source {
             text.push_str(&format!("# Source: {source}\n"));
         }
         text.push_str(&serde_norway::to_string(value)?);
-        match files.iter_mut().find(|(n, _)| *n == name) {
+        match files.iter_mut().find(|(n, _)| n == name) {
             Some((_, body)) => body.push_str(&text),
-            None => files.push((name, text)),
+            None => files.push((name.clone(), text)),
         }
     }
     for (name, body) in files {
         let path = dir.join(&name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create", parent.display()))?;
+        }
         std::fs::write(&path, body).with_context(|| format!("{}: cannot write", path.display()))?;
     }
     Ok(())
+}
+
+/// The file each input is written to under `--write-fixed`'s directory: its name (`.json` as
+/// `.yaml`, `-` as `stdin.yaml`), with as many of its folders as it takes for no two inputs to
+/// share a file.
+fn fixed_names(
+    documents: &[input::Document],
+) -> Result<std::collections::BTreeMap<String, PathBuf>> {
+    use std::path::Component;
+    let mut inputs: Vec<&str> = Vec::new();
+    for d in documents {
+        if !inputs.contains(&d.file.as_str()) {
+            inputs.push(&d.file);
+        }
+    }
+    // Each input's path components, its file name last, as written under the directory.
+    let parts: Vec<Vec<String>> = inputs
+        .iter()
+        .map(|file| {
+            if *file == "-" {
+                return vec!["stdin.yaml".to_owned()];
+            }
+            let mut parts: Vec<String> = Path::new(file)
+                .components()
+                .filter_map(|c| match c {
+                    Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+                    _ => None,
+                })
+                .collect();
+            match parts.last_mut() {
+                Some(last) => {
+                    if let Some(stem) = last.strip_suffix(".json") {
+                        *last = format!("{stem}.yaml");
+                    }
+                }
+                None => parts.push("input.yaml".to_owned()),
+            }
+            parts
+        })
+        .collect();
+    let suffix = |parts: &[String], n: usize| parts[parts.len().saturating_sub(n)..].to_vec();
+    let mut depth = vec![1; inputs.len()];
+    loop {
+        let names: Vec<Vec<String>> = parts
+            .iter()
+            .zip(&depth)
+            .map(|(p, n)| suffix(p, *n))
+            .collect();
+        let mut grew = false;
+        for i in 0..inputs.len() {
+            let clash = (0..inputs.len()).any(|j| j != i && names[j] == names[i]);
+            if clash && depth[i] < parts[i].len() {
+                depth[i] += 1;
+                grew = true;
+            }
+        }
+        if !grew {
+            for i in 0..inputs.len() {
+                if let Some(j) = (0..inputs.len()).find(|j| *j != i && names[*j] == names[i]) {
+                    bail!(
+                        "--write-fixed: {} and {} would both be written to {}: rename one",
+                        inputs[i],
+                        inputs[j],
+                        names[i].join("/")
+                    );
+                }
+            }
+            return Ok(inputs
+                .iter()
+                .zip(names)
+                .map(|(file, name)| (file.to_string(), name.iter().collect()))
+                .collect());
+        }
+    }
 }

@@ -774,3 +774,119 @@ fn a_module_that_is_not_webassembly_is_one_line() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn write_fixed_changes_nothing_but_what_the_policy_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fixed");
+    let out_text = out.to_str().unwrap().to_owned();
+    // The same file name in two folders, and Pods created directly.
+    for folder in ["staging", "prod"] {
+        std::fs::create_dir(dir.path().join(folder)).unwrap();
+        std::fs::copy(
+            root().join(release("z2jh-4.0.0-default")),
+            dir.path().join(folder).join("release.yaml"),
+        )
+        .unwrap();
+    }
+    let staging = dir.path().join("staging/release.yaml");
+    let prod = dir.path().join("prod/release.yaml");
+    let pods = input("debug-pods.yaml");
+    let (report, exit) = check(&[
+        staging.to_str().unwrap(),
+        prod.to_str().unwrap(),
+        &pods,
+        "-n",
+        "jhub",
+        "--existing-serviceaccount",
+        "jhub/hook-image-puller",
+        "--existing-serviceaccount",
+        "jhub/continuous-image-puller",
+        "--existing-serviceaccount",
+        "jhub/hub-debug",
+        "--write-fixed",
+        &out_text,
+    ]);
+    assert_eq!(exit, 0, "{report}");
+    let mut written: Vec<String> = walk(&out)
+        .iter()
+        .map(|p| p.strip_prefix(&out).unwrap().to_str().unwrap().to_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "debug-pods.yaml",
+            "prod/release.yaml",
+            "staging/release.yaml"
+        ]
+    );
+    // Every document as it was, but for the policy's changes: no namespace added.
+    let read = |path: &Path| {
+        let mut documents = Vec::new();
+        let text = std::fs::read_to_string(path).unwrap();
+        prepuller_check::input::parse("x", &text, &mut documents).unwrap();
+        documents
+    };
+    for (input, fixed) in [
+        (staging.clone(), out.join("staging/release.yaml")),
+        (prod.clone(), out.join("prod/release.yaml")),
+        (root().join(&pods), out.join("debug-pods.yaml")),
+    ] {
+        let (before, after) = (read(&input), read(&fixed));
+        assert_eq!(before.len(), after.len());
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(b.source, a.source);
+            let patch = json_patch::diff(&b.object, &a.object);
+            let changed: Vec<String> = patch.0.iter().map(|op| op.path().to_string()).collect();
+            let name = b.object["metadata"]["name"].as_str().unwrap();
+            let expected: &[&str] = match name {
+                "hook-image-puller" | "continuous-image-puller"
+                    if b.object["kind"] == "DaemonSet" =>
+                {
+                    &["/spec/template/spec/serviceAccountName"]
+                }
+                "puller-debug" => &[
+                    "/spec/automountServiceAccountToken",
+                    "/spec/serviceAccountName",
+                ],
+                _ => &[],
+            };
+            assert_eq!(changed, expected, "{name}: {patch:?}");
+        }
+    }
+    let fixed_pod = &read(&out.join("debug-pods.yaml"))[1].object;
+    assert_eq!(fixed_pod["spec"]["serviceAccountName"], "hook-image-puller");
+    // The fixed manifests need no mutation any more.
+    let (report, exit) = check(&[
+        out.join("prod/release.yaml").to_str().unwrap(),
+        out.join("debug-pods.yaml").to_str().unwrap(),
+        "-n",
+        "jhub",
+        "--fail-on-mutate",
+        "--existing-serviceaccount",
+        "jhub/hook-image-puller",
+        "--existing-serviceaccount",
+        "jhub/continuous-image-puller",
+        "--existing-serviceaccount",
+        "jhub/hub-debug",
+    ]);
+    assert_eq!(exit, 0, "{report}");
+    assert!(
+        report.contains("32 objects: 14 accepted, 0 mutated, 0 rejected, 18 not sent"),
+        "{report}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
