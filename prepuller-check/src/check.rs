@@ -146,9 +146,10 @@ pub struct ObjectReport {
     /// For a stored object with a pod template: the next UPDATE that changes the template.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_update: Option<NextUpdate>,
-    /// The Zero to JupyterHub values that would make it compliant without the policy.
+    /// What to change so that the release needs no change by the policy and nothing is refused
+    /// (advice.rs): chart values for the objects Zero to JupyterHub renders, fitting its version.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub helm_values: Vec<String>,
+    pub advice: Vec<String>,
     /// For `--write-fixed`: the input document with the policy's changes and nothing else, when
     /// the policy changed it.
     #[serde(skip)]
@@ -486,7 +487,7 @@ impl<'a> Checker<'a> {
         for index in order {
             let document = &documents[index];
             let report = self
-                .check_one(document, &accounts, stored_input)
+                .check_one(document, &accounts, &input_accounts, stored_input)
                 .with_context(|| document.location())?;
             if let Some(sa) = self.service_account_of(document) {
                 accounts.known.insert(sa);
@@ -545,6 +546,7 @@ impl<'a> Checker<'a> {
         &self,
         document: &Document,
         accounts: &Accounts,
+        input_accounts: &BTreeSet<(String, String)>,
         stored_input: bool,
     ) -> Result<ObjectReport> {
         let mut object = document.object.clone();
@@ -567,12 +569,13 @@ impl<'a> Checker<'a> {
             derived: Vec::new(),
             audit: None,
             next_update: None,
-            helm_values: Vec::new(),
+            advice: Vec::new(),
             fixed: None,
         };
         let host = self.host(&accounts.known)?;
         let stored = stored_input && (self.options.as_audit || is_stored(&object));
         let pod = object["kind"] == "Pod" && object["apiVersion"] == "v1";
+        let mut missing = Vec::new();
         if pod && !stored {
             // Every Pod CREATE goes through the ServiceAccount admission plugin before the
             // webhooks, as the Pods controllers derive do.
@@ -588,8 +591,18 @@ impl<'a> Checker<'a> {
                     spec.retain(|key, value| !(value.is_null() && absent.contains(&key.as_str())));
                 }
             }
-            if let Some((_, why)) = accounts.refusal(&object) {
+            if let Some((account, why)) = accounts.refusal(&object) {
                 report.refused_by_api_server = Some(why);
+                missing.push(account);
+                report.advice = self.advice(
+                    &host,
+                    &object,
+                    document,
+                    &report,
+                    &missing,
+                    accounts,
+                    input_accounts,
+                )?;
                 return Ok(report);
             }
         }
@@ -599,9 +612,6 @@ impl<'a> Checker<'a> {
         }
         let (admission, admitted) =
             self.admit(&host, &object, None, "CREATE", Some(&self.options.user))?;
-        if admission.would.unwrap_or(admission.decision) != Decision::Accept {
-            report.helm_values = self.helm_values(&host, &object)?;
-        }
         report.admission = admission;
         if stored {
             report.audit = Some(self.audit(&host, &object)?);
@@ -609,8 +619,9 @@ impl<'a> Checker<'a> {
         } else if let Some(admitted) = &admitted {
             if pod {
                 // The plugin looks the ServiceAccount up again after the webhooks.
-                if let Some((_, why)) = accounts.refusal(admitted) {
+                if let Some((account, why)) = accounts.refusal(admitted) {
                     report.refused_by_api_server = Some(why);
+                    missing.push(account);
                 }
             } else {
                 report.derived = self.derive(&host, admitted, accounts)?;
@@ -619,7 +630,71 @@ impl<'a> Checker<'a> {
         if let (Some(admitted), Decision::Mutate) = (&admitted, report.admission.decision) {
             report.fixed = Some(as_written(&document.object, &object, admitted));
         }
+        missing.extend(
+            report
+                .all_derived()
+                .filter_map(|d| d.missing_service_account.clone()),
+        );
+        report.advice = self.advice(
+            &host,
+            &object,
+            document,
+            &report,
+            &missing,
+            accounts,
+            input_accounts,
+        )?;
         Ok(report)
+    }
+
+    /// The advice for one object (advice.rs), from what the policy wants of it: its patch (which
+    /// monitor mode drops and a non-mutating policy refuses, but which says what it wants), or
+    /// for a rejection without one, the patch the module makes in mode mutate.
+    #[allow(clippy::too_many_arguments)]
+    fn advice(
+        &self,
+        host: &Host<Fixtures>,
+        sent: &Value,
+        document: &Document,
+        report: &ObjectReport,
+        missing: &[String],
+        accounts: &Accounts,
+        input_accounts: &BTreeSet<(String, String)>,
+    ) -> Result<Vec<String>> {
+        let decision = report.admission.would.unwrap_or(report.admission.decision);
+        if decision == Decision::Accept && missing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let patch = match (&report.admission.patch, decision) {
+            (Some(patch), _) => Some(serde_json::from_value::<json_patch::Patch>(patch.clone())?),
+            (None, Decision::Reject) if self.scope.settings.is_object() => {
+                let mut settings = self.scope.settings.clone();
+                settings["mode"] = json!("mutate");
+                settings["requireExistingServiceAccounts"] = json!(false);
+                let user = Some(self.options.user.as_str());
+                self.evaluate_with(host, sent, None, "CREATE", user, false, &settings)?
+                    .decoded_patch()?
+            }
+            _ => None,
+        };
+        let wanted = match patch {
+            Some(patch) => {
+                let mut wanted = sent.clone();
+                json_patch::patch(&mut wanted, &patch).context("the patch does not apply")?;
+                Some(runs_as(pod_spec(&wanted)).to_owned())
+            }
+            None => None,
+        }
+        .filter(|w| w != runs_as(pod_spec(sent)));
+        Ok(crate::advice::advise(&crate::advice::Case {
+            object: sent,
+            source: document.source.as_deref(),
+            decision,
+            wanted: wanted.as_deref(),
+            missing,
+            known: &accounts.known,
+            input: input_accounts,
+        }))
     }
 
     fn not_sent_reason(&self, object: &Value, operation: &str) -> Result<Option<String>> {
@@ -697,6 +772,22 @@ impl<'a> Checker<'a> {
         user: Option<&str>,
         audit: bool,
     ) -> Result<AdmissionResponse> {
+        let settings = &self.scope.settings;
+        self.evaluate_with(host, object, old, operation, user, audit, settings)
+    }
+
+    /// [`Checker::evaluate`] with other settings.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_with(
+        &self,
+        host: &Host<Fixtures>,
+        object: &Value,
+        old: Option<&Value>,
+        operation: &str,
+        user: Option<&str>,
+        audit: bool,
+        settings: &Value,
+    ) -> Result<AdmissionResponse> {
         let kind = object["kind"].as_str().unwrap_or_default();
         let (group, version, resource) = resource_of(object);
         let mut request = json!({
@@ -724,8 +815,7 @@ impl<'a> Checker<'a> {
         if let Some(old) = old {
             request["oldObject"] = old.clone();
         }
-        self.policy
-            .evaluate_with_host(&request, &self.scope.settings, host)
+        self.policy.evaluate_with_host(&request, settings, host)
     }
 
     /// The audit scanner's request (a CREATE without a user), answered without
@@ -743,31 +833,6 @@ impl<'a> Checker<'a> {
                 message: response.message().map(str::to_owned),
             }
         })
-    }
-
-    /// What an audit-style evaluation (no user, so fixable violations are listed with their
-    /// fix) says to change in Zero to JupyterHub's values.
-    fn helm_values(&self, host: &Host<Fixtures>, object: &Value) -> Result<Vec<String>> {
-        let response = self.evaluate(host, object, None, "CREATE", None, true)?;
-        let mut out = Vec::new();
-        let texts = response
-            .message()
-            .into_iter()
-            .map(str::to_owned)
-            .chain(response.warnings.clone().unwrap_or_default());
-        for text in texts {
-            let mut rest = text.as_str();
-            while let Some(at) = rest.find("Zero to JupyterHub: ") {
-                let tail = &rest[at + "Zero to JupyterHub: ".len()..];
-                let end = tail.find([';', ')']).unwrap_or(tail.len());
-                let value = tail[..end].trim().to_owned();
-                if !out.contains(&value) {
-                    out.push(value);
-                }
-                rest = &tail[end..];
-            }
-        }
-        Ok(out)
     }
 
     /// The next UPDATE that changes the pod template (what `kubectl rollout restart` sends), and

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod advice;
 pub mod check;
 pub mod input;
 pub mod report;

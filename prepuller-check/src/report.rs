@@ -254,22 +254,12 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode, colour
             let _ = writeln!(out, "   ({reason}) {}", names.join(", "));
         }
     }
-    let mut values: Vec<(String, Vec<String>)> = Vec::new();
-    for o in &report.objects {
-        for v in &o.helm_values {
-            match values.iter_mut().find(|(value, _)| value == v) {
-                Some((_, objects)) => objects.push(o.title()),
-                None => values.push((v.clone(), vec![o.title()])),
+    if report.objects.iter().any(|o| !o.advice.is_empty()) {
+        let _ = writeln!(out, "What to change:");
+        for o in &report.objects {
+            for advice in &o.advice {
+                let _ = writeln!(out, "   {}: {advice}", o.title());
             }
-        }
-    }
-    if !values.is_empty() {
-        let _ = writeln!(
-            out,
-            "Helm values that make the release compliant without the policy:"
-        );
-        for (value, objects) in values {
-            let _ = writeln!(out, "   {value} (for {})", objects.join(", "));
         }
     }
     let _ = writeln!(out, "summary: {}", summary_line(outcome, mode));

@@ -761,21 +761,6 @@ fn no_objects_is_an_error() {
 }
 
 #[test]
-fn a_module_that_is_not_webassembly_is_one_line() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prepuller-check"))
-        .current_dir(root())
-        .args([&release("z2jh-4.4.0-default"), "--module", "Cargo.toml"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "prepuller-check: error: Cargo.toml: not a WebAssembly module (it does not start with \\0asm)\n"
-    );
-    assert!(out.stdout.is_empty());
-}
-
-#[test]
 fn write_fixed_changes_nothing_but_what_the_policy_changed() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("fixed");
@@ -889,4 +874,98 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn a_module_that_is_not_webassembly_is_one_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prepuller-check"))
+        .current_dir(root())
+        .args([&release("z2jh-4.4.0-default"), "--module", "Cargo.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "prepuller-check: error: Cargo.toml: not a WebAssembly module (it does not start with \\0asm)\n"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn the_charts_own_naming_of_the_continuous_pullers_serviceaccount_is_explained() {
+    // Chart 4.1.0 and later name the continuous puller's ServiceAccount after the DaemonSet,
+    // not after prePuller.continuous.serviceAccount.name, which the DaemonSet runs as.
+    for name in ["z2jh-4.1.0-custom-sa", "z2jh-4.4.0-custom-sa"] {
+        let version = &name[5..10];
+        let report = check_release(
+            name,
+            &["--settings-json", shape_settings(name)],
+            &format!("{name}.protect.txt"),
+            1,
+        );
+        let advice = format!(
+            "What to change:\n   DaemonSet jhub/continuous-image-puller: chart jupyterhub-{version} names the continuous image puller's ServiceAccount after the DaemonSet (\"continuous-image-puller\"), not after prePuller.continuous.serviceAccount.name (\"jhub-continuous-puller\"), which the DaemonSet runs as: the release never creates \"jhub-continuous-puller\", so the API server refuses the puller's Pods. Set prePuller.continuous.serviceAccount.name=continuous-image-puller (and continuousPuller.serviceAccountName: continuous-image-puller in the policy settings), or create ServiceAccount \"jhub-continuous-puller\" yourself (kubectl create serviceaccount jhub-continuous-puller -n jhub), or, when the cluster already has it, name it with --existing-serviceaccount jhub/jhub-continuous-puller\nsummary: "
+        );
+        assert!(report.contains(&advice), "{report}");
+        // The third way out works.
+        let (report, exit) = check(&[
+            &release(name),
+            "-n",
+            "jhub",
+            "--settings-json",
+            shape_settings(name),
+            "--existing-serviceaccount",
+            "jhub/jhub-continuous-puller",
+        ]);
+        assert_eq!(exit, 0, "{report}");
+        assert!(!report.contains("What to change:"), "{report}");
+    }
+}
+
+#[test]
+fn chart_values_are_advised_only_for_what_the_chart_rendered() {
+    // The 4.4.0 release with two CronJobs labelled as the continuous puller beside it.
+    let (report, exit) = check(&[
+        &release("z2jh-4.4.0-default"),
+        &input("user-cronjob.yaml"),
+        "-n",
+        "jhub",
+    ]);
+    assert_eq!(exit, 0, "{report}");
+    let advice = &report[report.find("What to change:\n").expect("advice")..];
+    assert_eq!(
+        advice,
+        "What to change:\n   CronJob jhub/refresh-images: not rendered by the Zero to JupyterHub chart as one of its image pullers or its awaiter, so no chart value applies: make the changes above in its own manifest (--write-fixed writes them); if it is no image puller, give its Pods labels that no role's selector in the policy settings matches\n   CronJob jhub/refresh-images-by-hand: not rendered by the Zero to JupyterHub chart as one of its image pullers or its awaiter, so no chart value applies: make the changes above in its own manifest (--write-fixed writes them); if it is no image puller, give its Pods labels that no role's selector in the policy settings matches\nsummary: 32 objects: 12 accepted, 2 mutated, 0 rejected, 18 not sent; 14 derived objects admitted, 0 refused (the cluster would admit everything)\n"
+    );
+}
+
+#[test]
+fn the_advice_fits_the_charts_version() {
+    // Chart 4.0.0 has neither puller ServiceAccount value (its values schema refuses them):
+    // upgrade, or create the ServiceAccounts. This is `make run-examples`' last report.
+    let report = check_release(
+        "z2jh-4.0.0-default",
+        &[],
+        "z2jh-4.0.0-default.protect.txt",
+        1,
+    );
+    let advice = &report[report.find("What to change:\n").expect("advice")..];
+    assert_eq!(
+        advice,
+        "What to change:\n   DaemonSet jhub/continuous-image-puller: chart jupyterhub-4.0.0 has no value for the continuous image puller's ServiceAccount (prePuller.continuous.serviceAccount arrives in chart 4.1.0, and the values schema of earlier charts refuses it): upgrade the chart to 4.1.0 or later, which creates ServiceAccount \"continuous-image-puller\" and runs the puller as it; or create ServiceAccount \"continuous-image-puller\" (kubectl create serviceaccount continuous-image-puller -n jhub), onto which the policy (mode: mutate) moves the puller\n   DaemonSet jhub/hook-image-puller: chart jupyterhub-4.0.0 has no value for the hook image puller's ServiceAccount (prePuller.hook.serviceAccountImagePuller arrives in chart 4.1.0, and the values schema of earlier charts refuses it): upgrade the chart to 4.1.0 or later, which creates ServiceAccount \"hook-image-puller\" and runs the puller as it; or create ServiceAccount \"hook-image-puller\" (kubectl create serviceaccount hook-image-puller -n jhub), onto which the policy (mode: mutate) moves the puller\nsummary: 28 objects: 8 accepted, 2 mutated, 0 rejected, 18 not sent; 8 derived objects admitted, 2 refused (the cluster would refuse something)\n"
+    );
+    assert!(!report.contains(".create=true"), "{report}");
+    // Chart 4.4.0 with the default names checked against a fullnameOverride release: the chart
+    // runs the pullers as their own ServiceAccounts, the settings name others.
+    let report = check_release(
+        "z2jh-4.4.0-fullnameoverride",
+        &[],
+        "z2jh-4.4.0-fullnameoverride.wrong-settings-mutate.txt",
+        1,
+    );
+    let advice = &report[report.find("What to change:\n").expect("advice")..];
+    assert_eq!(
+        advice,
+        "What to change:\n   DaemonSet jhub/myhub-continuous-image-puller: chart jupyterhub-4.4.0 runs the continuous image puller as ServiceAccount \"myhub-continuous-image-puller\", which the release creates, the policy settings expect \"continuous-image-puller\": set continuousPuller.serviceAccountName: myhub-continuous-image-puller in them\n   DaemonSet jhub/myhub-hook-image-puller: chart jupyterhub-4.4.0 runs the hook image puller as ServiceAccount \"myhub-hook-image-puller\", which the release creates, the policy settings expect \"hook-image-puller\": set hookPuller.serviceAccountName: myhub-hook-image-puller in them, or prePuller.hook.serviceAccountImagePuller.name=hook-image-puller (the chart then creates it and runs the hook image puller as it)\n   Job jhub/myhub-hook-image-awaiter: chart jupyterhub-4.4.0 runs the hook image awaiter as ServiceAccount \"myhub-hook-image-awaiter\", which the release creates, the policy settings expect \"hook-image-awaiter\": set awaiter.serviceAccountName: myhub-hook-image-awaiter in them, or prePuller.hook.serviceAccount.name=hook-image-awaiter (the chart then creates it and runs the hook image awaiter as it)\nsummary: 30 objects: 9 accepted, 3 mutated, 0 rejected, 18 not sent; 7 derived objects admitted, 3 refused (the cluster would refuse something)\n"
+    );
 }
