@@ -29,6 +29,9 @@ pub struct Document {
     pub source: Option<String>,
     /// The object.
     pub object: Value,
+    /// For a YAML document that is not a `List`: its text, from its `---` line, so that
+    /// `--write-fixed` writes what the policy did not change as it was written.
+    pub text: Option<String>,
 }
 
 impl Document {
@@ -163,12 +166,12 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>) -> Result<(), Inpu
             let value = value.map_err(|e| {
                 InputError(format!("{file}, document {}: not valid JSON: {e}", i + 1))
             })?;
-            add(file, i + 1, None, value, out)?;
+            add(file, i + 1, None, None, value, out)?;
         }
         return Ok(());
     }
     let mut number = 0;
-    for chunk in split_documents(text) {
+    for (chunk, after_marker) in split_documents(text) {
         number += 1;
         let source = chunk
             .lines()
@@ -182,28 +185,37 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>) -> Result<(), Inpu
         if value.is_null() {
             continue;
         }
-        add(file, number, source, value, out)?;
+        let mut text = String::from(if after_marker { "---" } else { "---\n" });
+        text.push_str(chunk);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        add(file, number, source, Some(text), value, out)?;
     }
     Ok(())
 }
 
-fn split_documents(text: &str) -> Vec<&str> {
+/// The documents' texts, each with whether a `---` line (whose rest it starts with) opened it.
+fn split_documents(text: &str) -> Vec<(&str, bool)> {
     let mut chunks = Vec::new();
     let mut start = 0;
+    let mut opened = false;
     let mut at = 0;
     for line in text.split_inclusive('\n') {
         let bare = line.trim_end();
         let marker = bare == "---" || bare.starts_with("--- ") || bare == "...";
         if marker {
-            chunks.push(&text[start..at]);
+            chunks.push((&text[start..at], opened));
+            opened = bare != "...";
             start = at + if bare == "..." { line.len() } else { 3 };
         }
         at += line.len();
     }
-    chunks.push(&text[start..]);
+    chunks.push((&text[start..], opened));
     // The text before a leading `---` is a document only if it holds something.
     if chunks.len() > 1
         && chunks[0]
+            .0
             .lines()
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
@@ -216,6 +228,7 @@ fn add(
     file: &str,
     document: usize,
     source: Option<String>,
+    text: Option<String>,
     value: Value,
     out: &mut Vec<Document>,
 ) -> Result<(), InputError> {
@@ -225,6 +238,7 @@ fn add(
         item: None,
         source,
         object: Value::Null,
+        text: None,
     };
     let Value::Object(map) = &value else {
         return fail(format!(
@@ -278,6 +292,7 @@ fn add(
         out,
         Document {
             object: value,
+            text,
             ..here
         },
     )

@@ -252,12 +252,14 @@ fn write_fixed(dir: &Path, documents: &[input::Document], report: &check::Report
     let names = fixed_names(documents)?;
     for (document, object) in documents.iter().zip(&report.objects) {
         let name = &names[&document.file];
-        let value = object.fixed.as_ref().unwrap_or(&document.object);
-        let mut text = String::from("---\n");
-        if let Some(source) = &document.source {
-            text.push_str(&format!("# Source: {source}\n"));
-        }
-        text.push_str(&serde_norway::to_string(value)?);
+        let text = match (&document.text, &object.fixed) {
+            (Some(text), None) => text.clone(),
+            (Some(text), Some(fixed)) => match edited(text, &document.object, fixed) {
+                Some(edited) => edited,
+                None => as_yaml(document, fixed)?,
+            },
+            (None, fixed) => as_yaml(document, fixed.as_ref().unwrap_or(&document.object))?,
+        };
         match files.iter_mut().find(|(n, _)| n == name) {
             Some((_, body)) => body.push_str(&text),
             None => files.push((name.clone(), text)),
@@ -272,6 +274,97 @@ fn write_fixed(dir: &Path, documents: &[input::Document], report: &check::Report
         std::fs::write(&path, body).with_context(|| format!("{}: cannot write", path.display()))?;
     }
     Ok(())
+}
+
+/// A document written anew: its `# Source:` and the object as YAML (keys in alphabetical
+/// order), for JSON input and what [`edited`] cannot edit.
+fn as_yaml(document: &input::Document, object: &Value) -> Result<String> {
+    let mut text = String::from("---\n");
+    if let Some(source) = &document.source {
+        text.push_str(&format!("# Source: {source}\n"));
+    }
+    text.push_str(&serde_norway::to_string(object)?);
+    Ok(text)
+}
+
+/// A YAML document with the policy's changes made in place: its leading comments kept, its
+/// keys in their order; `None` when that cannot give exactly `fixed` (tags, keys that are not
+/// strings), for [`as_yaml`] to write it anew.
+fn edited(text: &str, original: &Value, fixed: &Value) -> Option<String> {
+    use json_patch::PatchOperation as Op;
+    use serde_norway::Value as Yaml;
+    let body_at = text
+        .split_inclusive('\n')
+        .take_while(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#') || l == "---"
+        })
+        .map(str::len)
+        .sum::<usize>();
+    let mut yaml: Yaml = serde_norway::from_str(text.get(3..)?).ok()?;
+    for op in json_patch::diff(original, fixed).0 {
+        let (path, value) = match &op {
+            Op::Add(a) => (&a.path, Some(&a.value)),
+            Op::Replace(r) => (&r.path, Some(&r.value)),
+            Op::Remove(r) => (&r.path, None),
+            _ => return None,
+        };
+        let tokens: Vec<String> = path
+            .to_string()
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        let (last, parents) = tokens.split_last()?;
+        let mut at = &mut yaml;
+        for token in parents {
+            at = match at {
+                Yaml::Mapping(m) => m.get_mut(token.as_str())?,
+                Yaml::Sequence(s) => s.get_mut(token.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        let value = value.map(serde_norway::to_value).transpose().ok()?;
+        match (at, value) {
+            (Yaml::Mapping(m), Some(value)) => match m.get_mut(last.as_str()) {
+                Some(slot) => *slot = value,
+                None => {
+                    m.insert(Yaml::String(last.clone()), value);
+                }
+            },
+            (Yaml::Mapping(m), None) => {
+                m.shift_remove(last.as_str())?;
+            }
+            (Yaml::Sequence(s), value) => {
+                let index = if last == "-" {
+                    s.len()
+                } else {
+                    last.parse::<usize>().ok()?
+                };
+                match (&op, value) {
+                    (Op::Add(_), Some(value)) if index <= s.len() => s.insert(index, value),
+                    (Op::Replace(_), Some(value)) => *s.get_mut(index)? = value,
+                    (Op::Remove(_), None) if index < s.len() => {
+                        s.remove(index);
+                    }
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+    if serde_json::to_value(&yaml).ok()? != *fixed {
+        return None;
+    }
+    let mut out = text[..body_at].to_owned();
+    if !out.starts_with("---") {
+        return None;
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&serde_norway::to_string(&yaml).ok()?);
+    Some(out)
 }
 
 /// The file each input is written to under `--write-fixed`'s directory: its name (`.json` as

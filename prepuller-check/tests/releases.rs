@@ -838,6 +838,52 @@ fn write_fixed_changes_nothing_but_what_the_policy_changed() {
                 _ => &[],
             };
             assert_eq!(changed, expected, "{name}: {patch:?}");
+            if expected.is_empty() {
+                // What the policy did not change is written as it was, comments included.
+                assert_eq!(a.text, b.text, "{name}");
+            } else {
+                // What it changed keeps its keys in their order.
+                let keys = |text: &Option<String>, pointer: &str| -> Vec<String> {
+                    let yaml: serde_norway::Value =
+                        serde_norway::from_str(&text.as_ref().unwrap()[3..]).unwrap();
+                    let mut at = &yaml;
+                    for key in pointer.split('/').filter(|k| !k.is_empty()) {
+                        at = &at[key];
+                    }
+                    at.as_mapping()
+                        .unwrap()
+                        .keys()
+                        .map(|k| k.as_str().unwrap().to_owned())
+                        .collect()
+                };
+                let spec = if b.object["kind"] == "Pod" {
+                    "/spec"
+                } else {
+                    "/spec/template/spec"
+                };
+                for pointer in ["", "/metadata", "/spec"]
+                    .into_iter()
+                    .filter(|p| *p != spec)
+                {
+                    assert_eq!(
+                        keys(&a.text, pointer),
+                        keys(&b.text, pointer),
+                        "{name} {pointer}"
+                    );
+                }
+                // The added keys come after the others, in the order the patch adds them.
+                let mut order = keys(&b.text, spec);
+                order.extend(
+                    changed
+                        .iter()
+                        .map(|c| c.rsplit('/').next().unwrap().to_owned()),
+                );
+                assert_eq!(keys(&a.text, spec), order, "{name}");
+                assert!(a.text.as_ref().unwrap().starts_with(&format!(
+                    "---\n{}",
+                    b.source.as_ref().map(|s| format!("# Source: {s}\n")).unwrap_or_default()
+                )));
+            }
         }
     }
     let fixed_pod = &read(&out.join("debug-pods.yaml"))[1].object;
