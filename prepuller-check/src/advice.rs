@@ -221,16 +221,6 @@ fn chart_line<'a>(
         case.known
             .contains(&(namespace.to_owned(), account.to_owned()))
     };
-    let created = |account: &str| {
-        if case
-            .input
-            .contains(&(namespace.to_owned(), account.to_owned()))
-        {
-            ", which the release creates"
-        } else {
-            ""
-        }
-    };
     if part != Part::Awaiter && !chart.has_puller_accounts() {
         // Before 4.1.0 the pullers run as `default` and no value changes that.
         let wanted = case.wanted?;
@@ -258,13 +248,12 @@ fn chart_line<'a>(
              as it{settings}; {meanwhile}"
         ));
     }
-    if part == Part::ContinuousPuller
-        && runs != name
-        && case.missing.iter().any(|m| m == runs)
-        && case
-            .input
-            .contains(&(namespace.to_owned(), name.to_owned()))
-    {
+    let in_input = |account: &str| {
+        case.input
+            .contains(&(namespace.to_owned(), account.to_owned()))
+    };
+    let runs_exists = exists(runs) || in_input(runs);
+    if part == Part::ContinuousPuller && runs != name && !runs_exists && in_input(name) {
         // serviceaccount-continuous.yaml names the ServiceAccount after the DaemonSet, while
         // the DaemonSet runs as prePuller.continuous.serviceAccount.name.
         explained.push(runs);
@@ -274,35 +263,62 @@ fn chart_line<'a>(
         } else {
             String::new()
         };
+        let outcome = match case.wanted {
+            _ if case.missing.iter().any(|m| m == runs) => {
+                ", so the API server refuses the puller's Pods".to_owned()
+            }
+            Some(wanted) => format!(" (the policy moves the puller onto {wanted:?})"),
+            None => String::new(),
+        };
         return Some(format!(
             "chart {label} names the continuous image puller's ServiceAccount after the \
              DaemonSet ({name:?}), not after {value}.name ({runs:?}), which the DaemonSet runs \
-             as: the release never creates {runs:?}, so the API server refuses the puller's \
-             Pods. Set {value}.name={name}{settings}, or create ServiceAccount {runs:?} yourself \
-             (kubectl create serviceaccount {runs} -n {namespace}), or, when the cluster already \
-             has it, name it with --existing-serviceaccount {namespace}/{runs}"
+             as: the release never creates {runs:?}{outcome}. Set {value}.name={name}{settings}, \
+             or create ServiceAccount {runs:?} yourself (kubectl create serviceaccount {runs} -n \
+             {namespace}), or, when the cluster already has it, name it with \
+             --existing-serviceaccount {namespace}/{runs}"
         ));
     }
+    // From 4.1.0 the chart runs each puller as its own ServiceAccount: the settings name
+    // another.
     let wanted = case.wanted?;
     explained.push(wanted);
     let by_value = match part {
         Part::HookPuller | Part::Awaiter => format!(
-            ", or {value}.name={wanted} (the chart then creates it and runs the {description} as \
-             it)"
+            "{value}.name={wanted} (the chart then creates it and runs the {description} as it)"
         ),
         // The chart names the ServiceAccount it creates after the DaemonSet whatever the value
         // says: only the DaemonSet's own name works.
         Part::ContinuousPuller if wanted == name => format!(
-            ", or leave {value}.name unset (the chart then runs the puller as {name:?}, which it \
-             creates)"
+            "{value}.create=true and {value}.name unset (the chart then creates {name:?} and runs \
+             the puller as it)"
         ),
-        Part::ContinuousPuller => String::new(),
+        Part::ContinuousPuller => format!(
+            "{value}.create=true and {value}.name unset, and continuousPuller.serviceAccountName: \
+             {name} in the policy settings (the chart creates {name:?} and runs the puller as it)"
+        ),
     };
-    Some(format!(
-        "chart {label} runs the {description} as ServiceAccount {runs:?}{}, the policy settings \
-         expect {wanted:?}: set {key}.serviceAccountName: {runs} in them{by_value}",
-        created(runs)
-    ))
+    Some(if runs_exists {
+        let created = if in_input(runs) {
+            ", which the release creates"
+        } else {
+            ", which exists"
+        };
+        let or_value = match part {
+            Part::ContinuousPuller if wanted != name => String::new(),
+            _ => format!(", or {by_value}"),
+        };
+        format!(
+            "chart {label} runs the {description} as ServiceAccount {runs:?}{created}, the \
+             policy settings expect {wanted:?}: set {key}.serviceAccountName: {runs} in them\
+             {or_value}"
+        )
+    } else {
+        format!(
+            "chart {label} runs the {description} as ServiceAccount {runs:?}, which does not \
+             exist, the policy settings expect {wanted:?}: set {by_value}"
+        )
+    })
 }
 
 #[cfg(test)]

@@ -392,6 +392,8 @@ pub struct Accounts {
     /// Whether existence is judged: only when the input holds ServiceAccounts or
     /// `--existing-serviceaccount` names some; otherwise nothing says which exist.
     pub checked: bool,
+    /// `(namespace, name)` of every ServiceAccount of the input, whenever it is created.
+    pub input: BTreeSet<(String, String)>,
 }
 
 impl Accounts {
@@ -461,7 +463,7 @@ impl<'a> Checker<'a> {
     pub fn check(&self, documents: &[Document]) -> Result<Report> {
         let order = install_order(documents);
         let stored_input = self.options.as_audit || documents.iter().any(|d| is_stored(&d.object));
-        let input_accounts: BTreeSet<(String, String)> = documents
+        let input: BTreeSet<(String, String)> = documents
             .iter()
             .filter_map(|d| self.service_account_of(d))
             .collect();
@@ -472,12 +474,12 @@ impl<'a> Checker<'a> {
                 .iter()
                 .cloned()
                 .collect(),
-            checked: !self.options.existing_service_accounts.is_empty()
-                || !input_accounts.is_empty(),
+            checked: !self.options.existing_service_accounts.is_empty() || !input.is_empty(),
+            input,
         };
         if stored_input {
             // Stored objects all exist already: every ServiceAccount of the input does.
-            accounts.known.extend(input_accounts.iter().cloned());
+            accounts.known.extend(accounts.input.iter().cloned());
         }
         let mut notes = self.scope.notes.clone();
         if !accounts.checked {
@@ -487,7 +489,7 @@ impl<'a> Checker<'a> {
         for index in order {
             let document = &documents[index];
             let report = self
-                .check_one(document, &accounts, &input_accounts, stored_input)
+                .check_one(document, &accounts, stored_input)
                 .with_context(|| document.location())?;
             if let Some(sa) = self.service_account_of(document) {
                 accounts.known.insert(sa);
@@ -546,7 +548,6 @@ impl<'a> Checker<'a> {
         &self,
         document: &Document,
         accounts: &Accounts,
-        input_accounts: &BTreeSet<(String, String)>,
         stored_input: bool,
     ) -> Result<ObjectReport> {
         let mut object = document.object.clone();
@@ -594,15 +595,8 @@ impl<'a> Checker<'a> {
             if let Some((account, why)) = accounts.refusal(&object) {
                 report.refused_by_api_server = Some(why);
                 missing.push(account);
-                report.advice = self.advice(
-                    &host,
-                    &object,
-                    document,
-                    &report,
-                    &missing,
-                    accounts,
-                    input_accounts,
-                )?;
+                report.advice =
+                    self.advice(&host, &object, document, &report, &missing, accounts)?;
                 return Ok(report);
             }
         }
@@ -635,22 +629,13 @@ impl<'a> Checker<'a> {
                 .all_derived()
                 .filter_map(|d| d.missing_service_account.clone()),
         );
-        report.advice = self.advice(
-            &host,
-            &object,
-            document,
-            &report,
-            &missing,
-            accounts,
-            input_accounts,
-        )?;
+        report.advice = self.advice(&host, &object, document, &report, &missing, accounts)?;
         Ok(report)
     }
 
     /// The advice for one object (advice.rs), from what the policy wants of it: its patch (which
     /// monitor mode drops and a non-mutating policy refuses, but which says what it wants), or
     /// for a rejection without one, the patch the module makes in mode mutate.
-    #[allow(clippy::too_many_arguments)]
     fn advice(
         &self,
         host: &Host<Fixtures>,
@@ -659,7 +644,6 @@ impl<'a> Checker<'a> {
         report: &ObjectReport,
         missing: &[String],
         accounts: &Accounts,
-        input_accounts: &BTreeSet<(String, String)>,
     ) -> Result<Vec<String>> {
         let decision = report.admission.would.unwrap_or(report.admission.decision);
         if decision == Decision::Accept && missing.is_empty() {
@@ -693,7 +677,7 @@ impl<'a> Checker<'a> {
             wanted: wanted.as_deref(),
             missing,
             known: &accounts.known,
-            input: input_accounts,
+            input: &accounts.input,
         }))
     }
 

@@ -966,6 +966,20 @@ fn the_charts_own_naming_of_the_continuous_pullers_serviceaccount_is_explained()
         assert_eq!(exit, 0, "{report}");
         assert!(!report.contains("What to change:"), "{report}");
     }
+    // The same release with the default names: the policy moves the continuous puller onto the
+    // ServiceAccount the chart created, and the others onto ServiceAccounts nobody creates.
+    let (report, exit) = check(&[&release("z2jh-4.4.0-custom-sa"), "-n", "jhub"]);
+    assert_eq!(exit, 1, "{report}");
+    let advice = &report[report.find("What to change:\n").expect("advice")..];
+    assert_eq!(
+        advice,
+        r#"What to change:
+   DaemonSet jhub/continuous-image-puller: chart jupyterhub-4.4.0 names the continuous image puller's ServiceAccount after the DaemonSet ("continuous-image-puller"), not after prePuller.continuous.serviceAccount.name ("jhub-continuous-puller"), which the DaemonSet runs as: the release never creates "jhub-continuous-puller" (the policy moves the puller onto "continuous-image-puller"). Set prePuller.continuous.serviceAccount.name=continuous-image-puller, or create ServiceAccount "jhub-continuous-puller" yourself (kubectl create serviceaccount jhub-continuous-puller -n jhub), or, when the cluster already has it, name it with --existing-serviceaccount jhub/jhub-continuous-puller
+   DaemonSet jhub/hook-image-puller: chart jupyterhub-4.4.0 runs the hook image puller as ServiceAccount "jhub-hook-puller", which the release creates, the policy settings expect "hook-image-puller": set hookPuller.serviceAccountName: jhub-hook-puller in them, or prePuller.hook.serviceAccountImagePuller.name=hook-image-puller (the chart then creates it and runs the hook image puller as it)
+   Job jhub/hook-image-awaiter: chart jupyterhub-4.4.0 runs the hook image awaiter as ServiceAccount "jhub-awaiter", which the release creates, the policy settings expect "hook-image-awaiter": set awaiter.serviceAccountName: jhub-awaiter in them, or prePuller.hook.serviceAccount.name=hook-image-awaiter (the chart then creates it and runs the hook image awaiter as it)
+summary: 30 objects: 9 accepted, 3 mutated, 0 rejected, 18 not sent; 8 derived objects admitted, 2 refused (the cluster would refuse something)
+"#
+    );
 }
 
 #[test]
