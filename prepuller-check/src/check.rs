@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use policy_host::chain::{children, controller_user, gvr};
+use policy_host::chain::{INJECTED, children, controller_user, gvr, service_account_plugin};
 use policy_host::{AdmissionResponse, ContextAwareAccess, Fixtures, Host, Policy};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -77,9 +77,25 @@ pub struct Derived {
     /// webhook never receives it).
     #[serde(flatten)]
     pub admission: Admission,
-    /// Why the API server refused it before any webhook (a missing ServiceAccount).
+    /// Why the API server refused it: its ServiceAccount does not exist, before any webhook
+    /// (its admission is then `not-sent`) or after the webhooks changed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused_by_api_server: Option<String>,
+    /// The ServiceAccount whose absence got it refused.
+    #[serde(skip)]
+    pub missing_service_account: Option<String>,
+}
+
+/// The next UPDATE that changes a stored object's pod template, and the objects its rollout
+/// creates.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextUpdate {
+    /// The UPDATE's admission.
+    #[serde(flatten)]
+    pub admission: Admission,
+    /// What the controllers derive from the updated object, each admitted in turn.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<Derived>,
 }
 
 /// What the audit scanner records in the object's PolicyReport.
@@ -117,6 +133,10 @@ pub struct ObjectReport {
     pub not_sent: Option<String>,
     /// The CREATE's admission (for an object already stored, too: what recreating it gets).
     pub admission: Admission,
+    /// For a Pod: why the API server refuses it, its ServiceAccount not existing (before the
+    /// webhooks when its admission is `not-sent`, else after them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_by_api_server: Option<String>,
     /// What its controllers derive, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub derived: Vec<Derived>,
@@ -125,13 +145,15 @@ pub struct ObjectReport {
     pub audit: Option<Audit>,
     /// For a stored object with a pod template: the next UPDATE that changes the template.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_update: Option<Admission>,
-    /// The Zero to JupyterHub values that would make it compliant without the policy.
+    pub next_update: Option<NextUpdate>,
+    /// What to change so that the release needs no change by the policy and nothing is refused
+    /// (advice.rs): chart values for the objects Zero to JupyterHub renders, fitting its version.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub helm_values: Vec<String>,
-    /// The object as admitted (after the patch), for `--write-fixed`.
+    pub advice: Vec<String>,
+    /// For `--write-fixed`: the input document with the policy's changes and nothing else, when
+    /// the policy changed it.
     #[serde(skip)]
-    pub admitted: Option<Value>,
+    pub fixed: Option<Value>,
 }
 
 impl ObjectReport {
@@ -145,14 +167,33 @@ impl ObjectReport {
 
     /// Whether the cluster would refuse something of it (the exit status 1).
     pub fn refused(&self) -> bool {
-        self.admission.decision == Decision::Reject
-            || self.derived.iter().any(|d| {
+        let any_derived = |derived: &[Derived]| {
+            derived.iter().any(|d| {
                 d.admission.decision == Decision::Reject || d.refused_by_api_server.is_some()
             })
+        };
+        self.admission.decision == Decision::Reject
+            || self.refused_by_api_server.is_some()
+            || any_derived(&self.derived)
+            || self.next_update.as_ref().is_some_and(|u| {
+                u.admission.decision == Decision::Reject || any_derived(&u.derived)
+            })
+    }
+
+    /// Whether the API server refuses something of it whatever the policy answers: a Pod
+    /// whose ServiceAccount does not exist.
+    pub fn refused_by_api_server(&self) -> bool {
+        self.refused_by_api_server.is_some()
             || self
-                .next_update
-                .as_ref()
-                .is_some_and(|u| u.decision == Decision::Reject)
+                .all_derived()
+                .any(|d| d.refused_by_api_server.is_some())
+    }
+
+    /// Every derived object: the CREATE's, then the next UPDATE's.
+    pub fn all_derived(&self) -> impl Iterator<Item = &Derived> {
+        self.derived
+            .iter()
+            .chain(self.next_update.iter().flat_map(|u| &u.derived))
     }
 }
 
@@ -328,6 +369,85 @@ pub struct Report {
     /// What could not be evaluated offline.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Whether Pods were refused when their ServiceAccount does not exist: only when the input
+    /// holds ServiceAccounts or `--existing-serviceaccount` names some (else a note says so).
+    pub service_accounts_checked: bool,
+}
+
+/// The note of a run that cannot judge whether ServiceAccounts exist.
+pub const SERVICE_ACCOUNTS_UNCHECKED: &str = "the input holds no ServiceAccount and no \
+    --existing-serviceaccount was given, so whether the ServiceAccounts its Pods run as exist is \
+    not checked (the API server refuses a Pod whose ServiceAccount does not exist): check the \
+    release with its ServiceAccounts (helm template prints them; kubectl get \
+    serviceaccounts,pods,daemonsets,... -o yaml), or name those the cluster has with \
+    --existing-serviceaccount NAMESPACE/NAME";
+
+/// ServiceAccounts as the API server's ServiceAccount admission plugin finds them
+/// (plugin/pkg/admission/serviceaccount): it looks a Pod's ServiceAccount up before the
+/// webhooks (Admit) and again after them (Validate), on every Pod CREATE, and refuses the Pod
+/// when it does not exist. The namespace's `default` always exists (its controller creates it).
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    /// `(namespace, name)` of those that exist when the object is created.
+    pub known: BTreeSet<(String, String)>,
+    /// Whether existence is judged: only when the input holds ServiceAccounts or
+    /// `--existing-serviceaccount` names some; otherwise nothing says which exist.
+    pub checked: bool,
+    /// `(namespace, name)` of every ServiceAccount of the input, whenever it is created.
+    pub input: BTreeSet<(String, String)>,
+}
+
+impl Accounts {
+    /// The plugin's refusal of `pod`: the missing ServiceAccount and the API server's message.
+    pub fn refusal(&self, pod: &Value) -> Option<(String, String)> {
+        if !self.checked {
+            return None;
+        }
+        let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+        let account = runs_as(&pod["spec"]);
+        if account == "default"
+            || self
+                .known
+                .contains(&(namespace.to_owned(), account.to_owned()))
+        {
+            return None;
+        }
+        Some((
+            account.to_owned(),
+            format!(
+                "pods \"{}\" is forbidden: error looking up service account \
+                 {namespace}/{account}: serviceaccount \"{account}\" not found",
+                name_of(pod)
+            ),
+        ))
+    }
+}
+
+/// The ServiceAccount a pod spec runs as: `serviceAccountName`, else the deprecated
+/// `serviceAccount` (v1 decoding copies it), else `default`.
+pub fn runs_as(spec: &Value) -> &str {
+    spec["serviceAccountName"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .or_else(|| spec["serviceAccount"].as_str().filter(|s| !s.is_empty()))
+        .unwrap_or("default")
+}
+
+/// The pod spec of a Pod or of a workload's pod template (`Null` when there is none).
+pub fn pod_spec(object: &Value) -> &Value {
+    match object["kind"].as_str().unwrap_or_default() {
+        "Pod" => &object["spec"],
+        "CronJob" => &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        _ => &object["spec"]["template"]["spec"],
+    }
+}
+
+/// `metadata.name`, else `metadata.generateName`.
+fn name_of(object: &Value) -> &str {
+    object["metadata"]["name"]
+        .as_str()
+        .or_else(|| object["metadata"]["generateName"].as_str())
+        .unwrap_or_default()
 }
 
 impl<'a> Checker<'a> {
@@ -344,38 +464,43 @@ impl<'a> Checker<'a> {
     pub fn check(&self, documents: &[Document]) -> Result<Report> {
         let order = install_order(documents);
         let stored_input = self.options.as_audit || documents.iter().any(|d| is_stored(&d.object));
-        let mut known: BTreeSet<(String, String)> = self
-            .options
-            .existing_service_accounts
+        let input: BTreeSet<(String, String)> = documents
             .iter()
-            .cloned()
+            .filter_map(|d| self.service_account_of(d))
             .collect();
+        let mut accounts = Accounts {
+            known: self
+                .options
+                .existing_service_accounts
+                .iter()
+                .cloned()
+                .collect(),
+            checked: !self.options.existing_service_accounts.is_empty() || !input.is_empty(),
+            input,
+        };
         if stored_input {
             // Stored objects all exist already: every ServiceAccount of the input does.
-            for d in documents {
-                if let Some(sa) = self.service_account_of(d) {
-                    known.insert(sa);
-                }
-            }
+            accounts.known.extend(accounts.input.iter().cloned());
         }
-        let knows_service_accounts = !known.is_empty()
-            || documents
-                .iter()
-                .any(|d| d.object["kind"] == "ServiceAccount");
+        let mut notes = self.scope.notes.clone();
+        if !accounts.checked {
+            notes.push(SERVICE_ACCOUNTS_UNCHECKED.to_owned());
+        }
         let mut reports: Vec<Option<ObjectReport>> = vec![None; documents.len()];
         for index in order {
             let document = &documents[index];
             let report = self
-                .check_one(document, &known, knows_service_accounts, stored_input)
+                .check_one(document, &accounts, stored_input)
                 .with_context(|| document.location())?;
             if let Some(sa) = self.service_account_of(document) {
-                known.insert(sa);
+                accounts.known.insert(sa);
             }
             reports[index] = Some(report);
         }
         Ok(Report {
             objects: reports.into_iter().flatten().collect(),
-            notes: self.scope.notes.clone(),
+            notes,
+            service_accounts_checked: accounts.checked,
         })
     }
 
@@ -423,8 +548,7 @@ impl<'a> Checker<'a> {
     fn check_one(
         &self,
         document: &Document,
-        known: &BTreeSet<(String, String)>,
-        knows_service_accounts: bool,
+        accounts: &Accounts,
         stored_input: bool,
     ) -> Result<ObjectReport> {
         let mut object = document.object.clone();
@@ -433,11 +557,6 @@ impl<'a> Checker<'a> {
             // The API server sets the request's namespace on an object that has none.
             object["metadata"]["namespace"] = json!(ns);
         }
-        let name = object["metadata"]["name"]
-            .as_str()
-            .or_else(|| object["metadata"]["generateName"].as_str())
-            .unwrap_or_default()
-            .to_owned();
         let mut report = ObjectReport {
             file: document.file.clone(),
             document: document.document,
@@ -445,35 +564,122 @@ impl<'a> Checker<'a> {
             source: document.source.clone(),
             kind: object["kind"].as_str().unwrap_or_default().to_owned(),
             namespace: namespace.clone(),
-            name,
+            name: name_of(&object).to_owned(),
             not_sent: None,
             admission: not_sent(),
+            refused_by_api_server: None,
             derived: Vec::new(),
             audit: None,
             next_update: None,
-            helm_values: Vec::new(),
-            admitted: Some(object.clone()),
+            advice: Vec::new(),
+            fixed: None,
         };
-        let host = self.host(known)?;
+        let host = self.host(&accounts.known)?;
         let stored = stored_input && (self.options.as_audit || is_stored(&object));
+        let pod = object["kind"] == "Pod" && object["apiVersion"] == "v1";
+        let mut missing = Vec::new();
+        if pod && !stored {
+            // Every Pod CREATE goes through the ServiceAccount admission plugin before the
+            // webhooks, as the Pods controllers derive do.
+            if pod_spec_is_well_formed(&object) {
+                let lists = ["initContainers", "containers"];
+                let absent: Vec<&str> = lists
+                    .into_iter()
+                    .filter(|list| object["spec"].get(*list).is_none())
+                    .collect();
+                service_account_plugin(&mut object);
+                // The harness indexes lists a Pod may not have; the API server adds none.
+                if let Some(spec) = object["spec"].as_object_mut() {
+                    spec.retain(|key, value| !(value.is_null() && absent.contains(&key.as_str())));
+                }
+            }
+            if let Some((account, why)) = accounts.refusal(&object) {
+                report.refused_by_api_server = Some(why);
+                missing.push(account);
+                report.advice =
+                    self.advice(&host, &object, document, &report, &missing, accounts)?;
+                return Ok(report);
+            }
+        }
         if let Some(why) = self.not_sent_reason(&object, "CREATE")? {
             report.not_sent = Some(why);
             return Ok(report);
         }
         let (admission, admitted) =
             self.admit(&host, &object, None, "CREATE", Some(&self.options.user))?;
-        report.admitted = admitted.clone().or(Some(object.clone()));
-        if admission.would.unwrap_or(admission.decision) != Decision::Accept {
-            report.helm_values = self.helm_values(&host, &object)?;
-        }
         report.admission = admission;
         if stored {
             report.audit = Some(self.audit(&host, &object)?);
-            report.next_update = self.next_update(&host, &object)?;
-        } else if let Some(admitted) = admitted {
-            report.derived = self.derive(&host, &admitted, known, knows_service_accounts)?;
+            report.next_update = self.next_update(&host, &object, accounts)?;
+        } else if let Some(admitted) = &admitted {
+            if pod {
+                // The plugin looks the ServiceAccount up again after the webhooks.
+                if let Some((account, why)) = accounts.refusal(admitted) {
+                    report.refused_by_api_server = Some(why);
+                    missing.push(account);
+                }
+            } else {
+                report.derived = self.derive(&host, admitted, accounts)?;
+            }
         }
+        if let (Some(admitted), Decision::Mutate) = (&admitted, report.admission.decision) {
+            report.fixed = Some(as_written(&document.object, &object, admitted));
+        }
+        missing.extend(
+            report
+                .all_derived()
+                .filter_map(|d| d.missing_service_account.clone()),
+        );
+        report.advice = self.advice(&host, &object, document, &report, &missing, accounts)?;
         Ok(report)
+    }
+
+    /// The advice for one object (advice.rs), from what the policy wants of it: its patch (which
+    /// monitor mode drops and a non-mutating policy refuses, but which says what it wants), or
+    /// for a rejection without one, the patch the module makes in mode mutate.
+    fn advice(
+        &self,
+        host: &Host<Fixtures>,
+        sent: &Value,
+        document: &Document,
+        report: &ObjectReport,
+        missing: &[String],
+        accounts: &Accounts,
+    ) -> Result<Vec<String>> {
+        let decision = report.admission.would.unwrap_or(report.admission.decision);
+        if decision == Decision::Accept && missing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let patch = match (&report.admission.patch, decision) {
+            (Some(patch), _) => Some(serde_json::from_value::<json_patch::Patch>(patch.clone())?),
+            (None, Decision::Reject) if self.scope.settings.is_object() => {
+                let mut settings = self.scope.settings.clone();
+                settings["mode"] = json!("mutate");
+                settings["requireExistingServiceAccounts"] = json!(false);
+                let user = Some(self.options.user.as_str());
+                self.evaluate_with(host, sent, None, "CREATE", user, false, &settings)?
+                    .decoded_patch()?
+            }
+            _ => None,
+        };
+        let wanted = match patch {
+            Some(patch) => {
+                let mut wanted = sent.clone();
+                json_patch::patch(&mut wanted, &patch).context("the patch does not apply")?;
+                Some(runs_as(pod_spec(&wanted)).to_owned())
+            }
+            None => None,
+        }
+        .filter(|w| w != runs_as(pod_spec(sent)));
+        Ok(crate::advice::advise(&crate::advice::Case {
+            object: sent,
+            source: document.source.as_deref(),
+            decision,
+            wanted: wanted.as_deref(),
+            missing,
+            known: &accounts.known,
+            input: &accounts.input,
+        }))
     }
 
     fn not_sent_reason(&self, object: &Value, operation: &str) -> Result<Option<String>> {
@@ -551,6 +757,22 @@ impl<'a> Checker<'a> {
         user: Option<&str>,
         audit: bool,
     ) -> Result<AdmissionResponse> {
+        let settings = &self.scope.settings;
+        self.evaluate_with(host, object, old, operation, user, audit, settings)
+    }
+
+    /// [`Checker::evaluate`] with other settings.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_with(
+        &self,
+        host: &Host<Fixtures>,
+        object: &Value,
+        old: Option<&Value>,
+        operation: &str,
+        user: Option<&str>,
+        audit: bool,
+        settings: &Value,
+    ) -> Result<AdmissionResponse> {
         let kind = object["kind"].as_str().unwrap_or_default();
         let (group, version, resource) = resource_of(object);
         let mut request = json!({
@@ -578,8 +800,7 @@ impl<'a> Checker<'a> {
         if let Some(old) = old {
             request["oldObject"] = old.clone();
         }
-        self.policy
-            .evaluate_with_host(&request, &self.scope.settings, host)
+        self.policy.evaluate_with_host(&request, settings, host)
     }
 
     /// The audit scanner's request (a CREATE without a user), answered without
@@ -599,33 +820,14 @@ impl<'a> Checker<'a> {
         })
     }
 
-    /// What an audit-style evaluation (no user, so fixable violations are listed with their
-    /// fix) says to change in Zero to JupyterHub's values.
-    fn helm_values(&self, host: &Host<Fixtures>, object: &Value) -> Result<Vec<String>> {
-        let response = self.evaluate(host, object, None, "CREATE", None, true)?;
-        let mut out = Vec::new();
-        let texts = response
-            .message()
-            .into_iter()
-            .map(str::to_owned)
-            .chain(response.warnings.clone().unwrap_or_default());
-        for text in texts {
-            let mut rest = text.as_str();
-            while let Some(at) = rest.find("Zero to JupyterHub: ") {
-                let tail = &rest[at + "Zero to JupyterHub: ".len()..];
-                let end = tail.find([';', ')']).unwrap_or(tail.len());
-                let value = tail[..end].trim().to_owned();
-                if !out.contains(&value) {
-                    out.push(value);
-                }
-                rest = &tail[end..];
-            }
-        }
-        Ok(out)
-    }
-
-    /// The next UPDATE that changes the pod template (what `kubectl rollout restart` sends).
-    fn next_update(&self, host: &Host<Fixtures>, object: &Value) -> Result<Option<Admission>> {
+    /// The next UPDATE that changes the pod template (what `kubectl rollout restart` sends), and
+    /// the objects its rollout creates.
+    fn next_update(
+        &self,
+        host: &Host<Fixtures>,
+        object: &Value,
+        accounts: &Accounts,
+    ) -> Result<Option<NextUpdate>> {
         let pointer = match object["kind"].as_str().unwrap_or_default() {
             "CronJob" => "/spec/jobTemplate/spec/template",
             "DaemonSet"
@@ -651,23 +853,28 @@ impl<'a> Checker<'a> {
         if self.not_sent_reason(&updated, "UPDATE")?.is_some() {
             return Ok(None);
         }
-        let (admission, _) = self.admit(
+        let (admission, admitted) = self.admit(
             host,
             &updated,
             Some(object),
             "UPDATE",
             Some(&self.options.user),
         )?;
-        Ok(Some(admission))
+        let derived = match &admitted {
+            Some(admitted) => self.derive(host, admitted, accounts)?,
+            None => Vec::new(),
+        };
+        Ok(Some(NextUpdate { admission, derived }))
     }
 
-    /// The objects the controllers derive from an admitted object, each admitted in turn.
+    /// The objects the controllers derive from an admitted object, each admitted in turn; a
+    /// Pod whose ServiceAccount does not exist is refused by the API server, before the
+    /// webhooks or after them.
     fn derive(
         &self,
         host: &Host<Fixtures>,
         admitted: &Value,
-        known: &BTreeSet<(String, String)>,
-        knows_service_accounts: bool,
+        accounts: &Accounts,
     ) -> Result<Vec<Derived>> {
         let mut out = Vec::new();
         let mut queue = vec![admitted.clone()];
@@ -679,29 +886,21 @@ impl<'a> Checker<'a> {
             for child in children(&parent)? {
                 let kind = child["kind"].as_str().unwrap_or_default();
                 let ns = child["metadata"]["namespace"].as_str().unwrap_or_default();
-                let name = child["metadata"]["name"]
-                    .as_str()
-                    .or_else(|| child["metadata"]["generateName"].as_str())
-                    .unwrap_or_default();
-                let title = format!("{kind} {ns}/{name}");
+                let title = format!("{kind} {ns}/{}", name_of(&child));
                 let user = controller_user(&parent_kind);
-                if kind == "Pod" && knows_service_accounts {
-                    let sa = child["spec"]["serviceAccountName"]
-                        .as_str()
-                        .unwrap_or("default");
-                    if sa != "default" && !known.contains(&(ns.to_owned(), sa.to_owned())) {
-                        // The ServiceAccount admission plugin runs before any webhook.
-                        out.push(Derived {
-                            object: title,
-                            user,
-                            admission: not_sent(),
-                            refused_by_api_server: Some(format!(
-                                "pods \"{name}\" is forbidden: error looking up service account \
-                                 {ns}/{sa}: serviceaccount \"{sa}\" not found"
-                            )),
-                        });
-                        continue;
-                    }
+                let pod = kind == "Pod";
+                let refusal = |object: &Value| {
+                    if pod { accounts.refusal(object) } else { None }
+                };
+                if let Some((account, why)) = refusal(&child) {
+                    out.push(Derived {
+                        object: title,
+                        user,
+                        admission: not_sent(),
+                        refused_by_api_server: Some(why),
+                        missing_service_account: Some(account),
+                    });
+                    continue;
                 }
                 if self.not_sent_reason(&child, "CREATE")?.is_some() {
                     out.push(Derived {
@@ -709,25 +908,112 @@ impl<'a> Checker<'a> {
                         user,
                         admission: not_sent(),
                         refused_by_api_server: None,
+                        missing_service_account: None,
                     });
                     queue.push(child);
                     continue;
                 }
                 let (admission, admitted) =
                     self.admit(host, &child, None, "CREATE", Some(&user))?;
+                let (missing, refused) = admitted.as_ref().and_then(refusal).unzip();
                 out.push(Derived {
                     object: title,
                     user,
                     admission,
-                    refused_by_api_server: None,
+                    refused_by_api_server: refused,
+                    missing_service_account: missing.clone(),
                 });
-                if let Some(admitted) = admitted {
+                if let (Some(admitted), None) = (admitted, missing) {
                     queue.push(admitted);
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// Whether the ServiceAccount admission plugin's work can be done on this Pod as the harness
+/// does it (its spec, containers and volumes of the right types); a malformed Pod is sent as
+/// written, for the module to reject.
+fn pod_spec_is_well_formed(pod: &Value) -> bool {
+    let spec = &pod["spec"];
+    let list_of_objects = |v: &Value| {
+        v.is_null()
+            || v.as_array()
+                .is_some_and(|items| items.iter().all(Value::is_object))
+    };
+    spec.is_object()
+        && list_of_objects(&spec["volumes"])
+        && ["containers", "initContainers"].iter().all(|list| {
+            list_of_objects(&spec[*list])
+                && spec[*list].as_array().is_none_or(|containers| {
+                    containers
+                        .iter()
+                        .all(|c| c["volumeMounts"].is_null() || c["volumeMounts"].is_array())
+                })
+        })
+}
+
+/// The input document with the policy's changes and nothing else: `admitted` without what the
+/// API server added before the webhook (`sent`): the namespace of a document that had none,
+/// and on a Pod the ServiceAccount plugin's defaults and token volume. A manifest written with
+/// `-n jhub` baked in would be refused by `kubectl apply -n other` and pinned to that namespace
+/// by GitOps tools.
+fn as_written(original: &Value, sent: &Value, admitted: &Value) -> Value {
+    let mut out = admitted.clone();
+    if original["metadata"].get("namespace").is_none()
+        && let Some(metadata) = out["metadata"].as_object_mut()
+    {
+        metadata.remove("namespace");
+    }
+    if out["kind"] != "Pod" {
+        return out;
+    }
+    let Some(spec) = out["spec"].as_object_mut() else {
+        return out;
+    };
+    if original["spec"].get("serviceAccountName").is_none()
+        && spec.get("serviceAccountName") == sent["spec"].get("serviceAccountName")
+    {
+        spec.remove("serviceAccountName");
+    }
+    // The deprecated field, which the API server fills in from serviceAccountName.
+    if original["spec"].get("serviceAccount").is_none()
+        && (spec.get("serviceAccount") == sent["spec"].get("serviceAccount")
+            || spec.get("serviceAccount") == spec.get("serviceAccountName"))
+    {
+        spec.remove("serviceAccount");
+    }
+    let injected = |v: &Value| v["name"] == INJECTED;
+    let had_injected = original["spec"]["volumes"]
+        .as_array()
+        .is_some_and(|v| v.iter().any(injected));
+    if had_injected {
+        return out;
+    }
+    if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
+        volumes.retain(|v| !injected(v));
+        if volumes.is_empty() && original["spec"].get("volumes").is_none() {
+            spec.remove("volumes");
+        }
+    }
+    for list in ["initContainers", "containers"] {
+        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+            continue;
+        };
+        for (i, container) in containers.iter_mut().enumerate() {
+            let Some(container) = container.as_object_mut() else {
+                continue;
+            };
+            if let Some(Value::Array(mounts)) = container.get_mut("volumeMounts") {
+                mounts.retain(|m| !injected(m));
+                if mounts.is_empty() && original["spec"][list][i].get("volumeMounts").is_none() {
+                    container.remove("volumeMounts");
+                }
+            }
+        }
+    }
+    out
 }
 
 fn not_sent() -> Admission {

@@ -29,6 +29,9 @@ pub struct Document {
     pub source: Option<String>,
     /// The object.
     pub object: Value,
+    /// For a YAML document that is not a `List`: its text, from its `---` line, so that
+    /// `--write-fixed` writes what the policy did not change as it was written.
+    pub text: Option<String>,
 }
 
 impl Document {
@@ -60,39 +63,63 @@ fn fail<T>(message: String) -> Result<T, InputError> {
 
 /// Reads every argument: `-` is standard input, a directory is read for its `*.yaml`, `*.yml`
 /// and `*.json` files (sorted, not recursively), anything else is a file. `max_bytes` bounds the
-/// total text read.
+/// total text read. Every argument must hold at least one object: as `kubectl apply` refuses
+/// "no objects passed to apply", an empty render or a mistyped directory must not pass as a
+/// release the cluster admits.
 pub fn read_all(args: &[String], max_bytes: u64) -> Result<Vec<Document>, InputError> {
     let mut documents = Vec::new();
     let mut budget = max_bytes;
     for arg in args {
-        if arg == "-" {
-            let text = read_limited(std::io::stdin().lock(), "-", &mut budget, max_bytes)?;
-            parse(arg, &text, &mut documents)?;
-            continue;
-        }
-        let path = Path::new(arg);
-        if path.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| InputError(format!("{arg}: cannot read the directory: {e}")))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && p.extension()
-                            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-                })
-                .collect();
-            files.sort();
-            for file in files {
-                let name = file.display().to_string();
-                let text = read_file(&file, &name, &mut budget, max_bytes)?;
-                parse(&name, &text, &mut documents)?;
-            }
-        } else {
-            let text = read_file(path, arg, &mut budget, max_bytes)?;
-            parse(arg, &text, &mut documents)?;
+        let before = documents.len();
+        let what = read_one(arg, &mut budget, max_bytes, &mut documents)?;
+        if documents.len() == before {
+            return fail(format!(
+                "{arg}: no objects passed to check: {what} no Kubernetes object"
+            ));
         }
     }
     Ok(documents)
+}
+
+/// Reads one argument into `documents`; returns how the no-object error names it.
+fn read_one(
+    arg: &str,
+    budget: &mut u64,
+    max_bytes: u64,
+    documents: &mut Vec<Document>,
+) -> Result<&'static str, InputError> {
+    if arg == "-" {
+        let text = read_limited(std::io::stdin().lock(), "-", budget, max_bytes)?;
+        parse(arg, &text, documents)?;
+        return Ok("standard input holds");
+    }
+    let path = Path::new(arg);
+    if !path.is_dir() {
+        let text = read_file(path, arg, budget, max_bytes)?;
+        parse(arg, &text, documents)?;
+        return Ok("the file holds");
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| InputError(format!("{arg}: cannot read the directory: {e}")))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        })
+        .collect();
+    if files.is_empty() {
+        return fail(format!(
+            "{arg}: no objects passed to check: the directory has no *.yaml, *.yml or *.json file"
+        ));
+    }
+    files.sort();
+    for file in files {
+        let name = file.display().to_string();
+        let text = read_file(&file, &name, budget, max_bytes)?;
+        parse(&name, &text, documents)?;
+    }
+    Ok("its *.yaml, *.yml and *.json files hold")
 }
 
 fn read_file(path: &Path, name: &str, budget: &mut u64, max: u64) -> Result<String, InputError> {
@@ -139,12 +166,12 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>) -> Result<(), Inpu
             let value = value.map_err(|e| {
                 InputError(format!("{file}, document {}: not valid JSON: {e}", i + 1))
             })?;
-            add(file, i + 1, None, value, out)?;
+            add(file, i + 1, None, None, value, out)?;
         }
         return Ok(());
     }
     let mut number = 0;
-    for chunk in split_documents(text) {
+    for (chunk, after_marker) in split_documents(text) {
         number += 1;
         let source = chunk
             .lines()
@@ -158,28 +185,37 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>) -> Result<(), Inpu
         if value.is_null() {
             continue;
         }
-        add(file, number, source, value, out)?;
+        let mut text = String::from(if after_marker { "---" } else { "---\n" });
+        text.push_str(chunk);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        add(file, number, source, Some(text), value, out)?;
     }
     Ok(())
 }
 
-fn split_documents(text: &str) -> Vec<&str> {
+/// The documents' texts, each with whether a `---` line (whose rest it starts with) opened it.
+fn split_documents(text: &str) -> Vec<(&str, bool)> {
     let mut chunks = Vec::new();
     let mut start = 0;
+    let mut opened = false;
     let mut at = 0;
     for line in text.split_inclusive('\n') {
         let bare = line.trim_end();
         let marker = bare == "---" || bare.starts_with("--- ") || bare == "...";
         if marker {
-            chunks.push(&text[start..at]);
+            chunks.push((&text[start..at], opened));
+            opened = bare != "...";
             start = at + if bare == "..." { line.len() } else { 3 };
         }
         at += line.len();
     }
-    chunks.push(&text[start..]);
+    chunks.push((&text[start..], opened));
     // The text before a leading `---` is a document only if it holds something.
     if chunks.len() > 1
         && chunks[0]
+            .0
             .lines()
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
@@ -192,6 +228,7 @@ fn add(
     file: &str,
     document: usize,
     source: Option<String>,
+    text: Option<String>,
     value: Value,
     out: &mut Vec<Document>,
 ) -> Result<(), InputError> {
@@ -201,6 +238,7 @@ fn add(
         item: None,
         source,
         object: Value::Null,
+        text: None,
     };
     let Value::Object(map) = &value else {
         return fail(format!(
@@ -254,6 +292,7 @@ fn add(
         out,
         Document {
             object: value,
+            text,
             ..here
         },
     )

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod advice;
 pub mod check;
 pub mod input;
 pub mod policyreport;
@@ -158,6 +159,7 @@ impl Module {
             })?;
             (bytes, spec.to_owned())
         };
+        ensure_webassembly(&bytes, &label)?;
         let metadata = ModuleMetadata::of_module(&bytes).with_context(|| label.clone())?;
         let policy = Policy::policy_server(&bytes).with_context(|| label.clone())?;
         Ok(Module {
@@ -166,6 +168,15 @@ impl Module {
             label,
         })
     }
+}
+
+/// One line for a file that is no module at all, rather than the WebAssembly reader's
+/// multi-line dump of the bytes it expected and found.
+fn ensure_webassembly(bytes: &[u8], label: &str) -> Result<()> {
+    if !bytes.starts_with(b"\0asm") {
+        bail!("{label}: not a WebAssembly module (it does not start with \\0asm)");
+    }
+    Ok(())
 }
 
 /// What a run produced: the report's text and the exit status.
@@ -262,40 +273,199 @@ fn load_scope(cli: &Cli, module: &Module) -> Result<Scope> {
     Ok(scope)
 }
 
-/// `--write-fixed`: each input file's documents, as admitted, under its own name in `dir`.
+/// `--write-fixed`: each input file's documents, with the policy's changes and nothing else,
+/// under its own name in `dir` (JSON as YAML, standard input as `stdin.yaml`). Inputs of the
+/// same name from different folders keep as much of their path as tells them apart.
 fn write_fixed(dir: &Path, documents: &[input::Document], report: &check::Report) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let mut files: Vec<(String, String)> = Vec::new();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    let names = fixed_names(documents)?;
     for (document, object) in documents.iter().zip(&report.objects) {
-        let name = if document.file == "-" {
-            "stdin.yaml".to_owned()
-        } else {
-            let base = Path::new(&document.file)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "input.yaml".into());
-            match base.rsplit_once('.') {
-                Some((stem, "json")) => format!("{stem}.yaml"),
-                _ => base,
-            }
+        let name = &names[&document.file];
+        let text = match (&document.text, &object.fixed) {
+            (Some(text), None) => text.clone(),
+            (Some(text), Some(fixed)) => match edited(text, &document.object, fixed) {
+                Some(edited) => edited,
+                None => as_yaml(document, fixed)?,
+            },
+            (None, fixed) => as_yaml(document, fixed.as_ref().unwrap_or(&document.object))?,
         };
-        let value = match (&object.admitted, object.admission.decision) {
-            (Some(admitted), check::Decision::Mutate) => admitted,
-            _ => &document.object,
-        };
-        let mut text = String::from("---\n");
-        if let Some(source) = &document.source {
-            text.push_str(&format!("# Source: {source}\n"));
-        }
-        text.push_str(&serde_norway::to_string(value)?);
-        match files.iter_mut().find(|(n, _)| *n == name) {
+        match files.iter_mut().find(|(n, _)| n == name) {
             Some((_, body)) => body.push_str(&text),
-            None => files.push((name, text)),
+            None => files.push((name.clone(), text)),
         }
     }
     for (name, body) in files {
         let path = dir.join(&name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create", parent.display()))?;
+        }
         std::fs::write(&path, body).with_context(|| format!("{}: cannot write", path.display()))?;
     }
     Ok(())
+}
+
+/// A document written anew: its `# Source:` and the object as YAML (keys in alphabetical
+/// order), for JSON input and what [`edited`] cannot edit.
+fn as_yaml(document: &input::Document, object: &Value) -> Result<String> {
+    let mut text = String::from("---\n");
+    if let Some(source) = &document.source {
+        text.push_str(&format!("# Source: {source}\n"));
+    }
+    text.push_str(&serde_norway::to_string(object)?);
+    Ok(text)
+}
+
+/// A YAML document with the policy's changes made in place: its leading comments kept, its
+/// keys in their order; `None` when that cannot give exactly `fixed` (tags, keys that are not
+/// strings), for [`as_yaml`] to write it anew.
+fn edited(text: &str, original: &Value, fixed: &Value) -> Option<String> {
+    use json_patch::PatchOperation as Op;
+    use serde_norway::Value as Yaml;
+    let body_at = text
+        .split_inclusive('\n')
+        .take_while(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#') || l == "---"
+        })
+        .map(str::len)
+        .sum::<usize>();
+    let mut yaml: Yaml = serde_norway::from_str(text.get(3..)?).ok()?;
+    for op in json_patch::diff(original, fixed).0 {
+        let (path, value) = match &op {
+            Op::Add(a) => (&a.path, Some(&a.value)),
+            Op::Replace(r) => (&r.path, Some(&r.value)),
+            Op::Remove(r) => (&r.path, None),
+            _ => return None,
+        };
+        let tokens: Vec<String> = path
+            .to_string()
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        let (last, parents) = tokens.split_last()?;
+        let mut at = &mut yaml;
+        for token in parents {
+            at = match at {
+                Yaml::Mapping(m) => m.get_mut(token.as_str())?,
+                Yaml::Sequence(s) => s.get_mut(token.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        let value = value.map(serde_norway::to_value).transpose().ok()?;
+        match (at, value) {
+            (Yaml::Mapping(m), Some(value)) => match m.get_mut(last.as_str()) {
+                Some(slot) => *slot = value,
+                None => {
+                    m.insert(Yaml::String(last.clone()), value);
+                }
+            },
+            (Yaml::Mapping(m), None) => {
+                m.shift_remove(last.as_str())?;
+            }
+            (Yaml::Sequence(s), value) => {
+                let index = if last == "-" {
+                    s.len()
+                } else {
+                    last.parse::<usize>().ok()?
+                };
+                match (&op, value) {
+                    (Op::Add(_), Some(value)) if index <= s.len() => s.insert(index, value),
+                    (Op::Replace(_), Some(value)) => *s.get_mut(index)? = value,
+                    (Op::Remove(_), None) if index < s.len() => {
+                        s.remove(index);
+                    }
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+    if serde_json::to_value(&yaml).ok()? != *fixed {
+        return None;
+    }
+    let mut out = text[..body_at].to_owned();
+    if !out.starts_with("---") {
+        return None;
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&serde_norway::to_string(&yaml).ok()?);
+    Some(out)
+}
+
+/// The file each input is written to under `--write-fixed`'s directory: its name (`.json` as
+/// `.yaml`, `-` as `stdin.yaml`), with as many of its folders as it takes for no two inputs to
+/// share a file.
+fn fixed_names(
+    documents: &[input::Document],
+) -> Result<std::collections::BTreeMap<String, PathBuf>> {
+    use std::path::Component;
+    let mut inputs: Vec<&str> = Vec::new();
+    for d in documents {
+        if !inputs.contains(&d.file.as_str()) {
+            inputs.push(&d.file);
+        }
+    }
+    // Each input's path components, its file name last, as written under the directory.
+    let parts: Vec<Vec<String>> = inputs
+        .iter()
+        .map(|file| {
+            if *file == "-" {
+                return vec!["stdin.yaml".to_owned()];
+            }
+            let mut parts: Vec<String> = Path::new(file)
+                .components()
+                .filter_map(|c| match c {
+                    Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+                    _ => None,
+                })
+                .collect();
+            match parts.last_mut() {
+                Some(last) => {
+                    if let Some(stem) = last.strip_suffix(".json") {
+                        *last = format!("{stem}.yaml");
+                    }
+                }
+                None => parts.push("input.yaml".to_owned()),
+            }
+            parts
+        })
+        .collect();
+    let suffix = |parts: &[String], n: usize| parts[parts.len().saturating_sub(n)..].to_vec();
+    let mut depth = vec![1; inputs.len()];
+    loop {
+        let names: Vec<Vec<String>> = parts
+            .iter()
+            .zip(&depth)
+            .map(|(p, n)| suffix(p, *n))
+            .collect();
+        let mut grew = false;
+        for i in 0..inputs.len() {
+            let clash = (0..inputs.len()).any(|j| j != i && names[j] == names[i]);
+            if clash && depth[i] < parts[i].len() {
+                depth[i] += 1;
+                grew = true;
+            }
+        }
+        if !grew {
+            for i in 0..inputs.len() {
+                if let Some(j) = (0..inputs.len()).find(|j| *j != i && names[*j] == names[i]) {
+                    bail!(
+                        "--write-fixed: {} and {} would both be written to {}: rename one",
+                        inputs[i],
+                        inputs[j],
+                        names[i].join("/")
+                    );
+                }
+            }
+            return Ok(inputs
+                .iter()
+                .zip(names)
+                .map(|(file, name)| (file.to_string(), name.iter().collect()))
+                .collect());
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::check::{Decision, ObjectReport, Report};
+use crate::check::{Decision, Derived, ObjectReport, Report};
 use crate::scope::Mode;
 
 /// Counts for the summary line and the exit status.
@@ -21,6 +21,9 @@ pub struct Summary {
     pub rejected: usize,
     /// Never sent to the policy.
     pub not_sent: usize,
+    /// Pods of the input the API server refuses, their ServiceAccount not existing (before
+    /// the webhooks or after them).
+    pub refused_by_api_server: usize,
     /// Objects derived by controllers and admitted.
     pub derived_admitted: usize,
     /// Derived objects refused, by the policy or by the API server.
@@ -36,6 +39,9 @@ pub struct Outcome {
     pub summary: Summary,
     /// The exit status: 0 admitted, 1 refused (or mutated with `--fail-on-mutate`).
     pub exit: u8,
+    /// Whether Pods were judged by whether their ServiceAccount exists.
+    #[serde(skip)]
+    pub service_accounts_checked: bool,
 }
 
 /// Counts the report; `fail_on_mutate` makes a mutation fail the check.
@@ -45,14 +51,20 @@ pub fn outcome(report: &Report, mode: Mode, fail_on_mutate: bool) -> Outcome {
         ..Summary::default()
     };
     let mut failed = false;
+    let mut refused_by_api_server = false;
     for o in &report.objects {
         match o.admission.would.unwrap_or(o.admission.decision) {
             Decision::Accept => s.accepted += 1,
             Decision::Mutate => s.mutated += 1,
             Decision::Reject => s.rejected += 1,
+            // Refused before the webhooks: counted below.
+            Decision::NotSent if o.refused_by_api_server.is_some() => {}
             Decision::NotSent => s.not_sent += 1,
         }
-        for d in &o.derived {
+        if o.refused_by_api_server.is_some() {
+            s.refused_by_api_server += 1;
+        }
+        for d in o.all_derived() {
             if d.refused_by_api_server.is_some()
                 || d.admission.would.unwrap_or(d.admission.decision) == Decision::Reject
             {
@@ -64,19 +76,25 @@ pub fn outcome(report: &Report, mode: Mode, fail_on_mutate: bool) -> Outcome {
         if o.audit.as_ref().is_some_and(|a| a.result == "fail") {
             s.audit_failed += 1;
         }
+        refused_by_api_server |= o.refused_by_api_server();
         failed |= o.refused()
             || (fail_on_mutate
                 && (o.admission.decision == Decision::Mutate
                     || o.next_update
                         .as_ref()
-                        .is_some_and(|u| u.decision == Decision::Mutate)));
+                        .is_some_and(|u| u.admission.decision == Decision::Mutate)));
     }
+    // Monitor mode admits whatever the policy says, but not what the API server refuses.
     let exit = if mode == Mode::Monitor {
-        0
+        u8::from(refused_by_api_server)
     } else {
         u8::from(failed)
     };
-    Outcome { summary: s, exit }
+    Outcome {
+        summary: s,
+        exit,
+        service_accounts_checked: report.service_accounts_checked,
+    }
 }
 
 /// The one summary line.
@@ -88,24 +106,38 @@ pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
         ""
     };
     let mut line = format!(
-        "{} objects: {} accepted, {} {would}mutated, {} {would}rejected, {} not sent; {} derived objects admitted, {} refused",
-        s.objects,
-        s.accepted,
-        s.mutated,
-        s.rejected,
-        s.not_sent,
-        s.derived_admitted,
-        s.derived_refused
+        "{} objects: {} accepted, {} {would}mutated, {} {would}rejected, {} not sent",
+        s.objects, s.accepted, s.mutated, s.rejected, s.not_sent
+    );
+    if s.refused_by_api_server > 0 {
+        let _ = write!(
+            line,
+            ", {} refused by the API server",
+            s.refused_by_api_server
+        );
+    }
+    let _ = write!(
+        line,
+        "; {} derived objects admitted, {} refused",
+        s.derived_admitted, s.derived_refused
     );
     if s.audit_failed > 0 {
         let _ = write!(line, "; {} audit failures", s.audit_failed);
     }
     let verdict = match (mode, outcome.exit) {
-        (Mode::Monitor, _) => "monitor mode: the cluster admits everything",
+        (Mode::Monitor, 0) => "monitor mode: the cluster admits everything",
+        (Mode::Monitor, _) => {
+            "monitor mode: the policy admits everything, but the API server would refuse something"
+        }
         (_, 0) => "the cluster would admit everything",
         _ => "the cluster would refuse something",
     };
-    let _ = write!(line, " ({verdict})");
+    let unchecked = if outcome.exit == 0 && !outcome.service_accounts_checked {
+        " if the ServiceAccounts its Pods run as exist: not checked, see the note"
+    } else {
+        ""
+    };
+    let _ = write!(line, " ({verdict}{unchecked})");
     line
 }
 
@@ -168,36 +200,21 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode, colour
             o.file,
             o.document
         );
-        admission_lines(&mut out, &paint, &o.admission, "   ");
-        for d in &o.derived {
-            match &d.refused_by_api_server {
-                Some(why) => {
-                    let _ = writeln!(
-                        out,
-                        "   -> {}: {} by the API server (as {}): {why}",
-                        d.object,
-                        paint.decision(Decision::Reject, "REFUSED"),
-                        d.user
-                    );
-                }
-                None if d.admission.decision == Decision::NotSent => {
-                    let _ = writeln!(out, "   -> {}: not sent (as {})", d.object, d.user);
-                }
-                None => {
-                    let (dec, word) = decision_text(&d.admission);
-                    let _ = writeln!(
-                        out,
-                        "   -> {}: {} (as {})",
-                        d.object,
-                        paint.decision(dec, &word),
-                        d.user
-                    );
-                    let mut inner = String::new();
-                    admission_details(&mut inner, &d.admission, "        ");
-                    out.push_str(&inner);
-                }
+        let refused = paint.decision(Decision::Reject, "REFUSED");
+        match &o.refused_by_api_server {
+            Some(why) if o.admission.decision == Decision::NotSent => {
+                let _ = writeln!(
+                    out,
+                    "   {refused} by the API server before the webhooks: {why}"
+                );
             }
+            Some(why) => {
+                admission_lines(&mut out, &paint, &o.admission, "   ");
+                let _ = writeln!(out, "   then {refused} by the API server: {why}");
+            }
+            None => admission_lines(&mut out, &paint, &o.admission, "   "),
         }
+        derived_lines(&mut out, &paint, &o.derived, "   ");
         if let Some(audit) = &o.audit {
             match &audit.message {
                 Some(m) => {
@@ -209,13 +226,14 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode, colour
             }
         }
         if let Some(update) = &o.next_update {
-            let (dec, word) = decision_text(update);
+            let (dec, word) = decision_text(&update.admission);
             let _ = writeln!(
                 out,
                 "   next UPDATE changing the pod template: {}",
                 paint.decision(dec, &word)
             );
-            admission_details(&mut out, update, "      ");
+            admission_details(&mut out, &update.admission, "      ");
+            derived_lines(&mut out, &paint, &update.derived, "      ");
         }
     }
     if !not_sent.is_empty() {
@@ -236,26 +254,50 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode, colour
             let _ = writeln!(out, "   ({reason}) {}", names.join(", "));
         }
     }
-    let mut values: Vec<(String, Vec<String>)> = Vec::new();
-    for o in &report.objects {
-        for v in &o.helm_values {
-            match values.iter_mut().find(|(value, _)| value == v) {
-                Some((_, objects)) => objects.push(o.title()),
-                None => values.push((v.clone(), vec![o.title()])),
+    if report.objects.iter().any(|o| !o.advice.is_empty()) {
+        let _ = writeln!(out, "What to change:");
+        for o in &report.objects {
+            for advice in &o.advice {
+                let _ = writeln!(out, "   {}: {advice}", o.title());
             }
-        }
-    }
-    if !values.is_empty() {
-        let _ = writeln!(
-            out,
-            "Helm values that make the release compliant without the policy:"
-        );
-        for (value, objects) in values {
-            let _ = writeln!(out, "   {value} (for {})", objects.join(", "));
         }
     }
     let _ = writeln!(out, "summary: {}", summary_line(outcome, mode));
     out
+}
+
+/// The derived objects' lines, `indent` deep.
+fn derived_lines(out: &mut String, paint: &Paint, derived: &[Derived], indent: &str) {
+    let refused = paint.decision(Decision::Reject, "REFUSED");
+    for d in derived {
+        match &d.refused_by_api_server {
+            Some(why) if d.admission.decision == Decision::NotSent => {
+                let _ = writeln!(
+                    out,
+                    "{indent}-> {}: {refused} by the API server (as {}): {why}",
+                    d.object, d.user
+                );
+            }
+            None if d.admission.decision == Decision::NotSent => {
+                let _ = writeln!(out, "{indent}-> {}: not sent (as {})", d.object, d.user);
+            }
+            _ => {
+                let (dec, word) = decision_text(&d.admission);
+                let _ = writeln!(
+                    out,
+                    "{indent}-> {}: {} (as {})",
+                    d.object,
+                    paint.decision(dec, &word),
+                    d.user
+                );
+                let inner = format!("{indent}     ");
+                admission_details(out, &d.admission, &inner);
+                if let Some(why) = &d.refused_by_api_server {
+                    let _ = writeln!(out, "{inner}then {refused} by the API server: {why}");
+                }
+            }
+        }
+    }
 }
 
 fn admission_lines(out: &mut String, paint: &Paint, a: &crate::check::Admission, indent: &str) {
@@ -331,11 +373,27 @@ pub fn junit(report: &Report, outcome: &Outcome, mode: Mode, fail_on_mutate: boo
                 "<skipped message=\"not sent: {}\"/>",
                 xml(o.not_sent.as_deref().unwrap_or_default())
             );
-        } else if mode == Mode::Protect && (o.refused() || (fail_on_mutate && mutated)) {
+        } else if (mode == Mode::Protect && (o.refused() || (fail_on_mutate && mutated)))
+            || o.refused_by_api_server()
+        {
             failures += 1;
             let mut body = String::new();
             admission_details(&mut body, &o.admission, "");
-            for d in &o.derived {
+            if let Some(why) = &o.refused_by_api_server {
+                let _ = writeln!(body, "refused by the API server: {why}");
+            }
+            if let Some(update) = o
+                .next_update
+                .as_ref()
+                .filter(|u| u.admission.decision == Decision::Reject)
+            {
+                let _ = writeln!(
+                    body,
+                    "next UPDATE rejected: {}",
+                    update.admission.message.as_deref().unwrap_or_default()
+                );
+            }
+            for d in o.all_derived() {
                 if let Some(why) = &d.refused_by_api_server {
                     let _ = writeln!(body, "{}: refused by the API server: {why}", d.object);
                 } else if d.admission.decision == Decision::Reject {
@@ -347,10 +405,14 @@ pub fn junit(report: &Report, outcome: &Outcome, mode: Mode, fail_on_mutate: boo
                     );
                 }
             }
+            let headline = match (&o.refused_by_api_server, o.admission.decision) {
+                (Some(_), Decision::NotSent) => "REFUSED by the API server".to_owned(),
+                _ => decision_text(&o.admission).1,
+            };
             let _ = write!(
                 cases,
                 "<failure message=\"{}\">{}</failure>",
-                xml(decision_text(&o.admission).1.as_str()),
+                xml(&headline),
                 xml(&body)
             );
         } else {

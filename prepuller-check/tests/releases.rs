@@ -133,9 +133,11 @@ fn every_release_with_its_shapes_settings_protect() {
 
 #[test]
 fn every_release_with_the_manifest_in_monitor_mode() {
-    // Monitor mode never fails.
+    // Monitor mode fails only for what the API server refuses whatever the policy answers:
+    // the continuous puller's Pods of chart 4.1.0 and later with custom names.
     for name in RELEASES {
-        check_release(
+        let refused = name.ends_with("custom-sa") && !name.contains("4.0.0");
+        let report = check_release(
             name,
             &[
                 "--policy",
@@ -144,8 +146,14 @@ fn every_release_with_the_manifest_in_monitor_mode() {
                 shape_settings(name),
             ],
             &format!("{name}.monitor.txt"),
-            0,
+            u8::from(refused),
         );
+        let verdict = if refused {
+            "(monitor mode: the policy admits everything, but the API server would refuse something)\n"
+        } else {
+            "(monitor mode: the cluster admits everything)\n"
+        };
+        assert!(report.ends_with(verdict), "{report}");
     }
 }
 
@@ -339,8 +347,23 @@ fn fail_on_mutate_and_write_fixed() {
     );
 }
 
-/// A `kubectl get -o json` dump of a running 4.0.0 release: its workloads as stored.
+/// What `kubectl get pods,serviceaccounts,daemonsets,deployments,statefulsets,jobs,cronjobs,
+/// replicasets -n jhub -o json` prints for a running chart 4.0.0 release installed without the
+/// policy: what `helm install` left (the hooks deleted once they succeeded), the namespace's
+/// `default` ServiceAccount, and the ReplicaSets and Pods the controllers made, every object
+/// as stored.
 fn stored_dump(dir: &Path) -> PathBuf {
+    use serde_json::{Value, json};
+    const KINDS: [&str; 8] = [
+        "Pod",
+        "ServiceAccount",
+        "DaemonSet",
+        "Deployment",
+        "StatefulSet",
+        "Job",
+        "CronJob",
+        "ReplicaSet",
+    ];
     let mut documents = Vec::new();
     prepuller_check::input::parse(
         "r",
@@ -348,25 +371,47 @@ fn stored_dump(dir: &Path) -> PathBuf {
         &mut documents,
     )
     .unwrap();
-    let items: Vec<serde_json::Value> = documents
-        .into_iter()
-        .map(|d| d.object)
-        .filter(|o| {
-            ["DaemonSet", "Deployment", "StatefulSet"].contains(&o["kind"].as_str().unwrap())
-        })
-        .enumerate()
-        .map(|(i, mut o)| {
-            o["metadata"]["namespace"] = "jhub".into();
-            o["metadata"]["uid"] = format!("00000000-0000-4000-8000-{i:012}").into();
-            o["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z".into();
-            o
-        })
+    let mut objects: Vec<Value> = vec![
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}),
+    ];
+    objects.extend(
+        documents
+            .into_iter()
+            .map(|d| d.object)
+            .filter(|o| KINDS.contains(&o["kind"].as_str().unwrap()))
+            .filter(|o| {
+                !o["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("hook-succeeded"))
+            }),
+    );
+    for o in &mut objects {
+        o["metadata"]["namespace"] = "jhub".into();
+    }
+    let mut queue: Vec<Value> = objects
+        .iter()
+        .filter(|o| o["kind"] != "ServiceAccount" && o["spec"]["replicas"] != 0)
+        .cloned()
         .collect();
+    while let Some(parent) = queue.pop() {
+        for mut child in policy_host::chain::children(&parent).unwrap() {
+            if let Some(prefix) = child["metadata"]["generateName"].as_str() {
+                child["metadata"]["name"] = format!("{prefix}x7k2p").into();
+            }
+            queue.push(child.clone());
+            objects.push(child);
+        }
+    }
+    objects.sort_by_key(|o| KINDS.iter().position(|k| o["kind"] == *k));
+    for (i, o) in objects.iter_mut().enumerate() {
+        o["metadata"]["uid"] = format!("00000000-0000-4000-8000-{i:012}").into();
+        o["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z".into();
+    }
     let path = dir.join("dump.json");
     std::fs::write(
         &path,
         serde_json::to_string_pretty(
-            &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}),
+            &json!({"apiVersion": "v1", "kind": "List", "items": objects}),
         )
         .unwrap(),
     )
@@ -381,8 +426,83 @@ fn stored_objects_get_the_audit_and_the_next_update() {
     let (report, exit) = check(&[dump.to_str().unwrap()]);
     let report = report.replace(dump.to_str().unwrap(), "dump.json");
     expect("z2jh-4.0.0-stored.txt", &report);
-    assert_eq!(exit, 0, "{report}");
+    // The continuous puller's next rollout is moved onto a ServiceAccount the dump shows does
+    // not exist: the API server refuses its Pods.
+    assert_eq!(exit, 1, "{report}");
+    assert!(report.contains("   next UPDATE changing the pod template: MUTATE\n      spec.template.spec.serviceAccountName: (unset) -> \"continuous-image-puller\"\n      warning: spec.template.spec.serviceAccountName: changed from unset (runs as \"default\") to \"continuous-image-puller\" (prepuller policy: own ServiceAccount, no API token)\n      -> Pod jhub/continuous-image-puller-: REFUSED by the API server (as system:serviceaccount:kube-system:daemon-set-controller): pods \"continuous-image-puller-\" is forbidden: error looking up service account jhub/continuous-image-puller: serviceaccount \"continuous-image-puller\" not found\n"), "{report}");
     assert!(report.contains("audit (PolicyReport): fail"), "{report}");
+    // Once the ServiceAccount exists, the rollout's Pods are admitted.
+    let (report, exit) = check(&[
+        dump.to_str().unwrap(),
+        "--existing-serviceaccount",
+        "jhub/continuous-image-puller",
+    ]);
+    assert_eq!(exit, 0, "{report}");
+    assert!(report.contains("      -> Pod jhub/continuous-image-puller-: ACCEPT (as system:serviceaccount:kube-system:daemon-set-controller)\n"), "{report}");
+    // Without the ServiceAccounts (`kubectl get` without serviceaccounts) nothing says whether
+    // they exist: the report says so instead of passing silently.
+    let text = std::fs::read_to_string(&dump).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["items"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|o| o["kind"] != "ServiceAccount");
+    let without = dir.path().join("without-serviceaccounts.json");
+    std::fs::write(&without, value.to_string()).unwrap();
+    let (report, exit) = check(&[without.to_str().unwrap()]);
+    assert_eq!(exit, 0, "{report}");
+    assert!(
+        report.contains(&format!(
+            "\nnote: {}\n",
+            prepuller_check::check::SERVICE_ACCOUNTS_UNCHECKED
+        )),
+        "{report}"
+    );
+}
+
+#[test]
+fn without_serviceaccounts_the_report_says_existence_is_not_checked() {
+    // The 4.0.0 release's pullers alone: nothing tells which ServiceAccounts exist.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(release("z2jh-4.0.0-default"))).unwrap();
+    let pullers: Vec<&str> = text
+        .split("\n---\n")
+        .filter(|d| d.contains("\nkind: DaemonSet\n"))
+        .collect();
+    assert_eq!(pullers.len(), 2);
+    let path = dir.path().join("pullers.yaml");
+    std::fs::write(&path, format!("---\n{}\n", pullers.join("\n---\n"))).unwrap();
+    let path_text = path.to_str().unwrap();
+    let (report, exit) = check(&[path_text, "-n", "jhub"]);
+    let report = report.replace(path_text, "pullers.yaml");
+    expect("z2jh-4.0.0-pullers-only.txt", &report);
+    assert_eq!(exit, 0, "{report}");
+    let note = prepuller_check::check::SERVICE_ACCOUNTS_UNCHECKED;
+    assert_eq!(
+        report.lines().nth(1),
+        Some(format!("note: {note}").as_str()),
+        "{report}"
+    );
+    let (json, exit) = check(&[path_text, "-n", "jhub", "--output", "json"]);
+    assert_eq!(exit, 0);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["service_accounts_checked"], false);
+    assert_eq!(value["notes"], serde_json::json!([note]));
+    // Naming one turns the check on: the Pods of both pullers are refused.
+    let (json, exit) = check(&[
+        path_text,
+        "-n",
+        "jhub",
+        "--output",
+        "json",
+        "--existing-serviceaccount",
+        "jhub/hub",
+    ]);
+    assert_eq!(exit, 1);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["service_accounts_checked"], true);
+    assert_eq!(value.get("notes"), None);
+    assert_eq!(value["summary"]["derived_refused"], 2);
 }
 
 #[test]
@@ -552,4 +672,360 @@ fn the_binary_reads_standard_input_and_exits_2_on_bad_input() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("== DaemonSet jhub/continuous-image-puller [-, document 20: jupyterhub/templates/image-puller/daemonset-continuous.yaml]\n   ACCEPT\n"), "{stdout}");
+}
+
+fn input(name: &str) -> String {
+    format!("prepuller-check/tests/inputs/{name}")
+}
+
+#[test]
+fn every_pod_is_refused_when_its_serviceaccount_does_not_exist() {
+    // The ServiceAccount admission plugin looks a Pod's ServiceAccount up before the webhooks
+    // and again after them, for every Pod, not only for those controllers derive.
+    let file = input("debug-pods.yaml");
+    let (report, exit) = check(&[&file, "-n", "jhub"]);
+    expect("debug-pods.txt", &report);
+    assert_eq!(exit, 1, "{report}");
+    assert!(report.contains("   then REFUSED by the API server: pods \"puller-debug\" is forbidden: error looking up service account jhub/hook-image-puller: serviceaccount \"hook-image-puller\" not found\n"), "{report}");
+    assert!(report.contains("== Pod jhub/hub-debug [prepuller-check/tests/inputs/debug-pods.yaml, document 3]\n   REFUSED by the API server before the webhooks: pods \"hub-debug\" is forbidden: error looking up service account jhub/hub-debug: serviceaccount \"hub-debug\" not found\n"), "{report}");
+    assert!(report.contains("summary: 4 objects: 2 accepted, 1 mutated, 0 rejected, 0 not sent, 2 refused by the API server; 0 derived objects admitted, 0 refused (the cluster would refuse something)\n"), "{report}");
+    // With both ServiceAccounts in the cluster, everything is admitted.
+    let (report, exit) = check(&[
+        &file,
+        "-n",
+        "jhub",
+        "--existing-serviceaccount",
+        "jhub/hook-image-puller",
+        "--existing-serviceaccount",
+        "jhub/hub-debug",
+    ]);
+    assert_eq!(exit, 0, "{report}");
+    assert!(report.contains("summary: 4 objects: 3 accepted, 1 mutated, 0 rejected, 0 not sent; 0 derived objects admitted, 0 refused (the cluster would admit everything)\n"), "{report}");
+    // JSON and JUnit say the same.
+    let (json, _) = check(&[&file, "-n", "jhub", "--output", "json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["summary"]["refused_by_api_server"], 2);
+    assert_eq!(value["objects"][1]["admission"]["decision"], "mutate");
+    assert_eq!(
+        value["objects"][1]["refused_by_api_server"],
+        "pods \"puller-debug\" is forbidden: error looking up service account jhub/hook-image-puller: serviceaccount \"hook-image-puller\" not found"
+    );
+    assert_eq!(value["objects"][2]["admission"]["decision"], "not-sent");
+    let (junit, _) = check(&[&file, "-n", "jhub", "--output", "junit"]);
+    assert!(junit.contains("failures=\"2\""), "{junit}");
+    assert!(junit.contains("<failure message=\"REFUSED by the API server\">refused by the API server: pods &quot;hub-debug&quot; is forbidden"), "{junit}");
+}
+
+#[test]
+fn no_objects_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    std::fs::write(at("empty.yaml"), "").unwrap();
+    std::fs::write(at("comments.yaml"), "# nothing rendered\n---\n---\n").unwrap();
+    std::fs::write(
+        at("empty-list.json"),
+        r#"{"apiVersion": "v1", "kind": "List", "items": []}"#,
+    )
+    .unwrap();
+    std::fs::create_dir(at("no-manifests")).unwrap();
+    std::fs::write(at("no-manifests/notes.txt"), "not a manifest").unwrap();
+    std::fs::create_dir(at("empty-manifests")).unwrap();
+    std::fs::write(at("empty-manifests/a.yaml"), "\n").unwrap();
+    let cases = [
+        ("empty.yaml", "the file holds no Kubernetes object"),
+        ("comments.yaml", "the file holds no Kubernetes object"),
+        ("empty-list.json", "the file holds no Kubernetes object"),
+        (
+            "no-manifests",
+            "the directory has no *.yaml, *.yml or *.json file",
+        ),
+        (
+            "empty-manifests",
+            "its *.yaml, *.yml and *.json files hold no Kubernetes object",
+        ),
+    ];
+    for (name, why) in cases {
+        let path = at(name);
+        let (out, exit) = check(&[&path]);
+        assert_eq!(
+            (out.as_str(), exit),
+            (
+                format!("error: {path}: no objects passed to check: {why}\n").as_str(),
+                2
+            )
+        );
+    }
+    // One empty input among good ones is still refused: it is a failed render.
+    let (out, exit) = check(&[&release("z2jh-4.4.0-default"), &at("empty.yaml")]);
+    assert_eq!(exit, 2, "{out}");
+}
+
+#[test]
+fn write_fixed_changes_nothing_but_what_the_policy_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fixed");
+    let out_text = out.to_str().unwrap().to_owned();
+    // The same file name in two folders, and Pods created directly.
+    for folder in ["staging", "prod"] {
+        std::fs::create_dir(dir.path().join(folder)).unwrap();
+        std::fs::copy(
+            root().join(release("z2jh-4.0.0-default")),
+            dir.path().join(folder).join("release.yaml"),
+        )
+        .unwrap();
+    }
+    let staging = dir.path().join("staging/release.yaml");
+    let prod = dir.path().join("prod/release.yaml");
+    let pods = input("debug-pods.yaml");
+    let (report, exit) = check(&[
+        staging.to_str().unwrap(),
+        prod.to_str().unwrap(),
+        &pods,
+        "-n",
+        "jhub",
+        "--existing-serviceaccount",
+        "jhub/hook-image-puller",
+        "--existing-serviceaccount",
+        "jhub/continuous-image-puller",
+        "--existing-serviceaccount",
+        "jhub/hub-debug",
+        "--write-fixed",
+        &out_text,
+    ]);
+    assert_eq!(exit, 0, "{report}");
+    let mut written: Vec<String> = walk(&out)
+        .iter()
+        .map(|p| p.strip_prefix(&out).unwrap().to_str().unwrap().to_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "debug-pods.yaml",
+            "prod/release.yaml",
+            "staging/release.yaml"
+        ]
+    );
+    // Every document as it was, but for the policy's changes: no namespace added.
+    let read = |path: &Path| {
+        let mut documents = Vec::new();
+        let text = std::fs::read_to_string(path).unwrap();
+        prepuller_check::input::parse("x", &text, &mut documents).unwrap();
+        documents
+    };
+    for (input, fixed) in [
+        (staging.clone(), out.join("staging/release.yaml")),
+        (prod.clone(), out.join("prod/release.yaml")),
+        (root().join(&pods), out.join("debug-pods.yaml")),
+    ] {
+        let (before, after) = (read(&input), read(&fixed));
+        assert_eq!(before.len(), after.len());
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(b.source, a.source);
+            let patch = json_patch::diff(&b.object, &a.object);
+            let changed: Vec<String> = patch.0.iter().map(|op| op.path().to_string()).collect();
+            let name = b.object["metadata"]["name"].as_str().unwrap();
+            let expected: &[&str] = match name {
+                "hook-image-puller" | "continuous-image-puller"
+                    if b.object["kind"] == "DaemonSet" =>
+                {
+                    &["/spec/template/spec/serviceAccountName"]
+                }
+                "puller-debug" => &[
+                    "/spec/automountServiceAccountToken",
+                    "/spec/serviceAccountName",
+                ],
+                _ => &[],
+            };
+            assert_eq!(changed, expected, "{name}: {patch:?}");
+            if expected.is_empty() {
+                // What the policy did not change is written as it was, comments included.
+                assert_eq!(a.text, b.text, "{name}");
+            } else {
+                // What it changed keeps its keys in their order.
+                let keys = |text: &Option<String>, pointer: &str| -> Vec<String> {
+                    let yaml: serde_norway::Value =
+                        serde_norway::from_str(&text.as_ref().unwrap()[3..]).unwrap();
+                    let mut at = &yaml;
+                    for key in pointer.split('/').filter(|k| !k.is_empty()) {
+                        at = &at[key];
+                    }
+                    at.as_mapping()
+                        .unwrap()
+                        .keys()
+                        .map(|k| k.as_str().unwrap().to_owned())
+                        .collect()
+                };
+                let spec = if b.object["kind"] == "Pod" {
+                    "/spec"
+                } else {
+                    "/spec/template/spec"
+                };
+                for pointer in ["", "/metadata", "/spec"]
+                    .into_iter()
+                    .filter(|p| *p != spec)
+                {
+                    assert_eq!(
+                        keys(&a.text, pointer),
+                        keys(&b.text, pointer),
+                        "{name} {pointer}"
+                    );
+                }
+                // The added keys come after the others, in the order the patch adds them.
+                let mut order = keys(&b.text, spec);
+                order.extend(
+                    changed
+                        .iter()
+                        .map(|c| c.rsplit('/').next().unwrap().to_owned()),
+                );
+                assert_eq!(keys(&a.text, spec), order, "{name}");
+                assert!(a.text.as_ref().unwrap().starts_with(&format!(
+                    "---\n{}",
+                    b.source.as_ref().map(|s| format!("# Source: {s}\n")).unwrap_or_default()
+                )));
+            }
+        }
+    }
+    let fixed_pod = &read(&out.join("debug-pods.yaml"))[1].object;
+    assert_eq!(fixed_pod["spec"]["serviceAccountName"], "hook-image-puller");
+    // The fixed manifests need no mutation any more.
+    let (report, exit) = check(&[
+        out.join("prod/release.yaml").to_str().unwrap(),
+        out.join("debug-pods.yaml").to_str().unwrap(),
+        "-n",
+        "jhub",
+        "--fail-on-mutate",
+        "--existing-serviceaccount",
+        "jhub/hook-image-puller",
+        "--existing-serviceaccount",
+        "jhub/continuous-image-puller",
+        "--existing-serviceaccount",
+        "jhub/hub-debug",
+    ]);
+    assert_eq!(exit, 0, "{report}");
+    assert!(
+        report.contains("32 objects: 14 accepted, 0 mutated, 0 rejected, 18 not sent"),
+        "{report}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_module_that_is_not_webassembly_is_one_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prepuller-check"))
+        .current_dir(root())
+        .args([&release("z2jh-4.4.0-default"), "--module", "Cargo.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "prepuller-check: error: Cargo.toml: not a WebAssembly module (it does not start with \\0asm)\n"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn the_charts_own_naming_of_the_continuous_pullers_serviceaccount_is_explained() {
+    // Chart 4.1.0 and later name the continuous puller's ServiceAccount after the DaemonSet,
+    // not after prePuller.continuous.serviceAccount.name, which the DaemonSet runs as.
+    for name in ["z2jh-4.1.0-custom-sa", "z2jh-4.4.0-custom-sa"] {
+        let version = &name[5..10];
+        let report = check_release(
+            name,
+            &["--settings-json", shape_settings(name)],
+            &format!("{name}.protect.txt"),
+            1,
+        );
+        let advice = format!(
+            "What to change:\n   DaemonSet jhub/continuous-image-puller: chart jupyterhub-{version} names the continuous image puller's ServiceAccount after the DaemonSet (\"continuous-image-puller\"), not after prePuller.continuous.serviceAccount.name (\"jhub-continuous-puller\"), which the DaemonSet runs as: the release never creates \"jhub-continuous-puller\", so the API server refuses the puller's Pods. Set prePuller.continuous.serviceAccount.name=continuous-image-puller (and continuousPuller.serviceAccountName: continuous-image-puller in the policy settings), or create ServiceAccount \"jhub-continuous-puller\" yourself (kubectl create serviceaccount jhub-continuous-puller -n jhub), or, when the cluster already has it, name it with --existing-serviceaccount jhub/jhub-continuous-puller\nsummary: "
+        );
+        assert!(report.contains(&advice), "{report}");
+        // The third way out works.
+        let (report, exit) = check(&[
+            &release(name),
+            "-n",
+            "jhub",
+            "--settings-json",
+            shape_settings(name),
+            "--existing-serviceaccount",
+            "jhub/jhub-continuous-puller",
+        ]);
+        assert_eq!(exit, 0, "{report}");
+        assert!(!report.contains("What to change:"), "{report}");
+    }
+    // The same release with the default names: the policy moves the continuous puller onto the
+    // ServiceAccount the chart created, and the others onto ServiceAccounts nobody creates.
+    let (report, exit) = check(&[&release("z2jh-4.4.0-custom-sa"), "-n", "jhub"]);
+    assert_eq!(exit, 1, "{report}");
+    let advice = &report[report.find("What to change:\n").expect("advice")..];
+    assert_eq!(
+        advice,
+        r#"What to change:
+   DaemonSet jhub/continuous-image-puller: chart jupyterhub-4.4.0 names the continuous image puller's ServiceAccount after the DaemonSet ("continuous-image-puller"), not after prePuller.continuous.serviceAccount.name ("jhub-continuous-puller"), which the DaemonSet runs as: the release never creates "jhub-continuous-puller" (the policy moves the puller onto "continuous-image-puller"). Set prePuller.continuous.serviceAccount.name=continuous-image-puller, or create ServiceAccount "jhub-continuous-puller" yourself (kubectl create serviceaccount jhub-continuous-puller -n jhub), or, when the cluster already has it, name it with --existing-serviceaccount jhub/jhub-continuous-puller
+   DaemonSet jhub/hook-image-puller: chart jupyterhub-4.4.0 runs the hook image puller as ServiceAccount "jhub-hook-puller", which the release creates, the policy settings expect "hook-image-puller": set hookPuller.serviceAccountName: jhub-hook-puller in them, or prePuller.hook.serviceAccountImagePuller.name=hook-image-puller (the chart then creates it and runs the hook image puller as it)
+   Job jhub/hook-image-awaiter: chart jupyterhub-4.4.0 runs the hook image awaiter as ServiceAccount "jhub-awaiter", which the release creates, the policy settings expect "hook-image-awaiter": set awaiter.serviceAccountName: jhub-awaiter in them, or prePuller.hook.serviceAccount.name=hook-image-awaiter (the chart then creates it and runs the hook image awaiter as it)
+summary: 30 objects: 9 accepted, 3 mutated, 0 rejected, 18 not sent; 8 derived objects admitted, 2 refused (the cluster would refuse something)
+"#
+    );
+}
+
+#[test]
+fn chart_values_are_advised_only_for_what_the_chart_rendered() {
+    // The 4.4.0 release with two CronJobs labelled as the continuous puller beside it.
+    let (report, exit) = check(&[
+        &release("z2jh-4.4.0-default"),
+        &input("user-cronjob.yaml"),
+        "-n",
+        "jhub",
+    ]);
+    assert_eq!(exit, 0, "{report}");
+    let advice = &report[report.find("What to change:\n").expect("advice")..];
+    assert_eq!(
+        advice,
+        "What to change:\n   CronJob jhub/refresh-images: not rendered by the Zero to JupyterHub chart as one of its image pullers or its awaiter, so no chart value applies: make the changes above in its own manifest (--write-fixed writes them); if it is no image puller, give its Pods labels that no role's selector in the policy settings matches\n   CronJob jhub/refresh-images-by-hand: not rendered by the Zero to JupyterHub chart as one of its image pullers or its awaiter, so no chart value applies: make the changes above in its own manifest (--write-fixed writes them); if it is no image puller, give its Pods labels that no role's selector in the policy settings matches\nsummary: 32 objects: 12 accepted, 2 mutated, 0 rejected, 18 not sent; 14 derived objects admitted, 0 refused (the cluster would admit everything)\n"
+    );
+}
+
+#[test]
+fn the_advice_fits_the_charts_version() {
+    // Chart 4.0.0 has neither puller ServiceAccount value (its values schema refuses them):
+    // upgrade, or create the ServiceAccounts. This is `make run-examples`' last report.
+    let report = check_release(
+        "z2jh-4.0.0-default",
+        &[],
+        "z2jh-4.0.0-default.protect.txt",
+        1,
+    );
+    let advice = &report[report.find("What to change:\n").expect("advice")..];
+    assert_eq!(
+        advice,
+        "What to change:\n   DaemonSet jhub/continuous-image-puller: chart jupyterhub-4.0.0 has no value for the continuous image puller's ServiceAccount (prePuller.continuous.serviceAccount arrives in chart 4.1.0, and the values schema of earlier charts refuses it): upgrade the chart to 4.1.0 or later, which creates ServiceAccount \"continuous-image-puller\" and runs the puller as it; or create ServiceAccount \"continuous-image-puller\" (kubectl create serviceaccount continuous-image-puller -n jhub), onto which the policy (mode: mutate) moves the puller\n   DaemonSet jhub/hook-image-puller: chart jupyterhub-4.0.0 has no value for the hook image puller's ServiceAccount (prePuller.hook.serviceAccountImagePuller arrives in chart 4.1.0, and the values schema of earlier charts refuses it): upgrade the chart to 4.1.0 or later, which creates ServiceAccount \"hook-image-puller\" and runs the puller as it; or create ServiceAccount \"hook-image-puller\" (kubectl create serviceaccount hook-image-puller -n jhub), onto which the policy (mode: mutate) moves the puller\nsummary: 28 objects: 8 accepted, 2 mutated, 0 rejected, 18 not sent; 8 derived objects admitted, 2 refused (the cluster would refuse something)\n"
+    );
+    assert!(!report.contains(".create=true"), "{report}");
+    // Chart 4.4.0 with the default names checked against a fullnameOverride release: the chart
+    // runs the pullers as their own ServiceAccounts, the settings name others.
+    let report = check_release(
+        "z2jh-4.4.0-fullnameoverride",
+        &[],
+        "z2jh-4.4.0-fullnameoverride.wrong-settings-mutate.txt",
+        1,
+    );
+    let advice = &report[report.find("What to change:\n").expect("advice")..];
+    assert_eq!(
+        advice,
+        "What to change:\n   DaemonSet jhub/myhub-continuous-image-puller: chart jupyterhub-4.4.0 runs the continuous image puller as ServiceAccount \"myhub-continuous-image-puller\", which the release creates, the policy settings expect \"continuous-image-puller\": set continuousPuller.serviceAccountName: myhub-continuous-image-puller in them\n   DaemonSet jhub/myhub-hook-image-puller: chart jupyterhub-4.4.0 runs the hook image puller as ServiceAccount \"myhub-hook-image-puller\", which the release creates, the policy settings expect \"hook-image-puller\": set hookPuller.serviceAccountName: myhub-hook-image-puller in them, or prePuller.hook.serviceAccountImagePuller.name=hook-image-puller (the chart then creates it and runs the hook image puller as it)\n   Job jhub/myhub-hook-image-awaiter: chart jupyterhub-4.4.0 runs the hook image awaiter as ServiceAccount \"myhub-hook-image-awaiter\", which the release creates, the policy settings expect \"hook-image-awaiter\": set awaiter.serviceAccountName: myhub-hook-image-awaiter in them, or prePuller.hook.serviceAccount.name=hook-image-awaiter (the chart then creates it and runs the hook image awaiter as it)\nsummary: 30 objects: 9 accepted, 3 mutated, 0 rejected, 18 not sent; 7 derived objects admitted, 3 refused (the cluster would refuse something)\n"
+    );
 }
