@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the static prepuller-check release binary for one musl target and packages it as the
 # release assets: prepuller-check-TAG-TARGET.tar.gz (the binary, README.md, LICENSE,
-# docs/check.md) and its .sha256. The release workflow runs it on a native runner of each
+# docs/check.md, and Helm 4's plugin files) and its .sha256. The release workflow runs it on a native runner of each
 # architecture; `make check-binary` runs it here for x86_64 (docs/release.md).
 #   scripts/build-check-binary.sh TARGET TAG OUTDIR
 # TARGET is x86_64-unknown-linux-musl or aarch64-unknown-linux-musl, the runner's own
@@ -40,7 +40,8 @@ fi
 name="prepuller-check-$tag-$target"
 rm -rf "${outdir:?}/$name"
 mkdir -p "$outdir/$name"
-cp "$binary" README.md LICENSE docs/check.md "$outdir/$name/"
+# The archive is also Helm 4's post-renderer plugin (`helm plugin install` of its directory).
+cp "$binary" README.md LICENSE docs/check.md helm-plugin/plugin.yaml helm-plugin/post-render.sh "$outdir/$name/"
 tar -C "$outdir" -czf "$outdir/$name.tar.gz" "$name"
 (cd "$outdir" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
 echo "$outdir/$name.tar.gz"

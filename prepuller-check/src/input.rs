@@ -122,6 +122,12 @@ fn read_one(
     Ok("its *.yaml, *.yml and *.json files hold")
 }
 
+/// Standard input, whole, within `max_bytes` (the post-renderer's input: Helm's render).
+pub fn read_stdin(max_bytes: u64) -> Result<String, InputError> {
+    let mut budget = max_bytes;
+    read_limited(std::io::stdin().lock(), "-", &mut budget, max_bytes)
+}
+
 fn read_file(path: &Path, name: &str, budget: &mut u64, max: u64) -> Result<String, InputError> {
     let file =
         std::fs::File::open(path).map_err(|e| InputError(format!("{name}: cannot read: {e}")))?;

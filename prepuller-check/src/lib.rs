@@ -10,6 +10,7 @@ pub mod advice;
 pub mod check;
 pub mod input;
 pub mod policyreport;
+pub mod postrender;
 pub mod report;
 pub mod scaffold;
 pub mod scope;
@@ -125,6 +126,10 @@ pub struct Cli {
 pub enum Command {
     /// Write the ClusterAdmissionPolicy (or AdmissionPolicy) for a release, from its objects.
     Scaffold(scaffold::Args),
+    /// Helm's post-renderer: the release on standard input, the manifests as admitted on
+    /// standard output, the report on standard error; exit 1 when the cluster would refuse
+    /// something.
+    PostRender(postrender::Args),
 }
 
 /// A compiled module and what its metadata says.
@@ -192,30 +197,41 @@ pub struct RunResult {
 
 /// Errors of this kind are the user's (exit 2); the message is the whole line.
 pub fn run(cli: &Cli, module: &Module) -> Result<RunResult> {
+    let (scope, existing) = prepare(cli, module)?;
+    let documents = input::read_all(&cli.inputs, cli.max_input_bytes)?;
+    Ok(check_documents(cli, module, &scope, &documents, existing)?.0)
+}
+
+/// The scope with settings the module accepts (as policy-server checks them at start-up), and
+/// the ServiceAccounts the cluster already has: what every check needs before its input.
+fn prepare(cli: &Cli, module: &Module) -> Result<(Scope, Vec<(String, String)>)> {
     let scope = load_scope(cli, module)?;
     if let Some(problem) = check::validate_settings(&module.policy, &scope.settings)? {
         bail!("the settings are not valid: {problem}");
     }
-    let mut existing = Vec::new();
-    for sa in &cli.existing_serviceaccounts {
-        match sa.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
-                existing.push((ns.to_owned(), name.to_owned()))
-            }
-            _ => bail!("--existing-serviceaccount {sa:?} is not NAMESPACE/NAME"),
-        }
-    }
-    let documents = input::read_all(&cli.inputs, cli.max_input_bytes)?;
+    let existing = existing_service_accounts(&cli.existing_serviceaccounts)?;
+    Ok((scope, existing))
+}
+
+/// The check of documents already read: the report in the chosen form, and the report itself
+/// (for the post-renderer, which writes the documents as admitted).
+fn check_documents(
+    cli: &Cli,
+    module: &Module,
+    scope: &Scope,
+    documents: &[input::Document],
+    existing: Vec<(String, String)>,
+) -> Result<(RunResult, check::Report)> {
     let options = Options {
         namespace: cli.namespace.clone(),
         user: cli.user.clone(),
         existing_service_accounts: existing,
         as_audit: cli.as_audit,
     };
-    let report = Checker::new(&module.policy, &scope, &options).check(&documents)?;
+    let report = Checker::new(&module.policy, scope, &options).check(documents)?;
     let outcome = report::outcome(&report, scope.mode, cli.fail_on_mutate);
     if let Some(dir) = &cli.write_fixed {
-        write_fixed(dir, &documents, &report)?;
+        write_fixed(dir, documents, &report)?;
     }
     let header = format!(
         "prepuller-check: module {}; policy {} (mode: {}, mutating: {}); settings {}",
@@ -239,19 +255,34 @@ pub fn run(cli: &Cli, module: &Module) -> Result<RunResult> {
         Output::Junit => report::junit(&report, &outcome, scope.mode, cli.fail_on_mutate),
         Output::Policyreport => policyreport::yaml(
             &report,
-            &documents,
+            documents,
             &module.policy,
-            &scope,
+            scope,
             &options,
             cli.policy.as_deref(),
             cli.report_kind,
         )?,
     };
-    Ok(RunResult {
+    let result = RunResult {
         output,
         exit: outcome.exit,
         objects: report.objects.len(),
-    })
+    };
+    Ok((result, report))
+}
+
+/// `--existing-serviceaccount NS/NAME` arguments, checked.
+fn existing_service_accounts(arguments: &[String]) -> Result<Vec<(String, String)>> {
+    let mut existing = Vec::new();
+    for sa in arguments {
+        match sa.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+                existing.push((ns.to_owned(), name.to_owned()))
+            }
+            _ => bail!("--existing-serviceaccount {sa:?} is not NAMESPACE/NAME"),
+        }
+    }
+    Ok(existing)
 }
 
 fn load_scope(cli: &Cli, module: &Module) -> Result<Scope> {
@@ -307,7 +338,7 @@ fn write_fixed(dir: &Path, documents: &[input::Document], report: &check::Report
 
 /// A document written anew: its `# Source:` and the object as YAML (keys in alphabetical
 /// order), for JSON input and what [`edited`] cannot edit.
-fn as_yaml(document: &input::Document, object: &Value) -> Result<String> {
+pub(crate) fn as_yaml(document: &input::Document, object: &Value) -> Result<String> {
     let mut text = String::from("---\n");
     if let Some(source) = &document.source {
         text.push_str(&format!("# Source: {source}\n"));
@@ -319,7 +350,7 @@ fn as_yaml(document: &input::Document, object: &Value) -> Result<String> {
 /// A YAML document with the policy's changes made in place: its leading comments kept, its
 /// keys in their order; `None` when that cannot give exactly `fixed` (tags, keys that are not
 /// strings), for [`as_yaml`] to write it anew.
-fn edited(text: &str, original: &Value, fixed: &Value) -> Option<String> {
+pub(crate) fn edited(text: &str, original: &Value, fixed: &Value) -> Option<String> {
     use json_patch::PatchOperation as Op;
     use serde_norway::Value as Yaml;
     let body_at = text

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser as _;
-use prepuller_check::{Cli, Command, Module, run, scaffold};
+use prepuller_check::{Cli, Command, Module, input, postrender, run, scaffold};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,6 +20,28 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("prepuller-check: error: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if let Some(Command::PostRender(args)) = &cli.command {
+        let helm_namespace = std::env::var("HELM_NAMESPACE").ok();
+        let rendered = input::read_stdin(args.max_input_bytes)
+            .map_err(anyhow::Error::from)
+            .and_then(|text| {
+                let module = Module::load(&args.module)?;
+                postrender::run(args, &module, &text, helm_namespace.as_deref())
+            });
+        return match rendered {
+            Ok(rendered) => {
+                eprint!("{}", rendered.report);
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(rendered.manifests.as_bytes());
+                let _ = stdout.flush();
+                ExitCode::from(rendered.exit)
+            }
+            Err(e) => {
+                eprintln!("prepuller-check post-render: error: {e:#}");
                 ExitCode::from(2)
             }
         };

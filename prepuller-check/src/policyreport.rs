@@ -215,10 +215,15 @@ pub fn yaml(
             rejected.push(object.title());
             continue;
         } else {
-            object
-                .admitted
+            // As admitted: the policy's changes (none in monitor mode), in the object's namespace.
+            let mut state = object
+                .fixed
                 .clone()
-                .context("the check kept no admitted object")?
+                .unwrap_or_else(|| document.object.clone());
+            if let Some(ns) = &object.namespace {
+                state["metadata"]["namespace"] = json!(ns);
+            }
+            state
         };
         if state["kind"] == "ServiceAccount" && state["apiVersion"] == "v1" {
             stored_accounts.insert((
@@ -338,6 +343,7 @@ fn audit_rendered(
             item: None,
             source: None,
             object: audited[i].object.clone(),
+            text: None,
         })
         .collect();
     let mut existing = options.existing_service_accounts.clone();
