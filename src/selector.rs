@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::json::CowStr;
+use crate::json::{CowStr, decode_objects};
 use crate::names;
 
 /// Labels of one object. Keys and values borrow from the request unless they carry JSON escapes.
@@ -38,9 +38,14 @@ pub struct LabelSelector {
     /// Labels that must be present with exactly these values.
     #[serde(default)]
     pub match_labels: BTreeMap<String, String>,
-    /// Requirements that must all hold as well.
-    #[serde(default)]
+    /// Requirements that must all hold as well; each a map, never a list read by position.
+    #[serde(default, deserialize_with = "requirements")]
     pub match_expressions: Vec<Requirement>,
+}
+
+/// `matchExpressions`, each entry a map; `null` is no requirement, as in Kubernetes.
+fn requirements<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Requirement>, D::Error> {
+    Ok(decode_objects(d)?.unwrap_or_default())
 }
 
 /// One `matchExpressions` entry.

@@ -2,15 +2,18 @@
 //! recognised. Every key is optional; the defaults are Zero to JupyterHub's own names, so the
 //! policy works unconfigured for a chart installed without `fullnameOverride`.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use crate::json::decode_object;
 use crate::names;
 use crate::roles::{Role, RoleKind};
 use crate::selector::{KeyConstraint, LabelSelector, LabelSet};
 
 /// What the policy does with a violation it can fix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Fix what can be fixed (ServiceAccount names, automount, the injected token volume).
     #[default]
@@ -19,11 +22,38 @@ pub enum Mode {
     Reject,
 }
 
+/// Only a string names a mode. serde's derived enum also reads `{"reject": null}`, and answers
+/// `null` or a list with "expected value at line 1 column 9", which names no mode.
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = Mode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`mutate` or `reject`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Mode, E> {
+                match v {
+                    "mutate" => Ok(Mode::Mutate),
+                    "reject" => Ok(Mode::Reject),
+                    _ => Err(E::unknown_variant(v, &["mutate", "reject"])),
+                }
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
+// Every struct-typed key is decoded with `decode_object`: serde's derived structs also read a
+// list by position (`hookPuller: ["my-hook-sa", {...}]` as a name and a selector), which no
+// policy resource means.
+
 /// One role as the user wrote it: either key may be left out to keep the default.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RoleInput {
     service_account_name: Option<String>,
+    #[serde(default, deserialize_with = "decode_object")]
     selector: Option<LabelSelector>,
 }
 
@@ -35,6 +65,7 @@ struct AwaiterInput {
     /// patch (RFC 7386 deletes a key patched to null, which brings the default awaiter back).
     enabled: Option<bool>,
     service_account_name: Option<String>,
+    #[serde(default, deserialize_with = "decode_object")]
     selector: Option<LabelSelector>,
 }
 
@@ -43,9 +74,12 @@ struct AwaiterInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 struct SettingsInput {
     mode: Mode,
+    #[serde(deserialize_with = "decode_object")]
     hook_puller: Option<RoleInput>,
+    #[serde(deserialize_with = "decode_object")]
     continuous_puller: Option<RoleInput>,
     /// Absent keeps the default awaiter; an explicit `null` turns the awaiter rules off.
+    #[serde(deserialize_with = "decode_object")]
     awaiter: Option<AwaiterInput>,
     reserve_service_accounts: bool,
     service_account_objects: bool,
@@ -162,10 +196,21 @@ impl Settings {
         let de = &mut serde_json::Deserializer::from_str(raw);
         let input: SettingsInput = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
+            let inner = e.inner();
+            let mut text = inner.to_string();
+            // A wrong value is named by its key; the position is in the JSON policy-server
+            // wrote from the policy's YAML, which the operator never sees. A syntax error has
+            // no key to name: its position stays.
+            if inner.is_data() {
+                let at = format!(" at line {} column {}", inner.line(), inner.column());
+                if let Some(bare) = text.strip_suffix(&at) {
+                    text = bare.to_owned();
+                }
+            }
             if path == "." {
-                e.inner().to_string()
+                text
             } else {
-                format!("{path}: {}", e.inner())
+                format!("{path}: {text}")
             }
         })?;
         Ok(input.resolve())
@@ -463,6 +508,68 @@ mod tests {
             "the settings must be a map of keys, not a scalar"
         );
         assert!(error("{\"mode\":").contains("EOF"));
+    }
+
+    /// Every struct-typed key is a map: a list is not read by position (issue 22), and `mode`
+    /// names its values whatever it is given.
+    #[test]
+    fn settings_are_objects() {
+        for (raw, expected) in [
+            (
+                r#"{"hookPuller":["my-hook-sa",{"matchLabels":{"component":"hook-image-puller"}}]}"#,
+                "hookPuller: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"continuousPuller":["continuous-image-puller"]}"#,
+                "continuousPuller: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"awaiter":[true,"hook-image-awaiter"]}"#,
+                "awaiter: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"hookPuller":{"selector":[{"component":"hook-image-puller"}]}}"#,
+                "hookPuller.selector: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"awaiter":{"selector":[{}, []]}}"#,
+                "awaiter.selector: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"continuousPuller":{"selector":{"matchLabels":{"component":"continuous-image-puller"},"matchExpressions":[["tier","NotIn",["x"]]]}}}"#,
+                "continuousPuller.selector.matchExpressions[0]: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"mode":null}"#,
+                "mode: invalid type: null, expected `mutate` or `reject`",
+            ),
+            (
+                r#"{"mode":["reject"]}"#,
+                "mode: invalid type: sequence, expected `mutate` or `reject`",
+            ),
+            (
+                r#"{"mode":{"reject":null}}"#,
+                "mode: invalid type: map, expected `mutate` or `reject`",
+            ),
+            (
+                r#"{"mode":"Reject"}"#,
+                "mode: unknown variant `Reject`, expected `mutate` or `reject`",
+            ),
+        ] {
+            assert_eq!(error(raw), expected, "{raw}");
+        }
+        // Null keeps meaning what it meant: the default role, no requirement, the awaiter off.
+        for raw in [
+            r#"{"hookPuller":null}"#,
+            r#"{"hookPuller":{"selector":null}}"#,
+            r#"{"hookPuller":{"selector":{"matchLabels":{"component":"hook-image-puller"},"matchExpressions":null}}}"#,
+        ] {
+            assert_eq!(Settings::from_json(raw), Ok(Settings::default()), "{raw}");
+        }
+        assert_eq!(
+            Settings::from_json(r#"{"mode":"re\u006aect"}"#).map(|s| s.mode),
+            Ok(Mode::Reject)
+        );
     }
 
     #[test]

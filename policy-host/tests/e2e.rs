@@ -322,7 +322,7 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
                 p.extend(b"}}");
                 p
             },
-            "the policy settings are not valid: hookPuller[0]: invalid type: sequence, expected a string",
+            "the policy settings are not valid: hookPuller: invalid type: sequence, expected a map",
         ),
     ];
     let mut results = Vec::new();
