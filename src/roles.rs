@@ -54,17 +54,35 @@ impl RoleKind {
         !matches!(self, RoleKind::Awaiter)
     }
 
+    /// Every role, pullers first.
+    pub const ALL: [RoleKind; 3] = [
+        RoleKind::HookPuller,
+        RoleKind::ContinuousPuller,
+        RoleKind::Awaiter,
+    ];
+
+    /// The value Zero to JupyterHub gives this role's Pods in `component` (every chart version)
+    /// and `app.kubernetes.io/component` (pod templates since 4.1.0): the awaiter Job's Pods
+    /// are `image-puller`, after the template folder.
+    pub fn chart_component(self) -> &'static str {
+        match self {
+            RoleKind::HookPuller => "hook-image-puller",
+            RoleKind::ContinuousPuller => "continuous-image-puller",
+            RoleKind::Awaiter => "image-puller",
+        }
+    }
+
     /// The role as Zero to JupyterHub names it, without `fullnameOverride`.
     pub fn default_role(self) -> Role {
-        let (sa, component) = match self {
-            RoleKind::HookPuller => ("hook-image-puller", "hook-image-puller"),
-            RoleKind::ContinuousPuller => ("continuous-image-puller", "continuous-image-puller"),
-            RoleKind::Awaiter => ("hook-image-awaiter", "image-puller"),
+        let sa = match self {
+            RoleKind::HookPuller => "hook-image-puller",
+            RoleKind::ContinuousPuller => "continuous-image-puller",
+            RoleKind::Awaiter => "hook-image-awaiter",
         };
         Role {
             kind: self,
             service_account_name: sa.to_owned(),
-            selector: LabelSelector::with_label("component", component),
+            selector: LabelSelector::with_label("component", self.chart_component()),
         }
     }
 }

@@ -266,8 +266,8 @@ impl<'a> KeyConstraint<'a> {
 pub struct LabelSet<'a> {
     keys: BTreeMap<&'a str, KeyConstraint<'a>>,
     /// What keys not in `keys` may be: [`KeyConstraint::any`] for a selector (it says nothing
-    /// about them), [`KeyConstraint::absent`] for a known label map such as a chart
-    /// component's Pods.
+    /// about them) and for Pods that may carry labels of their operator's besides those known,
+    /// [`KeyConstraint::absent`] for a known label map such as a chart component's Pods.
     others: KeyConstraint<'a>,
 }
 
@@ -307,6 +307,14 @@ impl<'a> LabelSet<'a> {
         }
     }
 
+    /// Label maps with these keys constrained, and any other labels besides.
+    pub fn at_least(keys: impl IntoIterator<Item = (&'a str, KeyConstraint<'a>)>) -> LabelSet<'a> {
+        LabelSet {
+            keys: keys.into_iter().collect(),
+            others: KeyConstraint::any(),
+        }
+    }
+
     /// The first key (in key order) whose requirements exclude each other, when the set is
     /// empty.
     pub fn contradiction(&self) -> Option<&'a str> {
@@ -324,21 +332,35 @@ impl<'a> LabelSet<'a> {
 
     /// A label map in both sets, if they share one; `None` means no object can match both.
     pub fn common_labels(&self, other: &LabelSet<'_>) -> Option<BTreeMap<String, String>> {
+        self.meet(other).ok()
+    }
+
+    /// The first key (in key order) on which no label map of `other` satisfies this set, if
+    /// they share no label map: the label that keeps them apart.
+    pub fn conflict(&self, other: &LabelSet<'_>) -> Option<String> {
+        self.meet(other).err()
+    }
+
+    /// A label map in both sets, or the first key whose two constraints exclude each other.
+    fn meet(&self, other: &LabelSet<'_>) -> Result<BTreeMap<String, String>, String> {
         let mut labels = BTreeMap::new();
-        let keys = self
-            .keys
-            .keys()
-            .chain(other.keys.keys().filter(|k| !self.keys.contains_key(*k)));
+        let mut keys: Vec<&str> = self.keys.keys().chain(other.keys.keys()).copied().collect();
+        keys.sort_unstable();
+        keys.dedup();
         for k in keys {
             let mine = self.keys.get(k).unwrap_or(&self.others);
             let theirs = other.keys.get(k).unwrap_or(&other.others);
-            if let Some(value) = mine.and(theirs).witness()? {
-                labels.insert((*k).to_owned(), value);
+            match mine.and(theirs).witness() {
+                None => return Err(k.to_owned()),
+                Some(Some(value)) => {
+                    labels.insert(k.to_owned(), value);
+                }
+                Some(None) => {}
             }
         }
-        // Keys neither set names: both allow absence (a selector allows anything, a known
-        // label map only absence), so leaving them out satisfies both.
-        Some(labels)
+        // Keys neither set names: both allow absence (a selector, or a set with others free,
+        // allows anything, a known label map only absence), so leaving them out satisfies both.
+        Ok(labels)
     }
 }
 
@@ -495,6 +517,33 @@ mod tests {
         ] {
             assert!(set(pinned).pins_a_value(), "{pinned}");
         }
+    }
+
+    #[test]
+    fn sets_with_other_labels_free_and_the_key_that_keeps_sets_apart() {
+        let chart = LabelSet::at_least([
+            ("component", KeyConstraint::one_of(["hook-image-puller"])),
+            ("release", KeyConstraint::present()),
+        ]);
+        // Labels the set does not constrain may be there, with any value.
+        let own = set(r#"{"matchLabels":{"component":"hook-image-puller","tier":"t"}}"#);
+        assert_eq!(
+            own.common_labels(&chart).map(|l| l.len()),
+            Some(3),
+            "component, release and tier"
+        );
+        assert_eq!(own.conflict(&chart), None);
+        let absent = set(
+            r#"{"matchLabels":{"component":"hook-image-puller"},"matchExpressions":[{"key":"release","operator":"DoesNotExist"},{"key":"tier","operator":"DoesNotExist"}]}"#,
+        );
+        assert_eq!(absent.conflict(&chart).as_deref(), Some("release"));
+        // The first key in key order, of either set.
+        let both = set(
+            r#"{"matchLabels":{"component":"x","release":"r"},"matchExpressions":[{"key":"app","operator":"In","values":["a"]}]}"#,
+        );
+        let other = LabelSet::exactly([("component", KeyConstraint::one_of(["y"]))]);
+        assert_eq!(both.conflict(&other).as_deref(), Some("app"));
+        assert_eq!(both.conflict(&chart).as_deref(), Some("component"));
     }
 
     /// The decision procedure against brute force: over keys `a`, `b`, `c` and values `x`,
