@@ -58,6 +58,26 @@ fn decide(
         .iter()
         .map(|u| render::unrecognised_warning(findings.kind, u))
         .collect();
+    let unmatched: Vec<String> = findings
+        .unmatched
+        .iter()
+        .filter_map(|u| {
+            let role = settings.role(u.role)?;
+            Some(render::unmatched_warning(findings.kind, u, &role.selector))
+        })
+        .collect();
+    if findings.violations.is_empty()
+        && !unmatched.is_empty()
+        && request.is_audit()
+        && controlling_deployment(kind, &object).is_none()
+    {
+        // Admission accepts it with the warning, but a PolicyReport only shows a failure's
+        // message: the chart's puller that no selector matches must not pass an audit unseen.
+        // A ReplicaSet its Deployment controls passes, as for violations: the Deployment fails.
+        let message = render::unmatched_audit(&findings, &unmatched);
+        return Ok(Decision::Reject { message, warnings });
+    }
+    warnings.extend(unmatched);
     if findings.violations.is_empty() {
         if settings.require_existing_service_accounts
             && starts_pods(request, kind, text)

@@ -7,7 +7,8 @@ use crate::checks::{
 };
 use crate::cluster::{Refusal, Unconfirmed};
 use crate::kinds::ResourceKind;
-use crate::roles::{RoleKind, Unrecognised};
+use crate::roles::{RoleKind, Unmatched, Unrecognised};
+use crate::selector::LabelSelector;
 
 /// A message lists at most this many violations; the rest are counted. A pathological object
 /// (thousands of containers mounting a token) must not produce a megabyte of status text.
@@ -339,6 +340,43 @@ pub fn unrecognised_warning(kind: ResourceKind, u: &Unrecognised) -> String {
         u.role.description(),
         u.role.description()
     )
+}
+
+/// The chart's label for a role on the labels the Pods will carry, while they match no role's
+/// selector (`selector` is that role's): the chart's Pods of the role go unjudged.
+pub fn unmatched_warning(kind: ResourceKind, u: &Unmatched, selector: &LabelSelector) -> String {
+    let role = u.role;
+    let value = role.chart_component();
+    let pods = if kind == ResourceKind::Pod {
+        "this Pod is"
+    } else {
+        "its Pods are"
+    };
+    format!(
+        "{} carry {}: {value}, Zero to JupyterHub's label for the {desc}, but match no prepuller role ({} is {selector}), so {pods} not judged as the {desc}; make {} match what every chart version puts on the {desc}'s Pods, such as component: {value} (chart 4.0.0 and earlier put app.kubernetes.io/component on the objects only, not on their pod templates)",
+        pod_labels_field(kind),
+        u.label,
+        selector_key(role),
+        selector_key(role),
+        desc = role.description(),
+    )
+}
+
+/// An audit of an object whose Pods carry the chart's label for a role that no selector
+/// matches: admission accepts it with `warnings`, which a PolicyReport does not show, so the
+/// audit fails with them.
+pub fn unmatched_audit(findings: &Findings, warnings: &[String]) -> String {
+    let mut message = format!(
+        "{} is not judged as the prepuller its labels name (audit of the stored object; admission accepts it with this warning, which a PolicyReport does not show): ",
+        subject(findings)
+    );
+    for (i, w) in warnings.iter().enumerate() {
+        if i > 0 {
+            message.push_str("; ");
+        }
+        message.push_str(&format!("({}) {w}", i + 1));
+    }
+    message
 }
 
 /// `requireExistingServiceAccounts`, the lookup of a compliant object's ServiceAccount was

@@ -6,6 +6,7 @@
 //! with an empty label set.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::Deserialize;
 
@@ -135,6 +136,39 @@ impl LabelSelector {
             }
         }
         Ok(())
+    }
+}
+
+/// The selector as the settings would spell it in YAML's flow style, for messages:
+/// `{matchLabels: {component: x}, matchExpressions: [{key: k, operator: In, values: [a, b]}]}`.
+/// Keys and values need no quotes: a valid selector's are label keys and values.
+impl fmt::Display for LabelSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if !self.match_labels.is_empty() {
+            let pairs: Vec<String> = self
+                .match_labels
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            parts.push(format!("matchLabels: {{{}}}", pairs.join(", ")));
+        }
+        if !self.match_expressions.is_empty() {
+            let items: Vec<String> = self
+                .match_expressions
+                .iter()
+                .map(|r| {
+                    let values = if r.values.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", values: [{}]", r.values.join(", "))
+                    };
+                    format!("{{key: {}, operator: {:?}{values}}}", r.key, r.operator)
+                })
+                .collect();
+            parts.push(format!("matchExpressions: [{}]", items.join(", ")));
+        }
+        write!(f, "{{{}}}", parts.join(", "))
     }
 }
 
@@ -651,6 +685,16 @@ mod tests {
                 prop_assert_eq!(set.pins_a_value(), !free);
             }
         }
+    }
+
+    #[test]
+    fn selectors_are_shown_as_the_settings_spell_them() {
+        assert_eq!(
+            selector(r#"{"matchLabels":{"component":"x","app":"y"},"matchExpressions":[{"key":"tier","operator":"NotIn","values":["a","b"]},{"key":"t","operator":"Exists"}]}"#)
+                .to_string(),
+            "{matchLabels: {app: y, component: x}, matchExpressions: [{key: tier, operator: NotIn, values: [a, b]}, {key: t, operator: Exists}]}"
+        );
+        assert_eq!(selector("{}").to_string(), "{}");
     }
 
     #[test]

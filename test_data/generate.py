@@ -33,6 +33,17 @@ def load(name):
         return yaml.safe_load(f)
 
 
+def from_release(release, kind, name):
+    """An object of a rendered release in releases/ (`helm template` output), in namespace jhub
+    (Helm creates it in the release namespace; the render leaves metadata.namespace out)."""
+    with open(os.path.join(HERE, "releases", release + ".yaml")) as f:
+        for doc in yaml.safe_load_all(f):
+            if doc and doc["kind"] == kind and doc["metadata"]["name"] == name:
+                doc["metadata"]["namespace"] = "jhub"
+                return doc
+    raise KeyError((release, kind, name))
+
+
 def request(obj, operation="CREATE", old=None, uid=None, sub_resource=None, kind=None):
     kind = kind or obj["kind"]
     group, version, resource = GVR[kind]
@@ -411,6 +422,8 @@ def main():
     sa["automountServiceAccountToken"] = False
     write("continuous-serviceaccount-automount-off-create", request(sa))
 
+    chart_labels(hook_legacy)
+
     bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod)
     coherence(hook_pod, hook_legacy, hook_ds, cont_ds)
 
@@ -427,6 +440,16 @@ def main():
             json.dump(obj, f, indent=2, ensure_ascii=False)
             f.write("\n")
     print(f"{len(OUT)} requests, {len(EXPECTED)} expected objects")
+
+
+def chart_labels(hook_legacy):
+    """Chart 4.0.0 as rendered (issue 22): app.kubernetes.io/component on the objects, not on
+    their pod templates; the chart version in the objects' labels."""
+    ds = from_release("z2jh-4.0.0-default", "DaemonSet", "hook-image-puller")
+    write("hook-daemonset-chart-4.0.0-create", request(ds))
+    write("audit-hook-daemonset-chart-4.0.0", audit_request(stored(ds)))
+    job = from_release("z2jh-4.0.0-default", "Job", "hook-image-awaiter")
+    write("awaiter-job-chart-4.0.0-create", request(job))
 
 
 def bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod):

@@ -10,7 +10,7 @@ pub use tokens::TOKEN_PATH;
 
 use crate::json::non_empty;
 use crate::kinds::{self, ResourceKind};
-use crate::roles::{self, Detected, RoleKind, Unrecognised};
+use crate::roles::{self, Detected, RoleKind, Unmatched, Unrecognised};
 use crate::settings::Settings;
 use crate::workload::{Automount, EPHEMERAL_CONTAINERS, Object, ServiceAccountObject, Workload};
 
@@ -196,6 +196,9 @@ pub struct Findings {
     /// Roles the object's other labels suggest but its Pods will not match: warnings, not
     /// violations.
     pub unrecognised: Vec<Unrecognised>,
+    /// Roles the chart's labels on its Pods name while no selector matches them: warnings,
+    /// and an audit's failure.
+    pub unmatched: Vec<Unmatched>,
 }
 
 impl Findings {
@@ -207,6 +210,7 @@ impl Findings {
             subject: Subject::NoRole,
             violations: Vec::new(),
             unrecognised: Vec::new(),
+            unmatched: Vec::new(),
         }
     }
 
@@ -265,6 +269,7 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
         subject,
         violations,
         unrecognised: detection.unrecognised,
+        unmatched: detection.unmatched,
     }
 }
 

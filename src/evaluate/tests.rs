@@ -628,3 +628,60 @@ mod introduced {
         );
     }
 }
+
+/// Issue 22: a workload whose Pods carry the chart's label for a role that no selector matches
+/// is admitted with a warning and fails an audit.
+#[test]
+fn chart_role_labels_matching_no_role_warn_and_fail_audits() {
+    let settings = r#"{"hookPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"hook-image-puller"}}},"continuousPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"continuous-image-puller"}}},"awaiter":{"selector":{"matchLabels":{"app.kubernetes.io/component":"image-puller"}}}}"#;
+    let ds = r#"{"kind":"DaemonSet","metadata":{"name":"hook-image-puller","namespace":"jhub","labels":{"component":"hook-image-puller","app.kubernetes.io/component":"hook-image-puller"}},
+        "spec":{"template":{"metadata":{"labels":{"component":"hook-image-puller","app":"jupyterhub","release":"jhub"}},"spec":{"containers":[{"name":"c"}]}}}}"#;
+    let warning = "spec.template.metadata.labels carry component: hook-image-puller, Zero to JupyterHub's label for the hook image puller, but match no prepuller role (hookPuller.selector is {matchLabels: {app.kubernetes.io/component: hook-image-puller}}), so its Pods are not judged as the hook image puller; make hookPuller.selector match what every chart version puts on the hook image puller's Pods, such as component: hook-image-puller (chart 4.0.0 and earlier put app.kubernetes.io/component on the objects only, not on their pod templates)";
+    let reject = format!(r#"{{"mode":"reject",{}"#, &settings[1..]);
+    for settings in [settings, reject.as_str()] {
+        assert_eq!(
+            request_as(ADMIN, "DaemonSet", "CREATE", ds, None, settings),
+            Decision::Accept {
+                warnings: vec![warning.to_owned()]
+            },
+            "{settings}"
+        );
+        assert_eq!(
+            request_as("{}", "DaemonSet", "CREATE", ds, None, settings),
+            Decision::Reject {
+                message: format!(
+                    "DaemonSet jhub/hook-image-puller is not judged as the prepuller its labels name (audit of the stored object; admission accepts it with this warning, which a PolicyReport does not show): (1) {warning}"
+                ),
+                warnings: vec![]
+            },
+            "{settings}"
+        );
+    }
+    // A ReplicaSet its Deployment controls passes its audit with the warning: the Deployment
+    // fails its own.
+    let rs = ds
+        .replace(r#""kind":"DaemonSet""#, r#""kind":"ReplicaSet""#)
+        .replace(
+            r#""namespace":"jhub","#,
+            &format!(r#""namespace":"jhub"{DEPLOYMENT_OWNER},"#),
+        );
+    match request_as("{}", "ReplicaSet", "CREATE", &rs, None, settings) {
+        Decision::Accept { warnings } => assert_eq!(warnings.len(), 1, "{warnings:?}"),
+        other => panic!("expected an accept, got {other:?}"),
+    }
+    // With a violation too (borrowing), the audit fails on it; the warning rides along.
+    let borrower = ds.replace(
+        r#""containers""#,
+        r#""serviceAccountName":"hook-image-puller","containers""#,
+    );
+    match request_as("{}", "DaemonSet", "CREATE", &borrower, None, settings) {
+        Decision::Reject { message, warnings } => {
+            assert!(
+                message.contains("reserved for the hook image puller"),
+                "{message}"
+            );
+            assert_eq!(warnings, [warning]);
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
