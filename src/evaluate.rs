@@ -8,6 +8,7 @@
 
 use crate::checks::{self, Findings, Subject, Violation};
 use crate::cluster::{self, Cluster, LookupFailure, Unconfirmed};
+use crate::ephemeral;
 use crate::json::{CowStr, non_empty};
 use crate::kinds::ResourceKind;
 use crate::mutate;
@@ -47,10 +48,24 @@ fn decide(
     {
         return Ok(Decision::accept());
     }
-    let text = request
+    let body = request
         .object
         .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
         .get();
+    // Of a pods/ephemeralcontainers UPDATE the API server keeps only the body's ephemeral
+    // containers, put into the stored Pod: judge that Pod. It is an UPDATE of a Pod, so it ends
+    // in an accept or a rejection below, never a patch (one would be applied to the body, and
+    // all of it but ephemeralContainers dropped).
+    let stored;
+    let text = if request.ephemeral_containers() {
+        let old = request.old_object.ok_or(
+            "the pods/ephemeralcontainers UPDATE has no oldObject, the stored Pod it changes",
+        )?;
+        stored = ephemeral::stored_pod(old.get(), body)?;
+        stored.as_str()
+    } else {
+        body
+    };
     let object = workload::decode(kind, text)?;
     let findings = checks::check(settings, &object);
     let mut warnings: Vec<String> = findings

@@ -15,6 +15,7 @@ pub mod response;
 pub mod settings;
 
 pub(crate) mod checks;
+pub(crate) mod ephemeral;
 pub(crate) mod json;
 pub(crate) mod kinds;
 pub(crate) mod mutate;

@@ -575,6 +575,32 @@ def bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod):
                                            "volumeMounts": [{"name": "legacy-token", "mountPath": TOKEN_PATH}]}]
     write("hook-pod-ephemeralcontainers-token-update", request(new, "UPDATE", old=old,
                                                                 sub_resource="ephemeralcontainers"))
+    # The API server keeps only spec.ephemeralContainers of such a body (issue 22): the policy
+    # judges the stored Pod with them. A body that relabels the Pod out of every role: judged as
+    # the stored hook puller, the debug container's mount is what this UPDATE introduces.
+    relabelled = copy.deepcopy(new)
+    relabelled["metadata"]["labels"] = {"app": "debug"}
+    write("hook-pod-ephemeralcontainers-relabelled-update",
+          request(relabelled, "UPDATE", old=old, sub_resource="ephemeralcontainers"))
+    # A body that leaves out the stored Pod's token volume (and its mounts), while the debug
+    # container mounts it: read as sent, nothing new mounts a token.
+    old = stored(hook_legacy, "hook-image-puller-x7k2p")
+    del old["spec"]["automountServiceAccountToken"]
+    inject_token(old)
+    new = copy.deepcopy(old)
+    remove_token(new)
+    del new["spec"]["volumes"]
+    new["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox",
+                                           "volumeMounts": [{"name": "kube-api-access-x9k2m",
+                                                             "mountPath": "/debug"}]}]
+    write("hook-pod-ephemeralcontainers-volume-omitted-update",
+          request(new, "UPDATE", old=old, sub_resource="ephemeralcontainers"))
+    # A debug container that mounts nothing, added to a compliant hook puller.
+    old = stored(hook_pod, "hook-image-puller-abcde")
+    new = copy.deepcopy(old)
+    new["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox"}]
+    write("hook-pod-ephemeralcontainers-update", request(new, "UPDATE", old=old,
+                                                         sub_resource="ephemeralcontainers"))
 
     # A pod spec written as an array: serde's derived structs would read it by position as a
     # compliant spec (serviceAccountName, serviceAccount, automount). Found by fuzzing.

@@ -627,6 +627,48 @@ mod introduced {
             }
         );
     }
+    /// Issue 22: the API server keeps only the body's ephemeral containers, so the stored Pod
+    /// with them is judged, whatever else the body says.
+    #[test]
+    fn the_stored_pod_is_judged_with_the_bodys_ephemeral_containers() {
+        let mounting_tok = r#","ephemeralContainers":[{"name":"debugger","volumeMounts":[{"name":"tok","mountPath":"/tok"}]}]"#;
+        let introduced = debug(&puller(mounting_tok), &puller(""));
+        // A body that drops the token volume, or relabels the Pod out of every role, or both:
+        // the same decision.
+        for body in [
+            puller(mounting_tok).replace(
+                r#""volumes":[{"name":"tok","projected":{"sources":[{"serviceAccountToken":{"path":"token"}}]}},{"name":"data","emptyDir":{}}],"#,
+                "",
+            ),
+            puller(mounting_tok).replace(r#"{"component":"hook-image-puller"}"#, r#"{"app":"debug"}"#),
+            puller(mounting_tok)
+                .replace(r#"{"component":"hook-image-puller"}"#, "{}")
+                .replace(r#""serviceAccountName":"hook-image-puller","#, ""),
+        ] {
+            assert_eq!(debug(&body, &puller("")), introduced, "{body}");
+        }
+        // Whatever the body says outside its ephemeral containers, adding none keeps the Pod.
+        let relabelled = puller("").replace(r#"{"component":"hook-image-puller"}"#, "{}");
+        assert_eq!(
+            debug(&relabelled, &puller("")),
+            Decision::Accept {
+                warnings: vec![CARRIED.into()]
+            }
+        );
+        // The stored Pod is needed: the API server always sends it.
+        let payload = format!(
+            r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"Pod"}},"subResource":"ephemeralcontainers",
+            "operation":"UPDATE","namespace":"jhub","userInfo":{ADMIN},"object":{}}},"settings":{{}}}}"#,
+            puller(mounting_tok)
+        );
+        assert_eq!(
+            evaluate(payload.as_bytes(), &Host),
+            Decision::reject(
+                "the pods/ephemeralcontainers UPDATE has no oldObject, the stored Pod it changes"
+                    .into()
+            )
+        );
+    }
 }
 
 /// Issue 22: a workload whose Pods carry the chart's label for a role that no selector matches
