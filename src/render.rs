@@ -421,10 +421,11 @@ fn refused_lookup(
 ) -> (String, &'static str) {
     let (cause, fix) = refusal(why);
     let head = format!(
-        "{} {runs} ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?})",
+        "{} {runs} ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {})",
         subject(findings),
         quoted(&unknown.role.service_account_name),
         quoted(&unknown.namespace),
+        host_answer(answer),
     );
     (head, fix)
 }
@@ -435,13 +436,27 @@ pub fn missing_account(findings: &Findings, unknown: &Unconfirmed, answer: &str)
     let name = &role.service_account_name;
     let helm = role.kind.helm_value();
     format!(
-        "{} would run as ServiceAccount {} of namespace {}, which does not exist (requireExistingServiceAccounts: true; the host answered {:?}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it ({helm}.create=true), or create it (kubectl create serviceaccount {name} -n {namespace}), or set {}.serviceAccountName in the policy settings to the ServiceAccount you use",
+        "{} would run as ServiceAccount {} of namespace {}, which does not exist (requireExistingServiceAccounts: true; the host answered {}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it ({helm}.create=true), or create it (kubectl create serviceaccount {name} -n {namespace}), or set {}.serviceAccountName in the policy settings to the ServiceAccount you use",
         subject(findings),
         quoted(name),
         quoted(namespace),
-        answer,
+        host_answer(answer),
         role.kind.settings_key()
     )
+}
+
+/// A host's answer as a message quotes it: its first line, and how many more it had. The host
+/// hands the guest `{:?}` of an `anyhow::Error`, which appends `Caused by:` lines and, with
+/// `RUST_BACKTRACE=1` in policy-server's environment, a backtrace of thousands of characters
+/// that would fill the rejection; the first line names the error.
+fn host_answer(answer: &str) -> String {
+    let mut lines = answer.lines();
+    let first = lines.next().unwrap_or_default();
+    match lines.filter(|l| !l.trim().is_empty()).count() {
+        0 => quoted(first),
+        1 => format!("{} and 1 more line", quoted(first)),
+        more => format!("{} and {more} more lines", quoted(first)),
+    }
 }
 
 /// Why a lookup was refused, and what makes it work.
@@ -518,6 +533,17 @@ mod tests {
             left_as_is_warning(&v, LeftAsIs::ControlledBy("jhub/d"))
                 .contains("controlled by Deployment jhub/d")
         );
+    }
+
+    #[test]
+    fn host_answers_are_cut_to_their_first_line() {
+        assert_eq!(host_answer("a \"b\""), r#""a \"b\"""#);
+        assert_eq!(host_answer(""), r#""""#);
+        assert_eq!(
+            host_answer("ServiceError: x\n\nCaused by:\n    0: y\n\nStack backtrace:\n   0: z\n"),
+            r#""ServiceError: x" and 4 more lines"#
+        );
+        assert_eq!(host_answer("a\r\nb"), r#""a" and 1 more line"#);
     }
 
     #[test]

@@ -1369,6 +1369,102 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
     results
 }
 
+/// A host answer quoted in a message is cut to its first line (issue 22): with `RUST_BACKTRACE=1`
+/// in policy-server's environment, the callback handler's `{:?}` of an `anyhow::Error` carries
+/// `Caused by:` lines and a backtrace of thousands of characters. Exact messages and warnings.
+fn check_multiline_host_answers(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+    use policy_host::host::{Fixtures, Host};
+
+    let backtrace: String = (0..40)
+        .map(|i| {
+            format!(
+                "\n  {i:>2}: policy_evaluator::callback_handler::kubernetes::client::Client::get_resource::{{{{closure}}}}\n             at /cargo/registry/src/index.crates.io/policy-evaluator/src/callback_handler/kubernetes/client.rs:{}:{}",
+                100 + i,
+                9 + i % 7
+            )
+        })
+        .collect();
+    let unreachable = format!(
+        "ServiceError: client error (Connect)\n\nCaused by:\n    0: client error (Connect)\n    1: tcp connect error: Connection refused (os error 111)\n\nStack backtrace:{backtrace}"
+    );
+    let not_found = format!(
+        "Cannot find v1/ServiceAccount named 'hook-image-puller' inside of namespace 'Some(\"jhub\")'\n\nStack backtrace:{backtrace}"
+    );
+    let first = |line: &str| host_answer(&format!("Callback evaluation failure: {line}"));
+    let unreachable_first = first("ServiceError: client error (Connect)");
+    let not_found_first = first(
+        r#"Cannot find v1/ServiceAccount named 'hook-image-puller' inside of namespace 'Some("jhub")'"#,
+    );
+    // (name, request, host message, allowed, message, warnings)
+    let cases = [
+        (
+            "unreachable, with a backtrace: a compliant hook DaemonSet is admitted, the warning quoting the first line",
+            "hook-daemonset-create.json",
+            unreachable.clone(),
+            true,
+            String::new(),
+            vec![format!(
+                r#"{HOOK_DS} runs as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {FAILED_CAUSE} (requireExistingServiceAccounts: true; the host answered {unreachable_first:?} and 84 more lines). Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {FAILED_FIX}"#
+            )],
+        ),
+        (
+            "unreachable, with a backtrace: a mutation is refused, quoting the first line",
+            "hook-daemonset-default-sa-create.json",
+            unreachable,
+            false,
+            format!(
+                r#"{HOOK_DS} would be changed to run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {FAILED_CAUSE} (requireExistingServiceAccounts: true; the host answered {unreachable_first:?} and 84 more lines), so nothing was changed. For the lookup to work, {FAILED_FIX}; or make these changes yourself: {HOOK_DS_FIXES}"#
+            ),
+            vec![],
+        ),
+        (
+            "not found, with a backtrace: rejected as missing, quoting the first line",
+            "hook-daemonset-create.json",
+            not_found,
+            false,
+            format!(
+                r#"{HOOK_DS} would run as ServiceAccount "hook-image-puller" of namespace "jhub", which does not exist (requireExistingServiceAccounts: true; the host answered {not_found_first:?} and 81 more lines): the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it (prePuller.hook.serviceAccountImagePuller.create=true), or create it (kubectl create serviceaccount hook-image-puller -n jhub), or set hookPuller.serviceAccountName in the policy settings to the ServiceAccount you use"#
+            ),
+            vec![],
+        ),
+    ];
+    let settings = json!({"requireExistingServiceAccounts": true});
+    let mut results = Vec::new();
+    for (name, file, host_message, allowed, message, warnings) in cases {
+        let outcome = (|| {
+            let fixtures = Fixtures::new().host_error(
+                "v1",
+                "ServiceAccount",
+                Some("jhub"),
+                "hook-image-puller",
+                &host_message,
+            );
+            let host = Host::new(fixtures);
+            let r = policy.run_with_host(&read_request(&data.join(file))?, &settings, &host)?;
+            ensure!(
+                r.allowed == allowed,
+                "allowed is {} ({:?})",
+                r.allowed,
+                r.message()
+            );
+            ensure!(
+                r.message().unwrap_or_default() == message,
+                "message:\n{:?}\nexpected:\n{message:?}",
+                r.message().unwrap_or_default()
+            );
+            let got = r.warnings.clone().unwrap_or_default();
+            ensure!(
+                got == warnings,
+                "warnings:\n{got:?}\nexpected:\n{warnings:?}"
+            );
+            ensure!(r.patch.is_none(), "a patch");
+            Ok(())
+        })();
+        results.push((format!("multi-line host answer: {name}"), outcome));
+    }
+    results
+}
+
 /// The README's kwctl command for `requireExistingServiceAccounts`, through `policy-run` with
 /// kwctl's flags and recorded sessions. kwctl grants what the module's metadata declares, so
 /// this runs on an annotated module only (`make packaging-tests` runs the suite on one).
@@ -1471,6 +1567,7 @@ fn main() {
     results.push(check_chain_property(&policy));
     results.extend(check_context_aware(&policy, &data));
     results.extend(check_lookup_truth(&policy, &data));
+    results.extend(check_multiline_host_answers(&policy, &data));
     results.push((
         "kwctl-like policy-run command".into(),
         check_cli(&policy, &data),
