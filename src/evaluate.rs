@@ -67,7 +67,11 @@ fn decide(
         body
     };
     let object = workload::decode(kind, text)?;
-    let findings = checks::check(settings, &object);
+    let mut findings = checks::check(settings, &object);
+    if let Some(namespace) = non_empty(&request.namespace) {
+        // A Pod a controller creates may not carry its namespace yet.
+        findings.namespace = Some(namespace.to_owned());
+    }
     let mut warnings: Vec<String> = findings
         .unrecognised
         .iter()
@@ -119,7 +123,7 @@ fn decide(
         // webhook changed is replaced by a new one, which is changed again, forever; blocking
         // its scale or ownerReference updates stalls the rollout that would fix it.
         let why = LeftAsIs::ControlledBy(&deployment);
-        warnings.extend(left_as_is(&findings.violations, why));
+        warnings.extend(left_as_is(&findings, &findings.violations, why));
         return Ok(Decision::Accept { warnings });
     }
 
@@ -138,7 +142,7 @@ fn decide(
             } else {
                 LeftAsIs::TemplateUnchanged
             };
-            warnings.extend(left_as_is(&findings.violations, why));
+            warnings.extend(left_as_is(&findings, &findings.violations, why));
             return Ok(Decision::Accept { warnings });
         }
         if kind.pod_spec_immutable() {
@@ -153,7 +157,7 @@ fn decide(
                 .violations
                 .iter()
                 .partition(|v| violations_before.iter().any(|o| o.same_as(v)));
-            warnings.extend(left_as_is(carried, LeftAsIs::Immutable));
+            warnings.extend(left_as_is(&findings, carried, LeftAsIs::Immutable));
             if introduced.is_empty() {
                 return Ok(Decision::Accept { warnings });
             }
@@ -245,12 +249,13 @@ fn look_up_account<'s>(
 }
 
 fn left_as_is<'v>(
+    findings: &Findings,
     violations: impl IntoIterator<Item = &'v Violation>,
     why: LeftAsIs<'_>,
 ) -> Vec<String> {
     violations
         .into_iter()
-        .map(|v| render::left_as_is_warning(v, why))
+        .map(|v| render::left_as_is_warning(findings, v, why))
         .collect()
 }
 

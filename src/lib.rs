@@ -14,6 +14,7 @@ pub mod names;
 pub mod response;
 pub mod settings;
 
+pub(crate) mod chart;
 pub(crate) mod checks;
 pub(crate) mod ephemeral;
 pub(crate) mod json;

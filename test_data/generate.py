@@ -222,9 +222,9 @@ def main():
     remove_token(exp)
     write("hook-pod-token-injected-create", request(pod), exp)
 
-    # The continuous DaemonSet of chart 4.0.0: no serviceAccountName in the template.
-    ds = copy.deepcopy(cont_ds)
-    del ds["spec"]["template"]["spec"]["serviceAccountName"]
+    # The continuous DaemonSet of chart 4.0.0, as rendered: no serviceAccountName in the
+    # template, the chart's version in its labels.
+    ds = from_release("z2jh-4.0.0-default", "DaemonSet", "continuous-image-puller")
     exp = copy.deepcopy(ds)
     exp["spec"]["template"]["spec"]["serviceAccountName"] = "continuous-image-puller"
     write("continuous-daemonset-legacy-create", request(ds), exp)
@@ -446,7 +446,9 @@ def chart_labels(hook_legacy):
     """Chart 4.0.0 as rendered (issue 22): app.kubernetes.io/component on the objects, not on
     their pod templates; the chart version in the objects' labels."""
     ds = from_release("z2jh-4.0.0-default", "DaemonSet", "hook-image-puller")
-    write("hook-daemonset-chart-4.0.0-create", request(ds))
+    exp = copy.deepcopy(ds)
+    exp["spec"]["template"]["spec"]["serviceAccountName"] = "hook-image-puller"
+    write("hook-daemonset-chart-4.0.0-create", request(ds), exp)
     write("audit-hook-daemonset-chart-4.0.0", audit_request(stored(ds)))
     job = from_release("z2jh-4.0.0-default", "Job", "hook-image-awaiter")
     write("awaiter-job-chart-4.0.0-create", request(job))
@@ -687,8 +689,7 @@ def coherence(hook_pod, hook_legacy, hook_ds, cont_ds):
     write("hook-pod-legacy-adopted-update", request(new, "UPDATE", old=old))
 
     # The audit scanner's requests for a chart 4.0.0 release and a 4.4.0 one.
-    legacy_ds = copy.deepcopy(cont_ds)
-    del legacy_ds["spec"]["template"]["spec"]["serviceAccountName"]
+    legacy_ds = from_release("z2jh-4.0.0-default", "DaemonSet", "continuous-image-puller")
     write("audit-continuous-daemonset-legacy", audit_request(stored(legacy_ds)))
     write("audit-hook-pod-legacy", audit_request(stored(hook_legacy, "hook-image-puller-x7k2p")))
     write("audit-continuous-daemonset", audit_request(stored(cont_ds)))

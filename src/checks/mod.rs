@@ -8,6 +8,7 @@ mod tokens;
 
 pub use tokens::TOKEN_PATH;
 
+use crate::chart::{self, ChartVersion};
 use crate::json::non_empty;
 use crate::kinds::{self, ResourceKind};
 use crate::roles::{self, Detected, RoleKind, Unmatched, Unrecognised};
@@ -199,6 +200,10 @@ pub struct Findings {
     /// Roles the chart's labels on its Pods name while no selector matches them: warnings,
     /// and an audit's failure.
     pub unmatched: Vec<Unmatched>,
+    /// The Zero to JupyterHub version the object's labels name, which decides the Helm advice.
+    pub chart: ChartVersion,
+    /// The object's namespace (the request's, else its own), for the commands a fix gives.
+    pub namespace: Option<String>,
 }
 
 impl Findings {
@@ -211,6 +216,8 @@ impl Findings {
             violations: Vec::new(),
             unrecognised: Vec::new(),
             unmatched: Vec::new(),
+            chart: ChartVersion::Unknown,
+            namespace: None,
         }
     }
 
@@ -270,6 +277,19 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
         violations,
         unrecognised: detection.unrecognised,
         unmatched: detection.unmatched,
+        chart: chart::of(
+            workload
+                .other_labels
+                .iter()
+                .map(|(_, labels)| labels)
+                .chain([&workload.pod_labels]),
+        ),
+        namespace: workload
+            .metadata
+            .namespace
+            .as_ref()
+            .map(|ns| ns.to_string())
+            .filter(|ns| !ns.is_empty()),
     }
 }
 
