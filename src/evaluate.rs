@@ -8,6 +8,7 @@
 
 use crate::checks::{self, Findings, Subject, Violation};
 use crate::cluster::{self, Cluster, LookupFailure, Unconfirmed};
+use crate::ephemeral;
 use crate::json::{CowStr, non_empty};
 use crate::kinds::ResourceKind;
 use crate::mutate;
@@ -47,17 +48,55 @@ fn decide(
     {
         return Ok(Decision::accept());
     }
-    let text = request
+    let body = request
         .object
         .ok_or_else(|| format!("the admission request for a {} has no object", kind.name()))?
         .get();
+    // Of a pods/ephemeralcontainers UPDATE the API server keeps only the body's ephemeral
+    // containers, put into the stored Pod: judge that Pod. It is an UPDATE of a Pod, so it ends
+    // in an accept or a rejection below, never a patch (one would be applied to the body, and
+    // all of it but ephemeralContainers dropped).
+    let stored;
+    let text = if request.ephemeral_containers() {
+        let old = request.old_object.ok_or(
+            "the pods/ephemeralcontainers UPDATE has no oldObject, the stored Pod it changes",
+        )?;
+        stored = ephemeral::stored_pod(old.get(), body)?;
+        stored.as_str()
+    } else {
+        body
+    };
     let object = workload::decode(kind, text)?;
-    let findings = checks::check(settings, &object);
+    let mut findings = checks::check(settings, &object);
+    if let Some(namespace) = non_empty(&request.namespace) {
+        // A Pod a controller creates may not carry its namespace yet.
+        findings.namespace = Some(namespace.to_owned());
+    }
     let mut warnings: Vec<String> = findings
         .unrecognised
         .iter()
         .map(|u| render::unrecognised_warning(findings.kind, u))
         .collect();
+    let unmatched: Vec<String> = findings
+        .unmatched
+        .iter()
+        .filter_map(|u| {
+            let role = settings.role(u.role)?;
+            Some(render::unmatched_warning(findings.kind, u, &role.selector))
+        })
+        .collect();
+    if findings.violations.is_empty()
+        && !unmatched.is_empty()
+        && request.is_audit()
+        && controlling_deployment(kind, &object).is_none()
+    {
+        // Admission accepts it with the warning, but a PolicyReport only shows a failure's
+        // message: the chart's puller that no selector matches must not pass an audit unseen.
+        // A ReplicaSet its Deployment controls passes, as for violations: the Deployment fails.
+        let message = render::unmatched_audit(&findings, &unmatched);
+        return Ok(Decision::Reject { message, warnings });
+    }
+    warnings.extend(unmatched);
     if findings.violations.is_empty() {
         if settings.require_existing_service_accounts
             && starts_pods(request, kind, text)
@@ -84,7 +123,7 @@ fn decide(
         // webhook changed is replaced by a new one, which is changed again, forever; blocking
         // its scale or ownerReference updates stalls the rollout that would fix it.
         let why = LeftAsIs::ControlledBy(&deployment);
-        warnings.extend(left_as_is(&findings.violations, why));
+        warnings.extend(left_as_is(&findings, &findings.violations, why));
         return Ok(Decision::Accept { warnings });
     }
 
@@ -103,7 +142,7 @@ fn decide(
             } else {
                 LeftAsIs::TemplateUnchanged
             };
-            warnings.extend(left_as_is(&findings.violations, why));
+            warnings.extend(left_as_is(&findings, &findings.violations, why));
             return Ok(Decision::Accept { warnings });
         }
         if kind.pod_spec_immutable() {
@@ -118,7 +157,7 @@ fn decide(
                 .violations
                 .iter()
                 .partition(|v| violations_before.iter().any(|o| o.same_as(v)));
-            warnings.extend(left_as_is(carried, LeftAsIs::Immutable));
+            warnings.extend(left_as_is(&findings, carried, LeftAsIs::Immutable));
             if introduced.is_empty() {
                 return Ok(Decision::Accept { warnings });
             }
@@ -210,12 +249,13 @@ fn look_up_account<'s>(
 }
 
 fn left_as_is<'v>(
+    findings: &Findings,
     violations: impl IntoIterator<Item = &'v Violation>,
     why: LeftAsIs<'_>,
 ) -> Vec<String> {
     violations
         .into_iter()
-        .map(|v| render::left_as_is_warning(v, why))
+        .map(|v| render::left_as_is_warning(findings, v, why))
         .collect()
 }
 

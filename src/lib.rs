@@ -14,7 +14,9 @@ pub mod names;
 pub mod response;
 pub mod settings;
 
+pub(crate) mod chart;
 pub(crate) mod checks;
+pub(crate) mod ephemeral;
 pub(crate) mod json;
 pub(crate) mod kinds;
 pub(crate) mod mutate;

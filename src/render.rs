@@ -2,12 +2,14 @@
 //! Operators read these in `kubectl` output and PolicyReports: each names the field, the value
 //! found, the value expected and the change to make (the Helm value, for Zero to JupyterHub).
 
+use crate::chart::ChartVersion;
 use crate::checks::{
     Findings, MountedBy, NameFound, Remedy, Rule, Subject, TOKEN_PATH, Violation, pod_labels_field,
 };
 use crate::cluster::{Refusal, Unconfirmed};
 use crate::kinds::ResourceKind;
-use crate::roles::{RoleKind, Unrecognised};
+use crate::roles::{RoleKind, Unmatched, Unrecognised};
+use crate::selector::LabelSelector;
 
 /// A message lists at most this many violations; the rest are counted. A pathological object
 /// (thousands of containers mounting a token) must not produce a megabyte of status text.
@@ -124,17 +126,58 @@ pub fn expected(v: &Violation) -> String {
     }
 }
 
-/// What the operator should change (for Zero to JupyterHub, the Helm value).
-pub fn fix(v: &Violation) -> String {
+/// The Helm values that make Zero to JupyterHub create `want` for `role` and run the role as it.
+fn chart_values(role: RoleKind, want: &str) -> String {
+    let helm = role.helm_value();
+    format!("{helm}.create=true and {helm}.name={want}")
+}
+
+/// The command that creates ServiceAccount `want` in the object's namespace.
+fn create_command(findings: &Findings, want: &str) -> String {
+    match &findings.namespace {
+        Some(namespace) => format!("kubectl create serviceaccount {want} -n {namespace}"),
+        None => format!("kubectl create serviceaccount {want}"),
+    }
+}
+
+/// How Zero to JupyterHub comes to run `role` as ServiceAccount `want`, for the chart version
+/// the object's labels name. The values are written `Zero to JupyterHub: VALUE=X and VALUE=Y`
+/// (or `Zero to JupyterHub 4.1.0 or later: ...` when the version is unknown), ending at `;` or
+/// `)`. The awaiter's value exists in every chart version; the pullers' only since 4.1.0.
+fn account_advice(findings: &Findings, role: RoleKind, want: &str) -> String {
+    let values = chart_values(role, want);
+    let by_hand = format!(
+        "create it with {} and let the policy's mode: mutate set it",
+        create_command(findings, want)
+    );
+    match &findings.chart {
+        chart if has_values(role, chart) => format!("Zero to JupyterHub: {values}"),
+        ChartVersion::WithoutPullerAccounts(version) => format!(
+            "Zero to JupyterHub {version} has no value for it: upgrade the chart to 4.1.0 or later, which creates it and runs the {} as it by default, or {by_hand}",
+            role.description()
+        ),
+        _ => format!(
+            "Zero to JupyterHub 4.1.0 or later: {values}; an older chart has no value for it: upgrade it, or {by_hand}"
+        ),
+    }
+}
+
+/// Whether the chart that made the object has a value for `role`'s ServiceAccount: the
+/// awaiter's in every version, the pullers' since 4.1.0.
+fn has_values(role: RoleKind, chart: &ChartVersion) -> bool {
+    !role.is_puller() || matches!(chart, ChartVersion::WithPullerAccounts(_))
+}
+
+/// What the operator should change (for Zero to JupyterHub, the Helm value, as the chart version
+/// of `findings`'s object offers it).
+pub fn fix(findings: &Findings, v: &Violation) -> String {
     match &v.rule {
-        Rule::ServiceAccountName { role, want, .. } => {
-            let helm = role.helm_value();
-            format!(
-                "run it as ServiceAccount {} (Zero to JupyterHub: {helm}.create=true and {helm}.name; the chart creates the puller ServiceAccounts since 4.1.0; if yours is named otherwise, set {}.serviceAccountName in the policy settings)",
-                quoted(want),
-                role.settings_key()
-            )
-        }
+        Rule::ServiceAccountName { role, want, .. } => format!(
+            "run it as ServiceAccount {} ({}; if yours is named otherwise, set {}.serviceAccountName in the policy settings)",
+            quoted(want),
+            account_advice(findings, *role, want),
+            role.settings_key()
+        ),
         Rule::DeprecatedServiceAccount { want, .. } => format!(
             "set the deprecated serviceAccount to {} as well, or drop it",
             quoted(want)
@@ -173,8 +216,8 @@ fn head(v: &Violation) -> String {
 }
 
 /// `field is found, expected expected: fix`.
-pub fn describe(v: &Violation) -> String {
-    format!("{}: {}", head(v), fix(v))
+pub fn describe(findings: &Findings, v: &Violation) -> String {
+    format!("{}: {}", head(v), fix(findings, v))
 }
 
 fn preface_text(preface: Preface) -> &'static str {
@@ -197,7 +240,7 @@ fn preface_text(preface: Preface) -> &'static str {
 /// them, with every field path, value found, value expected and fix.
 pub fn rejection(findings: &Findings, violations: &[&Violation], preface: Preface) -> String {
     let mut message = format!("{} {}: ", subject(findings), preface_text(preface));
-    list(&mut message, violations, describe);
+    list(&mut message, violations, |v| describe(findings, v));
     message
 }
 
@@ -308,8 +351,8 @@ pub fn mutation_warning(v: &Violation) -> String {
     format!("{what} (prepuller policy: own ServiceAccount, no API token)")
 }
 
-/// A violation the policy leaves in an accepted object, and why.
-pub fn left_as_is_warning(v: &Violation, why: LeftAsIs<'_>) -> String {
+/// A violation the policy leaves in an accepted object (of `findings`), and why.
+pub fn left_as_is_warning(findings: &Findings, v: &Violation, why: LeftAsIs<'_>) -> String {
     let head = head(v);
     match why {
         LeftAsIs::Immutable => format!(
@@ -317,11 +360,11 @@ pub fn left_as_is_warning(v: &Violation, why: LeftAsIs<'_>) -> String {
         ),
         LeftAsIs::TemplateUnchanged => format!(
             "{head}: left as is, this UPDATE does not change the pod template; to fix it: {}",
-            fix(v)
+            fix(findings, v)
         ),
         LeftAsIs::ControlledBy(deployment) => format!(
             "{head}: left as is, this ReplicaSet is controlled by Deployment {deployment}, which would replace any change; fix the Deployment: {}",
-            fix(v)
+            fix(findings, v)
         ),
     }
 }
@@ -339,6 +382,43 @@ pub fn unrecognised_warning(kind: ResourceKind, u: &Unrecognised) -> String {
         u.role.description(),
         u.role.description()
     )
+}
+
+/// The chart's label for a role on the labels the Pods will carry, while they match no role's
+/// selector (`selector` is that role's): the chart's Pods of the role go unjudged.
+pub fn unmatched_warning(kind: ResourceKind, u: &Unmatched, selector: &LabelSelector) -> String {
+    let role = u.role;
+    let value = role.chart_component();
+    let pods = if kind == ResourceKind::Pod {
+        "this Pod is"
+    } else {
+        "its Pods are"
+    };
+    format!(
+        "{} carry {}: {value}, Zero to JupyterHub's label for the {desc}, but match no prepuller role ({} is {selector}), so {pods} not judged as the {desc}; make {} match what every chart version puts on the {desc}'s Pods, such as component: {value} (chart 4.0.0 and earlier put app.kubernetes.io/component on the objects only, not on their pod templates)",
+        pod_labels_field(kind),
+        u.label,
+        selector_key(role),
+        selector_key(role),
+        desc = role.description(),
+    )
+}
+
+/// An audit of an object whose Pods carry the chart's label for a role that no selector
+/// matches: admission accepts it with `warnings`, which a PolicyReport does not show, so the
+/// audit fails with them.
+pub fn unmatched_audit(findings: &Findings, warnings: &[String]) -> String {
+    let mut message = format!(
+        "{} is not judged as the prepuller its labels name (audit of the stored object; admission accepts it with this warning, which a PolicyReport does not show): ",
+        subject(findings)
+    );
+    for (i, w) in warnings.iter().enumerate() {
+        if i > 0 {
+            message.push_str("; ");
+        }
+        message.push_str(&format!("({}) {w}", i + 1));
+    }
+    message
 }
 
 /// `requireExistingServiceAccounts`, the lookup of a compliant object's ServiceAccount was
@@ -368,7 +448,7 @@ pub fn unconfirmed_mutation(
         "{head}, so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: "
     );
     let all: Vec<&Violation> = findings.violations.iter().collect();
-    list(&mut message, &all, describe);
+    list(&mut message, &all, |v| describe(findings, v));
     message
 }
 
@@ -383,27 +463,54 @@ fn refused_lookup(
 ) -> (String, &'static str) {
     let (cause, fix) = refusal(why);
     let head = format!(
-        "{} {runs} ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?})",
+        "{} {runs} ServiceAccount {} of namespace {}, which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {})",
         subject(findings),
         quoted(&unknown.role.service_account_name),
         quoted(&unknown.namespace),
+        host_answer(answer),
     );
     (head, fix)
 }
 
-/// The API server answered that the role's ServiceAccount is not in the namespace.
+/// The API server answered that the role's ServiceAccount is not in the namespace: how to have
+/// it, for the chart version the object's labels name.
 pub fn missing_account(findings: &Findings, unknown: &Unconfirmed, answer: &str) -> String {
     let (role, namespace) = (unknown.role, unknown.namespace.as_str());
     let name = &role.service_account_name;
-    let helm = role.kind.helm_value();
+    let values = chart_values(role.kind, name);
+    let by_chart = match &findings.chart {
+        chart if has_values(role.kind, chart) => {
+            format!("Have the chart create it (Zero to JupyterHub: {values})")
+        }
+        ChartVersion::WithoutPullerAccounts(version) => format!(
+            "Zero to JupyterHub {version} does not create it: upgrade the chart to 4.1.0 or later, which does by default"
+        ),
+        _ => format!(
+            "Have the chart create it (Zero to JupyterHub 4.1.0 or later: {values}; an older chart cannot: upgrade it)"
+        ),
+    };
     format!(
-        "{} would run as ServiceAccount {} of namespace {}, which does not exist (requireExistingServiceAccounts: true; the host answered {:?}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it ({helm}.create=true), or create it (kubectl create serviceaccount {name} -n {namespace}), or set {}.serviceAccountName in the policy settings to the ServiceAccount you use",
+        "{} would run as ServiceAccount {} of namespace {}, which does not exist (requireExistingServiceAccounts: true; the host answered {}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. {by_chart}, or create it (kubectl create serviceaccount {name} -n {namespace}), or set {}.serviceAccountName in the policy settings to the ServiceAccount you use",
         subject(findings),
         quoted(name),
         quoted(namespace),
-        answer,
+        host_answer(answer),
         role.kind.settings_key()
     )
+}
+
+/// A host's answer as a message quotes it: its first line, and how many more it had. The host
+/// hands the guest `{:?}` of an `anyhow::Error`, which appends `Caused by:` lines and, with
+/// `RUST_BACKTRACE=1` in policy-server's environment, a backtrace of thousands of characters
+/// that would fill the rejection; the first line names the error.
+fn host_answer(answer: &str) -> String {
+    let mut lines = answer.lines();
+    let first = lines.next().unwrap_or_default();
+    match lines.filter(|l| !l.trim().is_empty()).count() {
+        0 => quoted(first),
+        1 => format!("{} and 1 more line", quoted(first)),
+        more => format!("{} and {more} more lines", quoted(first)),
+    }
 }
 
 /// Why a lookup was refused, and what makes it work.
@@ -477,9 +584,99 @@ mod tests {
             "spec.automountServiceAccountToken: changed from unset (defaults to true) to false (prepuller policy: own ServiceAccount, no API token)"
         );
         assert!(
-            left_as_is_warning(&v, LeftAsIs::ControlledBy("jhub/d"))
-                .contains("controlled by Deployment jhub/d")
+            left_as_is_warning(
+                &Findings::new("ReplicaSet jhub/d-1".into(), ResourceKind::ReplicaSet),
+                &v,
+                LeftAsIs::ControlledBy("jhub/d")
+            )
+            .contains("controlled by Deployment jhub/d")
         );
+    }
+
+    /// Issue 22: before chart 4.1.0 the puller ServiceAccounts have no Helm value (the values
+    /// schema refuses one); the advice follows the version the object's labels name.
+    #[test]
+    fn helm_advice_fits_the_chart_version() {
+        let violation = |role: RoleKind, want: &str| Violation {
+            field: "spec.template.spec.serviceAccountName".into(),
+            rule: Rule::ServiceAccountName {
+                role,
+                want: want.into(),
+                found: NameFound::Unset {
+                    runs_as: "default".into(),
+                },
+            },
+            remedy: Some(Remedy::SetServiceAccountName(want.into())),
+        };
+        let findings = |chart: ChartVersion, namespace: Option<&str>| Findings {
+            chart,
+            namespace: namespace.map(str::to_owned),
+            ..Findings::new("DaemonSet jhub/x".into(), ResourceKind::DaemonSet)
+        };
+        let hook = violation(RoleKind::HookPuller, "hook-image-puller");
+        let with = findings(
+            ChartVersion::WithPullerAccounts("4.4.0".into()),
+            Some("jhub"),
+        );
+        assert_eq!(
+            fix(&with, &hook),
+            r#"run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name=hook-image-puller; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#
+        );
+        let without = findings(
+            ChartVersion::WithoutPullerAccounts("4.0.0".into()),
+            Some("jhub"),
+        );
+        assert_eq!(
+            fix(&without, &hook),
+            r#"run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub 4.0.0 has no value for it: upgrade the chart to 4.1.0 or later, which creates it and runs the hook image puller as it by default, or create it with kubectl create serviceaccount hook-image-puller -n jhub and let the policy's mode: mutate set it; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#
+        );
+        let unknown = findings(ChartVersion::Unknown, None);
+        let continuous = violation(RoleKind::ContinuousPuller, "myhub-continuous-image-puller");
+        assert_eq!(
+            fix(&unknown, &continuous),
+            r#"run it as ServiceAccount "myhub-continuous-image-puller" (Zero to JupyterHub 4.1.0 or later: prePuller.continuous.serviceAccount.create=true and prePuller.continuous.serviceAccount.name=myhub-continuous-image-puller; an older chart has no value for it: upgrade it, or create it with kubectl create serviceaccount myhub-continuous-image-puller and let the policy's mode: mutate set it; if yours is named otherwise, set continuousPuller.serviceAccountName in the policy settings)"#
+        );
+        // The awaiter's value exists in every chart version.
+        let awaiter = violation(RoleKind::Awaiter, "hook-image-awaiter");
+        for f in [&with, &without, &unknown] {
+            assert_eq!(
+                fix(f, &awaiter),
+                r#"run it as ServiceAccount "hook-image-awaiter" (Zero to JupyterHub: prePuller.hook.serviceAccount.create=true and prePuller.hook.serviceAccount.name=hook-image-awaiter; if yours is named otherwise, set awaiter.serviceAccountName in the policy settings)"#
+            );
+        }
+        // requireExistingServiceAccounts, not found: how to have the account.
+        let missing = |f: &Findings, kind: RoleKind| {
+            let role = kind.default_role();
+            let unknown = Unconfirmed {
+                role: &role,
+                namespace: "jhub".into(),
+            };
+            let m = missing_account(f, &unknown, "404");
+            m.split(". ").last().unwrap_or_default().to_owned()
+        };
+        assert_eq!(
+            missing(&without, RoleKind::ContinuousPuller),
+            "Zero to JupyterHub 4.0.0 does not create it: upgrade the chart to 4.1.0 or later, which does by default, or create it (kubectl create serviceaccount continuous-image-puller -n jhub), or set continuousPuller.serviceAccountName in the policy settings to the ServiceAccount you use"
+        );
+        assert_eq!(
+            missing(&with, RoleKind::ContinuousPuller),
+            "Have the chart create it (Zero to JupyterHub: prePuller.continuous.serviceAccount.create=true and prePuller.continuous.serviceAccount.name=continuous-image-puller), or create it (kubectl create serviceaccount continuous-image-puller -n jhub), or set continuousPuller.serviceAccountName in the policy settings to the ServiceAccount you use"
+        );
+        assert_eq!(
+            missing(&without, RoleKind::Awaiter),
+            "Have the chart create it (Zero to JupyterHub: prePuller.hook.serviceAccount.create=true and prePuller.hook.serviceAccount.name=hook-image-awaiter), or create it (kubectl create serviceaccount hook-image-awaiter -n jhub), or set awaiter.serviceAccountName in the policy settings to the ServiceAccount you use"
+        );
+    }
+
+    #[test]
+    fn host_answers_are_cut_to_their_first_line() {
+        assert_eq!(host_answer("a \"b\""), r#""a \"b\"""#);
+        assert_eq!(host_answer(""), r#""""#);
+        assert_eq!(
+            host_answer("ServiceError: x\n\nCaused by:\n    0: y\n\nStack backtrace:\n   0: z\n"),
+            r#""ServiceError: x" and 4 more lines"#
+        );
+        assert_eq!(host_answer("a\r\nb"), r#""a" and 1 more line"#);
     }
 
     #[test]

@@ -160,8 +160,14 @@ impl AdmissionRequest<'_> {
     /// Whether the request is on the object itself, or on a Pod's ephemeral containers (which
     /// can add mounts). Status, scale and the like never change a pod spec.
     pub fn judges(&self, kind: ResourceKind) -> bool {
-        non_empty(&self.sub_resource)
-            .is_none_or(|sub| kind == ResourceKind::Pod && sub == "ephemeralcontainers")
+        non_empty(&self.sub_resource).is_none()
+            || (kind == ResourceKind::Pod && self.ephemeral_containers())
+    }
+
+    /// Whether the request is on the `ephemeralcontainers` subresource (of a Pod, the only kind
+    /// that has it), of which the API server keeps only `spec.ephemeralContainers`.
+    pub fn ephemeral_containers(&self) -> bool {
+        non_empty(&self.sub_resource) == Some("ephemeralcontainers")
     }
 }
 

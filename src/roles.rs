@@ -54,17 +54,35 @@ impl RoleKind {
         !matches!(self, RoleKind::Awaiter)
     }
 
+    /// Every role, pullers first.
+    pub const ALL: [RoleKind; 3] = [
+        RoleKind::HookPuller,
+        RoleKind::ContinuousPuller,
+        RoleKind::Awaiter,
+    ];
+
+    /// The value Zero to JupyterHub gives this role's Pods in `component` (every chart version)
+    /// and `app.kubernetes.io/component` (pod templates since 4.1.0): the awaiter Job's Pods
+    /// are `image-puller`, after the template folder.
+    pub fn chart_component(self) -> &'static str {
+        match self {
+            RoleKind::HookPuller => "hook-image-puller",
+            RoleKind::ContinuousPuller => "continuous-image-puller",
+            RoleKind::Awaiter => "image-puller",
+        }
+    }
+
     /// The role as Zero to JupyterHub names it, without `fullnameOverride`.
     pub fn default_role(self) -> Role {
-        let (sa, component) = match self {
-            RoleKind::HookPuller => ("hook-image-puller", "hook-image-puller"),
-            RoleKind::ContinuousPuller => ("continuous-image-puller", "continuous-image-puller"),
-            RoleKind::Awaiter => ("hook-image-awaiter", "image-puller"),
+        let sa = match self {
+            RoleKind::HookPuller => "hook-image-puller",
+            RoleKind::ContinuousPuller => "continuous-image-puller",
+            RoleKind::Awaiter => "hook-image-awaiter",
         };
         Role {
             kind: self,
             service_account_name: sa.to_owned(),
-            selector: LabelSelector::with_label("component", component),
+            selector: LabelSelector::with_label("component", self.chart_component()),
         }
     }
 }
@@ -102,6 +120,22 @@ pub struct Unrecognised {
     pub field: String,
 }
 
+/// Zero to JupyterHub's label for a role on the labels the Pods will carry, while they match no
+/// role's selector: the chart's puller (or awaiter) is then not judged as one. Chart 4.0.0 and
+/// earlier put `app.kubernetes.io/component` on the objects only, so selectors on it miss their
+/// Pods (docs/decisions.md, "The chart's role labels").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unmatched {
+    /// The role the chart's label names.
+    pub role: RoleKind,
+    /// The label that carries the role's [`RoleKind::chart_component`] value.
+    pub label: &'static str,
+}
+
+/// The labels in which Zero to JupyterHub names a Pod's component, in the order messages
+/// prefer: `component` is on every chart version's pod templates.
+pub const CHART_ROLE_LABELS: [&str; 2] = ["component", "app.kubernetes.io/component"];
+
 /// The role of a workload, and the roles its other labels only suggest.
 #[derive(Debug)]
 pub struct Detection<'s> {
@@ -109,6 +143,9 @@ pub struct Detection<'s> {
     pub role: Detected<'s>,
     /// Roles only labels that reach no Pod match: warned about, never enforced.
     pub unrecognised: Vec<Unrecognised>,
+    /// Roles the chart's labels on the Pods name while no selector matches them: warned
+    /// about (and failed in an audit), never enforced.
+    pub unmatched: Vec<Unmatched>,
 }
 
 fn matching<'s>(settings: &'s Settings, labels: &Labels<'_>) -> Vec<&'s Role> {
@@ -121,6 +158,11 @@ fn matching<'s>(settings: &'s Settings, labels: &Labels<'_>) -> Vec<&'s Role> {
 /// The role of a workload, from its Pods' labels; and the roles its other labels only suggest.
 pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detection<'s> {
     let mut matched = matching(settings, &workload.pod_labels);
+    let unmatched = if matched.is_empty() {
+        chart_roles(settings, &workload.pod_labels)
+    } else {
+        Vec::new()
+    };
     let mut unrecognised: Vec<Unrecognised> = Vec::new();
     for (at, labels) in &workload.other_labels {
         // An empty label set says nothing about intent (a negative-only requirement is refused
@@ -129,8 +171,11 @@ pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detection<
             continue;
         }
         for role in matching(settings, labels) {
+            // A role the chart's labels name on the Pods is warned about once, with the fix of
+            // its selector: the object's own labels would only repeat it with another fix.
             let known = matched.iter().any(|m| m.kind == role.kind)
-                || unrecognised.iter().any(|u| u.role == role.kind);
+                || unrecognised.iter().any(|u| u.role == role.kind)
+                || unmatched.iter().any(|u| u.role == role.kind);
             if !known {
                 unrecognised.push(Unrecognised {
                     role: role.kind,
@@ -144,7 +189,30 @@ pub fn detect<'s>(settings: &'s Settings, workload: &Workload<'_>) -> Detection<
         1 => Detected::One(matched.remove(0)),
         _ => Detected::Ambiguous(matched),
     };
-    Detection { role, unrecognised }
+    Detection {
+        role,
+        unrecognised,
+        unmatched,
+    }
+}
+
+/// The configured roles whose chart label (`component` or `app.kubernetes.io/component` with
+/// the role's chart value) `labels` carry. A role that is off (`awaiter.enabled: false`) plays
+/// no part: its Pods are meant to match nothing.
+fn chart_roles(settings: &Settings, labels: &Labels<'_>) -> Vec<Unmatched> {
+    settings
+        .roles()
+        .filter_map(|role| {
+            let value = role.kind.chart_component();
+            CHART_ROLE_LABELS
+                .into_iter()
+                .find(|label| labels.get(*label).is_some_and(|v| v.as_str() == value))
+                .map(|label| Unmatched {
+                    role: role.kind,
+                    label,
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -262,6 +330,86 @@ mod tests {
         assert_eq!(
             detect_in(&s, ResourceKind::Pod, raw).0,
             [RoleKind::HookPuller, RoleKind::ContinuousPuller]
+        );
+    }
+
+    /// Issue 22: the chart's role labels on the Pods, while every selector is on a label they
+    /// lack (chart 4.0.0 puts app.kubernetes.io/component on the objects only).
+    #[test]
+    fn chart_role_labels_that_match_no_role_are_reported() {
+        let modern = Settings::from_json(
+            r#"{"hookPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"hook-image-puller"}}},
+                "continuousPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"continuous-image-puller"}}},
+                "awaiter":{"selector":{"matchLabels":{"app.kubernetes.io/component":"image-puller"}}}}"#,
+        )
+        .expect("valid");
+        let unmatched = |settings: &Settings, kind: ResourceKind, raw: &str| {
+            let Ok(Object::Workload(w)) = decode(kind, raw) else {
+                panic!("workload expected")
+            };
+            let d = detect(settings, &w);
+            (d.unmatched, d.unrecognised.len())
+        };
+        // A chart 4.0.0 hook DaemonSet: the modern label on the object, the legacy one on the
+        // template. One report, the chart's label; the object's labels add nothing.
+        let ds = r#"{"metadata":{"labels":{"component":"hook-image-puller","app.kubernetes.io/component":"hook-image-puller"}},
+            "spec":{"template":{"metadata":{"labels":{"component":"hook-image-puller","app":"jupyterhub","release":"jhub"}},"spec":{}}}}"#;
+        assert_eq!(
+            unmatched(&modern, ResourceKind::DaemonSet, ds),
+            (
+                vec![Unmatched {
+                    role: RoleKind::HookPuller,
+                    label: "component"
+                }],
+                0
+            )
+        );
+        // Its Pods, and the awaiter's.
+        let pod =
+            |c: &str| format!(r#"{{"metadata":{{"labels":{{"component":"{c}"}}}},"spec":{{}}}}"#);
+        assert_eq!(
+            unmatched(&modern, ResourceKind::Pod, &pod("image-puller")).0,
+            [Unmatched {
+                role: RoleKind::Awaiter,
+                label: "component"
+            }]
+        );
+        // The modern label alone names the role too, under legacy selectors.
+        let legacy = Settings::default();
+        let modern_only = r#"{"metadata":{"labels":{"app.kubernetes.io/component":"continuous-image-puller"}},"spec":{}}"#;
+        assert_eq!(
+            unmatched(&legacy, ResourceKind::Pod, modern_only).0,
+            [Unmatched {
+                role: RoleKind::ContinuousPuller,
+                label: "app.kubernetes.io/component"
+            }]
+        );
+        // Matched, other values, a role that is off: nothing to report.
+        assert!(
+            unmatched(&legacy, ResourceKind::Pod, &pod("hook-image-puller"))
+                .0
+                .is_empty()
+        );
+        assert!(
+            unmatched(&modern, ResourceKind::Pod, &pod("hub"))
+                .0
+                .is_empty()
+        );
+        let off = Settings::from_json(
+            r#"{"awaiter":{"enabled":false},"hookPuller":{"selector":{"matchLabels":{"component":"hook-image-puller","release":"jhub"}}}}"#,
+        )
+        .expect("valid");
+        assert!(
+            unmatched(&off, ResourceKind::Pod, &pod("image-puller"))
+                .0
+                .is_empty()
+        );
+        assert_eq!(
+            unmatched(&off, ResourceKind::Pod, &pod("hook-image-puller")).0,
+            [Unmatched {
+                role: RoleKind::HookPuller,
+                label: "component"
+            }]
         );
     }
 

@@ -6,10 +6,11 @@
 //! with an empty label set.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::Deserialize;
 
-use crate::json::CowStr;
+use crate::json::{CowStr, decode_objects};
 use crate::names;
 
 /// Labels of one object. Keys and values borrow from the request unless they carry JSON escapes.
@@ -38,9 +39,14 @@ pub struct LabelSelector {
     /// Labels that must be present with exactly these values.
     #[serde(default)]
     pub match_labels: BTreeMap<String, String>,
-    /// Requirements that must all hold as well.
-    #[serde(default)]
+    /// Requirements that must all hold as well; each a map, never a list read by position.
+    #[serde(default, deserialize_with = "requirements")]
     pub match_expressions: Vec<Requirement>,
+}
+
+/// `matchExpressions`, each entry a map; `null` is no requirement, as in Kubernetes.
+fn requirements<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Requirement>, D::Error> {
+    Ok(decode_objects(d)?.unwrap_or_default())
 }
 
 /// One `matchExpressions` entry.
@@ -130,6 +136,39 @@ impl LabelSelector {
             }
         }
         Ok(())
+    }
+}
+
+/// The selector as the settings would spell it in YAML's flow style, for messages:
+/// `{matchLabels: {component: x}, matchExpressions: [{key: k, operator: In, values: [a, b]}]}`.
+/// Keys and values need no quotes: a valid selector's are label keys and values.
+impl fmt::Display for LabelSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if !self.match_labels.is_empty() {
+            let pairs: Vec<String> = self
+                .match_labels
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            parts.push(format!("matchLabels: {{{}}}", pairs.join(", ")));
+        }
+        if !self.match_expressions.is_empty() {
+            let items: Vec<String> = self
+                .match_expressions
+                .iter()
+                .map(|r| {
+                    let values = if r.values.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", values: [{}]", r.values.join(", "))
+                    };
+                    format!("{{key: {}, operator: {:?}{values}}}", r.key, r.operator)
+                })
+                .collect();
+            parts.push(format!("matchExpressions: [{}]", items.join(", ")));
+        }
+        write!(f, "{{{}}}", parts.join(", "))
     }
 }
 
@@ -261,8 +300,8 @@ impl<'a> KeyConstraint<'a> {
 pub struct LabelSet<'a> {
     keys: BTreeMap<&'a str, KeyConstraint<'a>>,
     /// What keys not in `keys` may be: [`KeyConstraint::any`] for a selector (it says nothing
-    /// about them), [`KeyConstraint::absent`] for a known label map such as a chart
-    /// component's Pods.
+    /// about them) and for Pods that may carry labels of their operator's besides those known,
+    /// [`KeyConstraint::absent`] for a known label map such as a chart component's Pods.
     others: KeyConstraint<'a>,
 }
 
@@ -302,6 +341,14 @@ impl<'a> LabelSet<'a> {
         }
     }
 
+    /// Label maps with these keys constrained, and any other labels besides.
+    pub fn at_least(keys: impl IntoIterator<Item = (&'a str, KeyConstraint<'a>)>) -> LabelSet<'a> {
+        LabelSet {
+            keys: keys.into_iter().collect(),
+            others: KeyConstraint::any(),
+        }
+    }
+
     /// The first key (in key order) whose requirements exclude each other, when the set is
     /// empty.
     pub fn contradiction(&self) -> Option<&'a str> {
@@ -319,21 +366,35 @@ impl<'a> LabelSet<'a> {
 
     /// A label map in both sets, if they share one; `None` means no object can match both.
     pub fn common_labels(&self, other: &LabelSet<'_>) -> Option<BTreeMap<String, String>> {
+        self.meet(other).ok()
+    }
+
+    /// The first key (in key order) on which no label map of `other` satisfies this set, if
+    /// they share no label map: the label that keeps them apart.
+    pub fn conflict(&self, other: &LabelSet<'_>) -> Option<String> {
+        self.meet(other).err()
+    }
+
+    /// A label map in both sets, or the first key whose two constraints exclude each other.
+    fn meet(&self, other: &LabelSet<'_>) -> Result<BTreeMap<String, String>, String> {
         let mut labels = BTreeMap::new();
-        let keys = self
-            .keys
-            .keys()
-            .chain(other.keys.keys().filter(|k| !self.keys.contains_key(*k)));
+        let mut keys: Vec<&str> = self.keys.keys().chain(other.keys.keys()).copied().collect();
+        keys.sort_unstable();
+        keys.dedup();
         for k in keys {
             let mine = self.keys.get(k).unwrap_or(&self.others);
             let theirs = other.keys.get(k).unwrap_or(&other.others);
-            if let Some(value) = mine.and(theirs).witness()? {
-                labels.insert((*k).to_owned(), value);
+            match mine.and(theirs).witness() {
+                None => return Err(k.to_owned()),
+                Some(Some(value)) => {
+                    labels.insert(k.to_owned(), value);
+                }
+                Some(None) => {}
             }
         }
-        // Keys neither set names: both allow absence (a selector allows anything, a known
-        // label map only absence), so leaving them out satisfies both.
-        Some(labels)
+        // Keys neither set names: both allow absence (a selector, or a set with others free,
+        // allows anything, a known label map only absence), so leaving them out satisfies both.
+        Ok(labels)
     }
 }
 
@@ -492,6 +553,33 @@ mod tests {
         }
     }
 
+    #[test]
+    fn sets_with_other_labels_free_and_the_key_that_keeps_sets_apart() {
+        let chart = LabelSet::at_least([
+            ("component", KeyConstraint::one_of(["hook-image-puller"])),
+            ("release", KeyConstraint::present()),
+        ]);
+        // Labels the set does not constrain may be there, with any value.
+        let own = set(r#"{"matchLabels":{"component":"hook-image-puller","tier":"t"}}"#);
+        assert_eq!(
+            own.common_labels(&chart).map(|l| l.len()),
+            Some(3),
+            "component, release and tier"
+        );
+        assert_eq!(own.conflict(&chart), None);
+        let absent = set(
+            r#"{"matchLabels":{"component":"hook-image-puller"},"matchExpressions":[{"key":"release","operator":"DoesNotExist"},{"key":"tier","operator":"DoesNotExist"}]}"#,
+        );
+        assert_eq!(absent.conflict(&chart).as_deref(), Some("release"));
+        // The first key in key order, of either set.
+        let both = set(
+            r#"{"matchLabels":{"component":"x","release":"r"},"matchExpressions":[{"key":"app","operator":"In","values":["a"]}]}"#,
+        );
+        let other = LabelSet::exactly([("component", KeyConstraint::one_of(["y"]))]);
+        assert_eq!(both.conflict(&other).as_deref(), Some("app"));
+        assert_eq!(both.conflict(&chart).as_deref(), Some("component"));
+    }
+
     /// The decision procedure against brute force: over keys `a`, `b`, `c` and values `x`,
     /// `y`, `z`, every label map (each key absent or one of `x`, `y`, `z`, `w`; `w` stands for
     /// every value no selector names) is tried against both selectors.
@@ -597,6 +685,16 @@ mod tests {
                 prop_assert_eq!(set.pins_a_value(), !free);
             }
         }
+    }
+
+    #[test]
+    fn selectors_are_shown_as_the_settings_spell_them() {
+        assert_eq!(
+            selector(r#"{"matchLabels":{"component":"x","app":"y"},"matchExpressions":[{"key":"tier","operator":"NotIn","values":["a","b"]},{"key":"t","operator":"Exists"}]}"#)
+                .to_string(),
+            "{matchLabels: {app: y, component: x}, matchExpressions: [{key: tier, operator: NotIn, values: [a, b]}, {key: t, operator: Exists}]}"
+        );
+        assert_eq!(selector("{}").to_string(), "{}");
     }
 
     #[test]

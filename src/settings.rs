@@ -2,15 +2,18 @@
 //! recognised. Every key is optional; the defaults are Zero to JupyterHub's own names, so the
 //! policy works unconfigured for a chart installed without `fullnameOverride`.
 
-use serde::Deserialize;
+use std::fmt;
 
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::json::decode_object;
 use crate::names;
 use crate::roles::{Role, RoleKind};
 use crate::selector::{KeyConstraint, LabelSelector, LabelSet};
 
 /// What the policy does with a violation it can fix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Fix what can be fixed (ServiceAccount names, automount, the injected token volume).
     #[default]
@@ -19,11 +22,38 @@ pub enum Mode {
     Reject,
 }
 
+/// Only a string names a mode. serde's derived enum also reads `{"reject": null}`, and answers
+/// `null` or a list with "expected value at line 1 column 9", which names no mode.
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = Mode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`mutate` or `reject`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Mode, E> {
+                match v {
+                    "mutate" => Ok(Mode::Mutate),
+                    "reject" => Ok(Mode::Reject),
+                    _ => Err(E::unknown_variant(v, &["mutate", "reject"])),
+                }
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
+// Every struct-typed key is decoded with `decode_object`: serde's derived structs also read a
+// list by position (`hookPuller: ["my-hook-sa", {...}]` as a name and a selector), which no
+// policy resource means.
+
 /// One role as the user wrote it: either key may be left out to keep the default.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RoleInput {
     service_account_name: Option<String>,
+    #[serde(default, deserialize_with = "decode_object")]
     selector: Option<LabelSelector>,
 }
 
@@ -35,6 +65,7 @@ struct AwaiterInput {
     /// patch (RFC 7386 deletes a key patched to null, which brings the default awaiter back).
     enabled: Option<bool>,
     service_account_name: Option<String>,
+    #[serde(default, deserialize_with = "decode_object")]
     selector: Option<LabelSelector>,
 }
 
@@ -43,9 +74,12 @@ struct AwaiterInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 struct SettingsInput {
     mode: Mode,
+    #[serde(deserialize_with = "decode_object")]
     hook_puller: Option<RoleInput>,
+    #[serde(deserialize_with = "decode_object")]
     continuous_puller: Option<RoleInput>,
     /// Absent keeps the default awaiter; an explicit `null` turns the awaiter rules off.
+    #[serde(deserialize_with = "decode_object")]
     awaiter: Option<AwaiterInput>,
     reserve_service_accounts: bool,
     service_account_objects: bool,
@@ -162,10 +196,21 @@ impl Settings {
         let de = &mut serde_json::Deserializer::from_str(raw);
         let input: SettingsInput = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
+            let inner = e.inner();
+            let mut text = inner.to_string();
+            // A wrong value is named by its key; the position is in the JSON policy-server
+            // wrote from the policy's YAML, which the operator never sees. A syntax error has
+            // no key to name: its position stays.
+            if inner.is_data() {
+                let at = format!(" at line {} column {}", inner.line(), inner.column());
+                if let Some(bare) = text.strip_suffix(&at) {
+                    text = bare.to_owned();
+                }
+            }
             if path == "." {
-                e.inner().to_string()
+                text
             } else {
-                format!("{path}: {}", e.inner())
+                format!("{path}: {text}")
             }
         })?;
         Ok(input.resolve())
@@ -220,25 +265,19 @@ impl Settings {
                     return Err(format!(
                         "{b}.selector and {a}.selector both match Pods labelled {}, so such a Pod's role would be ambiguous and it would be rejected; make the two selectors exclusive, such as different values of one label (the defaults: component: {} and component: {})",
                         show(&labels),
-                        default_component(a.kind),
-                        default_component(b.kind),
+                        a.kind.chart_component(),
+                        b.kind.chart_component(),
                         a = a.kind.settings_key(),
                         b = b.kind.settings_key(),
                     ));
                 }
             }
         }
+        for (role, set) in roles.iter().zip(&sets) {
+            validate_against_chart_pods(role, set)?;
+        }
         Ok(())
     }
-}
-
-/// The `component` label of the role's default selector, for the fix a message suggests.
-fn default_component(kind: RoleKind) -> String {
-    kind.default_role()
-        .selector
-        .match_labels
-        .remove("component")
-        .unwrap_or_default()
 }
 
 /// `{component: x, app: y}`, or `{}` for a Pod without labels.
@@ -320,7 +359,7 @@ fn validate_role_selector(role: &Role) -> Result<LabelSet<'_>, String> {
         return Err(format!(
             "{key}.selector: fixes no label to a value: Exists, NotIn and DoesNotExist alone also match Pods of other components (every chart Pod carries component), which would be judged as the {}; add a matchLabels entry or an In expression, such as component: {}",
             role.kind.description(),
-            default_component(role.kind)
+            role.kind.chart_component()
         ));
     }
     for (component, extra) in CHART_COMPONENTS {
@@ -331,11 +370,88 @@ fn validate_role_selector(role: &Role) -> Result<LabelSet<'_>, String> {
             return Err(format!(
                 "{key}.selector: matches the Pods of Zero to JupyterHub's {component} (component: {component}, app: jupyterhub), which would be judged as the {}; select the role's own Pods, such as component: {}",
                 role.kind.description(),
-                default_component(role.kind)
+                role.kind.chart_component()
             ));
         }
     }
     Ok(set)
+}
+
+/// The Pods Zero to JupyterHub (3.0.0 to 4.4) makes for a role, as label maps: `component`
+/// with the role's value in every version; `app.kubernetes.io/component` with it on pod
+/// templates since 4.1.0, absent before; `app` (`jupyterhub`, or the chart's `nameOverride`) and
+/// `release` (the release's name), always there with a value the policy cannot know; and any
+/// other label besides: `app.kubernetes.io/name` and `instance` (since 4.1.0), the chart's
+/// `prePuller.labels` (on the awaiter Job's Pods in every version, on the pullers' since 4.3.3),
+/// what controllers add, and what a kustomization or post-renderer adds.
+fn chart_pods(kind: RoleKind) -> LabelSet<'static> {
+    let component = kind.chart_component();
+    LabelSet::at_least([
+        ("component", KeyConstraint::one_of([component])),
+        (
+            "app.kubernetes.io/component",
+            KeyConstraint::one_of_or_absent([component]),
+        ),
+        ("app", KeyConstraint::present()),
+        ("release", KeyConstraint::present()),
+    ])
+}
+
+/// A role's selector against the Pods the chart makes for each role ([`chart_pods`]). It must
+/// match none of another role's: that role's Pods would be judged by this role's rules, and
+/// the awaiter's Pods exist whether or not `awaiter.enabled` is true (its Job runs with the
+/// hook; judged as a puller's, it would lose the token it needs). And it must be able to match
+/// its own role's, or the chart's own Pods of the role are judged as workloads of no role.
+fn validate_against_chart_pods(role: &Role, set: &LabelSet<'_>) -> Result<(), String> {
+    let key = role.kind.settings_key();
+    let desc = role.kind.description();
+    let own = role.kind.chart_component();
+    for other in RoleKind::ALL.into_iter().filter(|k| *k != role.kind) {
+        if set.common_labels(&chart_pods(other)).is_none() {
+            continue;
+        }
+        let value = other.chart_component();
+        let (whose, consequence) = match other {
+            RoleKind::Awaiter => (
+                format!(
+                    "Zero to JupyterHub labels the awaiter Job's Pods component: {value}, whether or not awaiter.enabled is true"
+                ),
+                format!(
+                    "which would be judged as the {desc} and lose the token the awaiter needs to read the hook image puller DaemonSet"
+                ),
+            ),
+            _ => (
+                format!("Zero to JupyterHub labels them component: {value}"),
+                format!("which would be judged as the {desc}"),
+            ),
+        };
+        return Err(format!(
+            "{key}.selector: can match the {}'s Pods ({whose}), {consequence}; select the {desc}'s own Pods, such as component: {own}",
+            other.description()
+        ));
+    }
+    if let Some(label) = set.conflict(&chart_pods(role.kind)) {
+        return Err(format!(
+            "{key}.selector: cannot match the {desc}'s own Pods: {}, which its requirements on label {label:?} exclude, so the chart's {desc} would be judged as a workload of no role (and rejected as a borrower of its own ServiceAccount); select it on what the chart sets, such as component: {own}, or on a label of your own added to its Pods",
+            chart_label(&label, own)
+        ));
+    }
+    Ok(())
+}
+
+/// What Zero to JupyterHub sets in `label` on a role's Pods whose component is `value`.
+fn chart_label(label: &str, value: &str) -> String {
+    match label {
+        "component" => format!("Zero to JupyterHub labels them component: {value}"),
+        "app.kubernetes.io/component" => format!(
+            "Zero to JupyterHub labels them app.kubernetes.io/component: {value} (since chart 4.1.0; earlier charts leave it out)"
+        ),
+        "app" => {
+            "Zero to JupyterHub always labels them app (jupyterhub, or the chart's nameOverride)"
+                .to_owned()
+        }
+        _ => format!("Zero to JupyterHub always labels them {label} (the release's name)"),
+    }
 }
 
 #[cfg(test)]
@@ -465,6 +581,68 @@ mod tests {
         assert!(error("{\"mode\":").contains("EOF"));
     }
 
+    /// Every struct-typed key is a map: a list is not read by position (issue 22), and `mode`
+    /// names its values whatever it is given.
+    #[test]
+    fn settings_are_objects() {
+        for (raw, expected) in [
+            (
+                r#"{"hookPuller":["my-hook-sa",{"matchLabels":{"component":"hook-image-puller"}}]}"#,
+                "hookPuller: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"continuousPuller":["continuous-image-puller"]}"#,
+                "continuousPuller: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"awaiter":[true,"hook-image-awaiter"]}"#,
+                "awaiter: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"hookPuller":{"selector":[{"component":"hook-image-puller"}]}}"#,
+                "hookPuller.selector: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"awaiter":{"selector":[{}, []]}}"#,
+                "awaiter.selector: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"continuousPuller":{"selector":{"matchLabels":{"component":"continuous-image-puller"},"matchExpressions":[["tier","NotIn",["x"]]]}}}"#,
+                "continuousPuller.selector.matchExpressions[0]: invalid type: sequence, expected a map",
+            ),
+            (
+                r#"{"mode":null}"#,
+                "mode: invalid type: null, expected `mutate` or `reject`",
+            ),
+            (
+                r#"{"mode":["reject"]}"#,
+                "mode: invalid type: sequence, expected `mutate` or `reject`",
+            ),
+            (
+                r#"{"mode":{"reject":null}}"#,
+                "mode: invalid type: map, expected `mutate` or `reject`",
+            ),
+            (
+                r#"{"mode":"Reject"}"#,
+                "mode: unknown variant `Reject`, expected `mutate` or `reject`",
+            ),
+        ] {
+            assert_eq!(error(raw), expected, "{raw}");
+        }
+        // Null keeps meaning what it meant: the default role, no requirement, the awaiter off.
+        for raw in [
+            r#"{"hookPuller":null}"#,
+            r#"{"hookPuller":{"selector":null}}"#,
+            r#"{"hookPuller":{"selector":{"matchLabels":{"component":"hook-image-puller"},"matchExpressions":null}}}"#,
+        ] {
+            assert_eq!(Settings::from_json(raw), Ok(Settings::default()), "{raw}");
+        }
+        assert_eq!(
+            Settings::from_json(r#"{"mode":"re\u006aect"}"#).map(|s| s.mode),
+            Ok(Mode::Reject)
+        );
+    }
+
     #[test]
     fn owner_of_finds_reserved_accounts() {
         let s = Settings::default();
@@ -567,8 +745,8 @@ mod tests {
             // Two spellings of one value, and a negative requirement beside a pinned one.
             r#"{"continuousPuller":{"selector":{"matchExpressions":[{"key":"component","operator":"In","values":["continuous-image-puller","cip"]},{"key":"tier","operator":"DoesNotExist"}]}}}"#,
             r#"{"hookPuller":{"selector":{"matchExpressions":[{"key":"component","operator":"In","values":["hook-image-puller"]},{"key":"tier","operator":"NotIn","values":["x"]}]}}}"#,
-            // The awaiter off leaves its selector free for nothing.
-            r#"{"awaiter":{"enabled":false},"continuousPuller":{"selector":{"matchLabels":{"component":"image-puller"}}}}"#,
+            // Selectors on a label of your own, beside what the chart sets.
+            r#"{"hookPuller":{"selector":{"matchLabels":{"component":"hook-image-puller","prepuller":"hook"}}},"awaiter":{"enabled":false}}"#,
         ] {
             let s = Settings::from_json(raw);
             assert!(s.is_ok(), "{raw}: {s:?}");
@@ -578,6 +756,79 @@ mod tests {
             error(r#"{"hookPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"hook-image-puller"}}}}"#)
                 .starts_with("continuousPuller.selector and hookPuller.selector both match Pods labelled {app.kubernetes.io/component: hook-image-puller, component: continuous-image-puller}")
         );
+    }
+
+    /// Issue 22: the awaiter's Pods are chart Pods whatever `awaiter.enabled` says, and a
+    /// selector that cannot match its own role's chart Pods turns the chart's puller into a
+    /// borrower. Each message whole.
+    #[test]
+    fn selectors_are_checked_against_the_charts_role_pods() {
+        let awaiters = "continuousPuller.selector: can match the hook image awaiter's Pods (Zero to JupyterHub labels the awaiter Job's Pods component: image-puller, whether or not awaiter.enabled is true), which would be judged as the continuous image puller and lose the token the awaiter needs to read the hook image puller DaemonSet; select the continuous image puller's own Pods, such as component: continuous-image-puller";
+        for raw in [
+            r#"{"awaiter":{"enabled":false},"continuousPuller":{"selector":{"matchLabels":{"component":"image-puller"}}}}"#,
+            r#"{"awaiter":null,"continuousPuller":{"selector":{"matchLabels":{"component":"image-puller"}}}}"#,
+            // The awaiter on, selected with a label of its own: the chart's awaiter Pods
+            // without that label are still there.
+            r#"{"awaiter":{"selector":{"matchLabels":{"component":"image-puller","prepuller":"awaiter"}}},"continuousPuller":{"selector":{"matchLabels":{"component":"image-puller","prepuller":"continuous"}}}}"#,
+        ] {
+            assert_eq!(error(raw), awaiters, "{raw}");
+        }
+        // A label of your own alone also matches the awaiter's Pods when they carry it
+        // (prePuller.labels reaches the awaiter Job's Pods in every chart version).
+        assert!(
+            error(r#"{"awaiter":{"enabled":false},"hookPuller":{"selector":{"matchLabels":{"prepuller":"hook"},"matchExpressions":[{"key":"component","operator":"NotIn","values":["continuous-image-puller"]}]}}}"#)
+                .starts_with("hookPuller.selector: can match the hook image awaiter's Pods")
+        );
+        assert_eq!(
+            error(
+                r#"{"continuousPuller":{"selector":{"matchLabels":{"component":"continuous-image-puller","tier":"c"}}},"hookPuller":{"selector":{"matchLabels":{"tier":"h"},"matchExpressions":[{"key":"component","operator":"NotIn","values":["image-puller"]}]}}}"#
+            ),
+            "hookPuller.selector: can match the continuous image puller's Pods (Zero to JupyterHub labels them component: continuous-image-puller), which would be judged as the hook image puller; select the hook image puller's own Pods, such as component: hook-image-puller"
+        );
+        for (raw, label, fact) in [
+            (
+                r#"{"continuousPuller":{"selector":{"matchLabels":{"prepuller":"continuous"},"matchExpressions":[{"key":"component","operator":"DoesNotExist"}]}}}"#,
+                "component",
+                "Zero to JupyterHub labels them component: continuous-image-puller",
+            ),
+            (
+                r#"{"continuousPuller":{"selector":{"matchLabels":{"prepuller":"continuous"},"matchExpressions":[{"key":"component","operator":"NotIn","values":["continuous-image-puller","hook-image-puller","image-puller"]}]}}}"#,
+                "component",
+                "Zero to JupyterHub labels them component: continuous-image-puller",
+            ),
+            (
+                r#"{"continuousPuller":{"selector":{"matchLabels":{"component":"continuous-image-puller","app.kubernetes.io/component":"continuous"}}}}"#,
+                "app.kubernetes.io/component",
+                "Zero to JupyterHub labels them app.kubernetes.io/component: continuous-image-puller (since chart 4.1.0; earlier charts leave it out)",
+            ),
+            (
+                r#"{"continuousPuller":{"selector":{"matchLabels":{"component":"continuous-image-puller"},"matchExpressions":[{"key":"app","operator":"DoesNotExist"}]}}}"#,
+                "app",
+                "Zero to JupyterHub always labels them app (jupyterhub, or the chart's nameOverride)",
+            ),
+            (
+                r#"{"continuousPuller":{"selector":{"matchLabels":{"component":"continuous-image-puller"},"matchExpressions":[{"key":"release","operator":"DoesNotExist"}]}}}"#,
+                "release",
+                "Zero to JupyterHub always labels them release (the release's name)",
+            ),
+        ] {
+            assert_eq!(
+                error(raw),
+                format!(
+                    "continuousPuller.selector: cannot match the continuous image puller's own Pods: {fact}, which its requirements on label {label:?} exclude, so the chart's continuous image puller would be judged as a workload of no role (and rejected as a borrower of its own ServiceAccount); select it on what the chart sets, such as component: continuous-image-puller, or on a label of your own added to its Pods"
+                ),
+                "{raw}"
+            );
+        }
+        // Labels the chart does not set stay free, in any spelling; so does the modern label's
+        // absence (charts before 4.1.0).
+        for raw in [
+            r#"{"continuousPuller":{"selector":{"matchLabels":{"component":"continuous-image-puller"},"matchExpressions":[{"key":"app.kubernetes.io/component","operator":"DoesNotExist"},{"key":"tier","operator":"Exists"}]}}}"#,
+            r#"{"continuousPuller":{"selector":{"matchLabels":{"component":"continuous-image-puller","app":"myhub","release":"jhub","app.kubernetes.io/name":"myhub"}}}}"#,
+        ] {
+            let s = Settings::from_json(raw);
+            assert!(s.is_ok(), "{raw}: {s:?}");
+        }
     }
 
     #[test]

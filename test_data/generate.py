@@ -33,6 +33,17 @@ def load(name):
         return yaml.safe_load(f)
 
 
+def from_release(release, kind, name):
+    """An object of a rendered release in releases/ (`helm template` output), in namespace jhub
+    (Helm creates it in the release namespace; the render leaves metadata.namespace out)."""
+    with open(os.path.join(HERE, "releases", release + ".yaml")) as f:
+        for doc in yaml.safe_load_all(f):
+            if doc and doc["kind"] == kind and doc["metadata"]["name"] == name:
+                doc["metadata"]["namespace"] = "jhub"
+                return doc
+    raise KeyError((release, kind, name))
+
+
 def request(obj, operation="CREATE", old=None, uid=None, sub_resource=None, kind=None):
     kind = kind or obj["kind"]
     group, version, resource = GVR[kind]
@@ -211,9 +222,9 @@ def main():
     remove_token(exp)
     write("hook-pod-token-injected-create", request(pod), exp)
 
-    # The continuous DaemonSet of chart 4.0.0: no serviceAccountName in the template.
-    ds = copy.deepcopy(cont_ds)
-    del ds["spec"]["template"]["spec"]["serviceAccountName"]
+    # The continuous DaemonSet of chart 4.0.0, as rendered: no serviceAccountName in the
+    # template, the chart's version in its labels.
+    ds = from_release("z2jh-4.0.0-default", "DaemonSet", "continuous-image-puller")
     exp = copy.deepcopy(ds)
     exp["spec"]["template"]["spec"]["serviceAccountName"] = "continuous-image-puller"
     write("continuous-daemonset-legacy-create", request(ds), exp)
@@ -411,6 +422,8 @@ def main():
     sa["automountServiceAccountToken"] = False
     write("continuous-serviceaccount-automount-off-create", request(sa))
 
+    chart_labels(hook_legacy)
+
     bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod)
     coherence(hook_pod, hook_legacy, hook_ds, cont_ds)
 
@@ -427,6 +440,18 @@ def main():
             json.dump(obj, f, indent=2, ensure_ascii=False)
             f.write("\n")
     print(f"{len(OUT)} requests, {len(EXPECTED)} expected objects")
+
+
+def chart_labels(hook_legacy):
+    """Chart 4.0.0 as rendered (issue 22): app.kubernetes.io/component on the objects, not on
+    their pod templates; the chart version in the objects' labels."""
+    ds = from_release("z2jh-4.0.0-default", "DaemonSet", "hook-image-puller")
+    exp = copy.deepcopy(ds)
+    exp["spec"]["template"]["spec"]["serviceAccountName"] = "hook-image-puller"
+    write("hook-daemonset-chart-4.0.0-create", request(ds), exp)
+    write("audit-hook-daemonset-chart-4.0.0", audit_request(stored(ds)))
+    job = from_release("z2jh-4.0.0-default", "Job", "hook-image-awaiter")
+    write("awaiter-job-chart-4.0.0-create", request(job))
 
 
 def bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod):
@@ -552,6 +577,32 @@ def bypass_catalogue(hook_pod, hook_legacy, hook_ds, cont_pod):
                                            "volumeMounts": [{"name": "legacy-token", "mountPath": TOKEN_PATH}]}]
     write("hook-pod-ephemeralcontainers-token-update", request(new, "UPDATE", old=old,
                                                                 sub_resource="ephemeralcontainers"))
+    # The API server keeps only spec.ephemeralContainers of such a body (issue 22): the policy
+    # judges the stored Pod with them. A body that relabels the Pod out of every role: judged as
+    # the stored hook puller, the debug container's mount is what this UPDATE introduces.
+    relabelled = copy.deepcopy(new)
+    relabelled["metadata"]["labels"] = {"app": "debug"}
+    write("hook-pod-ephemeralcontainers-relabelled-update",
+          request(relabelled, "UPDATE", old=old, sub_resource="ephemeralcontainers"))
+    # A body that leaves out the stored Pod's token volume (and its mounts), while the debug
+    # container mounts it: read as sent, nothing new mounts a token.
+    old = stored(hook_legacy, "hook-image-puller-x7k2p")
+    del old["spec"]["automountServiceAccountToken"]
+    inject_token(old)
+    new = copy.deepcopy(old)
+    remove_token(new)
+    del new["spec"]["volumes"]
+    new["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox",
+                                           "volumeMounts": [{"name": "kube-api-access-x9k2m",
+                                                             "mountPath": "/debug"}]}]
+    write("hook-pod-ephemeralcontainers-volume-omitted-update",
+          request(new, "UPDATE", old=old, sub_resource="ephemeralcontainers"))
+    # A debug container that mounts nothing, added to a compliant hook puller.
+    old = stored(hook_pod, "hook-image-puller-abcde")
+    new = copy.deepcopy(old)
+    new["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox"}]
+    write("hook-pod-ephemeralcontainers-update", request(new, "UPDATE", old=old,
+                                                         sub_resource="ephemeralcontainers"))
 
     # A pod spec written as an array: serde's derived structs would read it by position as a
     # compliant spec (serviceAccountName, serviceAccount, automount). Found by fuzzing.
@@ -638,8 +689,7 @@ def coherence(hook_pod, hook_legacy, hook_ds, cont_ds):
     write("hook-pod-legacy-adopted-update", request(new, "UPDATE", old=old))
 
     # The audit scanner's requests for a chart 4.0.0 release and a 4.4.0 one.
-    legacy_ds = copy.deepcopy(cont_ds)
-    del legacy_ds["spec"]["template"]["spec"]["serviceAccountName"]
+    legacy_ds = from_release("z2jh-4.0.0-default", "DaemonSet", "continuous-image-puller")
     write("audit-continuous-daemonset-legacy", audit_request(stored(legacy_ds)))
     write("audit-hook-pod-legacy", audit_request(stored(hook_legacy, "hook-image-puller-x7k2p")))
     write("audit-continuous-daemonset", audit_request(stored(cont_ds)))

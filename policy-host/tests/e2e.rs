@@ -322,7 +322,7 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
                 p.extend(b"}}");
                 p
             },
-            "the policy settings are not valid: hookPuller[0]: invalid type: sequence, expected a string",
+            "the policy settings are not valid: hookPuller: invalid type: sequence, expected a map",
         ),
     ];
     let mut results = Vec::new();
@@ -1054,16 +1054,19 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
         cases.push(if mode == "mutate" {
             (
                 "4.0.0 release without its ServiceAccounts: rejected after two lookups",
-                "hook-daemonset-default-sa-create.json",
+                "hook-daemonset-chart-4.0.0-create.json",
                 Ok(Fixtures::new()),
                 false,
-                "Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it (prePuller.hook.serviceAccountImagePuller.create=true), or create it (kubectl create serviceaccount hook-image-puller -n jhub)",
-                vec![lookup("hook-image-puller", false), lookup("hook-image-puller", true)],
+                MISSING_4_0_0,
+                vec![
+                    lookup("hook-image-puller", false),
+                    lookup("hook-image-puller", true),
+                ],
             )
         } else {
             (
                 "4.0.0 release without its ServiceAccounts: rejected for its violations, no lookup",
-                "hook-daemonset-default-sa-create.json",
+                "hook-daemonset-chart-4.0.0-create.json",
                 Ok(Fixtures::new()),
                 false,
                 "(mode: reject, so nothing was changed)",
@@ -1195,7 +1198,13 @@ const FAILED_FIX: &str =
     "check that policy-server reaches the API server (its logs say why the lookup failed)";
 const HOOK_DS: &str =
     "DaemonSet jhub/hook-image-puller (hook image puller, matched by hookPuller.selector)";
-const HOOK_DS_FIXES: &str = r#"(1) spec.template.spec.serviceAccountName is "default", expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name; the chart creates the puller ServiceAccounts since 4.1.0; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#;
+/// The fix of the hook DaemonSet of chart 4.4.0 made to run as default: the chart's values.
+const HOOK_DS_FIXES: &str = r#"(1) spec.template.spec.serviceAccountName is "default", expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name=hook-image-puller; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#;
+/// The fix of chart 4.0.0's hook DaemonSet, which has no value for it (issue 22).
+const HOOK_DS_4_0_0_FIXES: &str = r#"(1) spec.template.spec.serviceAccountName is unset (runs as "default"), expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub 4.0.0 has no value for it: upgrade the chart to 4.1.0 or later, which creates it and runs the hook image puller as it by default, or create it with kubectl create serviceaccount hook-image-puller -n jhub and let the policy's mode: mutate set it; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#;
+/// What a 404 for the hook puller's ServiceAccount advises, for chart 4.4.0 and 4.0.0.
+const MISSING_4_4_0: &str = "Have the chart create it (Zero to JupyterHub: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name=hook-image-puller), or create it (kubectl create serviceaccount hook-image-puller -n jhub), or set hookPuller.serviceAccountName in the policy settings to the ServiceAccount you use";
+const MISSING_4_0_0: &str = "Zero to JupyterHub 4.0.0 does not create it: upgrade the chart to 4.1.0 or later, which does by default, or create it (kubectl create serviceaccount hook-image-puller -n jhub), or set hookPuller.serviceAccountName in the policy settings to the ServiceAccount you use";
 
 /// One lookup-truth case: (name, session, access, request, settings, audit, expected allowed,
 /// message, warnings, lookups).
@@ -1221,9 +1230,11 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
     let not_found = host_answer(
         r#"Callback evaluation failure: Cannot find v1/ServiceAccount named 'hook-image-puller' inside of namespace 'Some("jhub")'"#,
     );
-    let missing = format!(
-        r#"{HOOK_DS} would run as ServiceAccount "hook-image-puller" of namespace "jhub", which does not exist (requireExistingServiceAccounts: true; the host answered {not_found:?}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it (prePuller.hook.serviceAccountImagePuller.create=true), or create it (kubectl create serviceaccount hook-image-puller -n jhub), or set hookPuller.serviceAccountName in the policy settings to the ServiceAccount you use"#
-    );
+    let missing = |advice: &str| {
+        format!(
+            r#"{HOOK_DS} would run as ServiceAccount "hook-image-puller" of namespace "jhub", which does not exist (requireExistingServiceAccounts: true; the host answered {not_found:?}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. {advice}"#
+        )
+    };
     let forbidden_session = data.join("context/z2jh-4.4.0-hook-sa-forbidden.yaml");
     let forbidden = match Replay::load(&forbidden_session) {
         Ok(replay) => match &replay.remaining()[0].response {
@@ -1276,7 +1287,7 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
                 settings.clone(),
                 audit,
                 false,
-                missing.clone(),
+                missing(MISSING_4_4_0),
                 vec![],
                 2,
             ));
@@ -1299,35 +1310,49 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
             }
         }
     }
-    // A mutation is never made blind: the 4.0.0 DaemonSet in mode: mutate.
+    // A mutation is never made blind: the 4.0.0 DaemonSet in mode: mutate (as rendered, and
+    // the 4.4.0 one made to run as default), each with the advice its chart version allows.
     let mutate = json!({"requireExistingServiceAccounts": true});
-    cases.push((
-        "404, 4.0.0 hook DaemonSet (mutate): rejected as missing".into(),
-        "z2jh-4.0.0-no-hook-sa.yaml".into(),
-        ContextAwareAccess::All,
-        "hook-daemonset-default-sa-create.json",
-        mutate.clone(),
-        false,
-        false,
-        missing.clone(),
-        vec![],
-        2,
-    ));
-    for (session, access, answer, cause, fix, asks) in &refusals {
-        cases.push((
-            format!("{session}: 4.0.0 hook DaemonSet (mutate): rejected with the cause, not changed"),
-            (*session).into(),
-            access.clone(),
+    for (file, advice, fixes) in [
+        (
+            "hook-daemonset-chart-4.0.0-create.json",
+            MISSING_4_0_0,
+            HOOK_DS_4_0_0_FIXES,
+        ),
+        (
             "hook-daemonset-default-sa-create.json",
+            MISSING_4_4_0,
+            HOOK_DS_FIXES,
+        ),
+    ] {
+        cases.push((
+            format!("404, {file} (mutate): rejected as missing"),
+            "z2jh-4.0.0-no-hook-sa.yaml".into(),
+            ContextAwareAccess::All,
+            file,
             mutate.clone(),
             false,
             false,
-            format!(
-                r#"{HOOK_DS} would be changed to run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: {HOOK_DS_FIXES}"#
-            ),
+            missing(advice),
             vec![],
-            *asks,
+            2,
         ));
+        for (session, access, answer, cause, fix, asks) in &refusals {
+            cases.push((
+                format!("{session}: {file} (mutate): rejected with the cause, not changed"),
+                (*session).into(),
+                access.clone(),
+                file,
+                mutate.clone(),
+                false,
+                false,
+                format!(
+                    r#"{HOOK_DS} would be changed to run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: {fixes}"#
+                ),
+                vec![],
+                *asks,
+            ));
+        }
     }
     let mut results = Vec::new();
     for (name, session, access, file, settings, audit, allowed, message, warnings, asks) in cases {
@@ -1365,6 +1390,102 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
             host.kubernetes().finish()
         })();
         results.push((format!("lookup truth: {name}"), outcome));
+    }
+    results
+}
+
+/// A host answer quoted in a message is cut to its first line (issue 22): with `RUST_BACKTRACE=1`
+/// in policy-server's environment, the callback handler's `{:?}` of an `anyhow::Error` carries
+/// `Caused by:` lines and a backtrace of thousands of characters. Exact messages and warnings.
+fn check_multiline_host_answers(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+    use policy_host::host::{Fixtures, Host};
+
+    let backtrace: String = (0..40)
+        .map(|i| {
+            format!(
+                "\n  {i:>2}: policy_evaluator::callback_handler::kubernetes::client::Client::get_resource::{{{{closure}}}}\n             at /cargo/registry/src/index.crates.io/policy-evaluator/src/callback_handler/kubernetes/client.rs:{}:{}",
+                100 + i,
+                9 + i % 7
+            )
+        })
+        .collect();
+    let unreachable = format!(
+        "ServiceError: client error (Connect)\n\nCaused by:\n    0: client error (Connect)\n    1: tcp connect error: Connection refused (os error 111)\n\nStack backtrace:{backtrace}"
+    );
+    let not_found = format!(
+        "Cannot find v1/ServiceAccount named 'hook-image-puller' inside of namespace 'Some(\"jhub\")'\n\nStack backtrace:{backtrace}"
+    );
+    let first = |line: &str| host_answer(&format!("Callback evaluation failure: {line}"));
+    let unreachable_first = first("ServiceError: client error (Connect)");
+    let not_found_first = first(
+        r#"Cannot find v1/ServiceAccount named 'hook-image-puller' inside of namespace 'Some("jhub")'"#,
+    );
+    // (name, request, host message, allowed, message, warnings)
+    let cases = [
+        (
+            "unreachable, with a backtrace: a compliant hook DaemonSet is admitted, the warning quoting the first line",
+            "hook-daemonset-create.json",
+            unreachable.clone(),
+            true,
+            String::new(),
+            vec![format!(
+                r#"{HOOK_DS} runs as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {FAILED_CAUSE} (requireExistingServiceAccounts: true; the host answered {unreachable_first:?} and 84 more lines). Admitted, since the API server itself refuses Pods whose ServiceAccount does not exist; for the lookup to work, {FAILED_FIX}"#
+            )],
+        ),
+        (
+            "unreachable, with a backtrace: a mutation is refused, quoting the first line",
+            "hook-daemonset-default-sa-create.json",
+            unreachable,
+            false,
+            format!(
+                r#"{HOOK_DS} would be changed to run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {FAILED_CAUSE} (requireExistingServiceAccounts: true; the host answered {unreachable_first:?} and 84 more lines), so nothing was changed. For the lookup to work, {FAILED_FIX}; or make these changes yourself: {HOOK_DS_FIXES}"#
+            ),
+            vec![],
+        ),
+        (
+            "not found, with a backtrace: rejected as missing, quoting the first line",
+            "hook-daemonset-create.json",
+            not_found,
+            false,
+            format!(
+                r#"{HOOK_DS} would run as ServiceAccount "hook-image-puller" of namespace "jhub", which does not exist (requireExistingServiceAccounts: true; the host answered {not_found_first:?} and 81 more lines): the API server will refuse its Pods, and a Helm hook waiting for them will time out. {MISSING_4_4_0}"#
+            ),
+            vec![],
+        ),
+    ];
+    let settings = json!({"requireExistingServiceAccounts": true});
+    let mut results = Vec::new();
+    for (name, file, host_message, allowed, message, warnings) in cases {
+        let outcome = (|| {
+            let fixtures = Fixtures::new().host_error(
+                "v1",
+                "ServiceAccount",
+                Some("jhub"),
+                "hook-image-puller",
+                &host_message,
+            );
+            let host = Host::new(fixtures);
+            let r = policy.run_with_host(&read_request(&data.join(file))?, &settings, &host)?;
+            ensure!(
+                r.allowed == allowed,
+                "allowed is {} ({:?})",
+                r.allowed,
+                r.message()
+            );
+            ensure!(
+                r.message().unwrap_or_default() == message,
+                "message:\n{:?}\nexpected:\n{message:?}",
+                r.message().unwrap_or_default()
+            );
+            let got = r.warnings.clone().unwrap_or_default();
+            ensure!(
+                got == warnings,
+                "warnings:\n{got:?}\nexpected:\n{warnings:?}"
+            );
+            ensure!(r.patch.is_none(), "a patch");
+            Ok(())
+        })();
+        results.push((format!("multi-line host answer: {name}"), outcome));
     }
     results
 }
@@ -1471,6 +1592,7 @@ fn main() {
     results.push(check_chain_property(&policy));
     results.extend(check_context_aware(&policy, &data));
     results.extend(check_lookup_truth(&policy, &data));
+    results.extend(check_multiline_host_answers(&policy, &data));
     results.push((
         "kwctl-like policy-run command".into(),
         check_cli(&policy, &data),

@@ -8,9 +8,10 @@ mod tokens;
 
 pub use tokens::TOKEN_PATH;
 
+use crate::chart::{self, ChartVersion};
 use crate::json::non_empty;
 use crate::kinds::{self, ResourceKind};
-use crate::roles::{self, Detected, RoleKind, Unrecognised};
+use crate::roles::{self, Detected, RoleKind, Unmatched, Unrecognised};
 use crate::settings::Settings;
 use crate::workload::{Automount, EPHEMERAL_CONTAINERS, Object, ServiceAccountObject, Workload};
 
@@ -196,6 +197,13 @@ pub struct Findings {
     /// Roles the object's other labels suggest but its Pods will not match: warnings, not
     /// violations.
     pub unrecognised: Vec<Unrecognised>,
+    /// Roles the chart's labels on its Pods name while no selector matches them: warnings,
+    /// and an audit's failure.
+    pub unmatched: Vec<Unmatched>,
+    /// The Zero to JupyterHub version the object's labels name, which decides the Helm advice.
+    pub chart: ChartVersion,
+    /// The object's namespace (the request's, else its own), for the commands a fix gives.
+    pub namespace: Option<String>,
 }
 
 impl Findings {
@@ -207,6 +215,9 @@ impl Findings {
             subject: Subject::NoRole,
             violations: Vec::new(),
             unrecognised: Vec::new(),
+            unmatched: Vec::new(),
+            chart: ChartVersion::Unknown,
+            namespace: None,
         }
     }
 
@@ -265,6 +276,20 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
         subject,
         violations,
         unrecognised: detection.unrecognised,
+        unmatched: detection.unmatched,
+        chart: chart::of(
+            workload
+                .other_labels
+                .iter()
+                .map(|(_, labels)| labels)
+                .chain([&workload.pod_labels]),
+        ),
+        namespace: workload
+            .metadata
+            .namespace
+            .as_ref()
+            .map(|ns| ns.to_string())
+            .filter(|ns| !ns.is_empty()),
     }
 }
 

@@ -77,7 +77,7 @@ fn legacy_pod_running_as_default_gets_every_fixable_finding() {
         ]
     );
     assert!(
-        render::fix(&f.violations[0])
+        render::fix(&f, &f.violations[0])
             .contains("prePuller.hook.serviceAccountImagePuller.create=true")
     );
 }
@@ -187,7 +187,9 @@ fn awaiter_keeps_its_token_but_not_another_account() {
     );
     let f = findings(&s, ResourceKind::Pod, &pod("default"));
     assert_eq!(f.violations.len(), 1);
-    assert!(render::fix(&f.violations[0]).contains("prePuller.hook.serviceAccount.create=true"));
+    assert!(
+        render::fix(&f, &f.violations[0]).contains("prePuller.hook.serviceAccount.create=true")
+    );
 }
 
 #[test]
@@ -209,7 +211,7 @@ fn reserved_accounts_cannot_be_borrowed() {
         "spec.template.spec.serviceAccountName"
     );
     assert_eq!(f.violations[0].remedy, None);
-    assert!(render::fix(&f.violations[0]).contains("reserved for the continuous image puller"));
+    assert!(render::fix(&f, &f.violations[0]).contains("reserved for the continuous image puller"));
     assert!(
         findings(&s, ResourceKind::Deployment, &raw("default"))
             .violations

@@ -112,7 +112,7 @@ fn audits_fail_what_only_a_mutation_would_fix() {
     assert_eq!(
         request_as("null", "Pod", "CREATE", &pod(false), None, r#"{"mode":"reject"}"#),
         Decision::Reject {
-            message: r#"Pod jhub/p (hook image puller, matched by hookPuller.selector) breaks the prepuller ServiceAccount policy (audit of the stored object; with mode: reject the policy fixes nothing at admission either, so make these changes yourself): (1) spec.serviceAccountName is "default", expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name; the chart creates the puller ServiceAccounts since 4.1.0; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#.into(),
+            message: r#"Pod jhub/p (hook image puller, matched by hookPuller.selector) breaks the prepuller ServiceAccount policy (audit of the stored object; with mode: reject the policy fixes nothing at admission either, so make these changes yourself): (1) spec.serviceAccountName is "default", expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub 4.1.0 or later: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name=hook-image-puller; an older chart has no value for it: upgrade it, or create it with kubectl create serviceaccount hook-image-puller -n jhub and let the policy's mode: mutate set it; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#.into(),
             warnings: vec![]
         }
     );
@@ -281,7 +281,7 @@ mod require_existing {
     fn missing() -> Decision {
         Decision::Reject {
             message: format!(
-                r#"{SUBJECT} would run as ServiceAccount "hook-image-puller" of namespace "jhub", which does not exist (requireExistingServiceAccounts: true; the host answered {NOT_FOUND:?}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. Upgrade Zero to JupyterHub to 4.1.0 or later, which creates it (prePuller.hook.serviceAccountImagePuller.create=true), or create it (kubectl create serviceaccount hook-image-puller -n jhub), or set hookPuller.serviceAccountName in the policy settings to the ServiceAccount you use"#
+                r#"{SUBJECT} would run as ServiceAccount "hook-image-puller" of namespace "jhub", which does not exist (requireExistingServiceAccounts: true; the host answered {NOT_FOUND:?}): the API server will refuse its Pods, and a Helm hook waiting for them will time out. Have the chart create it (Zero to JupyterHub 4.1.0 or later: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name=hook-image-puller; an older chart cannot: upgrade it), or create it (kubectl create serviceaccount hook-image-puller -n jhub), or set hookPuller.serviceAccountName in the policy settings to the ServiceAccount you use"#
             ),
             warnings: vec![],
         }
@@ -387,7 +387,7 @@ mod require_existing {
                 run(&cluster, ADMIN, &pod(false), ON),
                 Decision::Reject {
                     message: format!(
-                        r#"{SUBJECT} would be changed to run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: (1) spec.serviceAccountName is "default", expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name; the chart creates the puller ServiceAccounts since 4.1.0; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#
+                        r#"{SUBJECT} would be changed to run as ServiceAccount "hook-image-puller" of namespace "jhub", which the policy could not look up: {cause} (requireExistingServiceAccounts: true; the host answered {answer:?}), so nothing was changed. For the lookup to work, {fix}; or make these changes yourself: (1) spec.serviceAccountName is "default", expected "hook-image-puller": run it as ServiceAccount "hook-image-puller" (Zero to JupyterHub 4.1.0 or later: prePuller.hook.serviceAccountImagePuller.create=true and prePuller.hook.serviceAccountImagePuller.name=hook-image-puller; an older chart has no value for it: upgrade it, or create it with kubectl create serviceaccount hook-image-puller -n jhub and let the policy's mode: mutate set it; if yours is named otherwise, set hookPuller.serviceAccountName in the policy settings)"#
                     ),
                     warnings: vec![]
                 },
@@ -626,5 +626,104 @@ mod introduced {
                 warnings: vec![CARRIED.into()]
             }
         );
+    }
+    /// Issue 22: the API server keeps only the body's ephemeral containers, so the stored Pod
+    /// with them is judged, whatever else the body says.
+    #[test]
+    fn the_stored_pod_is_judged_with_the_bodys_ephemeral_containers() {
+        let mounting_tok = r#","ephemeralContainers":[{"name":"debugger","volumeMounts":[{"name":"tok","mountPath":"/tok"}]}]"#;
+        let introduced = debug(&puller(mounting_tok), &puller(""));
+        // A body that drops the token volume, or relabels the Pod out of every role, or both:
+        // the same decision.
+        for body in [
+            puller(mounting_tok).replace(
+                r#""volumes":[{"name":"tok","projected":{"sources":[{"serviceAccountToken":{"path":"token"}}]}},{"name":"data","emptyDir":{}}],"#,
+                "",
+            ),
+            puller(mounting_tok).replace(r#"{"component":"hook-image-puller"}"#, r#"{"app":"debug"}"#),
+            puller(mounting_tok)
+                .replace(r#"{"component":"hook-image-puller"}"#, "{}")
+                .replace(r#""serviceAccountName":"hook-image-puller","#, ""),
+        ] {
+            assert_eq!(debug(&body, &puller("")), introduced, "{body}");
+        }
+        // Whatever the body says outside its ephemeral containers, adding none keeps the Pod.
+        let relabelled = puller("").replace(r#"{"component":"hook-image-puller"}"#, "{}");
+        assert_eq!(
+            debug(&relabelled, &puller("")),
+            Decision::Accept {
+                warnings: vec![CARRIED.into()]
+            }
+        );
+        // The stored Pod is needed: the API server always sends it.
+        let payload = format!(
+            r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"Pod"}},"subResource":"ephemeralcontainers",
+            "operation":"UPDATE","namespace":"jhub","userInfo":{ADMIN},"object":{}}},"settings":{{}}}}"#,
+            puller(mounting_tok)
+        );
+        assert_eq!(
+            evaluate(payload.as_bytes(), &Host),
+            Decision::reject(
+                "the pods/ephemeralcontainers UPDATE has no oldObject, the stored Pod it changes"
+                    .into()
+            )
+        );
+    }
+}
+
+/// Issue 22: a workload whose Pods carry the chart's label for a role that no selector matches
+/// is admitted with a warning and fails an audit.
+#[test]
+fn chart_role_labels_matching_no_role_warn_and_fail_audits() {
+    let settings = r#"{"hookPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"hook-image-puller"}}},"continuousPuller":{"selector":{"matchLabels":{"app.kubernetes.io/component":"continuous-image-puller"}}},"awaiter":{"selector":{"matchLabels":{"app.kubernetes.io/component":"image-puller"}}}}"#;
+    let ds = r#"{"kind":"DaemonSet","metadata":{"name":"hook-image-puller","namespace":"jhub","labels":{"component":"hook-image-puller","app.kubernetes.io/component":"hook-image-puller"}},
+        "spec":{"template":{"metadata":{"labels":{"component":"hook-image-puller","app":"jupyterhub","release":"jhub"}},"spec":{"containers":[{"name":"c"}]}}}}"#;
+    let warning = "spec.template.metadata.labels carry component: hook-image-puller, Zero to JupyterHub's label for the hook image puller, but match no prepuller role (hookPuller.selector is {matchLabels: {app.kubernetes.io/component: hook-image-puller}}), so its Pods are not judged as the hook image puller; make hookPuller.selector match what every chart version puts on the hook image puller's Pods, such as component: hook-image-puller (chart 4.0.0 and earlier put app.kubernetes.io/component on the objects only, not on their pod templates)";
+    let reject = format!(r#"{{"mode":"reject",{}"#, &settings[1..]);
+    for settings in [settings, reject.as_str()] {
+        assert_eq!(
+            request_as(ADMIN, "DaemonSet", "CREATE", ds, None, settings),
+            Decision::Accept {
+                warnings: vec![warning.to_owned()]
+            },
+            "{settings}"
+        );
+        assert_eq!(
+            request_as("{}", "DaemonSet", "CREATE", ds, None, settings),
+            Decision::Reject {
+                message: format!(
+                    "DaemonSet jhub/hook-image-puller is not judged as the prepuller its labels name (audit of the stored object; admission accepts it with this warning, which a PolicyReport does not show): (1) {warning}"
+                ),
+                warnings: vec![]
+            },
+            "{settings}"
+        );
+    }
+    // A ReplicaSet its Deployment controls passes its audit with the warning: the Deployment
+    // fails its own.
+    let rs = ds
+        .replace(r#""kind":"DaemonSet""#, r#""kind":"ReplicaSet""#)
+        .replace(
+            r#""namespace":"jhub","#,
+            &format!(r#""namespace":"jhub"{DEPLOYMENT_OWNER},"#),
+        );
+    match request_as("{}", "ReplicaSet", "CREATE", &rs, None, settings) {
+        Decision::Accept { warnings } => assert_eq!(warnings.len(), 1, "{warnings:?}"),
+        other => panic!("expected an accept, got {other:?}"),
+    }
+    // With a violation too (borrowing), the audit fails on it; the warning rides along.
+    let borrower = ds.replace(
+        r#""containers""#,
+        r#""serviceAccountName":"hook-image-puller","containers""#,
+    );
+    match request_as("{}", "DaemonSet", "CREATE", &borrower, None, settings) {
+        Decision::Reject { message, warnings } => {
+            assert!(
+                message.contains("reserved for the hook image puller"),
+                "{message}"
+            );
+            assert_eq!(warnings, [warning]);
+        }
+        other => panic!("expected a rejection, got {other:?}"),
     }
 }
