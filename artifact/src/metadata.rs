@@ -165,11 +165,11 @@ impl Metadata {
     /// the packaging's to check.
     pub fn from_yaml(text: &str) -> Result<Metadata> {
         let mut unknown = Vec::new();
-        let metadata: Metadata = serde_ignored::deserialize(
-            serde_norway::Deserializer::from_str(text),
-            |path| unknown.push(path.to_string()),
-        )
-        .context("metadata.yml does not have the metadata format")?;
+        let metadata: Metadata =
+            serde_ignored::deserialize(serde_norway::Deserializer::from_str(text), |path| {
+                unknown.push(path.to_string())
+            })
+            .context("metadata.yml does not have the metadata format")?;
         if !unknown.is_empty() {
             bail!(
                 "metadata.yml does not have the metadata format: unknown key(s) {}",
@@ -296,7 +296,10 @@ mod tests {
         let err = Metadata::from_yaml("rules: []\nmutating: maybe\n").unwrap_err();
         assert!(format!("{err:#}").contains("mutating"), "{err:#}");
         let err = Metadata::from_yaml("mutating: true\n").unwrap_err();
-        assert!(format!("{err:#}").contains("missing field `rules`"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("missing field `rules`"),
+            "{err:#}"
+        );
     }
 
     /// A module's metadata is read as policy-evaluator reads it: what another kwctl adds is

@@ -1374,7 +1374,7 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
 /// this runs on an annotated module only (`make packaging-tests` runs the suite on one).
 fn check_cli_context_aware(data: &Path) -> Option<(String, Result<()>)> {
     let module = std::fs::read(policy_path()).ok()?;
-    policy_host::module_metadata(&module).ok()??;
+    policy_artifact::Metadata::of_module(&module).ok()??;
     let outcome = (|| {
         for (session, request, allowed, fragment) in [
             (
