@@ -80,10 +80,11 @@ host-tests: $(FLOOR_ARTIFACT)
 bench-native:
 	$(CARGO) bench --locked --bench decision
 
-# Packaging (xtask/): what kwctl annotate, push, pull and scaffold do. README: Install, Release.
-# Every target that runs xtask waits for build-deps (it links OpenSSL), before xtask is built.
+# Packaging (xtask/, on the artifact crate artifact/): what kwctl annotate, push, pull and
+# scaffold do. README: Install, Release. Every target that runs xtask waits for build-deps (its
+# signing links OpenSSL), before xtask is built.
 XTASK := $(CARGO) run --locked -q -p xtask --
-XTASK_SOURCES := $(shell find xtask/src -name '*.rs') xtask/Cargo.toml
+XTASK_SOURCES := $(shell find xtask/src artifact/src -name '*.rs') xtask/Cargo.toml artifact/Cargo.toml
 OCI_USAGE := OCI_REF=HOST[:PORT]/PATH:TAG (or @sha256:...); OCI_INSECURE=1 for a plain-HTTP registry; \
   credentials from OCI_USERNAME/OCI_PASSWORD or the docker config file
 
@@ -116,7 +117,8 @@ artifacthub manifests: | build-deps
 packaging-deps:
 	scripts/packaging-deps.sh
 
-# What the host tools link: OpenSSL for the signing crate (sigstore), installed when missing.
+# What xtask links: OpenSSL for the signing crate (sigstore), installed when missing. Nothing
+# else needs it (artifact/tests/user_binary.rs keeps prepuller-check free of it).
 build-deps:
 	scripts/build-deps.sh
 
@@ -126,7 +128,12 @@ packaging-tests: build-deps packaging-deps annotated-policy.wasm
 	$(CARGO) test --locked -p xtask
 	POLICY_WASM=$(CURDIR)/annotated-policy.wasm $(CARGO) test --locked -p policy-host --test e2e
 
-.PHONY: push pull verify artifacthub manifests packaging-deps build-deps packaging-tests host-tests
+# The artifact crate: metadata, its custom section, OCI push and pull (every feature), and what
+# prepuller-check links (`cargo tree`: no OpenSSL, sigstore or xtask).
+artifact-tests:
+	$(CARGO) test --locked -p policy-artifact --all-features
+
+.PHONY: push pull verify artifacthub manifests packaging-deps build-deps packaging-tests host-tests artifact-tests
 
 # Signing, cosign's way, verifiable by kwctl and policy-server (docs/release.md). Keys: a cosign
 # key pair (`make keygen`, password from COSIGN_PASSWORD) or an unencrypted PKCS#8 PEM key.
@@ -173,7 +180,7 @@ bench-check: policy.wasm
 
 .PHONY: check-tests bench-check
 
-check: fmt lint test properties e2e-tests bench-size host-tests check-tests packaging-tests actionlint fuzz-smoke
+check: fmt lint test properties e2e-tests bench-size host-tests artifact-tests check-tests packaging-tests actionlint fuzz-smoke
 
 clean:
 	$(CARGO) clean

@@ -11,7 +11,6 @@
 //! - `answer.rs`: what the guest answers and the [`AdmissionResponse`] made of it;
 //! - `request.rs`: requests and settings read as kwctl reads them;
 //! - [`host`]: the host calls answered as policy-server does (grants, fixtures, kwctl sessions);
-//! - `module.rs`: the metadata embedded in the module file;
 //! - [`cases`]: the e2e table; [`chain`]: the controller-chain harness.
 
 #![warn(missing_docs)]
@@ -20,7 +19,6 @@ mod answer;
 pub mod cases;
 pub mod chain;
 pub mod host;
-mod module;
 mod request;
 mod runner;
 
@@ -33,7 +31,6 @@ pub use host::{
     ContextAwareAccess, ContextAwareResource, Disconnected, Exchange, Fixtures, GetResource, Host,
     HostCall, HostRequest, Kubernetes, RecordedResponse, Replay,
 };
-pub use module::{METADATA_SECTION, ModuleMetadata, metadata_sections, module_metadata};
 pub use request::{read_request, read_settings};
 pub use runner::{POLICY_SERVER_TIMEOUT_SECONDS, Policy};
 

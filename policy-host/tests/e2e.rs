@@ -1495,7 +1495,7 @@ fn check_multiline_host_answers(policy: &Policy, data: &Path) -> Vec<(String, Re
 /// this runs on an annotated module only (`make packaging-tests` runs the suite on one).
 fn check_cli_context_aware(data: &Path) -> Option<(String, Result<()>)> {
     let module = std::fs::read(policy_path()).ok()?;
-    policy_host::module_metadata(&module).ok()??;
+    policy_artifact::Metadata::of_module(&module).ok()??;
     let outcome = (|| {
         for (session, request, allowed, fragment) in [
             (

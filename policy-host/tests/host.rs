@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
+use policy_artifact::Metadata;
 use policy_host::host::{parse_session, write_session};
 use policy_host::{
     ContextAwareAccess, ContextAwareResource, Exchange, Fixtures, GetResource, Host, HostCall,
-    HostRequest, Policy, RecordedResponse, Replay, module_metadata, workspace_root,
+    HostRequest, Policy, RecordedResponse, Replay, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -560,24 +561,24 @@ fn module_with_section(name: &str, data: &[u8]) -> Vec<u8> {
 fn reads_context_aware_resources_from_the_metadata_section() -> Result<()> {
     let metadata = br#"{"protocolVersion":"v1","rules":[],"mutating":true,"contextAwareResources":[{"apiVersion":"v1","kind":"ServiceAccount"}]}"#;
     let with = module_with_section("io.kubewarden.metadata", metadata);
-    let found = module_metadata(&with)?.context("metadata not found")?;
+    let found = Metadata::of_module(&with)?.context("metadata not found")?;
     assert_eq!(
         found.context_aware_resources,
         BTreeSet::from([ContextAwareResource::new("v1", "ServiceAccount")])
     );
     assert_eq!(
-        module_metadata(&module_with_section("name", b"\x00"))?,
+        Metadata::of_module(&module_with_section("name", b"\x00"))?,
         None
     );
-    assert!(module_metadata(&module_with_section("io.kubewarden.metadata", b"{")).is_err());
+    assert!(Metadata::of_module(&module_with_section("io.kubewarden.metadata", b"{")).is_err());
     assert!(
-        module_metadata(b"\0asm\x01\0\0\0\x00\xff").is_err(),
+        Metadata::of_module(b"\0asm\x01\0\0\0\x00\xff").is_err(),
         "truncated"
     );
-    assert!(module_metadata(b"not wasm").is_err());
+    assert!(Metadata::of_module(b"not wasm").is_err());
     let floor = std::fs::read(workspace_root().join("target/floor-guest.wasm"))
         .context("the floor guest is needed")?;
-    assert_eq!(module_metadata(&floor)?, None);
+    assert_eq!(Metadata::of_module(&floor)?, None);
     Ok(())
 }
 

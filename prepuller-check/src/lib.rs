@@ -20,11 +20,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use policy_artifact::Metadata;
+use policy_artifact::oci::{self, Transport};
 use policy_host::Policy;
 use serde_json::Value;
 
 use crate::check::{Checker, Options};
-use crate::scope::{Mode, ModuleMetadata, Scope};
+use crate::scope::{Mode, Scope};
 
 /// The output forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -137,7 +139,7 @@ pub struct Module {
     /// Compiled as policy-server compiles it.
     pub policy: Policy,
     /// Its `io.kubewarden.metadata`, when annotated.
-    pub metadata: Option<ModuleMetadata>,
+    pub metadata: Option<Metadata>,
     /// How the report names it (a pulled module with its digest).
     pub label: String,
 }
@@ -146,8 +148,8 @@ impl Module {
     /// Loads a file or pulls a `registry://` reference.
     pub fn load(spec: &str) -> Result<Module> {
         let (bytes, label) = if spec.starts_with("registry://") {
-            let reference = xtask::oci::parse_reference(spec)?;
-            let pulled = xtask::oci::pull(&reference, xtask::oci::Transport::from_env(), None)?;
+            let reference = oci::parse_reference(spec)?;
+            let pulled = oci::pull(&reference, Transport::from_env(), None)?;
             let label = format!("{spec} ({})", pulled.digest);
             (pulled.module, label)
         } else {
@@ -165,7 +167,7 @@ impl Module {
             (bytes, spec.to_owned())
         };
         ensure_webassembly(&bytes, &label)?;
-        let metadata = ModuleMetadata::of_module(&bytes).with_context(|| label.clone())?;
+        let metadata = Metadata::of_module(&bytes).with_context(|| label.clone())?;
         let policy = Policy::policy_server(&bytes).with_context(|| label.clone())?;
         Ok(Module {
             policy,

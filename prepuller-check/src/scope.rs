@@ -4,68 +4,17 @@
 //! ClusterAdmissionPolicy or AdmissionPolicy (`--policy`), else from the module's own metadata
 //! (its rules, `mutating` and `contextAwareResources`), as `kwctl run` does with a bare module.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use policy_host::ContextAwareResource;
+pub use policy_artifact::Rule;
+use policy_artifact::{ContextAwareResource, Metadata};
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 /// The label Kubernetes sets on every namespace, with the namespace's name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
-
-/// One admission rule (`RuleWithOperations`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rule {
-    /// `apiGroups` (`""` is the core group, `*` any).
-    pub api_groups: Vec<String>,
-    /// `apiVersions`.
-    pub api_versions: Vec<String>,
-    /// `resources` (`pods`, `pods/ephemeralcontainers`, `*`).
-    pub resources: Vec<String>,
-    /// `operations` (`CREATE`, `UPDATE`, `*`).
-    pub operations: Vec<String>,
-}
-
-impl Rule {
-    fn from_value(value: &Value) -> Result<Rule> {
-        let list = |key: &str| -> Result<Vec<String>> {
-            match value.get(key) {
-                None | Some(Value::Null) => Ok(Vec::new()),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|i| {
-                        i.as_str()
-                            .map(str::to_owned)
-                            .with_context(|| format!("rule {key}: {i} is not a string"))
-                    })
-                    .collect(),
-                Some(other) => bail!("rule {key} is not a list: {other}"),
-            }
-        };
-        Ok(Rule {
-            api_groups: list("apiGroups")?,
-            api_versions: list("apiVersions")?,
-            resources: list("resources")?,
-            operations: list("operations")?,
-        })
-    }
-
-    /// Whether the API server sends this request to the webhook under this rule.
-    pub fn matches(&self, group: &str, version: &str, resource: &str, operation: &str) -> bool {
-        let any = |list: &[String], v: &str| list.iter().any(|x| x == "*" || x == v);
-        any(&self.api_groups, group)
-            && any(&self.api_versions, version)
-            && (any(&self.resources, resource)
-                || self.resources.iter().any(|r| r == "*/*")
-                || (!resource.contains('/')
-                    && self
-                        .resources
-                        .iter()
-                        .any(|r| r.strip_suffix("/*") == Some(resource))))
-            && any(&self.operations, operation)
-    }
-}
 
 /// policy-server's mode for the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -105,94 +54,37 @@ pub struct Scope {
     pub notes: Vec<String>,
 }
 
-/// The module's `io.kubewarden.metadata` section, the part a scope needs.
-#[derive(Debug, Clone, Default)]
-pub struct ModuleMetadata {
-    /// Its `rules`.
-    pub rules: Vec<Rule>,
-    /// Its `mutating`.
-    pub mutating: bool,
-    /// Its `contextAwareResources`.
-    pub context_aware: BTreeSet<ContextAwareResource>,
-    /// Its `backgroundAudit` (Kubewarden's default: true).
-    pub background_audit: bool,
-    /// Its `annotations` (`io.kubewarden.policy.title`, `...ociUrl`, `...version`): what
-    /// `prepuller-check scaffold` names the policy resource and its module with.
-    pub annotations: BTreeMap<String, String>,
-}
-
-impl ModuleMetadata {
-    /// Reads the section; `None` for a module that was not annotated.
-    pub fn of_module(module: &[u8]) -> Result<Option<ModuleMetadata>> {
-        let Some(bytes) = xtask::wasm_section::read_metadata(module)? else {
-            return Ok(None);
-        };
-        let value: Value =
-            serde_json::from_slice(&bytes).context("the module's metadata is not JSON")?;
-        Ok(Some(ModuleMetadata {
-            rules: rules(&value["rules"])?,
-            mutating: value["mutating"].as_bool().unwrap_or(false),
-            context_aware: serde_json::from_value(
-                value
-                    .get("contextAwareResources")
-                    .cloned()
-                    .unwrap_or(json!([])),
-            )
-            .context("the module's contextAwareResources")?,
-            background_audit: value["backgroundAudit"].as_bool().unwrap_or(true),
-            annotations: serde_json::from_value(
-                value.get("annotations").cloned().unwrap_or(json!({})),
-            )
-            .context("the module's annotations")?,
-        }))
-    }
-}
-
+/// A policy resource's `spec.rules` (absent or `null`: none).
 fn rules(value: &Value) -> Result<Vec<Rule>> {
-    match value {
-        Value::Null => Ok(Vec::new()),
-        Value::Array(items) => items.iter().map(Rule::from_value).collect(),
-        other => bail!("rules is not a list: {other}"),
-    }
+    Ok(Option::<Vec<Rule>>::deserialize(value)?.unwrap_or_default())
 }
 
-/// The rules metadata.yml declares, for a module without metadata (`policy.wasm`).
-pub fn default_rules() -> Vec<Rule> {
-    let rule = |groups: &[&str], resources: &[&str], operations: &[&str]| Rule {
-        api_groups: groups.iter().map(|s| s.to_string()).collect(),
-        api_versions: vec!["v1".into()],
-        resources: resources.iter().map(|s| s.to_string()).collect(),
-        operations: operations.iter().map(|s| s.to_string()).collect(),
-    };
-    vec![
-        rule(&[""], &["pods"], &["CREATE", "UPDATE"]),
-        rule(&[""], &["pods/ephemeralcontainers"], &["UPDATE"]),
-        rule(&[""], &["replicationcontrollers"], &["CREATE", "UPDATE"]),
-        rule(
-            &["apps"],
-            &["deployments", "replicasets", "statefulsets", "daemonsets"],
-            &["CREATE", "UPDATE"],
-        ),
-        rule(&["batch"], &["jobs", "cronjobs"], &["CREATE", "UPDATE"]),
-        rule(&[""], &["serviceaccounts"], &["CREATE", "UPDATE"]),
-    ]
+/// metadata.yml, built into the binary: a module without metadata (`policy.wasm`) is given the
+/// rules and `mutating` the annotated module carries, read from the one file that declares them.
+const METADATA_YML: &str = include_str!("../../metadata.yml");
+
+fn built_in_metadata() -> Metadata {
+    // Not input: the crate's own source, parsed by a test below, so it cannot fail here.
+    Metadata::from_yaml(METADATA_YML).expect("metadata.yml, built in, parses")
 }
 
 impl Scope {
     /// Without a policy resource: every namespace, protect mode, the module's own rules,
-    /// `mutating` and grant (or metadata.yml's, for a module without metadata).
-    pub fn from_module(metadata: Option<&ModuleMetadata>) -> Scope {
+    /// `mutating` and grant; a module without metadata gets metadata.yml's rules and
+    /// `mutating`, and every resource type granted.
+    pub fn from_module(metadata: Option<&Metadata>) -> Scope {
+        let declared = metadata.map_or_else(built_in_metadata, Clone::clone);
         Scope {
             policy_id: "prepuller-check".into(),
             settings: json!({}),
-            rules: metadata.map_or_else(default_rules, |m| m.rules.clone()),
+            rules: declared.rules,
             namespace_selector: None,
             object_selector: None,
             only_namespace: None,
             mode: Mode::Protect,
-            mutating: metadata.is_none_or(|m| m.mutating),
+            mutating: declared.mutating,
             background_audit: true,
-            context_aware: metadata.map(|m| m.context_aware.clone()),
+            context_aware: metadata.map(|m| m.context_aware_resources.clone()),
             notes: Vec::new(),
         }
     }
@@ -204,7 +96,7 @@ impl Scope {
     /// RBAC policy-server needs): they are not the check's business.
     pub fn from_policy_file(
         path: &Path,
-        metadata: Option<&ModuleMetadata>,
+        metadata: Option<&Metadata>,
         default_namespace: &str,
     ) -> Result<Scope> {
         let name = path.display().to_string();
@@ -229,7 +121,7 @@ impl Scope {
     /// [`Scope::from_policy_file`] on the parsed resource.
     pub fn from_policy(
         resource: &Value,
-        metadata: Option<&ModuleMetadata>,
+        metadata: Option<&Metadata>,
         default_namespace: &str,
     ) -> Result<Scope> {
         let kind = resource["kind"].as_str().unwrap_or_default();
@@ -293,7 +185,7 @@ impl Scope {
         .context("spec.contextAwareResources")?;
         let context_aware = match metadata {
             Some(m) => context_aware
-                .intersection(&m.context_aware)
+                .intersection(&m.context_aware_resources)
                 .cloned()
                 .collect(),
             None => context_aware,
@@ -411,6 +303,43 @@ pub fn selector_matches(selector: &Value, labels: &Value) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A module without metadata is scoped by metadata.yml itself (built in), not by a copy.
+    #[test]
+    fn a_module_without_metadata_gets_metadata_yml_scope() {
+        let root = policy_host::workspace_root();
+        let on_disk = Metadata::load(&root.join("metadata.yml")).unwrap();
+        let scope = Scope::from_module(None);
+        assert_eq!(scope.rules, on_disk.rules);
+        assert_eq!(scope.mutating, on_disk.mutating);
+        assert_eq!(scope.context_aware, None);
+        let labels = json!({});
+        for (resource, operation) in [
+            (("apps", "v1", "daemonsets"), "CREATE"),
+            (("", "v1", "pods/ephemeralcontainers"), "UPDATE"),
+            (("", "v1", "serviceaccounts"), "UPDATE"),
+        ] {
+            assert_eq!(
+                scope
+                    .sends(resource, operation, Some("jhub"), &labels)
+                    .unwrap(),
+                None,
+                "{resource:?} {operation}"
+            );
+        }
+        assert_eq!(
+            scope
+                .sends(
+                    ("", "v1", "pods/ephemeralcontainers"),
+                    "CREATE",
+                    None,
+                    &labels
+                )
+                .unwrap()
+                .as_deref(),
+            Some("no rule of the policy matches")
+        );
+    }
 
     #[test]
     fn the_manifests_scope() {

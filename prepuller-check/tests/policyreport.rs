@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use clap::Parser as _;
+use policy_artifact::Metadata;
 use policy_host::{Policy, policy_path, workspace_root};
-use prepuller_check::{Cli, Module, run, scope::ModuleMetadata};
+use prepuller_check::{Cli, Module, run};
 use serde_json::{Value, json};
 
 fn module() -> &'static Module {
@@ -24,7 +25,7 @@ fn module() -> &'static Module {
             .unwrap_or_else(|e| panic!("{}: {e} (run `make policy.wasm`)", path.display()));
         Module {
             policy: Policy::policy_server(&bytes).expect("the module compiles"),
-            metadata: ModuleMetadata::of_module(&bytes).expect("metadata readable"),
+            metadata: Metadata::of_module(&bytes).expect("metadata readable"),
             label: "policy.wasm".into(),
         }
     })

@@ -1,5 +1,6 @@
 //! `--module registry://HOST/PATH:TAG` against a real OCI registry (Debian's docker-registry on
-//! 127.0.0.1, the packaging tests' `xtask::test_registry`; `make packaging-deps` installs it):
+//! 127.0.0.1, the packaging tests' `policy_artifact::test_registry`; `make packaging-deps`
+//! installs it):
 //! the annotated module (`make annotated-policy.wasm`, or `$ANNOTATED_WASM`) is pushed, then the
 //! `prepuller-check` binary pulls it over plain HTTP (`OCI_INSECURE=1`) and must report exactly
 //! what it reports for the same file, the module named with the digest the registry serves.
@@ -7,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use policy_artifact::oci::{self, Transport};
+use policy_artifact::test_registry::{Registry, http_get};
 use policy_host::workspace_root;
-use xtask::oci::{self, Transport};
-use xtask::test_registry::{Registry, http_get};
 
 const RELEASE: &str = "test_data/releases/z2jh-4.0.0-default.yaml";
 const REPOSITORY: &str = "policies/prepuller";

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use clap::Parser as _;
+use policy_artifact::Metadata;
 use policy_host::{Policy, policy_path, workspace_root};
-use prepuller_check::{Cli, Module, run, scope::ModuleMetadata};
+use prepuller_check::{Cli, Module, run};
 
 fn module() -> &'static Module {
     static MODULE: OnceLock<Module> = OnceLock::new();
@@ -18,7 +19,7 @@ fn module() -> &'static Module {
             .unwrap_or_else(|e| panic!("{}: {e} (run `make policy.wasm`)", path.display()));
         Module {
             policy: Policy::policy_server(&bytes).expect("the module compiles"),
-            metadata: ModuleMetadata::of_module(&bytes).expect("metadata readable"),
+            metadata: Metadata::of_module(&bytes).expect("metadata readable"),
             // A fixed label, so reports do not depend on where the module was built.
             label: "policy.wasm".into(),
         }

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use clap::Parser as _;
+use policy_artifact::Metadata;
 use policy_host::{Policy, annotated_path, policy_path, workspace_root};
 use prepuller_check::scaffold::{self, RBAC, Scaffold};
-use prepuller_check::scope::ModuleMetadata;
 use prepuller_check::{Cli, Command, Module, check, run};
 use serde_json::Value;
 
@@ -21,7 +21,7 @@ fn load(path: &Path, label: &str) -> Module {
         .unwrap_or_else(|e| panic!("{}: {e} (run `make annotated-policy.wasm`)", path.display()));
     Module {
         policy: Policy::policy_server(&bytes).expect("the module compiles"),
-        metadata: ModuleMetadata::of_module(&bytes).expect("metadata readable"),
+        metadata: Metadata::of_module(&bytes).expect("metadata readable"),
         // A fixed label, so outputs do not depend on where the module was built.
         label: label.into(),
     }

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::metadata::{self, Metadata};
-use crate::{capabilities, wasm_section};
+use policy_artifact::metadata::{Metadata, USAGE};
+use policy_artifact::section;
+
+use crate::{capabilities, metadata};
 
 /// The inputs of an annotation, all read from the project's files.
 pub struct Inputs<'a> {
@@ -57,14 +59,14 @@ pub fn protocol_version(module: &[u8]) -> Result<String> {
 /// The metadata as it is embedded: validated, its host capabilities exactly the module's, with
 /// usage and protocol version filled in.
 pub fn embedded_metadata(inputs: &Inputs<'_>) -> Result<Metadata> {
-    inputs.metadata.validate(&inputs.crate_version)?;
+    metadata::validate(&inputs.metadata, &inputs.crate_version)?;
     if inputs.readme.trim().is_empty() {
-        bail!("README.md is empty: it becomes {}", metadata::USAGE);
+        bail!("README.md is empty: it becomes {}", USAGE);
     }
     let mut embedded = inputs.metadata.clone();
     embedded
         .annotations
-        .insert(metadata::USAGE.into(), inputs.readme.clone());
+        .insert(USAGE.into(), inputs.readme.clone());
     embedded.protocol_version = Some(protocol_version(inputs.module)?);
     // After the runtime has loaded the module, so that what is not a module says so first.
     capabilities::check(inputs.module, inputs.metadata.host_capabilities.as_ref())
@@ -75,15 +77,5 @@ pub fn embedded_metadata(inputs: &Inputs<'_>) -> Result<Metadata> {
 /// The annotated module's bytes.
 pub fn annotate(inputs: &Inputs<'_>) -> Result<Vec<u8>> {
     let embedded = embedded_metadata(inputs)?;
-    wasm_section::write_metadata(inputs.module, &embedded.to_json()?)
-}
-
-/// The metadata of an annotated module, `None` when it carries none.
-pub fn read(module: &[u8]) -> Result<Option<Metadata>> {
-    wasm_section::read_metadata(module)?
-        .map(|json| {
-            serde_json::from_slice(&json)
-                .context("the io.kubewarden.metadata section does not hold policy metadata")
-        })
-        .transpose()
+    section::write_metadata(inputs.module, &embedded.to_json()?)
 }

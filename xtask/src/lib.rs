@@ -1,21 +1,18 @@
-//! Packaging for the policy: what kwctl's `annotate`, `push`, `pull`, `inspect` and `scaffold`
-//! do, written on oci-client and wasm-encoder/wasmparser because kwctl is not installable where
-//! this project is built. `main.rs` is the command line the Makefile calls.
+//! Packaging for the policy: what kwctl's `annotate`, `push`, `pull`, `inspect`, `scaffold` and
+//! cosign's signing do, because kwctl is not installable where this project is built. The
+//! artifact itself (metadata, custom section, OCI push and pull) is `policy_artifact`'s, which
+//! the user's tools share; what is here is the developers' alone. `main.rs` is the command line
+//! the Makefile calls.
 
 #![warn(missing_docs)]
 
 pub mod annotate;
 pub mod capabilities;
-pub mod credentials;
 pub mod mailbox;
 pub mod metadata;
-pub mod oci;
 pub mod scaffold;
 pub mod sign;
-#[cfg(feature = "test-registry")]
-pub mod test_registry;
 pub mod trust;
-pub mod wasm_section;
 
 use std::path::Path;
 

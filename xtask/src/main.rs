@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use xtask::{annotate, oci, scaffold, sign, write_atomically};
+use policy_artifact::{Metadata, metadata, oci};
+use xtask::{annotate, scaffold, sign, write_atomically};
 
 #[derive(Parser)]
 #[command(about = "Annotate, push, pull and scaffold the Kubewarden policy")]
@@ -207,10 +208,10 @@ fn run(cli: Cli) -> Result<()> {
             print_result(&pulled.digest)?;
         }
         Command::Inspect { wasm } => {
-            let metadata = annotate::read(&read(&wasm)?)?
+            let metadata = Metadata::of_module(&read(&wasm)?)?
                 .with_context(|| format!("{} is not annotated", wasm.display()))?;
             let mut shown = metadata.clone();
-            if let Some(usage) = shown.annotations.get_mut(xtask::metadata::USAGE) {
+            if let Some(usage) = shown.annotations.get_mut(metadata::USAGE) {
                 *usage = format!("<{} bytes: README.md>", usage.len());
             }
             print_result(&serde_json::to_string_pretty(&shown)?)?;

@@ -32,8 +32,8 @@ use sigstore::crypto::signing_key::ecdsa::ECDSAKeys;
 use sigstore::registry::OciReference;
 use zeroize::Zeroizing;
 
-use crate::credentials::{self, Origin};
-use crate::oci::{Transport, explain, runtime};
+use policy_artifact::credentials::{self, Origin};
+use policy_artifact::oci::{Transport, explain, runtime};
 
 /// Where the private key's password is read from, as cosign does.
 pub const PASSWORD_VAR: &str = "COSIGN_PASSWORD";

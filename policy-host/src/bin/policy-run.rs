@@ -12,9 +12,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use policy_artifact::Metadata;
 use policy_host::{
     AdmissionResponse, ContextAwareAccess, Disconnected, Host, Kubernetes, Policy, Replay,
-    module_metadata, read_request, read_settings,
+    read_request, read_settings,
 };
 use serde_json::Value;
 
@@ -62,7 +63,7 @@ fn run(args: Args) -> Result<String> {
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let policy =
         Policy::from_bytes(&bytes).with_context(|| format!("cannot load {}", path.display()))?;
-    let metadata = module_metadata(&bytes)?;
+    let metadata = Metadata::of_module(&bytes)?;
 
     // kwctl's ContextAwareConfiguration: NoAccess, or TrustPolicyMetadata.
     let access = match (&metadata, args.allow_context_aware) {

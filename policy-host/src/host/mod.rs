@@ -18,30 +18,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::module::{METADATA_SECTION, ModuleMetadata};
 pub use fixtures::{Disconnected, Fixtures};
+/// One Kubernetes resource type a policy may read: the metadata's type, so that what the
+/// module declares and what the host grants cannot be spelt two ways.
+pub use policy_artifact::ContextAwareResource;
 pub use replay::{Exchange, HostRequest, RecordedResponse, Replay, parse_session, write_session};
-
-/// One Kubernetes resource type a policy may read (`contextAwareResources` entries of the
-/// metadata and of a policy resource).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContextAwareResource {
-    /// `group/version`, or `v1` for the core group.
-    pub api_version: String,
-    /// The resource's kind, e.g. `ServiceAccount`.
-    pub kind: String,
-}
-
-impl ContextAwareResource {
-    /// The type `api_version`/`kind`.
-    pub fn new(api_version: &str, kind: &str) -> Self {
-        ContextAwareResource {
-            api_version: api_version.to_owned(),
-            kind: kind.to_owned(),
-        }
-    }
-}
 
 /// Which resource types the host lets the policy read: policy-evaluator grants only the
 /// types that both the module's metadata and the policy resource list.

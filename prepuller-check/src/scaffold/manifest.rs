@@ -4,10 +4,11 @@
 //! lookups, the grant and the RBAC policy-server needs for them.
 
 use anyhow::{Context as _, Result, bail};
+use policy_artifact::metadata::{CATEGORY, Metadata, OCI_URL, Rule, SEVERITY, TITLE, VERSION};
 use serde_norway::{Mapping, Value};
 
 use super::release::Release;
-use crate::scope::{ModuleMetadata, NAMESPACE_NAME_LABEL, Rule};
+use crate::scope::NAMESPACE_NAME_LABEL;
 
 /// The two policy resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -35,14 +36,8 @@ pub struct Options<'a> {
 }
 
 const API_VERSION: &str = "policies.kubewarden.io/v1";
-const TITLE: &str = "io.kubewarden.policy.title";
-const OCI_URL: &str = "io.kubewarden.policy.ociUrl";
-const VERSION: &str = "io.kubewarden.policy.version";
 /// kwctl copies these into the policy's annotations: the audit scanner reads them there.
-const REPORT_ANNOTATIONS: [&str; 2] = [
-    "io.kubewarden.policy.category",
-    "io.kubewarden.policy.severity",
-];
+const REPORT_ANNOTATIONS: [&str; 2] = [CATEGORY, SEVERITY];
 /// The resource the policy judges only with `serviceAccountObjects: true`.
 const SERVICE_ACCOUNTS: &str = "serviceaccounts";
 
@@ -118,7 +113,7 @@ fn rule(rule: &Rule, resources: Vec<String>) -> Value {
 /// The module's rules without `serviceaccounts` (the settings leave `serviceAccountObjects`
 /// off, so the policy accepts every ServiceAccount untouched: registering them would only send
 /// policy-server every ServiceAccount write), and the rules left out.
-fn rules(metadata: &ModuleMetadata) -> (Vec<Value>, Vec<Value>) {
+fn rules(metadata: &Metadata) -> (Vec<Value>, Vec<Value>) {
     let (mut kept, mut left_out) = (Vec::new(), Vec::new());
     for r in &metadata.rules {
         let (sa, other): (Vec<String>, Vec<String>) = r
@@ -167,8 +162,8 @@ fn insert_before(yaml: &mut String, anchor: &str, text: &str) -> Result<()> {
 }
 
 /// The policy resource (and, with the lookups, the RBAC), as multi-document YAML.
-pub fn write(release: &Release, metadata: &ModuleMetadata, options: &Options) -> Result<String> {
-    let annotation = |key: &str| metadata.annotations.get(key).map(String::as_str);
+pub fn write(release: &Release, metadata: &Metadata, options: &Options) -> Result<String> {
+    let annotation = |key: &str| metadata.annotation(key);
     let cluster = options.policy_type == PolicyType::ClusterAdmissionPolicy;
     if options.require_existing && !cluster {
         bail!(
@@ -176,7 +171,7 @@ pub fn write(release: &Release, metadata: &ModuleMetadata, options: &Options) ->
         );
     }
     let grant = metadata
-        .context_aware
+        .context_aware_resources
         .iter()
         .find(|r| r.api_version == "v1" && r.kind == "ServiceAccount");
     if options.require_existing && grant.is_none() {

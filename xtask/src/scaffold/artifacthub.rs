@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, bail};
 use serde_norway::{Mapping, Value};
 
-use crate::metadata::{self, Metadata};
+use policy_artifact::metadata::{self, Metadata};
 
 const KWCTL_RECOMMENDATION: &str =
     "https://artifacthub.io/packages/helm/kubewarden/kubewarden-controller";
@@ -95,8 +95,7 @@ pub fn package(metadata: &Metadata, created_at: &str, questions_ui: &str) -> Res
         .split(',')
         .map(|k| s(k.trim()))
         .collect();
-    let maintainers = metadata
-        .authors()?
+    let maintainers = crate::metadata::authors(metadata)?
         .into_iter()
         .map(|m| map(vec![("name", s(&m.name)), ("email", s(&m.address))]))
         .collect();
@@ -333,8 +332,7 @@ pub fn package_problems(pkg: &Value) -> Vec<String> {
 
 /// `artifacthub-repo.yml`: the owners who may claim the repository on Artifact Hub.
 pub fn repository(metadata: &Metadata) -> Result<String> {
-    let owners = metadata
-        .authors()?
+    let owners = crate::metadata::authors(metadata)?
         .into_iter()
         .map(|m| map(vec![("name", s(&m.name)), ("email", s(&m.address))]))
         .collect();

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use serde_norway::{Mapping, Value};
 
-use crate::metadata::{self, Metadata, Rule};
+use policy_artifact::metadata::{self, Metadata, Rule};
 
 /// The namespace the manifests name; the README says to change it.
 pub const JUPYTERHUB_NAMESPACE: &str = "jhub";

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::metadata::{self, Metadata};
+use policy_artifact::Metadata;
 
 /// Artifact Hub's description of one release, written by the release workflow.
 pub const ARTIFACTHUB_PKG: &str = "artifacthub-pkg.yml";
@@ -90,7 +90,10 @@ pub fn generate(root: &Path) -> Result<Vec<Generated>> {
 
 fn load_metadata(root: &Path) -> Result<Metadata> {
     let metadata = Metadata::load(&root.join("metadata.yml"))?;
-    metadata.validate(&metadata::crate_version(&root.join("Cargo.toml"))?)?;
+    crate::metadata::validate(
+        &metadata,
+        &crate::metadata::crate_version(&root.join("Cargo.toml"))?,
+    )?;
     Ok(metadata)
 }
 

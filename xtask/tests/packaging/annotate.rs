@@ -1,9 +1,9 @@
 //! The annotated module: what the custom section holds, that it is reproducible, and that it
 //! changes nothing else.
 
+use policy_artifact::metadata::{self, Metadata};
+use policy_artifact::section::{self, METADATA_SECTION};
 use xtask::annotate::{self, Inputs};
-use xtask::metadata::{self, Metadata};
-use xtask::wasm_section::{self, METADATA_SECTION};
 
 use crate::{annotated_wasm, policy_wasm, root, run, xtask};
 
@@ -21,10 +21,10 @@ fn inputs(module: &[u8]) -> Inputs<'_> {
 #[test]
 fn the_section_holds_metadata_yml_the_readme_and_the_protocol_version() {
     let annotated = std::fs::read(annotated_wasm()).unwrap();
-    let json = wasm_section::read_metadata(&annotated)
+    let json = section::read_metadata(&annotated)
         .unwrap()
         .expect("annotated");
-    let embedded: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let embedded: serde_json::Value = serde_json::from_slice(json).unwrap();
     let on_disk = Metadata::load(&root().join("metadata.yml")).unwrap();
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
 
@@ -64,8 +64,8 @@ fn the_annotated_module_is_reproducible_and_up_to_date() {
 fn only_the_metadata_section_is_added() {
     let plain = std::fs::read(policy_wasm()).unwrap();
     let annotated = std::fs::read(annotated_wasm()).unwrap();
-    let before = wasm_section::sections(&plain).unwrap();
-    let after = wasm_section::sections(&annotated).unwrap();
+    let before = section::sections(&plain).unwrap();
+    let after = section::sections(&annotated).unwrap();
     assert_eq!(after.len(), before.len() + 1);
     assert_eq!(&after[..before.len()], before.as_slice());
     assert_eq!(after.last().unwrap().name, Some(METADATA_SECTION));
@@ -76,7 +76,7 @@ fn re_annotating_an_annotated_module_replaces_the_section() {
     let annotated = std::fs::read(annotated_wasm()).unwrap();
     let again = annotate::annotate(&inputs(&annotated)).unwrap();
     assert!(again == annotated, "re-annotation is not idempotent");
-    let count = wasm_section::sections(&again)
+    let count = section::sections(&again)
         .unwrap()
         .iter()
         .filter(|s| s.name == Some(METADATA_SECTION))
@@ -171,7 +171,7 @@ fn the_module_calls_the_host_capabilities_metadata_declares() {
     let on_disk = Metadata::load(&root().join("metadata.yml")).unwrap();
     assert_eq!(on_disk.host_capabilities.as_ref(), Some(&detected));
     let annotated = std::fs::read(annotated_wasm()).unwrap();
-    let embedded = annotate::read(&annotated).unwrap().expect("annotated");
+    let embedded = Metadata::of_module(&annotated).unwrap().expect("annotated");
     assert_eq!(embedded.host_capabilities, Some(detected));
 }
 

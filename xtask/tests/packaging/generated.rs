@@ -1,9 +1,9 @@
 //! The checked-in generated files: up to date, consistent with each other, and describing the
 //! settings the policy really has.
 
+use policy_artifact::Metadata;
 use prepuller_serviceaccount_policy::settings::Settings;
 use serde_norway::Value;
-use xtask::metadata::Metadata;
 use xtask::scaffold::{self, artifacthub, manifests, questions};
 
 use crate::{annotated_wasm, root};

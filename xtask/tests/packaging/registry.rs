@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
+use policy_artifact::metadata::{self, Metadata};
+use policy_artifact::oci::{self, Transport};
 use serde_json::Value;
-use xtask::metadata::{self, Metadata};
-use xtask::oci::{self, Transport};
 
 use crate::support::{self, PASSWORD, Registry, USER, http_get};
 use crate::{annotated_wasm, policy_wasm, root, run, xtask};

@@ -1,9 +1,9 @@
-//! The packaging tests' support: the real registry is the shared one (`xtask::test_registry`,
-//! the `test-registry` feature this crate's dev-dependencies enable; prepuller-check's
-//! `registry://` test starts the same one); docker config directories are the packaging tests'
-//! own.
+//! The packaging tests' support: the real registry is the shared one
+//! (`policy_artifact::test_registry`, the `test-registry` feature this crate's dev-dependencies
+//! enable; prepuller-check's `registry://` test starts the same one); docker config directories
+//! are the packaging tests' own.
 
-pub use xtask::test_registry::{PASSWORD, Registry, USER, free_port, http_get};
+pub use policy_artifact::test_registry::{PASSWORD, Registry, USER, free_port, http_get};
 
 /// A docker config directory with credentials for `host` (what `docker login` writes).
 pub fn docker_config(host: &str, user: &str, password: &str) -> tempfile::TempDir {

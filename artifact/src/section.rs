@@ -1,17 +1,18 @@
-//! The `io.kubewarden.metadata` custom section.
+//! The `io.kubewarden.metadata` custom section: read and written here only.
 //!
 //! Custom sections are ignored by the runtime, which is why the annotated module behaves exactly
 //! like the plain one; kwctl, policy-server and Artifact Hub tooling read the metadata from
-//! there. Every other section is copied byte for byte, and an existing metadata section is
-//! replaced rather than duplicated: readers take the first one, so a second would be ignored.
+//! there. Writing copies every other section byte for byte and replaces an existing metadata
+//! section rather than adding a second. Reading refuses a module with two: policy-evaluator
+//! believes the first, and which one a reader believes is not something to leave to chance.
 
 use anyhow::{Context, Result, bail};
 use wasm_encoder::{CustomSection, RawSection};
 use wasmparser::{Encoding, Parser, Payload};
 
-/// The custom section kwctl and policy-server read a policy's metadata from (the host
-/// harness's constant, so the annotator and the host cannot disagree on it).
-pub use policy_host::METADATA_SECTION;
+/// The custom section kwctl and policy-server read a policy's metadata from (policy-evaluator's
+/// `KUBEWARDEN_CUSTOM_SECTION_METADATA`).
+pub const METADATA_SECTION: &str = "io.kubewarden.metadata";
 
 /// One top-level section: its id and its contents as found in the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub struct Section<'a> {
     pub id: u8,
     /// For custom sections, the name.
     pub name: Option<&'a str>,
+    /// For custom sections, what follows the name; for the others, the contents.
+    pub data: &'a [u8],
     /// The contents, including a custom section's name.
     pub contents: &'a [u8],
 }
@@ -34,15 +37,17 @@ pub fn sections(module: &[u8]) -> Result<Vec<Section<'_>>> {
         {
             bail!("a WebAssembly component, not a core module: Kubewarden runs core modules");
         }
-        let name = match &payload {
-            Payload::CustomSection(reader) => Some(reader.name()),
-            _ => None,
+        let (name, data) = match &payload {
+            Payload::CustomSection(reader) => (Some(reader.name()), Some(reader.data())),
+            _ => (None, None),
         };
         if let Some((id, range)) = payload.as_section() {
+            let contents = &module[range];
             sections.push(Section {
                 id,
                 name,
-                contents: &module[range],
+                data: data.unwrap_or(contents),
+                contents,
             });
         }
     }
@@ -52,14 +57,17 @@ pub fn sections(module: &[u8]) -> Result<Vec<Section<'_>>> {
     Ok(sections)
 }
 
-/// The metadata JSON, if the module is annotated. More than one metadata section is an error:
-/// which of them a reader would believe is not something to leave to chance. The sections are
-/// found by the host harness's reader, the one `policy-run` and the e2e suite use.
-pub fn read_metadata(module: &[u8]) -> Result<Option<Vec<u8>>> {
-    let found = policy_host::metadata_sections(module)?;
+/// The metadata JSON, `None` when the module is not annotated; more than one metadata section
+/// is an error.
+pub fn read_metadata(module: &[u8]) -> Result<Option<&[u8]>> {
+    let found: Vec<&[u8]> = sections(module)?
+        .into_iter()
+        .filter(|s| s.name == Some(METADATA_SECTION))
+        .map(|s| s.data)
+        .collect();
     match found.as_slice() {
         [] => Ok(None),
-        [one] => Ok(Some(one.to_vec())),
+        [one] => Ok(Some(one)),
         more => bail!(
             "the module has {} {METADATA_SECTION} sections; re-annotate it",
             more.len()
@@ -90,6 +98,7 @@ pub fn write_metadata(module: &[u8], data: &[u8]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Metadata;
     use wasm_encoder::{
         CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction, TypeSection,
     };
@@ -119,6 +128,17 @@ mod tests {
         m.finish()
     }
 
+    fn with_sections(sections: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut m = wasm_encoder::Module::new();
+        for (name, data) in sections {
+            m.section(&CustomSection {
+                name: (*name).into(),
+                data: (*data).into(),
+            });
+        }
+        m.finish()
+    }
+
     #[test]
     fn writes_one_section_and_keeps_every_other_byte() {
         let plain = module();
@@ -129,6 +149,7 @@ mod tests {
         assert_eq!(&annotated[..plain.len()], plain.as_slice());
         let after = sections(&annotated).unwrap();
         assert_eq!(after.last().unwrap().name, Some(METADATA_SECTION));
+        assert_eq!(after.last().unwrap().data, b"{\"a\":1}");
         assert_eq!(
             &after[..after.len() - 1],
             sections(&plain).unwrap().as_slice()
@@ -149,21 +170,26 @@ mod tests {
         assert_eq!(twice, write_metadata(&module(), b"second").unwrap());
     }
 
+    /// What is written is read back as the same metadata, through the one reader.
+    #[test]
+    fn metadata_round_trips_through_the_section() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../metadata.yml");
+        let mut metadata = Metadata::load(&path).unwrap();
+        metadata.protocol_version = Some("v1".into());
+        let annotated = write_metadata(&module(), &metadata.to_json().unwrap()).unwrap();
+        assert_eq!(Metadata::of_module(&annotated).unwrap(), Some(metadata));
+        assert_eq!(Metadata::of_module(&module()).unwrap(), None);
+    }
+
     #[test]
     fn duplicated_sections_are_reported() {
-        let mut m = wasm_encoder::Module::new();
-        for data in [b"a", b"b"] {
-            m.section(&CustomSection {
-                name: METADATA_SECTION.into(),
-                data: data.as_slice().into(),
-            });
-        }
-        let err = read_metadata(&m.finish()).unwrap_err().to_string();
+        let module = with_sections(&[(METADATA_SECTION, b"a"), (METADATA_SECTION, b"b")]);
+        let err = read_metadata(&module).unwrap_err().to_string();
         assert!(err.contains("2 io.kubewarden.metadata sections"), "{err}");
     }
 
     #[test]
-    fn refuses_what_is_not_a_module() {
+    fn refuses_what_is_not_a_module_or_not_metadata() {
         let err = write_metadata(b"#!/bin/sh\necho hi\n", b"{}").unwrap_err();
         assert!(
             format!("{err:#}").contains("not a valid WebAssembly module"),
@@ -171,5 +197,17 @@ mod tests {
         );
         let truncated = &module()[..20];
         assert!(write_metadata(truncated, b"{}").is_err());
+        assert!(read_metadata(truncated).is_err());
+        assert!(read_metadata(b"not wasm").is_err());
+        let err = Metadata::of_module(&with_sections(&[(METADATA_SECTION, b"{")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the io.kubewarden.metadata section does not hold policy metadata"),
+            "{err:#}"
+        );
+        assert_eq!(
+            Metadata::of_module(&with_sections(&[("name", b"\x00")])).unwrap(),
+            None
+        );
     }
 }

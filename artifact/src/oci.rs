@@ -20,7 +20,6 @@ use oci_client::{Client, Reference};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::annotate;
 use crate::credentials::{self, Origin};
 use crate::metadata::{Metadata, SOURCE};
 
@@ -52,7 +51,9 @@ impl Transport {
         if self.insecure { "http" } else { "https" }
     }
 
-    pub(crate) fn client(self) -> Result<Client> {
+    /// The registry client for this transport (the signing in xtask talks to the registry
+    /// with it too).
+    pub fn client(self) -> Result<Client> {
         // reqwest is built without a bundled crypto provider; ring is the process-wide one.
         // A second install (another call in the same process) is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -137,7 +138,7 @@ pub struct Artifact {
 /// Builds the artifact, refusing a module that has no valid metadata: kwctl, policy-server and
 /// Artifact Hub all read it, and an unannotated policy cannot be scaffolded or audited.
 pub fn artifact(module: &[u8]) -> Result<Artifact> {
-    let metadata = annotate::read(module)?.ok_or_else(|| {
+    let metadata = Metadata::of_module(module)?.ok_or_else(|| {
         anyhow!(
             "the module is not annotated (it has no io.kubewarden.metadata section): build \
              annotated-policy.wasm with `make annotated-policy.wasm` and push that"
@@ -173,7 +174,7 @@ pub fn artifact(module: &[u8]) -> Result<Artifact> {
 
 /// Turns oci-client's errors into what the user has to do about them:
 /// `cannot ACTION REFERENCE: why`.
-pub(crate) fn explain(
+pub fn explain(
     err: OciDistributionError,
     action: &str,
     reference: &Reference,
@@ -296,7 +297,8 @@ pub struct Pushed {
     pub credentials: Origin,
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+/// The single-threaded runtime every registry operation runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -430,7 +432,7 @@ fn verify(
     );
     let layer = &manifest.layers[0];
     check_blob("module layer", &module, &layer.digest, layer.size)?;
-    let metadata = annotate::read(&module)?
+    let metadata = Metadata::of_module(&module)?
         .context("the pulled module has no io.kubewarden.metadata section")?;
     let expected = manifest_annotations(&metadata);
     ensure!(
