@@ -44,7 +44,10 @@ fuzz-smoke:
 .PHONY: properties fuzz fuzz-smoke
 
 # Build the policy and evaluate every bundled example request, printing each decision.
+# Both binaries are built first in one cargo run, with cargo's progress shown (a fresh machine
+# compiles wasmtime once for both), then run.
 run-examples: policy.wasm
+	$(CARGO) build --locked -p policy-host --bin run-examples -p prepuller-check --bin prepuller-check
 	$(CARGO) run --locked -q -p policy-host --bin run-examples
 	@echo "== prepuller-check: the chart 4.0.0 release (test_data/releases/z2jh-4.0.0-default.yaml)"
 	@$(CARGO) run --locked -q -p prepuller-check -- --module policy.wasm -n jhub \
