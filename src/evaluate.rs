@@ -9,7 +9,7 @@
 use crate::checks::{self, Findings, Subject, Violation};
 use crate::cluster::{self, Cluster, LookupFailure, Unconfirmed};
 use crate::ephemeral;
-use crate::json::{CowStr, non_empty};
+use crate::json::non_empty;
 use crate::kinds::ResourceKind;
 use crate::mutate;
 use crate::render::{self, LeftAsIs, Preface};
@@ -68,10 +68,6 @@ fn decide(
     };
     let object = workload::decode(kind, text)?;
     let mut findings = checks::check(settings, &object);
-    if let Some(namespace) = non_empty(&request.namespace) {
-        // A Pod a controller creates may not carry its namespace yet.
-        findings.namespace = Some(namespace.to_owned());
-    }
     let mut warnings: Vec<String> = findings
         .unrecognised
         .iter()
@@ -105,6 +101,7 @@ fn decide(
         {
             // Not found: its Pods would be refused, so say it now. Refused says nothing about
             // the account: admitted with the cause, since the API server checks it anyway.
+            findings.locate(&object, namespace_of(request, &object));
             match failure {
                 LookupFailure::NotFound { answer } => {
                     let message = render::missing_account(&findings, &unknown, &answer);
@@ -117,6 +114,7 @@ fn decide(
         }
         return Ok(Decision::Accept { warnings });
     }
+    findings.locate(&object, namespace_of(request, &object));
 
     if let Some(deployment) = controlling_deployment(kind, &object) {
         // The Deployment controller finds its ReplicaSet by comparing pod templates: one the
@@ -221,6 +219,12 @@ fn mutate(
     Ok(Decision::Mutate { object, warnings })
 }
 
+/// The object's namespace: the request's (a Pod a controller creates may not carry it yet),
+/// else its own.
+fn namespace_of<'a>(request: &'a AdmissionRequest<'_>, object: &'a Object<'_>) -> Option<&'a str> {
+    non_empty(&request.namespace).or_else(|| non_empty(&object.metadata().namespace))
+}
+
 /// `requireExistingServiceAccounts`: a workload about to run as its role's ServiceAccount (it
 /// complies, or is being fixed to) is looked up first, or its Pods would be refused by the API
 /// server and the chart's hook would wait for them until it times out. `None` when the account
@@ -239,9 +243,7 @@ fn look_up_account<'s>(
         return None;
     };
     let role = settings.role(kind)?;
-    let namespace = non_empty(&request.namespace)
-        .or_else(|| object.metadata().namespace.as_ref().map(CowStr::as_str))
-        .unwrap_or("default");
+    let namespace = namespace_of(request, object).unwrap_or("default");
     let name = role.service_account_name.as_str();
     let failure = cluster::require_service_account(cluster, namespace, name).err()?;
     let namespace = namespace.to_owned();

@@ -200,9 +200,11 @@ pub struct Findings {
     /// Roles the chart's labels on its Pods name while no selector matches them: warnings,
     /// and an audit's failure.
     pub unmatched: Vec<Unmatched>,
-    /// The Zero to JupyterHub version the object's labels name, which decides the Helm advice.
+    /// The Zero to JupyterHub version the object's labels name, which decides the Helm advice;
+    /// read by [`Findings::locate`] only when a message needs it.
     pub chart: ChartVersion,
-    /// The object's namespace (the request's, else its own), for the commands a fix gives.
+    /// The object's namespace (the request's, else its own), for the commands a fix gives;
+    /// set with `chart`.
     pub namespace: Option<String>,
 }
 
@@ -224,6 +226,20 @@ impl Findings {
     /// Whether the policy may fix every violation itself (`mode: mutate`).
     pub fn fixable(&self) -> bool {
         self.violations.iter().all(|v| v.remedy.is_some())
+    }
+
+    /// Reads what only a message's advice needs: `namespace` and the chart version the labels
+    /// of `object` name. Compliant objects never pay for it.
+    pub fn locate(&mut self, object: &Object<'_>, namespace: Option<&str>) {
+        self.namespace = namespace.map(str::to_owned);
+        if let Object::Workload(w) = object {
+            self.chart = chart::of(
+                w.other_labels
+                    .iter()
+                    .map(|(_, labels)| labels)
+                    .chain([&w.pod_labels]),
+            );
+        }
     }
 }
 
@@ -277,19 +293,8 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
         violations,
         unrecognised: detection.unrecognised,
         unmatched: detection.unmatched,
-        chart: chart::of(
-            workload
-                .other_labels
-                .iter()
-                .map(|(_, labels)| labels)
-                .chain([&workload.pod_labels]),
-        ),
-        namespace: workload
-            .metadata
-            .namespace
-            .as_ref()
-            .map(|ns| ns.to_string())
-            .filter(|ns| !ns.is_empty()),
+        chart: ChartVersion::Unknown,
+        namespace: None,
     }
 }
 
