@@ -126,10 +126,19 @@ pub fn expected(v: &Violation) -> String {
     }
 }
 
-/// The Helm values that make Zero to JupyterHub create `want` for `role` and run the role as it.
+/// The Helm values that make Zero to JupyterHub (4.1.0 or later, for the pullers) create `want`
+/// for `role` and run the role as it. The continuous puller is the exception: the chart names
+/// the ServiceAccount it creates after the DaemonSet, whatever `.name` says
+/// (`serviceaccount-continuous.yaml`), so a `.name` of another account is run as but never
+/// created, and its Pods are refused.
 fn chart_values(role: RoleKind, want: &str) -> String {
     let helm = role.helm_value();
-    format!("{helm}.create=true and {helm}.name={want}")
+    match role {
+        RoleKind::ContinuousPuller => format!(
+            "{helm}.create=true and {helm}.name left unset, which creates the ServiceAccount under the continuous puller DaemonSet's name and runs the puller as it (the chart creates no other name), so {want} must be that DaemonSet's name"
+        ),
+        _ => format!("{helm}.create=true and {helm}.name={want}"),
+    }
 }
 
 /// The command that creates ServiceAccount `want` in the object's namespace.
@@ -634,7 +643,7 @@ mod tests {
         let continuous = violation(RoleKind::ContinuousPuller, "myhub-continuous-image-puller");
         assert_eq!(
             fix(&unknown, &continuous),
-            r#"run it as ServiceAccount "myhub-continuous-image-puller" (Zero to JupyterHub 4.1.0 or later: prePuller.continuous.serviceAccount.create=true and prePuller.continuous.serviceAccount.name=myhub-continuous-image-puller; an older chart has no value for it: upgrade it, or create it with kubectl create serviceaccount myhub-continuous-image-puller and let the policy's mode: mutate set it; if yours is named otherwise, set continuousPuller.serviceAccountName in the policy settings)"#
+            r#"run it as ServiceAccount "myhub-continuous-image-puller" (Zero to JupyterHub 4.1.0 or later: prePuller.continuous.serviceAccount.create=true and prePuller.continuous.serviceAccount.name left unset, which creates the ServiceAccount under the continuous puller DaemonSet's name and runs the puller as it (the chart creates no other name), so myhub-continuous-image-puller must be that DaemonSet's name; an older chart has no value for it: upgrade it, or create it with kubectl create serviceaccount myhub-continuous-image-puller and let the policy's mode: mutate set it; if yours is named otherwise, set continuousPuller.serviceAccountName in the policy settings)"#
         );
         // The awaiter's value exists in every chart version.
         let awaiter = violation(RoleKind::Awaiter, "hook-image-awaiter");
@@ -660,7 +669,7 @@ mod tests {
         );
         assert_eq!(
             missing(&with, RoleKind::ContinuousPuller),
-            "Have the chart create it (Zero to JupyterHub: prePuller.continuous.serviceAccount.create=true and prePuller.continuous.serviceAccount.name=continuous-image-puller), or create it (kubectl create serviceaccount continuous-image-puller -n jhub), or set continuousPuller.serviceAccountName in the policy settings to the ServiceAccount you use"
+            "Have the chart create it (Zero to JupyterHub: prePuller.continuous.serviceAccount.create=true and prePuller.continuous.serviceAccount.name left unset, which creates the ServiceAccount under the continuous puller DaemonSet's name and runs the puller as it (the chart creates no other name), so continuous-image-puller must be that DaemonSet's name), or create it (kubectl create serviceaccount continuous-image-puller -n jhub), or set continuousPuller.serviceAccountName in the policy settings to the ServiceAccount you use"
         );
         assert_eq!(
             missing(&without, RoleKind::Awaiter),
