@@ -72,15 +72,7 @@ fn parse(label: &str) -> Option<ChartVersion> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::CowStr;
-    use std::borrow::Cow;
-
-    fn labels(pairs: &[(&'static str, &'static str)]) -> Labels<'static> {
-        pairs
-            .iter()
-            .map(|(k, v)| (CowStr(Cow::Borrowed(*k)), CowStr(Cow::Borrowed(*v))))
-            .collect()
-    }
+    use crate::selector::tests::labels;
 
     #[test]
     fn versions_as_the_chart_writes_them() {

@@ -411,11 +411,12 @@ impl Requirement {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::borrow::Cow;
 
-    fn labels(pairs: &[(&'static str, &'static str)]) -> Labels<'static> {
+    /// A label map from pairs, as a request's would borrow them.
+    pub(crate) fn labels(pairs: &[(&'static str, &'static str)]) -> Labels<'static> {
         pairs
             .iter()
             .map(|(k, v)| (CowStr(Cow::Borrowed(*k)), CowStr(Cow::Borrowed(*v))))

@@ -1368,23 +1368,7 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
                     .remove("userInfo");
             }
             let r = policy.run_with_host(&request, &settings, &host)?;
-            ensure!(
-                r.allowed == allowed,
-                "allowed is {} ({:?})",
-                r.allowed,
-                r.message()
-            );
-            ensure!(
-                r.message().unwrap_or_default() == message,
-                "message:\n{:?}\nexpected:\n{message:?}",
-                r.message().unwrap_or_default()
-            );
-            let got = r.warnings.clone().unwrap_or_default();
-            ensure!(
-                got == warnings,
-                "warnings:\n{got:?}\nexpected:\n{warnings:?}"
-            );
-            ensure!(r.patch.is_none(), "a patch");
+            unpatched_answer(&r, allowed, &message, &warnings)?;
             let calls = host.get_resource_calls().len();
             ensure!(calls == asks, "{calls} lookups, expected {asks}");
             host.kubernetes().finish()
@@ -1466,23 +1450,7 @@ fn check_multiline_host_answers(policy: &Policy, data: &Path) -> Vec<(String, Re
             );
             let host = Host::new(fixtures);
             let r = policy.run_with_host(&read_request(&data.join(file))?, &settings, &host)?;
-            ensure!(
-                r.allowed == allowed,
-                "allowed is {} ({:?})",
-                r.allowed,
-                r.message()
-            );
-            ensure!(
-                r.message().unwrap_or_default() == message,
-                "message:\n{:?}\nexpected:\n{message:?}",
-                r.message().unwrap_or_default()
-            );
-            let got = r.warnings.clone().unwrap_or_default();
-            ensure!(
-                got == warnings,
-                "warnings:\n{got:?}\nexpected:\n{warnings:?}"
-            );
-            ensure!(r.patch.is_none(), "a patch");
+            unpatched_answer(&r, allowed, &message, &warnings)?;
             Ok(())
         })();
         results.push((format!("multi-line host answer: {name}"), outcome));
@@ -1620,4 +1588,31 @@ fn main() {
     if failed > 0 {
         std::process::exit(1);
     }
+}
+
+/// An answer without a patch: the decision, the exact message and the exact warnings.
+fn unpatched_answer(
+    r: &policy_host::AdmissionResponse,
+    allowed: bool,
+    message: &str,
+    warnings: &[String],
+) -> Result<()> {
+    ensure!(
+        r.allowed == allowed,
+        "allowed is {} ({:?})",
+        r.allowed,
+        r.message()
+    );
+    ensure!(
+        r.message().unwrap_or_default() == message,
+        "message:\n{:?}\nexpected:\n{message:?}",
+        r.message().unwrap_or_default()
+    );
+    let got = r.warnings.clone().unwrap_or_default();
+    ensure!(
+        got == warnings,
+        "warnings:\n{got:?}\nexpected:\n{warnings:?}"
+    );
+    ensure!(r.patch.is_none(), "a patch");
+    Ok(())
 }
