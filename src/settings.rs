@@ -432,7 +432,7 @@ fn validate_against_chart_pods(role: &Role, set: &LabelSet<'_>) -> Result<(), St
     }
     if let Some(label) = set.conflict(&chart_pods(role.kind)) {
         return Err(format!(
-            "{key}.selector: cannot match the {desc}'s own Pods: {}, which its requirements on label {label:?} exclude, so the chart's {desc} would be judged as a workload of no role (and rejected as a borrower of its own ServiceAccount); select it on what the chart sets, such as component: {own}, or on a label of your own added to its Pods",
+            "{key}.selector: cannot match the {desc}'s own Pods: {}, which its requirements on label {label:?} exclude, so the chart's {desc} would be judged as a workload of no role (and rejected as a borrower of its own ServiceAccount); select it on what the chart sets, such as component: {own} (a label of your own may stand beside it, not instead: alone it can also match the other roles' Pods)",
             chart_label(&label, own)
         ));
     }
@@ -815,7 +815,7 @@ mod tests {
             assert_eq!(
                 error(raw),
                 format!(
-                    "continuousPuller.selector: cannot match the continuous image puller's own Pods: {fact}, which its requirements on label {label:?} exclude, so the chart's continuous image puller would be judged as a workload of no role (and rejected as a borrower of its own ServiceAccount); select it on what the chart sets, such as component: continuous-image-puller, or on a label of your own added to its Pods"
+                    "continuousPuller.selector: cannot match the continuous image puller's own Pods: {fact}, which its requirements on label {label:?} exclude, so the chart's continuous image puller would be judged as a workload of no role (and rejected as a borrower of its own ServiceAccount); select it on what the chart sets, such as component: continuous-image-puller (a label of your own may stand beside it, not instead: alone it can also match the other roles' Pods)"
                 ),
                 "{raw}"
             );
