@@ -344,27 +344,51 @@ mod tests {
         assert_eq!(back, metadata);
     }
 
+    /// Kubernetes' webhook rule matcher (apiserver's `predicates/rules`): `*` any value,
+    /// a rule's resource split at its first `/` and each half matched on its own against the
+    /// request's resource and subresource (`""` when there is none).
     #[test]
     fn rules_match_as_the_api_server_matches_them() {
         let pods = rule(&[""], &["pods"], &["CREATE", "UPDATE"]);
         assert!(pods.matches("", "v1", "pods", "CREATE"));
         assert!(!pods.matches("", "v1", "pods", "DELETE"));
-        assert!(!pods.matches("", "v1", "pods/ephemeralcontainers", "UPDATE"));
         assert!(!pods.matches("apps", "v1", "pods", "CREATE"));
         assert!(!pods.matches("", "v2", "pods", "CREATE"));
-        let all_subresources = rule(&[""], &["pods/*"], &["*"]);
-        assert!(all_subresources.matches("", "v1", "pods/ephemeralcontainers", "UPDATE"));
-        assert!(all_subresources.matches("", "v1", "pods", "DELETE"));
-        let any_resource = rule(&["*"], &["*"], &["UPDATE"]);
-        assert!(any_resource.matches("apps", "v1", "daemonsets", "UPDATE"));
-        assert!(!any_resource.matches("", "v1", "pods/ephemeralcontainers", "UPDATE"));
-        let everything = rule(&["*"], &["*/*"], &["*"]);
-        assert!(everything.matches("", "v1", "pods/ephemeralcontainers", "CONNECT"));
-        assert!(everything.matches("apps", "v1", "daemonsets", "CREATE"));
-        let one_subresource = rule(&[""], &["*/ephemeralcontainers"], &["UPDATE"]);
-        assert!(one_subresource.matches("", "v1", "pods/ephemeralcontainers", "UPDATE"));
-        assert!(!one_subresource.matches("", "v1", "pods", "UPDATE"));
-        assert!(!one_subresource.matches("", "v1", "pods/status", "UPDATE"));
         assert!(!rule(&[], &["pods"], &["CREATE"]).matches("", "v1", "pods", "CREATE"));
+        assert!(rule(&["*"], &["pods"], &["*"]).matches("apps", "v1", "pods", "CONNECT"));
+        // (the rule's resource, the request's resource or resource/subresource, sent)
+        let resources = [
+            ("pods", "pods", true),
+            ("pods", "pod", false),
+            ("pods", "pods/ephemeralcontainers", false),
+            // One subresource: neither the resource nor another subresource.
+            ("pods/ephemeralcontainers", "pods/ephemeralcontainers", true),
+            ("pods/ephemeralcontainers", "pods", false),
+            ("pods/ephemeralcontainers", "pods/status", false),
+            // `pods/*`: pods itself and each of its subresources, no other resource.
+            ("pods/*", "pods", true),
+            ("pods/*", "pods/ephemeralcontainers", true),
+            ("pods/*", "podtemplates", false),
+            // `*`: every resource, none of their subresources.
+            ("*", "daemonsets", true),
+            ("*", "daemonsets/status", false),
+            ("*", "pods/ephemeralcontainers", false),
+            // `*/*`: every resource and every subresource.
+            ("*/*", "daemonsets", true),
+            ("*/*", "pods/ephemeralcontainers", true),
+            // `*/status`: that subresource of every resource, not the resources.
+            ("*/status", "daemonsets/status", true),
+            ("*/status", "pods/status", true),
+            ("*/status", "daemonsets", false),
+            ("*/status", "pods/ephemeralcontainers", false),
+        ];
+        for (declared, requested, sent) in resources {
+            let rule = rule(&["*"], &[declared], &["*"]);
+            assert_eq!(
+                rule.matches("apps", "v1", requested, "UPDATE"),
+                sent,
+                "rule resource {declared:?}, request {requested:?}"
+            );
+        }
     }
 }
