@@ -90,6 +90,27 @@ impl Rule {
     }
 }
 
+/// `rules` without `resource`, and what they say about `resource` alone: each part keeps its
+/// rule's groups, versions and operations, and a part with no resource is dropped. The
+/// scaffolded policy resources leave `serviceaccounts` out of a policy that does not judge
+/// them (each ServiceAccount write would be one webhook call for nothing).
+pub fn split_off_resource(rules: &[Rule], resource: &str) -> (Vec<Rule>, Vec<Rule>) {
+    let (mut kept, mut split_off) = (Vec::new(), Vec::new());
+    for rule in rules {
+        let (alone, other): (Vec<String>, Vec<String>) =
+            rule.resources.iter().cloned().partition(|r| r == resource);
+        for (resources, into) in [(other, &mut kept), (alone, &mut split_off)] {
+            if !resources.is_empty() {
+                into.push(Rule {
+                    resources,
+                    ..rule.clone()
+                });
+            }
+        }
+    }
+    (kept, split_off)
+}
+
 /// One Kubernetes resource type a policy may read (`contextAwareResources` entries of the
 /// metadata and of a policy resource); policy-server grants only these.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -390,5 +411,30 @@ mod tests {
                 "rule resource {declared:?}, request {requested:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_resource_is_split_off_with_its_rule_s_groups_versions_and_operations() {
+        let rules = [
+            rule(&["apps"], &["daemonsets"], &["CREATE"]),
+            rule(&[""], &["pods", "serviceaccounts"], &["CREATE", "UPDATE"]),
+            rule(&[""], &["serviceaccounts"], &["DELETE"]),
+        ];
+        let (kept, split_off) = split_off_resource(&rules, "serviceaccounts");
+        assert_eq!(
+            kept,
+            [
+                rule(&["apps"], &["daemonsets"], &["CREATE"]),
+                rule(&[""], &["pods"], &["CREATE", "UPDATE"]),
+            ]
+        );
+        assert_eq!(
+            split_off,
+            [
+                rule(&[""], &["serviceaccounts"], &["CREATE", "UPDATE"]),
+                rule(&[""], &["serviceaccounts"], &["DELETE"]),
+            ]
+        );
+        assert_eq!(split_off_resource(&rules, "jobs"), (rules.to_vec(), vec![]));
     }
 }
