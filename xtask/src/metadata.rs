@@ -249,6 +249,25 @@ mod tests {
         assert!(metadata.background_audit);
     }
 
+    /// A release tags the policy and prepuller-check alike (`prepuller-check-vX.Y.Z-TARGET`,
+    /// whose `--version` and Helm plugin are in it): they carry the crate's version too.
+    #[test]
+    fn prepuller_check_and_its_helm_plugin_have_the_crate_version() {
+        let root = crate::workspace_root();
+        let version = crate_version(&root.join("Cargo.toml")).unwrap();
+        let check = crate_version(&root.join("prepuller-check/Cargo.toml")).unwrap();
+        assert_eq!(check, version, "prepuller-check/Cargo.toml");
+        let plugin: serde_norway::Value = serde_norway::from_str(
+            &std::fs::read_to_string(root.join("helm-plugin/plugin.yaml")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            plugin["version"].as_str(),
+            Some(version.as_str()),
+            "helm-plugin/plugin.yaml"
+        );
+    }
+
     #[test]
     fn every_problem_is_reported_with_its_key() {
         let mut metadata = project_metadata();
