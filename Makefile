@@ -145,16 +145,16 @@ COSIGN_PREFIX ?= cosign
 SIGN_USAGE := $(OCI_USAGE); SIGN_ANNOTATIONS='k=v ...' optional
 
 # Write $(COSIGN_PREFIX).key (encrypted with COSIGN_PASSWORD) and $(COSIGN_PREFIX).pub.
-keygen:
+keygen: | build-deps
 	$(XTASK) keygen --prefix $(COSIGN_PREFIX)
 
 # Sign the artifact OCI_REF points to (the signature names its digest); prints the digest.
-sign:
+sign: | build-deps
 	@test -n "$(OCI_REF)" -a -n "$(COSIGN_KEY)" || { echo "usage: make sign COSIGN_KEY=cosign.key $(SIGN_USAGE)" >&2; exit 2; }
 	$(XTASK) sign --key $(COSIGN_KEY) $(foreach a,$(SIGN_ANNOTATIONS),-a $(a)) $(OCI_REF)
 
 # Verify OCI_REF's signature with a public key, as `kwctl verify --verification-key` does.
-verify-signature:
+verify-signature: | build-deps
 	@test -n "$(OCI_REF)" -a -n "$(COSIGN_PUB)" || { echo "usage: make verify-signature COSIGN_PUB=cosign.pub $(SIGN_USAGE)" >&2; exit 2; }
 	$(XTASK) verify-signature --key $(COSIGN_PUB) $(foreach a,$(SIGN_ANNOTATIONS),-a $(a)) $(OCI_REF)
 
@@ -174,7 +174,7 @@ check-binary:
 # prepuller-check (docs/check.md) end to end on the compiled module, against the Zero to
 # JupyterHub releases in test_data/releases/ (scripts/render-releases.py renders them); its
 # registry:// pulls from the packaging tests' registry, the annotated module pushed to it.
-check-tests: build-deps packaging-deps policy.wasm annotated-policy.wasm
+check-tests: packaging-deps policy.wasm annotated-policy.wasm
 	$(CARGO) test --locked -p prepuller-check
 
 # Objects per second on 50 releases concatenated, the module compiled once (docs/performance.md).

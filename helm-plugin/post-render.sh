@@ -1,6 +1,31 @@
 #!/bin/sh
-# The binary beside this file (a release archive), else prepuller-check from PATH (a plugin
-# installed from the repository, with `cargo install --locked --path prepuller-check`).
+# Helm 4's post-renderer plugin command (plugin.yaml): `prepuller-check post-render` with the
+# --post-renderer-args, run from the binary beside this file (a release archive), else from
+# PATH (a plugin installed from the repository, with `cargo install --locked --path
+# prepuller-check`).
+#
+# What Helm 4 (4.0 to 4.2) does not do for a post-renderer plugin, made up for here:
+# - it reads the plugin's standard error and drops it, even when the plugin fails (Helm then
+#   says only `plugin "prepuller-check" exited with error`): the report goes to the terminal
+#   Helm runs in, when there is one;
+# - it does not tell the plugin the release's namespace (`-n` sets no HELM_NAMESPACE: only CLI
+#   plugins get Helm's settings), without which the check would judge the release as if it
+#   were in another namespace (other namespace selectors, other ServiceAccounts): it must be
+#   one of the arguments.
+set -eu
+if (: >/dev/tty) 2>/dev/null; then
+  exec 2>/dev/tty
+fi
+namespace_given=
+for arg in "$@"; do
+  case "$arg" in
+    -n | --namespace | -n?* | --namespace=*) namespace_given=1 ;;
+  esac
+done
+if [ -z "$namespace_given" ]; then
+  echo "prepuller-check: Helm does not tell its post-renderer plugins the release's namespace: add --post-renderer-args=--namespace=NAMESPACE, the namespace of helm's -n" >&2
+  exit 2
+fi
 bin="${HELM_PLUGIN_DIR:-$(dirname "$0")}/prepuller-check"
 [ -x "$bin" ] || bin=prepuller-check
 exec "$bin" post-render "$@"

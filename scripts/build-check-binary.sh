@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the static prepuller-check release binary for one musl target and packages it as the
 # release assets: prepuller-check-TAG-TARGET.tar.gz (the binary, README.md, LICENSE,
-# docs/check.md, and Helm 4's plugin files) and its .sha256. The release workflow runs it on a native runner of each
-# architecture; `make check-binary` runs it here for x86_64 (docs/release.md).
+# docs/check.md, and Helm 4's plugin files) and its .sha256. The release workflow runs it on a
+# native runner of each architecture; `make check-binary` runs it here (docs/release.md).
 #   scripts/build-check-binary.sh TARGET TAG OUTDIR
 # TARGET is x86_64-unknown-linux-musl or aarch64-unknown-linux-musl, the runner's own
 # architecture (ring's C code is compiled with Debian's musl-gcc, installed when missing).
@@ -29,10 +29,12 @@ export "CC_${env_target}=musl-gcc"
 cargo build --locked --release -p prepuller-check --target "$target"
 binary="target/$target/release/prepuller-check"
 
-# Static: no interpreter, no needed shared libraries.
-if readelf -l "$binary" | grep -q 'Requesting program interpreter' || readelf -d "$binary" | grep -q '(NEEDED)'; then
-  echo "error: $binary is dynamically linked:" >&2
-  readelf -d "$binary" | grep '(NEEDED)' >&2 || true
+# Static: no interpreter, no needed shared libraries. readelf's output is read whole (no
+# `grep -q`, which would stop reading and, under pipefail, turn a match into a failed pipeline).
+headers=$(readelf --program-headers --dynamic "$binary")
+dynamic=$(grep -E 'Requesting program interpreter|\(NEEDED\)' <<<"$headers" || true)
+if [ -n "$dynamic" ]; then
+  printf 'error: %s is dynamically linked:\n%s\n' "$binary" "$dynamic" >&2
   exit 1
 fi
 "$binary" --version

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the host tools link on a fresh machine: OpenSSL's headers and pkg-config, for
-# the sigstore crate (xtask's signing; its TLS backends all link a C crypto library).
+# Installs what xtask links on a fresh machine: OpenSSL's headers and pkg-config, for
+# the sigstore crate (its signing; its TLS backends all link a C crypto library). Nothing else
+# in the workspace needs them (artifact/tests/user_binary.rs keeps prepuller-check free of them).
 # Usage: scripts/build-deps.sh   (as root, or with the packages already installed)
 set -euo pipefail
 

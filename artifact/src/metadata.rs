@@ -90,6 +90,27 @@ impl Rule {
     }
 }
 
+/// `rules` without `resource`, and what they say about `resource` alone: each part keeps its
+/// rule's groups, versions and operations, and a part with no resource is dropped. The
+/// scaffolded policy resources leave `serviceaccounts` out of a policy that does not judge
+/// them (each ServiceAccount write would be one webhook call for nothing).
+pub fn split_off_resource(rules: &[Rule], resource: &str) -> (Vec<Rule>, Vec<Rule>) {
+    let (mut kept, mut split_off) = (Vec::new(), Vec::new());
+    for rule in rules {
+        let (alone, other): (Vec<String>, Vec<String>) =
+            rule.resources.iter().cloned().partition(|r| r == resource);
+        for (resources, into) in [(other, &mut kept), (alone, &mut split_off)] {
+            if !resources.is_empty() {
+                into.push(Rule {
+                    resources,
+                    ..rule.clone()
+                });
+            }
+        }
+    }
+    (kept, split_off)
+}
+
 /// One Kubernetes resource type a policy may read (`contextAwareResources` entries of the
 /// metadata and of a policy resource); policy-server grants only these.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -344,27 +365,76 @@ mod tests {
         assert_eq!(back, metadata);
     }
 
+    /// Kubernetes' webhook rule matcher (apiserver's `predicates/rules`): `*` any value,
+    /// a rule's resource split at its first `/` and each half matched on its own against the
+    /// request's resource and subresource (`""` when there is none).
     #[test]
     fn rules_match_as_the_api_server_matches_them() {
         let pods = rule(&[""], &["pods"], &["CREATE", "UPDATE"]);
         assert!(pods.matches("", "v1", "pods", "CREATE"));
         assert!(!pods.matches("", "v1", "pods", "DELETE"));
-        assert!(!pods.matches("", "v1", "pods/ephemeralcontainers", "UPDATE"));
         assert!(!pods.matches("apps", "v1", "pods", "CREATE"));
         assert!(!pods.matches("", "v2", "pods", "CREATE"));
-        let all_subresources = rule(&[""], &["pods/*"], &["*"]);
-        assert!(all_subresources.matches("", "v1", "pods/ephemeralcontainers", "UPDATE"));
-        assert!(all_subresources.matches("", "v1", "pods", "DELETE"));
-        let any_resource = rule(&["*"], &["*"], &["UPDATE"]);
-        assert!(any_resource.matches("apps", "v1", "daemonsets", "UPDATE"));
-        assert!(!any_resource.matches("", "v1", "pods/ephemeralcontainers", "UPDATE"));
-        let everything = rule(&["*"], &["*/*"], &["*"]);
-        assert!(everything.matches("", "v1", "pods/ephemeralcontainers", "CONNECT"));
-        assert!(everything.matches("apps", "v1", "daemonsets", "CREATE"));
-        let one_subresource = rule(&[""], &["*/ephemeralcontainers"], &["UPDATE"]);
-        assert!(one_subresource.matches("", "v1", "pods/ephemeralcontainers", "UPDATE"));
-        assert!(!one_subresource.matches("", "v1", "pods", "UPDATE"));
-        assert!(!one_subresource.matches("", "v1", "pods/status", "UPDATE"));
         assert!(!rule(&[], &["pods"], &["CREATE"]).matches("", "v1", "pods", "CREATE"));
+        assert!(rule(&["*"], &["pods"], &["*"]).matches("apps", "v1", "pods", "CONNECT"));
+        // (the rule's resource, the request's resource or resource/subresource, sent)
+        let resources = [
+            ("pods", "pods", true),
+            ("pods", "pod", false),
+            ("pods", "pods/ephemeralcontainers", false),
+            // One subresource: neither the resource nor another subresource.
+            ("pods/ephemeralcontainers", "pods/ephemeralcontainers", true),
+            ("pods/ephemeralcontainers", "pods", false),
+            ("pods/ephemeralcontainers", "pods/status", false),
+            // `pods/*`: pods itself and each of its subresources, no other resource.
+            ("pods/*", "pods", true),
+            ("pods/*", "pods/ephemeralcontainers", true),
+            ("pods/*", "podtemplates", false),
+            // `*`: every resource, none of their subresources.
+            ("*", "daemonsets", true),
+            ("*", "daemonsets/status", false),
+            ("*", "pods/ephemeralcontainers", false),
+            // `*/*`: every resource and every subresource.
+            ("*/*", "daemonsets", true),
+            ("*/*", "pods/ephemeralcontainers", true),
+            // `*/status`: that subresource of every resource, not the resources.
+            ("*/status", "daemonsets/status", true),
+            ("*/status", "pods/status", true),
+            ("*/status", "daemonsets", false),
+            ("*/status", "pods/ephemeralcontainers", false),
+        ];
+        for (declared, requested, sent) in resources {
+            let rule = rule(&["*"], &[declared], &["*"]);
+            assert_eq!(
+                rule.matches("apps", "v1", requested, "UPDATE"),
+                sent,
+                "rule resource {declared:?}, request {requested:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_resource_is_split_off_with_its_rule_s_groups_versions_and_operations() {
+        let rules = [
+            rule(&["apps"], &["daemonsets"], &["CREATE"]),
+            rule(&[""], &["pods", "serviceaccounts"], &["CREATE", "UPDATE"]),
+            rule(&[""], &["serviceaccounts"], &["DELETE"]),
+        ];
+        let (kept, split_off) = split_off_resource(&rules, "serviceaccounts");
+        assert_eq!(
+            kept,
+            [
+                rule(&["apps"], &["daemonsets"], &["CREATE"]),
+                rule(&[""], &["pods"], &["CREATE", "UPDATE"]),
+            ]
+        );
+        assert_eq!(
+            split_off,
+            [
+                rule(&[""], &["serviceaccounts"], &["CREATE", "UPDATE"]),
+                rule(&[""], &["serviceaccounts"], &["DELETE"]),
+            ]
+        );
+        assert_eq!(split_off_resource(&rules, "jobs"), (rules.to_vec(), vec![]));
     }
 }

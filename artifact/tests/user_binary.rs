@@ -19,7 +19,10 @@ const DEVELOPERS_ONLY: &[&str] = &[
 ];
 
 /// The names of every package `package` builds: `cargo tree` over its normal and build
-/// dependencies, for every target, from the lock file.
+/// dependencies, for every target, from the lock file. It reads the manifests of packages
+/// only other targets build (windows-sys, security-framework, ...), which a build here never
+/// fetched: where CARGO_HOME has not got them, the first run fetches them (some 80 small
+/// crates) from crates.io, as the build itself fetches its own; it takes about a second.
 fn builds(package: &str) -> BTreeSet<String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");

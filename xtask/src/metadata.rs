@@ -167,6 +167,8 @@ pub fn authors(metadata: &Metadata) -> Result<Vec<mailbox::Mailbox>> {
         .map_err(|e| anyhow::anyhow!("{AUTHOR} {e}"))
 }
 
+/// What kwctl annotate (policy-evaluator's `Rule` validation) refuses in a rule: an empty list,
+/// `*` beside other values, an unknown operation, and the resource lists the API server refuses.
 fn rule_problems(i: usize, rule: &Rule, problems: &mut Vec<String>) {
     let lists = [
         ("apiGroups", &rule.api_groups),
@@ -177,7 +179,7 @@ fn rule_problems(i: usize, rule: &Rule, problems: &mut Vec<String>) {
     for (key, list) in lists {
         if list.is_empty() {
             problems.push(format!("rules[{i}].{key}: is empty"));
-        } else if list.len() > 1 && list.iter().any(|v| v == "*") {
+        } else if key != "resources" && list.len() > 1 && list.iter().any(|v| v == "*") {
             problems.push(format!(
                 "rules[{i}].{key}: '*' must be the only element when used"
             ));
@@ -190,11 +192,38 @@ fn rule_problems(i: usize, rule: &Rule, problems: &mut Vec<String>) {
             ));
         }
     }
-    for resource in &rule.resources {
-        if resource.is_empty() {
-            problems.push(format!("rules[{i}].resources: an empty resource name"));
+    for problem in resource_problems(&rule.resources) {
+        problems.push(format!("rules[{i}].resources: {problem}"));
+    }
+}
+
+/// The API server's checks of a rule's resources (admissionregistration validation, which
+/// policy-evaluator transposes): `*` is every resource without subresources, so it may stand
+/// beside subresource entries only; `*/*` is everything, alone; `x/*` and `*/y` cover the
+/// entries they match.
+fn resource_problems(resources: &[String]) -> Vec<String> {
+    let has = |r: &str| resources.iter().any(|x| x == r);
+    let mut problems = Vec::new();
+    if has("*/*") && resources.len() > 1 {
+        problems.push("'*/*' must be the only element when used".to_owned());
+    }
+    if has("*") && resources.iter().any(|r| r != "*" && !r.contains('/')) {
+        problems.push("'*' must not stand beside a resource without a subresource".to_owned());
+    }
+    for resource in resources {
+        let Some((res, sub)) = resource.split_once('/') else {
+            if resource.is_empty() {
+                problems.push("an empty resource name".to_owned());
+            }
+            continue;
+        };
+        for wildcard in [format!("{res}/*"), format!("*/{sub}")] {
+            if *resource != wildcard && wildcard != "*/*" && has(&wildcard) {
+                problems.push(format!("'{wildcard}' already covers {resource:?}"));
+            }
         }
     }
+    problems
 }
 
 /// `ociUrl` is a repository without scheme, tag or digest: the version is appended to it.
@@ -247,6 +276,25 @@ mod tests {
         assert_eq!(metadata.version().unwrap(), version);
         assert!(metadata.mutating);
         assert!(metadata.background_audit);
+    }
+
+    /// A release tags the policy and prepuller-check alike (`prepuller-check-vX.Y.Z-TARGET`,
+    /// whose `--version` and Helm plugin are in it): they carry the crate's version too.
+    #[test]
+    fn prepuller_check_and_its_helm_plugin_have_the_crate_version() {
+        let root = crate::workspace_root();
+        let version = crate_version(&root.join("Cargo.toml")).unwrap();
+        let check = crate_version(&root.join("prepuller-check/Cargo.toml")).unwrap();
+        assert_eq!(check, version, "prepuller-check/Cargo.toml");
+        let plugin: serde_norway::Value = serde_norway::from_str(
+            &std::fs::read_to_string(root.join("helm-plugin/plugin.yaml")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            plugin["version"].as_str(),
+            Some(version.as_str()),
+            "helm-plugin/plugin.yaml"
+        );
     }
 
     #[test]
@@ -314,6 +362,51 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("rules[3].resources: is empty"), "{err}");
+    }
+
+    /// kwctl's (and the API server's) rules for resource wildcards, which are not the other
+    /// lists' "`*` alone".
+    #[test]
+    fn resource_wildcards_are_checked_as_kubernetes_checks_them() {
+        let problems = |resources: &[&str]| {
+            resource_problems(&resources.iter().map(|r| r.to_string()).collect::<Vec<_>>())
+        };
+        for ok in [
+            &["pods", "pods/ephemeralcontainers"][..],
+            &["*"],
+            &["*", "*/status"],
+            &["*", "pods/status"],
+            &["*/*"],
+            &["pods/*"],
+            &["*/status", "pods/ephemeralcontainers"],
+        ] {
+            assert_eq!(problems(ok), Vec::<String>::new(), "{ok:?}");
+        }
+        for (bad, expected) in [
+            (
+                &["*/*", "pods"][..],
+                "'*/*' must be the only element when used",
+            ),
+            (
+                &["*", "pods"],
+                "'*' must not stand beside a resource without a subresource",
+            ),
+            (
+                &["pods/*", "pods/status"],
+                "'pods/*' already covers \"pods/status\"",
+            ),
+            (
+                &["pods/status", "pods/*"],
+                "'pods/*' already covers \"pods/status\"",
+            ),
+            (
+                &["*/status", "pods/status"],
+                "'*/status' already covers \"pods/status\"",
+            ),
+            (&["pods", ""], "an empty resource name"),
+        ] {
+            assert_eq!(problems(bad), [expected], "{bad:?}");
+        }
     }
 
     #[test]

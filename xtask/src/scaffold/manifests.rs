@@ -54,28 +54,7 @@ pub fn manifest_rules(metadata: &Metadata, settings: &Mapping) -> (Vec<Rule>, Ve
     if judged {
         return (metadata.rules.clone(), Vec::new());
     }
-    let mut kept = Vec::new();
-    let mut left_out = Vec::new();
-    for rule in &metadata.rules {
-        let (sa, other): (Vec<String>, Vec<String>) = rule
-            .resources
-            .iter()
-            .cloned()
-            .partition(|r| r == SERVICE_ACCOUNTS);
-        if !sa.is_empty() {
-            left_out.push(Rule {
-                resources: sa,
-                ..rule.clone()
-            });
-        }
-        if !other.is_empty() {
-            kept.push(Rule {
-                resources: other,
-                ..rule.clone()
-            });
-        }
-    }
-    (kept, left_out)
+    metadata::split_off_resource(&metadata.rules, SERVICE_ACCOUNTS)
 }
 
 /// The setting that makes the policy look ServiceAccounts up (context-aware).
