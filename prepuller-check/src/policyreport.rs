@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::check::{Audit, Checker, Decision, Options, Report, is_stored, resource_of};
 use crate::input::Document;
-use crate::scope::{Mode, Scope, selector_matches};
+use crate::scope::{Mode, Scope, policy_resource, selector_matches};
 
 /// The report CRDs, named as the audit scanner's `--report-kind` (the kubewarden-controller
 /// chart's `auditScanner.reportCRDsKind`) names them.
@@ -89,10 +89,7 @@ impl PolicyFacts {
                 cluster_wide: true,
             });
         };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        let resource: Value = serde_norway::from_str(&text)
-            .with_context(|| format!("{}: not YAML", path.display()))?;
+        let resource = policy_resource(path)?;
         let metadata = &resource["metadata"];
         let text_of = |v: &Value| v.as_str().unwrap_or_default().to_owned();
         let annotation = |key: &str| metadata["annotations"][key].as_str().map(str::to_owned);

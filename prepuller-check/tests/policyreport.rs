@@ -745,3 +745,45 @@ fn the_validation_refuses_what_the_api_server_refuses() {
     refused(found.clone(), "/results/0/resources/0");
     refused(found, "status");
 }
+
+#[test]
+fn a_policy_file_as_scaffold_writes_it_with_the_rbac() {
+    // `scaffold --require-existing-serviceaccounts` writes the policy, then the RBAC policy-server
+    // needs: the reports are the one policy's, context-aware with its grant.
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
+    let with_rbac = dir.path().join("with-rbac.yaml");
+    std::fs::write(
+        &with_rbac,
+        format!(
+            "{}  contextAwareResources:\n  - apiVersion: v1\n    kind: ServiceAccount\n---\n{}",
+            text.replace(
+                "requireExistingServiceAccounts: false",
+                "requireExistingServiceAccounts: true"
+            ),
+            prepuller_check::scaffold::RBAC
+        ),
+    )
+    .unwrap();
+    let (output, exit) = policyreport(&[
+        &release("z2jh-4.4.0-default"),
+        "-n",
+        "jhub",
+        "--policy",
+        with_rbac.to_str().unwrap(),
+    ]);
+    assert_eq!(exit, 0, "{output}");
+    let reports = assert_valid(&output);
+    assert_eq!(scopes(&reports), workloads("z2jh-4.4.0-default"));
+    for report in &reports {
+        assert_eq!(
+            report["results"][0]["properties"],
+            json!({"mutating": "true", "context-aware": "true",
+                "policy-name": "prepuller-serviceaccount",
+                "policy-resource-version": "", "policy-uid": ""}),
+            "{report}"
+        );
+        assert_eq!(report["results"][0]["result"], "pass", "{report}");
+    }
+}
