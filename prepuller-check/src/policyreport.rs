@@ -197,6 +197,7 @@ pub fn yaml(
     };
     let mut audited: Vec<Audited> = Vec::new();
     let mut rejected = Vec::new();
+    let mut refused = Vec::new();
     let mut transient = Vec::new();
     let mut stored_accounts: BTreeSet<(String, String)> = BTreeSet::new();
     for (document, object) in documents.iter().zip(&report.objects) {
@@ -210,6 +211,11 @@ pub fn yaml(
         } else if object.admission.decision == Decision::Reject {
             // Refused at admission: never stored, never audited.
             rejected.push(object.title());
+            continue;
+        } else if object.refused_by_api_server.is_some() {
+            // A Pod whose ServiceAccount does not exist (before the webhooks, or the one the
+            // policy moved it onto): never stored either.
+            refused.push(object.title());
             continue;
         } else {
             // As admitted: the policy's changes (none in monitor mode), in the object's namespace.
@@ -284,6 +290,14 @@ pub fn yaml(
             out,
             "# rejected at admission, so never stored nor audited: {}",
             rejected.join(", ")
+        );
+    }
+    if !refused.is_empty() {
+        let _ = writeln!(
+            out,
+            "# refused by the API server, their ServiceAccount missing, so never stored nor \
+             audited: {}",
+            refused.join(", ")
         );
     }
     if !transient.is_empty() {

@@ -787,3 +787,26 @@ fn a_policy_file_as_scaffold_writes_it_with_the_rbac() {
         assert_eq!(report["results"][0]["result"], "pass", "{report}");
     }
 }
+
+#[test]
+fn pods_the_api_server_refuses_get_no_report() {
+    // Pods created directly: one runs as a ServiceAccount nobody created, one the policy moves
+    // onto the hook puller's, which the input does not create. The API server refuses both, so
+    // they are never stored: no report, named in the header. The namespace's ServiceAccount and
+    // the Pod that runs as `default` are stored and audited.
+    let (output, exit) =
+        policyreport(&["prepuller-check/tests/inputs/debug-pods.yaml", "-n", "jhub"]);
+    assert_eq!(exit, 1, "{output}");
+    let reports = assert_valid(&output);
+    assert_eq!(
+        scopes(&reports),
+        BTreeSet::from([
+            "Pod jhub/plain-debug".to_owned(),
+            "ServiceAccount jhub/hub".to_owned()
+        ])
+    );
+    assert!(
+        output.contains("\n# refused by the API server, their ServiceAccount missing, so never stored nor audited: Pod jhub/puller-debug, Pod jhub/hub-debug\n"),
+        "{output}"
+    );
+}
