@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::ValueEnum;
 use policy_host::Policy;
 use serde_json::{Map, Value, json};
@@ -329,50 +329,24 @@ pub fn yaml(
     Ok(out)
 }
 
-/// The audit of objects not stored yet, on the object as admitted, by the check itself run as
-/// on stored objects (`--as-audit`) in the cluster after the install: the input's
-/// ServiceAccounts that were stored exist.
+/// The audit of objects not stored yet, on the object as admitted, as the check audits stored
+/// objects, in the cluster after the install: the ServiceAccounts the cluster has and those of
+/// the input that were stored exist.
 fn audit_rendered(
     audited: &mut [Audited],
     policy: &Policy,
     scope: &Scope,
     options: &Options,
-    stored_accounts: BTreeSet<(String, String)>,
+    mut known: BTreeSet<(String, String)>,
 ) -> Result<()> {
-    let pending: Vec<usize> = (0..audited.len())
-        .filter(|&i| audited[i].selected && audited[i].verdict.is_none())
-        .collect();
-    if pending.is_empty() {
-        return Ok(());
-    }
-    let documents: Vec<Document> = pending
-        .iter()
-        .enumerate()
-        .map(|(n, &i)| Document {
-            file: "stored".into(),
-            document: n + 1,
-            item: None,
-            source: None,
-            object: audited[i].object.clone(),
-            text: None,
-        })
-        .collect();
-    let mut existing = options.existing_service_accounts.clone();
-    existing.extend(stored_accounts);
-    let audit_options = Options {
-        as_audit: true,
-        existing_service_accounts: existing,
-        ..options.clone()
-    };
-    let report = Checker::new(policy, scope, &audit_options).check(&documents)?;
-    for (&i, object) in pending.iter().zip(report.objects) {
-        match object.audit {
-            Some(verdict) => audited[i].verdict = Some(verdict),
-            None => bail!(
-                "{}: the audit scanner's request was not evaluated",
-                object.title()
-            ),
-        }
+    known.extend(options.existing_service_accounts.iter().cloned());
+    let checker = Checker::new(policy, scope, options);
+    let host = checker.host(&known)?;
+    for a in audited
+        .iter_mut()
+        .filter(|a| a.selected && a.verdict.is_none())
+    {
+        a.verdict = Some(checker.audit(&host, &a.object)?);
     }
     Ok(())
 }
