@@ -14,10 +14,13 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use policy_host::Policy;
+use policy_host::chain::gvr;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::check::{Audit, Checker, Decision, Options, Report, is_stored, resource_of};
+use crate::check::{
+    Audit, Checker, Decision, ObjectReport, Options, Report, is_stored, resource_of,
+};
 use crate::input::Document;
 use crate::scope::{Mode, Scope, policy_resource, selector_matches};
 
@@ -199,6 +202,8 @@ pub fn yaml(
     let mut rejected = Vec::new();
     let mut refused = Vec::new();
     let mut transient = Vec::new();
+    // Objects whose controllers create objects the scanner lists.
+    let mut parents = Vec::new();
     let mut stored_accounts: BTreeSet<(String, String)> = BTreeSet::new();
     for (document, object) in documents.iter().zip(&report.objects) {
         let stored = options.as_audit || is_stored(&document.object);
@@ -218,6 +223,9 @@ pub fn yaml(
             refused.push(object.title());
             continue;
         } else {
+            if creates_listed(object, &listing)? {
+                parents.push(object.title());
+            }
             // As admitted: the policy's changes (none in monitor mode), in the object's namespace.
             let mut state = object
                 .fixed
@@ -315,9 +323,20 @@ pub fn yaml(
         );
     }
     if audited.iter().any(|a| !a.stored) {
+        out.push_str("# objects not stored yet are audited as admitted\n");
+    }
+    if !parents.is_empty() {
+        let _ = writeln!(
+            out,
+            "# not shown: the objects the controllers create from these, which the scanner audits \
+             too once they exist (the text report shows how they are admitted): {}",
+            parents.join(", ")
+        );
+    }
+    if !audited.is_empty() {
         out.push_str(
-            "# objects not stored yet are audited as admitted; the objects their controllers \
-             create are audited too once they exist\n",
+            "# each report holds this policy's result only; the scanner's report of an object \
+             holds the result of every policy that audits it\n",
         );
     }
     for a in &audited {
@@ -349,6 +368,31 @@ fn audit_rendered(
         a.verdict = Some(checker.audit(&host, &a.object)?);
     }
     Ok(())
+}
+
+/// Whether the controllers create, from this admitted object, objects the scanner lists (in its
+/// namespace, under a rule with CREATE): the ones the API server would store.
+fn creates_listed(object: &ObjectReport, listing: &Scope) -> Result<bool> {
+    for derived in &object.derived {
+        if derived.admission.decision == Decision::Reject || derived.refused_by_api_server.is_some()
+        {
+            continue;
+        }
+        let kind = derived.object.split(' ').next().unwrap_or_default();
+        let Ok(resource) = gvr(kind) else { continue };
+        if listing
+            .sends(
+                resource,
+                "CREATE",
+                object.namespace.as_deref(),
+                &Value::Null,
+            )?
+            .is_none()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// A deterministic UUID (version 8, from SHA-256) naming the report of an object that has no
