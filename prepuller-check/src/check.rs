@@ -443,7 +443,7 @@ pub fn pod_spec(object: &Value) -> &Value {
 }
 
 /// `metadata.name`, else `metadata.generateName`.
-fn name_of(object: &Value) -> &str {
+pub(crate) fn name_of(object: &Value) -> &str {
     object["metadata"]["name"]
         .as_str()
         .or_else(|| object["metadata"]["generateName"].as_str())

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::check::{
-    Audit, Checker, Decision, ObjectReport, Options, Report, is_stored, resource_of,
+    Audit, Checker, Decision, ObjectReport, Options, Report, is_stored, name_of, resource_of,
 };
 use crate::input::Document;
 use crate::scope::{Mode, Scope, policy_resource, selector_matches};
@@ -423,14 +423,6 @@ fn synthetic_uid(object: &Value, namespace: Option<&str>) -> String {
 
 fn uid_of(object: &Value) -> Option<&str> {
     object["metadata"]["uid"].as_str().filter(|u| !u.is_empty())
-}
-
-fn name_of(object: &Value) -> &str {
-    let metadata = &object["metadata"];
-    metadata["name"]
-        .as_str()
-        .or_else(|| metadata["generateName"].as_str())
-        .unwrap_or_default()
 }
 
 /// One report, as `NewOpenReport`/`NewPolicyReport` (and their cluster forms) and `AddResult`
