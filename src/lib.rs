@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod evaluate;
 pub mod names;
 pub mod response;
+pub mod roles;
 pub mod settings;
 
 pub(crate) mod chart;
@@ -22,7 +23,6 @@ pub(crate) mod kinds;
 pub(crate) mod mutate;
 pub(crate) mod render;
 pub(crate) mod request;
-pub(crate) mod roles;
 pub(crate) mod selector;
 pub(crate) mod update;
 pub(crate) mod workload;

@@ -443,7 +443,7 @@ pub fn pod_spec(object: &Value) -> &Value {
 }
 
 /// `metadata.name`, else `metadata.generateName`.
-fn name_of(object: &Value) -> &str {
+pub(crate) fn name_of(object: &Value) -> &str {
     object["metadata"]["name"]
         .as_str()
         .or_else(|| object["metadata"]["generateName"].as_str())
@@ -531,7 +531,7 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn host(&self, known: &BTreeSet<(String, String)>) -> Result<Host<Fixtures>> {
+    pub(crate) fn host(&self, known: &BTreeSet<(String, String)>) -> Result<Host<Fixtures>> {
         let mut fixtures = Fixtures::new();
         for (ns, name) in known {
             fixtures = fixtures.found(json!({"apiVersion": "v1", "kind": "ServiceAccount",
@@ -805,7 +805,7 @@ impl<'a> Checker<'a> {
 
     /// The audit scanner's request (a CREATE without a user), answered without
     /// policy-server's monitor handling, as audits are.
-    fn audit(&self, host: &Host<Fixtures>, object: &Value) -> Result<Audit> {
+    pub(crate) fn audit(&self, host: &Host<Fixtures>, object: &Value) -> Result<Audit> {
         let response = self.evaluate(host, object, None, "CREATE", None, true)?;
         Ok(if response.allowed {
             Audit {

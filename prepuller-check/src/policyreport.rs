@@ -11,15 +11,18 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::ValueEnum;
 use policy_host::Policy;
+use policy_host::chain::gvr;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::check::{Audit, Checker, Decision, Options, Report, is_stored, resource_of};
+use crate::check::{
+    Audit, Checker, Decision, ObjectReport, Options, Report, is_stored, name_of, resource_of,
+};
 use crate::input::Document;
-use crate::scope::{Mode, Scope, selector_matches};
+use crate::scope::{Mode, Scope, policy_resource, selector_matches};
 
 /// The report CRDs, named as the audit scanner's `--report-kind` (the kubewarden-controller
 /// chart's `auditScanner.reportCRDsKind`) names them.
@@ -89,10 +92,7 @@ impl PolicyFacts {
                 cluster_wide: true,
             });
         };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        let resource: Value = serde_norway::from_str(&text)
-            .with_context(|| format!("{}: not YAML", path.display()))?;
+        let resource = policy_resource(path)?;
         let metadata = &resource["metadata"];
         let text_of = |v: &Value| v.as_str().unwrap_or_default().to_owned();
         let annotation = |key: &str| metadata["annotations"][key].as_str().map(str::to_owned);
@@ -200,7 +200,10 @@ pub fn yaml(
     };
     let mut audited: Vec<Audited> = Vec::new();
     let mut rejected = Vec::new();
+    let mut refused = Vec::new();
     let mut transient = Vec::new();
+    // Objects whose controllers create objects the scanner lists.
+    let mut parents = Vec::new();
     let mut stored_accounts: BTreeSet<(String, String)> = BTreeSet::new();
     for (document, object) in documents.iter().zip(&report.objects) {
         let stored = options.as_audit || is_stored(&document.object);
@@ -214,7 +217,15 @@ pub fn yaml(
             // Refused at admission: never stored, never audited.
             rejected.push(object.title());
             continue;
+        } else if object.refused_by_api_server.is_some() {
+            // A Pod whose ServiceAccount does not exist (before the webhooks, or the one the
+            // policy moved it onto): never stored either.
+            refused.push(object.title());
+            continue;
         } else {
+            if creates_listed(object, &listing)? {
+                parents.push(object.title());
+            }
             // As admitted: the policy's changes (none in monitor mode), in the object's namespace.
             let mut state = object
                 .fixed
@@ -289,6 +300,14 @@ pub fn yaml(
             rejected.join(", ")
         );
     }
+    if !refused.is_empty() {
+        let _ = writeln!(
+            out,
+            "# refused by the API server, their ServiceAccount missing, so never stored nor \
+             audited: {}",
+            refused.join(", ")
+        );
+    }
     if !transient.is_empty() {
         let _ = writeln!(
             out,
@@ -304,9 +323,20 @@ pub fn yaml(
         );
     }
     if audited.iter().any(|a| !a.stored) {
+        out.push_str("# objects not stored yet are audited as admitted\n");
+    }
+    if !parents.is_empty() {
+        let _ = writeln!(
+            out,
+            "# not shown: the objects the controllers create from these, which the scanner audits \
+             too once they exist (the text report shows how they are admitted): {}",
+            parents.join(", ")
+        );
+    }
+    if !audited.is_empty() {
         out.push_str(
-            "# objects not stored yet are audited as admitted; the objects their controllers \
-             create are audited too once they exist\n",
+            "# each report holds this policy's result only; the scanner's report of an object \
+             holds the result of every policy that audits it\n",
         );
     }
     for a in &audited {
@@ -318,52 +348,51 @@ pub fn yaml(
     Ok(out)
 }
 
-/// The audit of objects not stored yet, on the object as admitted, by the check itself run as
-/// on stored objects (`--as-audit`) in the cluster after the install: the input's
-/// ServiceAccounts that were stored exist.
+/// The audit of objects not stored yet, on the object as admitted, as the check audits stored
+/// objects, in the cluster after the install: the ServiceAccounts the cluster has and those of
+/// the input that were stored exist.
 fn audit_rendered(
     audited: &mut [Audited],
     policy: &Policy,
     scope: &Scope,
     options: &Options,
-    stored_accounts: BTreeSet<(String, String)>,
+    mut known: BTreeSet<(String, String)>,
 ) -> Result<()> {
-    let pending: Vec<usize> = (0..audited.len())
-        .filter(|&i| audited[i].selected && audited[i].verdict.is_none())
-        .collect();
-    if pending.is_empty() {
-        return Ok(());
-    }
-    let documents: Vec<Document> = pending
-        .iter()
-        .enumerate()
-        .map(|(n, &i)| Document {
-            file: "stored".into(),
-            document: n + 1,
-            item: None,
-            source: None,
-            object: audited[i].object.clone(),
-            text: None,
-        })
-        .collect();
-    let mut existing = options.existing_service_accounts.clone();
-    existing.extend(stored_accounts);
-    let audit_options = Options {
-        as_audit: true,
-        existing_service_accounts: existing,
-        ..options.clone()
-    };
-    let report = Checker::new(policy, scope, &audit_options).check(&documents)?;
-    for (&i, object) in pending.iter().zip(report.objects) {
-        match object.audit {
-            Some(verdict) => audited[i].verdict = Some(verdict),
-            None => bail!(
-                "{}: the audit scanner's request was not evaluated",
-                object.title()
-            ),
-        }
+    known.extend(options.existing_service_accounts.iter().cloned());
+    let checker = Checker::new(policy, scope, options);
+    let host = checker.host(&known)?;
+    for a in audited
+        .iter_mut()
+        .filter(|a| a.selected && a.verdict.is_none())
+    {
+        a.verdict = Some(checker.audit(&host, &a.object)?);
     }
     Ok(())
+}
+
+/// Whether the controllers create, from this admitted object, objects the scanner lists (in its
+/// namespace, under a rule with CREATE): the ones the API server would store.
+fn creates_listed(object: &ObjectReport, listing: &Scope) -> Result<bool> {
+    for derived in &object.derived {
+        if derived.admission.decision == Decision::Reject || derived.refused_by_api_server.is_some()
+        {
+            continue;
+        }
+        let kind = derived.object.split(' ').next().unwrap_or_default();
+        let Ok(resource) = gvr(kind) else { continue };
+        if listing
+            .sends(
+                resource,
+                "CREATE",
+                object.namespace.as_deref(),
+                &Value::Null,
+            )?
+            .is_none()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// A deterministic UUID (version 8, from SHA-256) naming the report of an object that has no
@@ -394,14 +423,6 @@ fn synthetic_uid(object: &Value, namespace: Option<&str>) -> String {
 
 fn uid_of(object: &Value) -> Option<&str> {
     object["metadata"]["uid"].as_str().filter(|u| !u.is_empty())
-}
-
-fn name_of(object: &Value) -> &str {
-    let metadata = &object["metadata"];
-    metadata["name"]
-        .as_str()
-        .or_else(|| metadata["generateName"].as_str())
-        .unwrap_or_default()
 }
 
 /// One report, as `NewOpenReport`/`NewPolicyReport` (and their cluster forms) and `AddResult`

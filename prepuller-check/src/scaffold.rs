@@ -5,7 +5,7 @@
 //! anything is written. docs/check.md, "Write the policy for a release", is the reference.
 
 mod manifest;
-pub mod release;
+mod release;
 
 use anyhow::{Context as _, Result, bail};
 

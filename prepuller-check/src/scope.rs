@@ -89,58 +89,38 @@ impl Scope {
         }
     }
 
-    /// From a ClusterAdmissionPolicy or AdmissionPolicy file; `default_namespace` is where an
-    /// AdmissionPolicy without `metadata.namespace` is applied (`-n`). The grant is what both
-    /// the resource and the module's metadata list, as policy-server computes it. The file may
-    /// hold other documents beside the one policy, as `prepuller-check scaffold` writes it (the
-    /// RBAC policy-server needs): they are not the check's business.
+    /// From a ClusterAdmissionPolicy or AdmissionPolicy file ([`policy_resource`]);
+    /// `default_namespace` is where an AdmissionPolicy without `metadata.namespace` is applied
+    /// (`-n`). The grant is what both the resource and the module's metadata list, as
+    /// policy-server computes it.
     pub fn from_policy_file(
         path: &Path,
         metadata: Option<&Metadata>,
         default_namespace: &str,
     ) -> Result<Scope> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
-        let mut documents = Vec::new();
-        crate::input::parse(&name, &text, &mut documents)?;
-        let is_policy = |d: &&crate::input::Document| {
-            matches!(
-                d.object["kind"].as_str(),
-                Some("ClusterAdmissionPolicy" | "AdmissionPolicy")
-            )
-        };
-        let value = match documents.iter().filter(is_policy).count() {
-            0 => documents.first().map(|d| &d.object),
-            1 => documents.iter().find(is_policy).map(|d| &d.object),
-            n => bail!("{name}: holds {n} policies; name a file with one"),
-        }
-        .with_context(|| format!("{name}: holds no document"))?;
-        Scope::from_policy(value, metadata, default_namespace).with_context(|| name.clone())
+        let resource = policy_resource(path)?;
+        Scope::from_policy(&resource, metadata, default_namespace)
+            .with_context(|| path.display().to_string())
     }
 
-    /// [`Scope::from_policy_file`] on the parsed resource.
-    pub fn from_policy(
+    /// [`Scope::from_policy_file`] on the resource read.
+    fn from_policy(
         resource: &Value,
         metadata: Option<&Metadata>,
         default_namespace: &str,
     ) -> Result<Scope> {
-        let kind = resource["kind"].as_str().unwrap_or_default();
         let name = resource["metadata"]["name"]
             .as_str()
             .context("the policy has no metadata.name")?;
         let spec = &resource["spec"];
-        let (policy_id, only_namespace) = match kind {
-            "ClusterAdmissionPolicy" => (format!("clusterwide-{name}"), None),
-            "AdmissionPolicy" => {
-                let ns = resource["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or(default_namespace)
-                    .to_owned();
-                (format!("namespaced-{ns}-{name}"), Some(ns))
-            }
-            other => bail!(
-                "a policy resource is a ClusterAdmissionPolicy or an AdmissionPolicy, not {other:?}"
-            ),
+        let (policy_id, only_namespace) = if resource["kind"] == "AdmissionPolicy" {
+            let ns = resource["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or(default_namespace)
+                .to_owned();
+            (format!("namespaced-{ns}-{name}"), Some(ns))
+        } else {
+            (format!("clusterwide-{name}"), None)
         };
         let mode = match spec["mode"].as_str() {
             None | Some("protect") => Mode::Protect,
@@ -247,6 +227,31 @@ impl Scope {
             ));
         }
         Ok(None)
+    }
+}
+
+/// The one ClusterAdmissionPolicy or AdmissionPolicy of a policy file (`--policy`). The file may
+/// hold other documents beside it, as `prepuller-check scaffold` writes it (the RBAC
+/// policy-server needs): they are not the check's business.
+pub fn policy_resource(path: &Path) -> Result<Value> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
+    let mut documents = Vec::new();
+    crate::input::parse(&name, &text, &mut documents)?;
+    let mut policies: Vec<Value> = documents
+        .into_iter()
+        .map(|d| d.object)
+        .filter(|o| {
+            matches!(
+                o["kind"].as_str(),
+                Some("ClusterAdmissionPolicy" | "AdmissionPolicy")
+            )
+        })
+        .collect();
+    match policies.len() {
+        1 => Ok(policies.remove(0)),
+        0 => bail!("{name}: holds no ClusterAdmissionPolicy or AdmissionPolicy"),
+        n => bail!("{name}: holds {n} policies; name a file with one"),
     }
 }
 

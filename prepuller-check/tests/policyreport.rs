@@ -448,6 +448,13 @@ fn protect_mode_audits_the_objects_as_admitted() {
         assert_eq!(results[0]["result"], "pass", "{output}");
         assert_eq!(results[0]["severity"], "medium");
     }
+    // Their Pods, moved onto ServiceAccounts chart 4.0.0 does not create, are refused by the API
+    // server: never stored, so the pullers are not among the objects whose controllers' objects
+    // the scanner audits later.
+    assert!(
+        output.contains("\n# not shown: the objects the controllers create from these, which the scanner audits too once they exist (the text report shows how they are admitted): Deployment jhub/hub, Deployment jhub/proxy, Deployment jhub/user-scheduler, StatefulSet jhub/user-placeholder, Job jhub/hook-image-awaiter\n"),
+        "{output}"
+    );
     // Not allowed to mutate: both pullers are rejected, never stored, so no report.
     let validating = dir.path().join("validating.yaml");
     std::fs::write(
@@ -744,4 +751,69 @@ fn the_validation_refuses_what_the_api_server_refuses() {
     let found = problems(&unknown);
     refused(found.clone(), "/results/0/resources/0");
     refused(found, "status");
+}
+
+#[test]
+fn a_policy_file_as_scaffold_writes_it_with_the_rbac() {
+    // `scaffold --require-existing-serviceaccounts` writes the policy, then the RBAC policy-server
+    // needs: the reports are the one policy's, context-aware with its grant.
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
+    let with_rbac = dir.path().join("with-rbac.yaml");
+    std::fs::write(
+        &with_rbac,
+        format!(
+            "{}  contextAwareResources:\n  - apiVersion: v1\n    kind: ServiceAccount\n---\n{}",
+            text.replace(
+                "requireExistingServiceAccounts: false",
+                "requireExistingServiceAccounts: true"
+            ),
+            prepuller_check::scaffold::RBAC
+        ),
+    )
+    .unwrap();
+    let (output, exit) = policyreport(&[
+        &release("z2jh-4.4.0-default"),
+        "-n",
+        "jhub",
+        "--policy",
+        with_rbac.to_str().unwrap(),
+    ]);
+    assert_eq!(exit, 0, "{output}");
+    let reports = assert_valid(&output);
+    assert_eq!(scopes(&reports), workloads("z2jh-4.4.0-default"));
+    for report in &reports {
+        assert_eq!(
+            report["results"][0]["properties"],
+            json!({"mutating": "true", "context-aware": "true",
+                "policy-name": "prepuller-serviceaccount",
+                "policy-resource-version": "", "policy-uid": ""}),
+            "{report}"
+        );
+        assert_eq!(report["results"][0]["result"], "pass", "{report}");
+    }
+}
+
+#[test]
+fn pods_the_api_server_refuses_get_no_report() {
+    // Pods created directly: one runs as a ServiceAccount nobody created, one the policy moves
+    // onto the hook puller's, which the input does not create. The API server refuses both, so
+    // they are never stored: no report, named in the header. The namespace's ServiceAccount and
+    // the Pod that runs as `default` are stored and audited.
+    let (output, exit) =
+        policyreport(&["prepuller-check/tests/inputs/debug-pods.yaml", "-n", "jhub"]);
+    assert_eq!(exit, 1, "{output}");
+    let reports = assert_valid(&output);
+    assert_eq!(
+        scopes(&reports),
+        BTreeSet::from([
+            "Pod jhub/plain-debug".to_owned(),
+            "ServiceAccount jhub/hub".to_owned()
+        ])
+    );
+    assert!(
+        output.contains("\n# refused by the API server, their ServiceAccount missing, so never stored nor audited: Pod jhub/puller-debug, Pod jhub/hub-debug\n"),
+        "{output}"
+    );
 }

@@ -816,4 +816,10 @@ fn a_policy_file_holds_one_policy() {
         out.replace(&twice, "twice.yaml"),
         "error: twice.yaml: holds 2 policies; name a file with one\n"
     );
+    let (out, exit) = check(&[release, "-n", "jhub", "--policy", release]);
+    assert_eq!(exit, 2);
+    assert_eq!(
+        out,
+        format!("error: {release}: holds no ClusterAdmissionPolicy or AdmissionPolicy\n")
+    );
 }

@@ -5,6 +5,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use policy_artifact::metadata::{CATEGORY, Metadata, OCI_URL, Rule, SEVERITY, TITLE, VERSION};
+use prepuller_serviceaccount_policy::roles::RoleKind;
 use serde_norway::{Mapping, Value};
 
 use super::release::Release;
@@ -77,7 +78,7 @@ pub fn settings(release: &Release, options: &Options) -> Value {
     let mut entries = vec![("mode", s("mutate"))];
     for role in &release.roles {
         let mut keys = Vec::new();
-        if role.spec.key == "awaiter" {
+        if role.kind == RoleKind::Awaiter {
             keys.push(("enabled", Value::Bool(true)));
         }
         keys.push(("serviceAccountName", s(&role.service_account)));
@@ -88,7 +89,7 @@ pub fn settings(release: &Release, options: &Options) -> Value {
                 map(vec![("component", s(&role.component))]),
             )]),
         ));
-        entries.push((role.spec.key, map(keys)));
+        entries.push((role.kind.settings_key(), map(keys)));
     }
     entries.push(("reserveServiceAccounts", Value::Bool(true)));
     entries.push(("serviceAccountObjects", Value::Bool(false)));
@@ -246,7 +247,7 @@ pub fn write(release: &Release, metadata: &Metadata, options: &Options) -> Resul
         let text = role.notes.join(" ");
         insert_before(
             &mut yaml,
-            &format!("    {}:\n", role.spec.key),
+            &format!("    {}:\n", role.kind.settings_key()),
             &comment(4, &text),
         )?;
     }

@@ -2,76 +2,43 @@
 //! say about each: the ServiceAccount its workload runs as (or, for a chart that predates the
 //! puller ServiceAccounts, the one chart 4.1.0 and later create for it) and the `component`
 //! label its Pods carry. Read from `helm template` output or a `kubectl get` dump; when a role
-//! cannot be told apart, the error says why, so nothing half-right is written.
+//! cannot be told apart, the error says why, so nothing half-right is written. The roles, their
+//! labels, names and Helm values are the policy's own ([`RoleKind`]).
 
 use std::collections::BTreeSet;
 
 use anyhow::{Result, bail};
+use policy_host::chain::gvr;
+use prepuller_serviceaccount_policy::roles::RoleKind;
 use serde_json::Value;
 
+use crate::check::{is_stored, name_of, pod_spec, runs_as};
 use crate::input::Document;
 
-/// One role as Zero to JupyterHub makes it (every chart version since 1.0 names and labels
-/// these the same way).
-#[derive(Debug)]
-pub struct RoleSpec {
-    /// Its key in the policy's settings.
-    pub key: &'static str,
-    /// How messages name it.
-    pub description: &'static str,
-    /// The kind of its workload.
-    pub kind: &'static str,
-    /// The `component` label the chart gives its Pods.
-    pub component: &'static str,
-    /// The chart's template of its workload (the end of Helm's `# Source:`).
-    pub template: &'static str,
-    /// Its workload's (and ServiceAccount's) name without the chart's prefix.
-    pub name: &'static str,
-    /// The Helm values that name its ServiceAccount.
-    pub values: &'static str,
+/// How Zero to JupyterHub makes a role's workload, the same on every chart version since 1.0:
+/// its kind, and its template (the end of Helm's `# Source:`).
+fn workload(role: RoleKind) -> (&'static str, &'static str) {
+    match role {
+        RoleKind::HookPuller => ("DaemonSet", "templates/image-puller/daemonset-hook.yaml"),
+        RoleKind::ContinuousPuller => (
+            "DaemonSet",
+            "templates/image-puller/daemonset-continuous.yaml",
+        ),
+        RoleKind::Awaiter => ("Job", "templates/image-puller/job.yaml"),
+    }
 }
 
-/// The hook puller: a pre-install/pre-upgrade hook DaemonSet.
-pub const HOOK_PULLER: RoleSpec = RoleSpec {
-    key: "hookPuller",
-    description: "hook image puller",
-    kind: "DaemonSet",
-    component: "hook-image-puller",
-    template: "templates/image-puller/daemonset-hook.yaml",
-    name: "hook-image-puller",
-    values: "prePuller.hook.serviceAccountImagePuller",
-};
-
-/// The continuous puller DaemonSet.
-pub const CONTINUOUS_PULLER: RoleSpec = RoleSpec {
-    key: "continuousPuller",
-    description: "continuous image puller",
-    kind: "DaemonSet",
-    component: "continuous-image-puller",
-    template: "templates/image-puller/daemonset-continuous.yaml",
-    name: "continuous-image-puller",
-    values: "prePuller.continuous.serviceAccount",
-};
-
-/// The hook-image-awaiter Job (a hook too), labelled `component: image-puller`.
-pub const AWAITER: RoleSpec = RoleSpec {
-    key: "awaiter",
-    description: "hook image awaiter",
-    kind: "Job",
-    component: "image-puller",
-    template: "templates/image-puller/job.yaml",
-    name: "hook-image-awaiter",
-    values: "prePuller.hook.serviceAccount",
-};
-
-/// The three roles, in the settings' order.
-pub const ROLES: [&RoleSpec; 3] = [&HOOK_PULLER, &CONTINUOUS_PULLER, &AWAITER];
+/// The chart's name for the role's workload without its prefix (`fullnameOverride`, or the
+/// release's name): the name of the ServiceAccount chart 4.1.0 and later create for it too.
+fn chart_name(role: RoleKind) -> String {
+    role.default_role().service_account_name
+}
 
 /// What the settings say about one role, and why.
 #[derive(Debug)]
 pub struct Role {
     /// Which role.
-    pub spec: &'static RoleSpec,
+    pub kind: RoleKind,
     /// `serviceAccountName`.
     pub service_account: String,
     /// The `component` label value its selector matches.
@@ -100,53 +67,45 @@ struct Found<'a> {
     document: &'a Document,
     namespace: String,
     name: &'a str,
+    /// Its pod template's labels.
     labels: &'a Value,
-    /// `serviceAccountName`, else the deprecated `serviceAccount`; `None` runs as `default`.
-    service_account: Option<&'a str>,
+    /// The ServiceAccount its Pods run as.
+    service_account: &'a str,
 }
 
 impl Found<'_> {
     /// `Kind namespace/name`, as the check's report names objects.
     fn title(&self) -> String {
-        let kind = self.document.object["kind"].as_str().unwrap_or_default();
-        if self.namespace.is_empty() {
-            format!("{kind} {}", self.name)
-        } else {
-            format!("{kind} {}/{}", self.namespace, self.name)
-        }
+        title(&self.document.object, &self.namespace)
     }
 }
 
-/// The pod template's labels and spec of a workload (or a Pod's own), as the policy reads them.
-fn pod_template(object: &Value) -> Option<(&Value, &Value)> {
-    let template = match object["kind"].as_str()? {
+/// `Kind namespace/name` (`Kind name` without a namespace).
+fn title(object: &Value, namespace: &str) -> String {
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let name = name_of(object);
+    if namespace.is_empty() {
+        format!("{kind} {name}")
+    } else {
+        format!("{kind} {namespace}/{name}")
+    }
+}
+
+/// The labels the Pods of a workload carry (a Pod's own); `None` for an object that makes no
+/// Pods.
+fn pod_labels(object: &Value) -> Option<&Value> {
+    let kind = object["kind"].as_str()?;
+    gvr(kind).ok()?;
+    let template = match kind {
         "Pod" => object,
         "CronJob" => &object["spec"]["jobTemplate"]["spec"]["template"],
-        "DaemonSet"
-        | "Deployment"
-        | "StatefulSet"
-        | "ReplicaSet"
-        | "ReplicationController"
-        | "Job" => &object["spec"]["template"],
-        _ => return None,
+        _ => &object["spec"]["template"],
     };
-    Some((&template["metadata"]["labels"], &template["spec"]))
+    Some(&template["metadata"]["labels"])
 }
 
 fn non_empty(value: &Value) -> Option<&str> {
     value.as_str().filter(|s| !s.is_empty())
-}
-
-fn name_of(object: &Value) -> &str {
-    non_empty(&object["metadata"]["name"])
-        .or_else(|| non_empty(&object["metadata"]["generateName"]))
-        .unwrap_or_default()
-}
-
-/// Whether the object was read from the cluster (a `kubectl get` dump), not rendered.
-fn stored(object: &Value) -> bool {
-    let metadata = &object["metadata"];
-    metadata.get("uid").is_some() || metadata.get("creationTimestamp").is_some()
 }
 
 /// The Pods that `owner` made: they carry its labels, and are its own.
@@ -179,23 +138,24 @@ fn namespace_of(document: &Document, flag: Option<&str>) -> Result<Option<String
 /// one release and the policy would judge the other's Pods by them.
 fn find<'a>(
     documents: &'a [Document],
-    role: &RoleSpec,
+    role: RoleKind,
     flag: Option<&str>,
 ) -> Result<Option<Found<'a>>> {
+    let (kind, template) = workload(role);
     let mut found = Vec::new();
     for document in documents {
         let object = &document.object;
-        if object["kind"] != role.kind {
+        if object["kind"] != kind {
             continue;
         }
-        let Some((labels, spec)) = pod_template(object) else {
+        let Some(labels) = pod_labels(object) else {
             continue;
         };
         let by_source = document
             .source
             .as_deref()
-            .is_some_and(|s| s.ends_with(role.template));
-        if !by_source && labels["component"] != role.component {
+            .is_some_and(|s| s.ends_with(template));
+        if !by_source && labels["component"] != role.chart_component() {
             continue;
         }
         found.push(Found {
@@ -203,8 +163,7 @@ fn find<'a>(
             namespace: namespace_of(document, flag)?.unwrap_or_default(),
             name: name_of(object),
             labels,
-            service_account: non_empty(&spec["serviceAccountName"])
-                .or_else(|| non_empty(&spec["serviceAccount"])),
+            service_account: runs_as(pod_spec(object)),
         });
     }
     if found.len() > 1 {
@@ -215,7 +174,7 @@ fn find<'a>(
         bail!(
             "{} {}s in the input: {}: the settings fit one release; scaffold one release at a time",
             found.len(),
-            role.description,
+            role.description(),
             list.join(", ")
         );
     }
@@ -224,18 +183,19 @@ fn find<'a>(
 
 /// Reads the roles from the input's objects; `flag` is `-n`.
 pub fn identify(documents: &[Document], flag: Option<&str>) -> Result<Release> {
-    let found = ROLES
+    let found = RoleKind::ALL
         .iter()
-        .map(|role| find(documents, role, flag))
+        .map(|&role| find(documents, role, flag))
         .collect::<Result<Vec<_>>>()?;
     // The awaiter alone is no release: it comes with the hook puller.
     let Some(any) = found[..2].iter().flatten().next() else {
+        let (hook, continuous) = (RoleKind::HookPuller, RoleKind::ContinuousPuller);
         bail!(
             "no image puller in the input: no DaemonSet from {} or {}, nor one whose pod template is labelled component: {} or component: {}; give the release's `helm template` output or a `kubectl get` dump of its namespace",
-            HOOK_PULLER.template,
-            CONTINUOUS_PULLER.template,
-            HOOK_PULLER.component,
-            CONTINUOUS_PULLER.component
+            workload(hook).1,
+            workload(continuous).1,
+            hook.chart_component(),
+            continuous.chart_component()
         );
     };
     if let Some(f) = found.iter().flatten().find(|f| f.namespace.is_empty()) {
@@ -259,10 +219,10 @@ pub fn identify(documents: &[Document], flag: Option<&str>) -> Result<Release> {
     };
     // The chart's prefix (fullnameOverride, or the release name) is what its workload names
     // carry before the role's own name.
-    let prefix = ROLES
-        .iter()
-        .zip(&found)
-        .find_map(|(role, f)| f.as_ref().and_then(|f| f.name.strip_suffix(role.name)));
+    let prefix = RoleKind::ALL.iter().zip(&found).find_map(|(&role, f)| {
+        let f = f.as_ref()?;
+        f.name.strip_suffix(chart_name(role).as_str())
+    });
     let service_accounts: BTreeSet<(String, &str)> = documents
         .iter()
         .filter(|d| d.object["kind"] == "ServiceAccount")
@@ -278,13 +238,16 @@ pub fn identify(documents: &[Document], flag: Option<&str>) -> Result<Release> {
         namespace: &namespace,
         prefix,
         service_accounts: (!service_accounts.is_empty()).then_some(&service_accounts),
-        live: documents.iter().any(|d| stored(&d.object)),
-        hook_puller: found[0].as_ref().map(Found::title),
+        live: documents.iter().any(|d| is_stored(&d.object)),
+        hook_puller: found[0].is_some(),
     };
-    let roles = ROLES
+    let roles = RoleKind::ALL
         .iter()
         .zip(&found)
-        .map(|(role, f)| context.role(role, f.as_ref()))
+        .map(|(&role, f)| match f {
+            Some(f) => context.role(role, f),
+            None => context.absent(role),
+        })
         .collect::<Result<Vec<_>>>()?;
     let chart_label = |f: &Found| {
         let labels = &f.document.object["metadata"]["labels"];
@@ -312,112 +275,110 @@ struct Context<'a> {
     service_accounts: Option<&'a BTreeSet<(String, &'a str)>>,
     /// A `kubectl get` dump: Helm has deleted the hooks that succeeded.
     live: bool,
-    /// The hook puller found, if any.
-    hook_puller: Option<String>,
+    /// Whether the input has the hook puller.
+    hook_puller: bool,
 }
 
 impl Context<'_> {
-    fn role(&self, role: &'static RoleSpec, found: Option<&Found>) -> Result<Role> {
-        let Some(found) = found else {
-            return self.absent(role);
-        };
+    /// The role of a workload the input has.
+    fn role(&self, role: RoleKind, found: &Found) -> Result<Role> {
         let title = found.title();
         let Some(component) = non_empty(&found.labels["component"]) else {
             bail!(
                 "{title} ({}) is the {}, but its pod template has no `component` label, which Zero to JupyterHub gives its Pods on every chart version, so there is no label to select them by: give its pod template the chart's labels, or write the selector yourself (README.md, Settings)",
                 found.document.location(),
-                role.description
+                role.description()
             );
         };
         self.unique(role, found, component)?;
-        let mut notes = Vec::new();
-        let mut warning = None;
-        let service_account = match found.service_account {
-            Some(sa) if sa != "default" => {
-                match self.service_accounts {
-                    None => notes.push(format!(
-                        "{title} runs as ServiceAccount {sa}; the input holds no ServiceAccounts, so make sure {}/{sa} exists.",
-                        self.namespace
-                    )),
-                    Some(known) if known.contains(&(self.namespace.to_owned(), sa)) => notes
-                        .push(format!(
-                            "{title} runs as ServiceAccount {sa}, which the release creates."
-                        )),
-                    Some(known) => {
-                        let chart_name = format!("{}{}", self.prefix.unwrap_or_default(), role.name);
-                        let created = self.prefix.is_some()
-                            && known.contains(&(self.namespace.to_owned(), &chart_name[..]));
-                        let (why, fix) = if created {
-                            (
-                                format!(
-                                    " (it creates {chart_name} instead: the chart names this ServiceAccount object after the workload, whatever {}.name says)",
-                                    role.values
-                                ),
-                                format!(
-                                    "drop {}.name from the Helm values (the workload then runs as {chart_name}) and scaffold again",
-                                    role.values
-                                ),
-                            )
-                        } else {
-                            (
-                                String::new(),
-                                format!("set {}.create=true in the Helm values", role.values),
-                            )
-                        };
-                        let text = format!(
-                            "{title} runs as ServiceAccount {sa}, which the release does not create{why}: the API server refuses its Pods until {}/{sa} exists. Create it, or {fix}.",
-                            self.namespace
-                        );
-                        notes.push(text.clone());
-                        warning = Some(text);
-                    }
-                }
-                sa.to_owned()
-            }
-            _ if role.key == AWAITER.key => bail!(
+        let (service_account, note, warning) = match found.service_account {
+            "default" if !role.is_puller() => bail!(
                 "{title} runs as ServiceAccount \"default\" (as with {}.create: false), but the policy gives each role a ServiceAccount of its own: set {}.create=true (the chart's default) and scaffold again",
-                role.values,
-                role.values
+                role.helm_value(),
+                role.helm_value()
             ),
-            Some(_) | None => {
+            "default" => {
                 // Chart 4.1.0 and later name the puller's ServiceAccount after its DaemonSet.
-                let sa = found.name.to_owned();
+                let sa = found.name;
                 let text = format!(
                     "{title} runs as `default`: {sa} is the ServiceAccount chart 4.1.0 and later create for it (Helm values {v}.create and {v}.name, which charts before 4.1.0 do not have: their values schema refuses them). Upgrade the chart to 4.1.0 or later, or create ServiceAccount {ns}/{sa} (and delete it before that upgrade: Helm does not take over objects it did not create), before enforcing: until it exists, mode: mutate moves the puller to it and the API server refuses its Pods.",
-                    v = role.values,
+                    v = role.helm_value(),
                     ns = self.namespace
                 );
-                notes.push(text.clone());
-                warning = Some(text);
-                sa
+                (sa, text.clone(), Some(text))
+            }
+            sa => {
+                let (note, warning) = self.account(role, &title, sa);
+                (sa, note, warning)
             }
         };
-        notes.push(format!("Its Pods are labelled component: {component}."));
         Ok(Role {
-            spec: role,
-            service_account,
+            kind: role,
+            service_account: service_account.to_owned(),
             component: component.to_owned(),
-            notes,
+            notes: vec![
+                note,
+                format!("Its Pods are labelled component: {component}."),
+            ],
             warning,
         })
+    }
+
+    /// What the comment says of `sa`, the ServiceAccount (not `default`) the role's workload
+    /// `title` runs as, and the warning when the release does not create it.
+    fn account(&self, role: RoleKind, title: &str, sa: &str) -> (String, Option<String>) {
+        let ns = self.namespace;
+        let Some(known) = self.service_accounts else {
+            return (
+                format!(
+                    "{title} runs as ServiceAccount {sa}; the input holds no ServiceAccounts, so make sure {ns}/{sa} exists."
+                ),
+                None,
+            );
+        };
+        if known.contains(&(ns.to_owned(), sa)) {
+            return (
+                format!("{title} runs as ServiceAccount {sa}, which the release creates."),
+                None,
+            );
+        }
+        let values = role.helm_value();
+        let (why, fix) = match self.prefix.map(|p| format!("{p}{}", chart_name(role))) {
+            Some(created) if known.contains(&(ns.to_owned(), created.as_str())) => (
+                format!(
+                    " (it creates {created} instead: the chart names this ServiceAccount object after the workload, whatever {values}.name says)"
+                ),
+                format!(
+                    "drop {values}.name from the Helm values (the workload then runs as {created}) and scaffold again"
+                ),
+            ),
+            _ => (
+                String::new(),
+                format!("set {values}.create=true in the Helm values"),
+            ),
+        };
+        let text = format!(
+            "{title} runs as ServiceAccount {sa}, which the release does not create{why}: the API server refuses its Pods until {ns}/{sa} exists. Create it, or {fix}."
+        );
+        (text.clone(), Some(text))
     }
 
     /// A role the release does not run: the chart's name for it. A live namespace has no hooks
     /// unless a `helm upgrade` runs (Helm deletes them once they succeed), so a dump without
     /// them says nothing about the release.
-    fn absent(&self, role: &'static RoleSpec) -> Result<Role> {
-        let hook = role.key != CONTINUOUS_PULLER.key;
+    fn absent(&self, role: RoleKind) -> Result<Role> {
+        let hook = role != RoleKind::ContinuousPuller;
         if hook && self.live {
             bail!(
                 "no {} in the input: it is a Helm hook, which Helm deletes once it succeeds, so a live namespace has it only during a helm upgrade: add what `helm get hooks RELEASE -n {}` prints to the inputs",
-                role.description,
+                role.description(),
                 self.namespace
             );
         }
         let Some(prefix) = self.prefix else {
             bail!(
                 "no {} in the input, and no prepuller of it is named as Zero to JupyterHub names them (…hook-image-puller, …continuous-image-puller, …hook-image-awaiter): cannot tell the name the chart gives it; write the settings yourself (README.md, Settings)",
-                role.description
+                role.description()
             );
         };
         let enabled = if hook {
@@ -425,19 +386,20 @@ impl Context<'_> {
         } else {
             "prePuller.continuous.enabled"
         };
-        let sa = format!("{prefix}{}", role.name);
+        let sa = format!("{prefix}{}", chart_name(role));
         self.unique_absent(role)?;
         let mut notes = vec![format!(
             "The release runs no {} ({enabled}: false): {sa} and component: {} are what the chart names and labels it. Harmless: no Pod of the release runs as {sa} or carries that label, and the policy only keeps other workloads off it.",
-            role.description, role.component
+            role.description(),
+            role.chart_component()
         )];
         // `helm template --no-hooks` and `helm get manifest` leave the hooks out too, and a
         // hook ServiceAccount with a custom name would then be missed: said once, on the hook
         // puller (or on the awaiter when the hook puller is there).
-        let warning = (hook && (role.key == HOOK_PULLER.key || self.hook_puller.is_some())).then(|| {
+        let warning = (hook && (role == RoleKind::HookPuller || self.hook_puller)).then(|| {
             format!(
                 "no {} in the input, so the policy is written for a release with {enabled}: false; if the input was rendered without its hooks (helm template --no-hooks, helm get manifest), add them (helm template without --no-hooks, or helm get hooks) and scaffold again.",
-                role.description
+                role.description()
             )
         });
         if warning.is_some() {
@@ -446,37 +408,38 @@ impl Context<'_> {
             );
         }
         Ok(Role {
-            spec: role,
+            kind: role,
             notes,
             service_account: sa,
-            component: role.component.to_owned(),
+            component: role.chart_component().to_owned(),
             warning,
         })
     }
 
+    /// `Kind namespace/name` of another object of the input.
+    fn title_of(&self, object: &Value) -> String {
+        title(
+            object,
+            non_empty(&object["metadata"]["namespace"]).unwrap_or(self.namespace),
+        )
+    }
+
     /// The role's selector must select its own Pods only: any other pod template of the
     /// input with its label would be judged as the role.
-    fn unique(&self, role: &RoleSpec, found: &Found, component: &str) -> Result<()> {
+    fn unique(&self, role: RoleKind, found: &Found, component: &str) -> Result<()> {
         for document in self.documents {
             let object = &document.object;
             if std::ptr::eq(document, found.document) || owned_by(object, found) {
                 continue;
             }
-            if let Some((labels, _)) = pod_template(object)
-                && labels["component"] == component
-            {
+            if pod_labels(object).is_some_and(|labels| labels["component"] == component) {
                 bail!(
-                    "{} {}/{} ({}) carries component: {component} too, the label of the {}'s Pods ({}), so a selector on it would judge that workload as the {}: scaffold one release at a time, or write the selectors yourself (README.md, Settings)",
-                    object["kind"].as_str().unwrap_or_default(),
-                    namespace_of(document, Some(self.namespace))
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default(),
-                    name_of(object),
+                    "{} ({}) carries component: {component} too, the label of the {}'s Pods ({}), so a selector on it would judge that workload as the {}: scaffold one release at a time, or write the selectors yourself (README.md, Settings)",
+                    self.title_of(object),
                     document.location(),
-                    role.description,
+                    role.description(),
                     found.title(),
-                    role.description
+                    role.description()
                 );
             }
         }
@@ -484,21 +447,20 @@ impl Context<'_> {
     }
 
     /// An absent role's label must mark no Pod of the input.
-    fn unique_absent(&self, role: &RoleSpec) -> Result<()> {
+    fn unique_absent(&self, role: RoleKind) -> Result<()> {
         for document in self.documents {
             let object = &document.object;
-            if let Some((labels, _)) = pod_template(object)
-                && labels["component"] == role.component
+            if pod_labels(object)
+                .is_some_and(|labels| labels["component"] == role.chart_component())
             {
                 bail!(
-                    "{} {} ({}) carries component: {}, the label of the {}'s Pods, but is no {} {}: write the selectors yourself (README.md, Settings)",
-                    object["kind"].as_str().unwrap_or_default(),
-                    name_of(object),
+                    "{} ({}) carries component: {}, the label of the {}'s Pods, but is no {} {}: write the selectors yourself (README.md, Settings)",
+                    self.title_of(object),
                     document.location(),
-                    role.component,
-                    role.description,
-                    role.kind,
-                    role.description
+                    role.chart_component(),
+                    role.description(),
+                    workload(role).0,
+                    role.description()
                 );
             }
         }
