@@ -11,20 +11,10 @@
 # - it does not tell the plugin the release's namespace (`-n` sets no HELM_NAMESPACE: only CLI
 #   plugins get Helm's settings), without which the check would judge the release as if it
 #   were in another namespace (other namespace selectors, other ServiceAccounts): it must be
-#   one of the arguments.
+#   one of the arguments, and `prepuller-check post-render` refuses to run without it.
 set -eu
 if (: >/dev/tty) 2>/dev/null; then
   exec 2>/dev/tty
-fi
-namespace_given=
-for arg in "$@"; do
-  case "$arg" in
-    -n | --namespace | -n?* | --namespace=*) namespace_given=1 ;;
-  esac
-done
-if [ -z "$namespace_given" ]; then
-  echo "prepuller-check: Helm does not tell its post-renderer plugins the release's namespace: add --post-renderer-args=--namespace=NAMESPACE, the namespace of helm's -n" >&2
-  exit 2
 fi
 bin="${HELM_PLUGIN_DIR:-$(dirname "$0")}/prepuller-check"
 [ -x "$bin" ] || bin=prepuller-check

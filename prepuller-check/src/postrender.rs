@@ -35,8 +35,10 @@ pub struct Args {
     /// Settings as JSON text.
     #[arg(long)]
     pub settings_json: Option<String>,
-    /// The release's namespace; default: HELM_NAMESPACE (which Helm sets for plugins), else
-    /// `default`.
+    /// The release's namespace (helm's `-n`); default: HELM_NAMESPACE when set. Required: Helm
+    /// tells no post-renderer the release's namespace (HELM_NAMESPACE is only the user's own
+    /// variable, which Helm also reads), and judging the release in another namespace would
+    /// match other namespace selectors and look up other ServiceAccounts.
     #[arg(short, long)]
     pub namespace: Option<String>,
     /// A ServiceAccount the cluster already has, `NAMESPACE/NAME` (repeatable).
@@ -88,7 +90,7 @@ impl Args {
     }
 }
 
-/// The post-renderer on `text`, Helm's render; `helm_namespace` is HELM_NAMESPACE.
+/// The post-renderer on `text`, Helm's render; `helm_namespace` is HELM_NAMESPACE, if set.
 pub fn run(
     args: &Args,
     module: &Module,
@@ -99,7 +101,7 @@ pub fn run(
         .namespace
         .clone()
         .or_else(|| helm_namespace.filter(|n| !n.is_empty()).map(str::to_owned))
-        .unwrap_or_else(|| "default".into());
+        .context("the release's namespace is needed and Helm does not pass it to a post-renderer: add the namespace of helm's -n as an argument (Helm 3: --post-renderer-args -n=NAMESPACE; Helm 4: --post-renderer-args=--namespace=NAMESPACE)")?;
     let cli = args.check_cli(namespace.clone());
     let (scope, existing) = prepare(&cli, module)?;
     let mut documents = Vec::new();

@@ -76,6 +76,26 @@ fn a_release_that_complies_is_written_back_byte_for_byte() {
 }
 
 #[test]
+fn without_the_namespace_the_install_stops_with_one_line() {
+    let (_, run) = post_render("z2jh-4.4.0-default.yaml", &[], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.stdout, "", "nothing for Helm to install");
+    assert_eq!(
+        run.stderr.trim_end().lines().count(),
+        1,
+        "one line: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("Helm does not pass it to a post-renderer")
+            && run.stderr.contains("--post-renderer-args -n=NAMESPACE"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_chart_4_0_0_release_is_fixed_but_stopped_for_its_missing_serviceaccounts() {
     let (input, run) = post_render(
         "z2jh-4.0.0-default.yaml",
@@ -83,7 +103,7 @@ fn a_chart_4_0_0_release_is_fixed_but_stopped_for_its_missing_serviceaccounts() 
         &[("HELM_NAMESPACE", "jhub")],
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    // The namespace came from Helm's environment.
+    // The namespace came from HELM_NAMESPACE, the user's variable Helm reads too.
     assert!(
         run.stderr.contains(
             "error looking up service account jhub/hook-image-puller: serviceaccount \"hook-image-puller\" not found"
@@ -207,8 +227,10 @@ fn the_helm_4_plugin_runs_the_binary_as_a_postrenderer_v1_subprocess() {
         .expect("the release render");
     let mut child = Command::new(command)
         .arg(format!("--module={}", policy_path().display()))
+        .arg("--namespace=jhub")
         .env("HELM_PLUGIN_DIR", dir.path())
-        .env("HELM_NAMESPACE", "jhub")
+        // Helm 4 gives the plugin its own environment only: no HELM_NAMESPACE from `-n`.
+        .env_remove("HELM_NAMESPACE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
