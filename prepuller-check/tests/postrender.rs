@@ -174,7 +174,7 @@ fn with_add_serviceaccounts_a_chart_4_0_0_release_installs_in_one_step() {
 #[test]
 fn unusable_input_is_one_line_and_exit_2() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_prepuller-check"))
-        .args(["post-render", "--module"])
+        .args(["post-render", "-n", "jhub", "--module"])
         .arg(policy_path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
