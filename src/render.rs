@@ -130,14 +130,24 @@ pub fn expected(v: &Violation) -> String {
 /// for `role` and run the role as it. The continuous puller is the exception: the chart names
 /// the ServiceAccount it creates after the DaemonSet, whatever `.name` says
 /// (`serviceaccount-continuous.yaml`), so a `.name` of another account is run as but never
-/// created, and its Pods are refused.
-fn chart_values(role: RoleKind, want: &str) -> String {
+/// created, and its Pods are refused. When the object is that DaemonSet, its name is the one
+/// the settings can use.
+fn chart_values(findings: &Findings, role: RoleKind, want: &str) -> String {
     let helm = role.helm_value();
-    match role {
-        RoleKind::ContinuousPuller => format!(
-            "{helm}.create=true and {helm}.name left unset, which creates the ServiceAccount under the continuous puller DaemonSet's name and runs the puller as it (the chart creates no other name), so {want} must be that DaemonSet's name"
+    if role != RoleKind::ContinuousPuller {
+        return format!("{helm}.create=true and {helm}.name={want}");
+    }
+    let unset = format!(
+        "{helm}.create=true and {helm}.name left unset, which creates the ServiceAccount under the continuous puller DaemonSet's name and runs the puller as it (the chart creates no other name)"
+    );
+    match findings.daemonset.as_deref() {
+        Some(name) if name == want => unset,
+        Some(name) => format!(
+            "{unset}, here {}: set {}.serviceAccountName to it in the policy settings to use it",
+            quoted(name),
+            role.settings_key()
         ),
-        _ => format!("{helm}.create=true and {helm}.name={want}"),
+        None => format!("{unset}, so {want} must be that DaemonSet's name"),
     }
 }
 
@@ -154,7 +164,7 @@ fn create_command(findings: &Findings, want: &str) -> String {
 /// (or `Zero to JupyterHub 4.1.0 or later: ...` when the version is unknown), ending at `;` or
 /// `)`. The awaiter's value exists in every chart version; the pullers' only since 4.1.0.
 fn account_advice(findings: &Findings, role: RoleKind, want: &str) -> String {
-    let values = chart_values(role, want);
+    let values = chart_values(findings, role, want);
     let by_hand = format!(
         "create it with {} and let the policy's mode: mutate set it",
         create_command(findings, want)
@@ -486,7 +496,7 @@ fn refused_lookup(
 pub fn missing_account(findings: &Findings, unknown: &Unconfirmed, answer: &str) -> String {
     let (role, namespace) = (unknown.role, unknown.namespace.as_str());
     let name = &role.service_account_name;
-    let values = chart_values(role.kind, name);
+    let values = chart_values(findings, role.kind, name);
     let by_chart = match &findings.chart {
         chart if has_values(role.kind, chart) => {
             format!("Have the chart create it (Zero to JupyterHub: {values})")
@@ -644,6 +654,22 @@ mod tests {
         assert_eq!(
             fix(&unknown, &continuous),
             r#"run it as ServiceAccount "myhub-continuous-image-puller" (Zero to JupyterHub 4.1.0 or later: prePuller.continuous.serviceAccount.create=true and prePuller.continuous.serviceAccount.name left unset, which creates the ServiceAccount under the continuous puller DaemonSet's name and runs the puller as it (the chart creates no other name), so myhub-continuous-image-puller must be that DaemonSet's name; an older chart has no value for it: upgrade it, or create it with kubectl create serviceaccount myhub-continuous-image-puller and let the policy's mode: mutate set it; if yours is named otherwise, set continuousPuller.serviceAccountName in the policy settings)"#
+        );
+        // The DaemonSet itself: its name is the ServiceAccount the chart creates.
+        let daemonset = |name: &str| Findings {
+            daemonset: Some(name.into()),
+            ..findings(
+                ChartVersion::WithPullerAccounts("4.4.0".into()),
+                Some("jhub"),
+            )
+        };
+        assert_eq!(
+            fix(&daemonset("myhub-continuous-image-puller"), &continuous),
+            r#"run it as ServiceAccount "myhub-continuous-image-puller" (Zero to JupyterHub: prePuller.continuous.serviceAccount.create=true and prePuller.continuous.serviceAccount.name left unset, which creates the ServiceAccount under the continuous puller DaemonSet's name and runs the puller as it (the chart creates no other name); if yours is named otherwise, set continuousPuller.serviceAccountName in the policy settings)"#
+        );
+        assert_eq!(
+            fix(&daemonset("continuous-image-puller"), &continuous),
+            r#"run it as ServiceAccount "myhub-continuous-image-puller" (Zero to JupyterHub: prePuller.continuous.serviceAccount.create=true and prePuller.continuous.serviceAccount.name left unset, which creates the ServiceAccount under the continuous puller DaemonSet's name and runs the puller as it (the chart creates no other name), here "continuous-image-puller": set continuousPuller.serviceAccountName to it in the policy settings to use it; if yours is named otherwise, set continuousPuller.serviceAccountName in the policy settings)"#
         );
         // The awaiter's value exists in every chart version.
         let awaiter = violation(RoleKind::Awaiter, "hook-image-awaiter");

@@ -206,6 +206,10 @@ pub struct Findings {
     /// The object's namespace (the request's, else its own), for the commands a fix gives;
     /// set with `chart`.
     pub namespace: Option<String>,
+    /// The object's name when it is a DaemonSet: chart 4.1.0 and later create the continuous
+    /// puller's ServiceAccount under that name and no other, so the advice can name it; set
+    /// with `chart`.
+    pub daemonset: Option<String>,
 }
 
 impl Findings {
@@ -220,6 +224,7 @@ impl Findings {
             unmatched: Vec::new(),
             chart: ChartVersion::Unknown,
             namespace: None,
+            daemonset: None,
         }
     }
 
@@ -233,6 +238,9 @@ impl Findings {
     pub fn locate(&mut self, object: &Object<'_>, namespace: Option<&str>) {
         self.namespace = namespace.map(str::to_owned);
         if let Object::Workload(w) = object {
+            if w.kind == ResourceKind::DaemonSet {
+                self.daemonset = w.metadata.name.as_ref().map(|n| n.as_str().to_owned());
+            }
             self.chart = chart::of(
                 w.other_labels
                     .iter()
@@ -295,6 +303,7 @@ pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings 
         unmatched: detection.unmatched,
         chart: ChartVersion::Unknown,
         namespace: None,
+        daemonset: None,
     }
 }
 
