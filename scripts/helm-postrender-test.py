@@ -13,7 +13,8 @@ The plugin is installed as `helm plugin install ./helm-plugin` installs it: a co
 in a temporary HELM_PLUGINS directory, with the binary beside post-render.sh. That binary is a
 recorder which runs the built prepuller-check with the same arguments and keeps what Helm gave
 it (standard input), what it printed, its standard error and its exit code: the library returns
-a release's manifest but not its hooks, and Helm drops a plugin's standard error, so the hooks
+a release's manifest but not its hooks (helm-c-sdk pkg/wrapper/release.go, releaseSummary), and
+Helm drops a plugin's standard error (internal/plugin/runtime_subprocess.go), so the hooks
 Helm keeps and the reason a plugin failed are read from the recording. The test checks that the
 recording is what Helm used: the documents it printed that are not hooks are the manifest Helm
 returned. Helm re-serializes every document a post-renderer prints (kyaml: other indentation, no
@@ -226,7 +227,8 @@ def case_unchanged(helm, charts, module):
     """4.4.0: the post-renderer leaves the release as Helm makes it."""
     chart = os.path.join(charts, "jupyterhub-4.4.0.tgz")
     plain = manifest_objects(helm.install(chart, "4.4.0"))
-    manifest, hooks, rec = installed(helm, chart, "4.4.0", [f"--namespace={NAMESPACE}", f"--module={module}"])
+    args = [f"--namespace={NAMESPACE}", f"--module={module}"]
+    manifest, hooks, rec = installed(helm, chart, "4.4.0", args)
     given, given_hooks = split(rec["in"])
     expect_same("Helm's render given to the plugin (hooks aside) and the manifest without it",
                 by_name(given, "input"), by_name(plain, "manifest"))
@@ -293,8 +295,6 @@ def case_add_serviceaccounts(helm, charts, module):
             if weight >= int(ds_notes.get("helm.sh/hook-weight", "0")):
                 raise Failure(f"ServiceAccount {role}: hook weight {weight} does not come "
                               f"before the DaemonSet's {ds_notes.get('helm.sh/hook-weight')}")
-        elif HOOK in sa_notes:
-            raise Failure(f"ServiceAccount {role} is a hook, its DaemonSet is not")
         else:
             order = [f"{o['kind']}/{o['metadata']['name']}" for o in manifest]
             if order.index(f"ServiceAccount/{role}") > order.index(f"DaemonSet/{role}"):
@@ -328,6 +328,9 @@ def run_cases(args):
         except Failure as e:
             failures += 1
             print(f"FAIL {name}: {e}", file=sys.stderr)
+        except Exception as e:  # the library's errors: Helm refused an install that should pass
+            failures += 1
+            print(f"FAIL {name}: {type(e).__name__}: {e}", file=sys.stderr)
         else:
             print(f"ok   {name}", file=sys.stderr)
     return 1 if failures else 0
@@ -335,7 +338,7 @@ def run_cases(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--binary", default=os.path.join(ROOT, "target", "debug", "prepuller-check"))
+    parser.add_argument("--binary", default=os.path.join(ROOT, "target/debug/prepuller-check"))
     parser.add_argument("--module", default=os.path.join(ROOT, "policy.wasm"))
     parser.add_argument("--charts", default=os.path.join(ROOT, "test_data", "charts"))
     parser.add_argument("--record", help=argparse.SUPPRESS)  # set for the run with HELM_PLUGINS

@@ -197,7 +197,7 @@ def render(chart_dir, values, release, namespace):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("repo", help="git repository of jupyterhub/zero-to-jupyterhub-k8s")
-    parser.add_argument("--out", help="default: test_data/releases, with --package test_data/charts")
+    parser.add_argument("--out", help="default test_data/releases (--package: test_data/charts)")
     parser.add_argument("--package", action="store_true", help="package the charts of PACKAGED")
     args = parser.parse_args()
     test_data = os.path.join(os.path.dirname(__file__), "..", "test_data")
