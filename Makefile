@@ -183,7 +183,20 @@ bench-check: policy.wasm
 
 .PHONY: check-tests bench-check
 
-check: fmt lint test properties e2e-tests bench-size host-tests artifact-tests check-tests packaging-tests actionlint fuzz-smoke
+# The Helm 4 post-renderer plugin (helm-plugin/) through Helm v4's own install code, offline:
+# PyPI helm-python-sdk (pinned, in a venv under target/tools/) installs the charts in
+# test_data/charts/ with the plugin and the debug prepuller-check (scripts/helm-postrender-test.py).
+HELM_PYTHON_SDK := 0.2.2
+HELM_VENV := target/tools/helm-python-sdk
+
+helm-tests: policy.wasm
+	scripts/helm-venv.sh $(HELM_VENV) $(HELM_PYTHON_SDK)
+	$(CARGO) build --locked -p prepuller-check --bin prepuller-check
+	$(HELM_VENV)/bin/python scripts/helm-postrender-test.py --binary target/debug/prepuller-check --module policy.wasm
+
+.PHONY: helm-tests
+
+check: fmt lint test properties e2e-tests bench-size host-tests artifact-tests check-tests helm-tests packaging-tests actionlint fuzz-smoke
 
 clean:
 	$(CARGO) clean

@@ -15,6 +15,13 @@ manifest under a `# Source:` comment in Helm's install order (by kind), then the
 
 Secrets the chart would generate at random (the proxy token, the cookie secret, the crypt keys)
 are fixed in the values, so a render is reproducible byte for byte.
+
+With `--package`, it renders nothing and instead writes the prepared charts of PACKAGED as
+`helm package` archives (Helm's own packaging, .helmignore applied, as chartpress publishes them)
+into test_data/charts/ (jupyterhub-4.0.0.tgz, ...): the charts scripts/helm-postrender-test.py
+installs offline. Every file keeps the tag's commit time, so an archive is reproducible too.
+
+    /tmp/helm/bin/python scripts/render-releases.py --package /path/to/zero-to-jupyterhub-k8s
 """
 
 import argparse
@@ -28,6 +35,7 @@ import tempfile
 
 import yaml
 from helm_python import Chart
+from helm_python import package as helm_package
 
 # The shapes rendered for each chart version: every shape for the last chart before the puller
 # ServiceAccounts (4.0.0) and a recent one (4.4.0); fewer for the others, which keeps the renders
@@ -44,6 +52,9 @@ RENDERS = {
     "4.4.0": EVERY + ["release-prefix"],
 }
 VERSIONS = list(RENDERS)
+# The charts packaged with --package: the last chart without the puller ServiceAccounts and a
+# recent one, as for the renders.
+PACKAGED = ["4.0.0", "4.4.0"]
 RELEASE = "jhub"
 NAMESPACE = "jhub"
 # Shapes installed under another release name, in another namespace: (release, namespace).
@@ -124,12 +135,14 @@ def extract(repo, version, into):
     chart = os.path.join(into, "jupyterhub")
     for name in ["Chart.yaml", "values.yaml"]:
         path = os.path.join(chart, name)
+        mtime = os.stat(path).st_mtime  # the tag's commit time (git archive): kept, for --package
         with open(path) as f:
             text = f.read()
         text = text.replace("0.0.1-set.by.chartpress", version)
         text = text.replace('"set-by-chartpress"', f'"{version}"')
         with open(path, "w") as f:
             f.write(text)
+        os.utime(path, (mtime, mtime))
     # tools/generate-json-schema.py: values.schema.yaml without descriptions, as JSON.
     with open(os.path.join(chart, "values.schema.yaml")) as f:
         schema = yaml.safe_load(f)
@@ -141,8 +154,10 @@ def extract(repo, version, into):
                 clean(v)
 
     clean(schema)
-    with open(os.path.join(chart, "values.schema.json"), "w") as f:
+    schema_json = os.path.join(chart, "values.schema.json")
+    with open(schema_json, "w") as f:
         json.dump(schema, f)
+    os.utime(schema_json, (mtime, mtime))
     return chart
 
 
@@ -182,10 +197,19 @@ def render(chart_dir, values, release, namespace):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("repo", help="git repository of jupyterhub/zero-to-jupyterhub-k8s")
-    parser.add_argument(
-        "--out", default=os.path.join(os.path.dirname(__file__), "..", "test_data", "releases")
-    )
+    parser.add_argument("--out", help="default test_data/releases (--package: test_data/charts)")
+    parser.add_argument("--package", action="store_true", help="package the charts of PACKAGED")
     args = parser.parse_args()
+    test_data = os.path.join(os.path.dirname(__file__), "..", "test_data")
+    if args.package:
+        out = args.out or os.path.join(test_data, "charts")
+        os.makedirs(out, exist_ok=True)
+        for version in PACKAGED:
+            with tempfile.TemporaryDirectory() as tmp:
+                archive = helm_package(extract(args.repo, version, tmp), destination=out)
+            print(f"{os.path.basename(archive)}: {os.path.getsize(archive)} bytes", file=sys.stderr)
+        return
+    args.out = args.out or os.path.join(test_data, "releases")
     os.makedirs(args.out, exist_ok=True)
     for version in VERSIONS:
         with tempfile.TemporaryDirectory() as tmp:
