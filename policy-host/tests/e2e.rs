@@ -1458,9 +1458,10 @@ fn check_multiline_host_answers(policy: &Policy, data: &Path) -> Vec<(String, Re
     results
 }
 
-/// The README's kwctl command for `requireExistingServiceAccounts`, through `policy-run` with
-/// kwctl's flags and recorded sessions. kwctl grants what the module's metadata declares, so
-/// this runs on an annotated module only (`make packaging-tests` runs the suite on one).
+/// The kwctl command for `requireExistingServiceAccounts` in docs/decisions.md, through
+/// `policy-run` with kwctl's flags and recorded sessions. kwctl grants what the module's metadata
+/// declares, so this runs on an annotated module only (`make packaging-tests` runs the suite on
+/// one).
 fn check_cli_context_aware(data: &Path) -> Option<(String, Result<()>)> {
     let module = std::fs::read(policy_path()).ok()?;
     policy_artifact::Metadata::of_module(&module).ok()??;
@@ -1508,7 +1509,7 @@ fn check_cli_context_aware(data: &Path) -> Option<(String, Result<()>)> {
         Ok(())
     })();
     Some((
-        "kwctl-like policy-run with recorded host interactions (README)".into(),
+        "kwctl-like policy-run with recorded host interactions (docs/decisions.md)".into(),
         outcome,
     ))
 }
