@@ -124,9 +124,10 @@ pub fn questions() -> Vec<Question> {
         "continuous-image-puller",
         ("component", "continuous-image-puller"),
         [
-            "The continuous puller's ServiceAccount (Zero to JupyterHub value \
-             prePuller.continuous.serviceAccount.name). With fullnameOverride: NAME the chart \
-             names it NAME-continuous-image-puller.",
+            "The continuous puller's ServiceAccount: the continuous puller DaemonSet's name, \
+             under which Zero to JupyterHub 4.1.0 and later create it whatever \
+             prePuller.continuous.serviceAccount.name says. With fullnameOverride: NAME it is \
+             NAME-continuous-image-puller.",
             "How continuous puller pods and their DaemonSet are recognised.",
             EXPRESSIONS,
         ],
