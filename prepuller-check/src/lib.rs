@@ -264,7 +264,9 @@ fn check_documents(
         serde_json::to_string(&scope.settings)?
     );
     let output = match cli.output {
-        Output::Text => cli.color.apply(report::text(&report, &header, &outcome, scope.mode)),
+        Output::Text => cli
+            .color
+            .apply(report::text(&report, &header, &outcome, scope.mode)),
         Output::Json => report::json(&report, &outcome, scope.mode)? + "\n",
         Output::Junit => report::junit(&report, &outcome, scope.mode)?,
         Output::Policyreport => policyreport::yaml(

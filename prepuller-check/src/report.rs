@@ -136,7 +136,9 @@ pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
         }
         (_, 0, _) => "the cluster would admit everything",
         (_, _, true) => "the cluster would refuse something",
-        (_, _, false) => "the cluster would admit everything, but the policy would change something (--fail-on-mutate)",
+        (_, _, false) => {
+            "the cluster would admit everything, but the policy would change something (--fail-on-mutate)"
+        }
     };
     let unchecked = if outcome.exit == 0 && !outcome.service_accounts_checked {
         " if the ServiceAccounts its Pods run as exist: not checked, see the note"
@@ -420,4 +422,87 @@ fn failure_body(o: &ObjectReport, failure: Failure) -> String {
         }
     }
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{Admission, NextUpdate};
+
+    fn admission(decision: Decision) -> Admission {
+        Admission {
+            decision,
+            would: None,
+            changes: Vec::new(),
+            patch: None,
+            warnings: Vec::new(),
+            message: None,
+        }
+    }
+
+    /// A stored DaemonSet that recreating leaves alone but whose next UPDATE is mutated.
+    fn report() -> Report {
+        let mut update = admission(Decision::Mutate);
+        update.changes = vec!["spec.template.spec.serviceAccountName: (unset) -> \"p\"".into()];
+        Report {
+            objects: vec![ObjectReport {
+                file: "a&b.yaml".into(),
+                document: 1,
+                item: None,
+                source: None,
+                kind: "DaemonSet".into(),
+                namespace: Some("jhub".into()),
+                name: "<p>".into(),
+                not_sent: None,
+                admission: admission(Decision::Accept),
+                refused_by_api_server: None,
+                derived: Vec::new(),
+                audit: None,
+                next_update: Some(NextUpdate {
+                    admission: update,
+                    derived: Vec::new(),
+                }),
+                advice: Vec::new(),
+                fixed: None,
+            }],
+            notes: Vec::new(),
+            service_accounts_checked: true,
+        }
+    }
+
+    #[test]
+    fn a_mutated_next_update_fails_the_exit_status_and_junit_alike() {
+        let report = report();
+        let passing = outcome(&report, Mode::Protect, false);
+        assert_eq!((passing.exit, passing.summary.failed), (0, 0));
+        assert!(junit(&report, &passing, Mode::Protect).unwrap().contains(
+            "<testcase name=\"DaemonSet jhub/&lt;p&gt;\" classname=\"a&amp;b.yaml\">\n            <system-out>ACCEPT\n</system-out>"
+        ));
+        let failing = outcome(&report, Mode::Protect, true);
+        assert_eq!((failing.exit, failing.summary.failed), (1, 1));
+        let xml = junit(&report, &failing, Mode::Protect).unwrap();
+        assert!(
+            xml.contains("tests=\"1\" skipped=\"0\" errors=\"0\" failures=\"1\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<failure message=\"ACCEPT\">next UPDATE mutated:\n   spec.template.spec.serviceAccountName: (unset) -&gt; &quot;p&quot;\n</failure>"), "{xml}");
+        assert!(
+            summary_line(&failing, Mode::Protect)
+                .ends_with("(the cluster would admit everything, but the policy would change something (--fail-on-mutate))"),
+        );
+        // Monitor mode mutates nothing in the cluster.
+        let monitor = outcome(&report, Mode::Monitor, true);
+        assert_eq!((monitor.exit, monitor.summary.failed), (0, 0));
+    }
+
+    #[test]
+    fn colours_are_the_decisions() {
+        assert_eq!(paint(Decision::Reject, "REFUSED"), "\x1b[31mREFUSED\x1b[0m");
+        assert_eq!(paint(Decision::Accept, "ACCEPT"), "\x1b[32mACCEPT\x1b[0m");
+        assert_eq!(paint(Decision::Mutate, "MUTATE"), "\x1b[33mMUTATE\x1b[0m");
+        assert_eq!(
+            paint(Decision::NotSent, "NOT SENT"),
+            "\x1b[2mNOT SENT\x1b[0m"
+        );
+    }
 }
