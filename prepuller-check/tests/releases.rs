@@ -1112,7 +1112,13 @@ fn colour_is_anstreams_choice_for_the_color_option() {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_prepuller-check"));
         command
             .current_dir(root())
-            .args([&release("z2jh-4.0.0-default"), "-n", "jhub", "--color", color])
+            .args([
+                &release("z2jh-4.0.0-default"),
+                "-n",
+                "jhub",
+                "--color",
+                color,
+            ])
             .arg("--module")
             .arg(policy_path())
             .env_remove("NO_COLOR")
@@ -1131,7 +1137,10 @@ fn colour_is_anstreams_choice_for_the_color_option() {
     // Standard output is a pipe here.
     assert!(!coloured("auto", &[]));
     assert!(coloured("auto", &[("CLICOLOR_FORCE", "1")]));
-    assert!(!coloured("auto", &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+    assert!(!coloured(
+        "auto",
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
     assert!(coloured("always", &[("NO_COLOR", "1")]));
     assert!(!coloured("never", &[("CLICOLOR_FORCE", "1")]));
 }
