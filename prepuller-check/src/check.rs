@@ -44,6 +44,18 @@ impl Decision {
     }
 }
 
+/// Why an object fails the check (the exit status 1): see [`ObjectReport::failure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Failure {
+    /// The API server refuses a Pod of it, whatever the policy answers.
+    RefusedByApiServer,
+    /// The policy rejects it, its next UPDATE or an object derived from it.
+    Rejected,
+    /// `--fail-on-mutate`: the policy mutates it, its next UPDATE or an object derived from it.
+    Mutated,
+}
+
 /// One admission: the decision, what the patch changes, warnings and message.
 #[derive(Debug, Clone, Serialize)]
 pub struct Admission {
@@ -165,28 +177,37 @@ impl ObjectReport {
         }
     }
 
-    /// Whether the cluster would refuse something of it (the exit status 1).
-    pub fn refused(&self) -> bool {
-        let any_derived = |derived: &[Derived]| {
-            derived.iter().any(|d| {
-                d.admission.decision == Decision::Reject || d.refused_by_api_server.is_some()
-            })
-        };
-        self.admission.decision == Decision::Reject
-            || self.refused_by_api_server.is_some()
-            || any_derived(&self.derived)
-            || self.next_update.as_ref().is_some_and(|u| {
-                u.admission.decision == Decision::Reject || any_derived(&u.derived)
-            })
-    }
-
-    /// Whether the API server refuses something of it whatever the policy answers: a Pod
-    /// whose ServiceAccount does not exist.
-    pub fn refused_by_api_server(&self) -> bool {
-        self.refused_by_api_server.is_some()
+    /// Whether and why it fails the check: the one rule that the exit status, the text
+    /// summary's verdict, the JSON summary and JUnit's failures all read. A Pod the API server
+    /// refuses (its ServiceAccount missing) fails in either mode, since monitor mode does not
+    /// stop it; in protect mode so does anything the policy refuses (the object, its next
+    /// UPDATE, what its controllers derive), and with `--fail-on-mutate` anything it mutates.
+    pub fn failure(&self, mode: Mode, fail_on_mutate: bool) -> Option<Failure> {
+        let refused_by_api_server = self.refused_by_api_server.is_some()
             || self
                 .all_derived()
-                .any(|d| d.refused_by_api_server.is_some())
+                .any(|d| d.refused_by_api_server.is_some());
+        if refused_by_api_server {
+            return Some(Failure::RefusedByApiServer);
+        }
+        if mode == Mode::Monitor {
+            return None;
+        }
+        let is = |decision: Decision| {
+            self.admission.decision == decision
+                || self
+                    .next_update
+                    .as_ref()
+                    .is_some_and(|u| u.admission.decision == decision)
+                || self.all_derived().any(|d| d.admission.decision == decision)
+        };
+        if is(Decision::Reject) {
+            Some(Failure::Rejected)
+        } else if fail_on_mutate && is(Decision::Mutate) {
+            Some(Failure::Mutated)
+        } else {
+            None
+        }
     }
 
     /// Every derived object: the CREATE's, then the next UPDATE's.

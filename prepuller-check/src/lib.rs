@@ -15,9 +15,9 @@ pub mod report;
 pub mod scaffold;
 pub mod scope;
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
+use anstream::{AutoStream, ColorChoice};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use policy_artifact::Metadata;
@@ -44,12 +44,29 @@ pub enum Output {
 /// When to colour the text report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Colour {
-    /// When standard output is a terminal and NO_COLOR is unset.
+    /// As anstream decides for standard output: on a terminal, unless NO_COLOR is set (or
+    /// CLICOLOR=0); CLICOLOR_FORCE colours when it is not a terminal.
     Auto,
     /// Always.
     Always,
     /// Never.
     Never,
+}
+
+impl Colour {
+    /// The styled text as standard output gets it: kept, or stripped of its styles, as anstream
+    /// decides for `--color` (auto: terminal, NO_COLOR, CLICOLOR, CLICOLOR_FORCE).
+    fn apply(self, styled: String) -> String {
+        let choice = match self {
+            Colour::Auto => ColorChoice::Auto,
+            Colour::Always => ColorChoice::AlwaysAnsi,
+            Colour::Never => ColorChoice::Never,
+        };
+        match AutoStream::new(std::io::stdout(), choice).current_choice() {
+            ColorChoice::Never => anstream::adapter::strip_str(&styled).to_string(),
+            _ => styled,
+        }
+    }
 }
 
 /// The command line.
@@ -246,15 +263,12 @@ fn check_documents(
         scope.mutating,
         serde_json::to_string(&scope.settings)?
     );
-    let colour = match cli.color {
-        Colour::Always => true,
-        Colour::Never => false,
-        Colour::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
     let output = match cli.output {
-        Output::Text => report::text(&report, &header, &outcome, scope.mode, colour),
+        Output::Text => cli
+            .color
+            .apply(report::text(&report, &header, &outcome, scope.mode)),
         Output::Json => report::json(&report, &outcome, scope.mode)? + "\n",
-        Output::Junit => report::junit(&report, &outcome, scope.mode, cli.fail_on_mutate),
+        Output::Junit => report::junit(&report, &outcome, scope.mode)?,
         Output::Policyreport => policyreport::yaml(
             &report,
             documents,

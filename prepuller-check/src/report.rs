@@ -1,11 +1,14 @@
-//! The report in three forms: text for people (colour only on a terminal), JSON for tools,
-//! JUnit XML for CI systems.
+//! The report in three forms: text for people (styled; lib.rs strips the styles as `--color`
+//! and anstream decide), JSON for tools, JUnit XML for CI systems. Which objects fail the check
+//! is [`ObjectReport::failure`]'s answer alone, computed once in [`outcome`].
 
 use std::fmt::Write as _;
 
+use anstyle::{AnsiColor, Style};
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use crate::check::{Decision, Derived, ObjectReport, Report};
+use crate::check::{Decision, Derived, Failure, ObjectReport, Report};
 use crate::scope::Mode;
 
 /// Counts for the summary line and the exit status.
@@ -30,6 +33,8 @@ pub struct Summary {
     pub derived_refused: usize,
     /// Stored objects whose PolicyReport would say fail.
     pub audit_failed: usize,
+    /// Objects that fail the check (JUnit's failures; the exit status is 1 when any do).
+    pub failed: usize,
 }
 
 /// Everything the command decides from a report.
@@ -39,6 +44,9 @@ pub struct Outcome {
     pub summary: Summary,
     /// The exit status: 0 admitted, 1 refused (or mutated with `--fail-on-mutate`).
     pub exit: u8,
+    /// Per object of the report, in its order: whether and why it fails the check.
+    #[serde(skip)]
+    pub failures: Vec<Option<Failure>>,
     /// Whether Pods were judged by whether their ServiceAccount exists.
     #[serde(skip)]
     pub service_accounts_checked: bool,
@@ -50,8 +58,12 @@ pub fn outcome(report: &Report, mode: Mode, fail_on_mutate: bool) -> Outcome {
         objects: report.objects.len(),
         ..Summary::default()
     };
-    let mut failed = false;
-    let mut refused_by_api_server = false;
+    let failures: Vec<Option<Failure>> = report
+        .objects
+        .iter()
+        .map(|o| o.failure(mode, fail_on_mutate))
+        .collect();
+    s.failed = failures.iter().flatten().count();
     for o in &report.objects {
         match o.admission.would.unwrap_or(o.admission.decision) {
             Decision::Accept => s.accepted += 1,
@@ -76,23 +88,11 @@ pub fn outcome(report: &Report, mode: Mode, fail_on_mutate: bool) -> Outcome {
         if o.audit.as_ref().is_some_and(|a| a.result == "fail") {
             s.audit_failed += 1;
         }
-        refused_by_api_server |= o.refused_by_api_server();
-        failed |= o.refused()
-            || (fail_on_mutate
-                && (o.admission.decision == Decision::Mutate
-                    || o.next_update
-                        .as_ref()
-                        .is_some_and(|u| u.admission.decision == Decision::Mutate)));
     }
-    // Monitor mode admits whatever the policy says, but not what the API server refuses.
-    let exit = if mode == Mode::Monitor {
-        u8::from(refused_by_api_server)
-    } else {
-        u8::from(failed)
-    };
     Outcome {
+        exit: u8::from(s.failed > 0),
         summary: s,
-        exit,
+        failures,
         service_accounts_checked: report.service_accounts_checked,
     }
 }
@@ -124,13 +124,21 @@ pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
     if s.audit_failed > 0 {
         let _ = write!(line, "; {} audit failures", s.audit_failed);
     }
-    let verdict = match (mode, outcome.exit) {
-        (Mode::Monitor, 0) => "monitor mode: the cluster admits everything",
-        (Mode::Monitor, _) => {
+    let refused = outcome
+        .failures
+        .iter()
+        .flatten()
+        .any(|f| *f != Failure::Mutated);
+    let verdict = match (mode, outcome.exit, refused) {
+        (Mode::Monitor, 0, _) => "monitor mode: the cluster admits everything",
+        (Mode::Monitor, _, _) => {
             "monitor mode: the policy admits everything, but the API server would refuse something"
         }
-        (_, 0) => "the cluster would admit everything",
-        _ => "the cluster would refuse something",
+        (_, 0, _) => "the cluster would admit everything",
+        (_, _, true) => "the cluster would refuse something",
+        (_, _, false) => {
+            "the cluster would admit everything, but the policy would change something (--fail-on-mutate)"
+        }
     };
     let unchecked = if outcome.exit == 0 && !outcome.service_accounts_checked {
         " if the ServiceAccounts its Pods run as exist: not checked, see the note"
@@ -141,23 +149,15 @@ pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
     line
 }
 
-struct Paint {
-    on: bool,
-}
-
-impl Paint {
-    fn decision(&self, d: Decision, text: &str) -> String {
-        if !self.on {
-            return text.to_owned();
-        }
-        let code = match d {
-            Decision::Accept => "32",
-            Decision::Mutate => "33",
-            Decision::Reject => "31",
-            Decision::NotSent => "2",
-        };
-        format!("\x1b[{code}m{text}\x1b[0m")
-    }
+/// `text` in the colour of decision `d`.
+fn paint(d: Decision, text: &str) -> String {
+    let style = match d {
+        Decision::Accept => AnsiColor::Green.on_default(),
+        Decision::Mutate => AnsiColor::Yellow.on_default(),
+        Decision::Reject => AnsiColor::Red.on_default(),
+        Decision::NotSent => Style::new().dimmed(),
+    };
+    format!("{style}{text}{style:#}")
 }
 
 fn decision_text(admission: &crate::check::Admission) -> (Decision, String) {
@@ -173,9 +173,8 @@ fn decision_text(admission: &crate::check::Admission) -> (Decision, String) {
     }
 }
 
-/// The text report; `header` names the module and policy.
-pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode, colour: bool) -> String {
-    let paint = Paint { on: colour };
+/// The text report, styled; `header` names the module and policy.
+pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{header}");
     for note in &report.notes {
@@ -200,7 +199,7 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode, colour
             o.file,
             o.document
         );
-        let refused = paint.decision(Decision::Reject, "REFUSED");
+        let refused = paint(Decision::Reject, "REFUSED");
         match &o.refused_by_api_server {
             Some(why) if o.admission.decision == Decision::NotSent => {
                 let _ = writeln!(
@@ -209,12 +208,12 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode, colour
                 );
             }
             Some(why) => {
-                admission_lines(&mut out, &paint, &o.admission, "   ");
+                admission_lines(&mut out, &o.admission, "   ");
                 let _ = writeln!(out, "   then {refused} by the API server: {why}");
             }
-            None => admission_lines(&mut out, &paint, &o.admission, "   "),
+            None => admission_lines(&mut out, &o.admission, "   "),
         }
-        derived_lines(&mut out, &paint, &o.derived, "   ");
+        derived_lines(&mut out, &o.derived, "   ");
         if let Some(audit) = &o.audit {
             match &audit.message {
                 Some(m) => {
@@ -230,10 +229,10 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode, colour
             let _ = writeln!(
                 out,
                 "   next UPDATE changing the pod template: {}",
-                paint.decision(dec, &word)
+                paint(dec, &word)
             );
             admission_details(&mut out, &update.admission, "      ");
-            derived_lines(&mut out, &paint, &update.derived, "      ");
+            derived_lines(&mut out, &update.derived, "      ");
         }
     }
     if !not_sent.is_empty() {
@@ -267,8 +266,8 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode, colour
 }
 
 /// The derived objects' lines, `indent` deep.
-fn derived_lines(out: &mut String, paint: &Paint, derived: &[Derived], indent: &str) {
-    let refused = paint.decision(Decision::Reject, "REFUSED");
+fn derived_lines(out: &mut String, derived: &[Derived], indent: &str) {
+    let refused = paint(Decision::Reject, "REFUSED");
     for d in derived {
         match &d.refused_by_api_server {
             Some(why) if d.admission.decision == Decision::NotSent => {
@@ -287,7 +286,7 @@ fn derived_lines(out: &mut String, paint: &Paint, derived: &[Derived], indent: &
                     out,
                     "{indent}-> {}: {} (as {})",
                     d.object,
-                    paint.decision(dec, &word),
+                    paint(dec, &word),
                     d.user
                 );
                 let inner = format!("{indent}     ");
@@ -300,9 +299,9 @@ fn derived_lines(out: &mut String, paint: &Paint, derived: &[Derived], indent: &
     }
 }
 
-fn admission_lines(out: &mut String, paint: &Paint, a: &crate::check::Admission, indent: &str) {
+fn admission_lines(out: &mut String, a: &crate::check::Admission, indent: &str) {
     let (dec, word) = decision_text(a);
-    let _ = writeln!(out, "{indent}{}", paint.decision(dec, &word));
+    let _ = writeln!(out, "{indent}{}", paint(dec, &word));
     admission_details(out, a, indent);
 }
 
@@ -336,100 +335,174 @@ pub fn json(report: &Report, outcome: &Outcome, mode: Mode) -> anyhow::Result<St
     })?)
 }
 
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => {}
-            c => out.push(c),
+/// JUnit XML: one test case per object, failed when it fails the check ([`Outcome::failures`]),
+/// skipped when not sent.
+pub fn junit(report: &Report, outcome: &Outcome, mode: Mode) -> anyhow::Result<String> {
+    let mut suite = TestSuite::new("prepuller-check");
+    for (o, failure) in report.objects.iter().zip(&outcome.failures) {
+        let status = match failure {
+            Some(failure) => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status
+                    .set_message(failure_headline(o))
+                    .set_description(failure_body(o, *failure));
+                status
+            }
+            None if o.not_sent.is_some() => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(format!(
+                    "not sent: {}",
+                    o.not_sent.as_deref().unwrap_or_default()
+                ));
+                status
+            }
+            None => TestCaseStatus::success(),
+        };
+        let mut case = TestCase::new(o.title(), status);
+        case.set_classname(o.file.as_str());
+        if failure.is_none() && o.not_sent.is_none() {
+            let mut out = decision_text(&o.admission).1 + "\n";
+            admission_details(&mut out, &o.admission, "");
+            case.set_system_out(out);
         }
+        suite.add_test_case(case);
     }
-    out
+    suite.set_system_out(summary_line(outcome, mode));
+    let mut junit = quick_junit::Report::new("prepuller-check");
+    junit.add_test_suite(suite);
+    Ok(junit.to_string()?)
 }
 
-/// JUnit XML: one test case per object, failed when refused (or mutated with
-/// `--fail-on-mutate`), skipped when not sent.
-pub fn junit(report: &Report, outcome: &Outcome, mode: Mode, fail_on_mutate: bool) -> String {
-    let mut cases = String::new();
-    let mut failures = 0;
-    let mut skipped = 0;
-    for o in &report.objects {
-        let _ = write!(
-            cases,
-            "  <testcase classname=\"{}\" name=\"{}\">",
-            xml(&o.file),
-            xml(&o.title())
-        );
-        let mutated = o.admission.decision == Decision::Mutate;
-        if o.not_sent.is_some() {
-            skipped += 1;
-            let _ = write!(
-                cases,
-                "<skipped message=\"not sent: {}\"/>",
-                xml(o.not_sent.as_deref().unwrap_or_default())
-            );
-        } else if (mode == Mode::Protect && (o.refused() || (fail_on_mutate && mutated)))
-            || o.refused_by_api_server()
-        {
-            failures += 1;
-            let mut body = String::new();
-            admission_details(&mut body, &o.admission, "");
-            if let Some(why) = &o.refused_by_api_server {
-                let _ = writeln!(body, "refused by the API server: {why}");
-            }
-            if let Some(update) = o
-                .next_update
-                .as_ref()
-                .filter(|u| u.admission.decision == Decision::Reject)
-            {
+/// A failed test case's message: the object's own decision.
+fn failure_headline(o: &ObjectReport) -> String {
+    match (&o.refused_by_api_server, o.admission.decision) {
+        (Some(_), Decision::NotSent) => "REFUSED by the API server".to_owned(),
+        _ => decision_text(&o.admission).1,
+    }
+}
+
+/// A failed test case's text: the object's changes, warnings and message, then each refusal
+/// (and with `--fail-on-mutate` each change) of its next UPDATE and derived objects.
+fn failure_body(o: &ObjectReport, failure: Failure) -> String {
+    let mut body = String::new();
+    admission_details(&mut body, &o.admission, "");
+    if let Some(why) = &o.refused_by_api_server {
+        let _ = writeln!(body, "refused by the API server: {why}");
+    }
+    let mutated = failure == Failure::Mutated;
+    if let Some(update) = &o.next_update {
+        match update.admission.decision {
+            Decision::Reject => {
                 let _ = writeln!(
                     body,
                     "next UPDATE rejected: {}",
                     update.admission.message.as_deref().unwrap_or_default()
                 );
             }
-            for d in o.all_derived() {
-                if let Some(why) = &d.refused_by_api_server {
-                    let _ = writeln!(body, "{}: refused by the API server: {why}", d.object);
-                } else if d.admission.decision == Decision::Reject {
-                    let _ = writeln!(
-                        body,
-                        "{}: rejected: {}",
-                        d.object,
-                        d.admission.message.as_deref().unwrap_or_default()
-                    );
-                }
+            Decision::Mutate if mutated => {
+                let _ = writeln!(body, "next UPDATE mutated:");
+                admission_details(&mut body, &update.admission, "   ");
             }
-            let headline = match (&o.refused_by_api_server, o.admission.decision) {
-                (Some(_), Decision::NotSent) => "REFUSED by the API server".to_owned(),
-                _ => decision_text(&o.admission).1,
-            };
-            let _ = write!(
-                cases,
-                "<failure message=\"{}\">{}</failure>",
-                xml(&headline),
-                xml(&body)
-            );
-        } else {
-            let mut body = String::new();
-            admission_details(&mut body, &o.admission, "");
-            let _ = write!(
-                cases,
-                "<system-out>{}{}</system-out>",
-                xml(&decision_text(&o.admission).1),
-                xml(&format!("\n{body}"))
-            );
+            _ => {}
         }
-        cases.push_str("</testcase>\n");
     }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"prepuller-check\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">\n{cases}<system-out>{}</system-out>\n</testsuite>\n</testsuites>\n",
-        report.objects.len(),
-        xml(&summary_line(outcome, mode))
-    )
+    for d in o.all_derived() {
+        if let Some(why) = &d.refused_by_api_server {
+            let _ = writeln!(body, "{}: refused by the API server: {why}", d.object);
+        } else if d.admission.decision == Decision::Reject {
+            let _ = writeln!(
+                body,
+                "{}: rejected: {}",
+                d.object,
+                d.admission.message.as_deref().unwrap_or_default()
+            );
+        } else if mutated && d.admission.decision == Decision::Mutate {
+            let _ = writeln!(body, "{}: mutated:", d.object);
+            admission_details(&mut body, &d.admission, "   ");
+        }
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{Admission, NextUpdate};
+
+    fn admission(decision: Decision) -> Admission {
+        Admission {
+            decision,
+            would: None,
+            changes: Vec::new(),
+            patch: None,
+            warnings: Vec::new(),
+            message: None,
+        }
+    }
+
+    /// A stored DaemonSet that recreating leaves alone but whose next UPDATE is mutated.
+    fn report() -> Report {
+        let mut update = admission(Decision::Mutate);
+        update.changes = vec!["spec.template.spec.serviceAccountName: (unset) -> \"p\"".into()];
+        Report {
+            objects: vec![ObjectReport {
+                file: "a&b.yaml".into(),
+                document: 1,
+                item: None,
+                source: None,
+                kind: "DaemonSet".into(),
+                namespace: Some("jhub".into()),
+                name: "<p>".into(),
+                not_sent: None,
+                admission: admission(Decision::Accept),
+                refused_by_api_server: None,
+                derived: Vec::new(),
+                audit: None,
+                next_update: Some(NextUpdate {
+                    admission: update,
+                    derived: Vec::new(),
+                }),
+                advice: Vec::new(),
+                fixed: None,
+            }],
+            notes: Vec::new(),
+            service_accounts_checked: true,
+        }
+    }
+
+    #[test]
+    fn a_mutated_next_update_fails_the_exit_status_and_junit_alike() {
+        let report = report();
+        let passing = outcome(&report, Mode::Protect, false);
+        assert_eq!((passing.exit, passing.summary.failed), (0, 0));
+        assert!(junit(&report, &passing, Mode::Protect).unwrap().contains(
+            "<testcase name=\"DaemonSet jhub/&lt;p&gt;\" classname=\"a&amp;b.yaml\">\n            <system-out>ACCEPT\n</system-out>"
+        ));
+        let failing = outcome(&report, Mode::Protect, true);
+        assert_eq!((failing.exit, failing.summary.failed), (1, 1));
+        let xml = junit(&report, &failing, Mode::Protect).unwrap();
+        assert!(
+            xml.contains("tests=\"1\" skipped=\"0\" errors=\"0\" failures=\"1\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<failure message=\"ACCEPT\">next UPDATE mutated:\n   spec.template.spec.serviceAccountName: (unset) -&gt; &quot;p&quot;\n</failure>"), "{xml}");
+        assert!(
+            summary_line(&failing, Mode::Protect)
+                .ends_with("(the cluster would admit everything, but the policy would change something (--fail-on-mutate))"),
+        );
+        // Monitor mode mutates nothing in the cluster.
+        let monitor = outcome(&report, Mode::Monitor, true);
+        assert_eq!((monitor.exit, monitor.summary.failed), (0, 0));
+    }
+
+    #[test]
+    fn colours_are_the_decisions() {
+        assert_eq!(paint(Decision::Reject, "REFUSED"), "\x1b[31mREFUSED\x1b[0m");
+        assert_eq!(paint(Decision::Accept, "ACCEPT"), "\x1b[32mACCEPT\x1b[0m");
+        assert_eq!(paint(Decision::Mutate, "MUTATE"), "\x1b[33mMUTATE\x1b[0m");
+        assert_eq!(
+            paint(Decision::NotSent, "NOT SENT"),
+            "\x1b[2mNOT SENT\x1b[0m"
+        );
+    }
 }

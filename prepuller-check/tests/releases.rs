@@ -461,6 +461,76 @@ fn stored_objects_get_the_audit_and_the_next_update() {
     );
 }
 
+/// The test cases of a JUnit report that failed, by name.
+fn junit_failures(junit: &str) -> Vec<String> {
+    let mut failed = Vec::new();
+    for case in junit.split("<testcase ").skip(1) {
+        let case = &case[..case.find("</testcase>").unwrap_or(case.len())];
+        if case.contains("<failure") {
+            let name = case
+                .split("name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            failed.push(name.to_owned());
+        }
+    }
+    failed
+}
+
+#[test]
+fn fail_on_mutate_fails_the_same_objects_in_every_output() {
+    // The stored 4.0.0 release with the continuous puller's ServiceAccount created: nothing is
+    // refused, but the puller DaemonSet's next UPDATE (and its recreation) and its Pod are
+    // mutated.
+    let dir = tempfile::tempdir().unwrap();
+    let dump = stored_dump(dir.path());
+    let base = [
+        dump.to_str().unwrap(),
+        "--existing-serviceaccount",
+        "jhub/continuous-image-puller",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        check(&args)
+    };
+    let (report, exit) = with(&[]);
+    assert_eq!(exit, 0, "{report}");
+    assert!(
+        report.contains("   next UPDATE changing the pod template: MUTATE\n"),
+        "{report}"
+    );
+    let (junit, exit) = with(&["--output", "junit"]);
+    assert_eq!(exit, 0, "{junit}");
+    assert_eq!(junit_failures(&junit), Vec::<String>::new(), "{junit}");
+
+    let (report, exit) = with(&["--fail-on-mutate"]);
+    assert_eq!(exit, 1, "{report}");
+    assert!(report.ends_with("(the cluster would admit everything, but the policy would change something (--fail-on-mutate))\n"), "{report}");
+    let (junit, junit_exit) = with(&["--fail-on-mutate", "--output", "junit"]);
+    assert_eq!(junit_exit, 1, "{junit}");
+    assert_eq!(
+        junit_failures(&junit),
+        [
+            "Pod jhub/continuous-image-puller-x7k2p",
+            "DaemonSet jhub/continuous-image-puller"
+        ],
+        "{junit}"
+    );
+    assert!(
+        junit.contains("tests=\"15\" skipped=\"0\" errors=\"0\" failures=\"2\""),
+        "{junit}"
+    );
+    assert!(junit.contains("next UPDATE mutated:\n   spec.template.spec.serviceAccountName: (unset) -&gt; &quot;continuous-image-puller&quot;\n"), "{junit}");
+    let (json, json_exit) = with(&["--fail-on-mutate", "--output", "json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!((value["exit"].as_u64(), json_exit), (Some(1), 1));
+    assert_eq!(value["summary"]["failed"], 2);
+}
+
 #[test]
 fn without_serviceaccounts_the_report_says_existence_is_not_checked() {
     // The 4.0.0 release's pullers alone: nothing tells which ServiceAccounts exist.
@@ -528,7 +598,12 @@ fn json_and_junit_outputs() {
         "junit",
     ]);
     assert_eq!(exit, 1);
-    assert!(junit.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"prepuller-check\" tests=\"28\" failures=\"2\" errors=\"0\" skipped=\"18\">"), "{junit}");
+    assert!(
+        junit.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
+        "{junit}"
+    );
+    assert!(junit.contains("<testsuite name=\"prepuller-check\" tests=\"28\" skipped=\"18\" errors=\"0\" failures=\"2\">"), "{junit}");
+    assert_eq!(value["summary"]["failed"], 2);
 }
 
 fn bad(text: &str, extra: &[&str]) -> String {
@@ -1029,4 +1104,43 @@ fn the_advice_fits_the_charts_version() {
         advice,
         "What to change:\n   DaemonSet jhub/myhub-continuous-image-puller: chart jupyterhub-4.4.0 runs the continuous image puller as ServiceAccount \"myhub-continuous-image-puller\", which the release creates, the policy settings expect \"continuous-image-puller\": set continuousPuller.serviceAccountName: myhub-continuous-image-puller in them\n   DaemonSet jhub/myhub-hook-image-puller: chart jupyterhub-4.4.0 runs the hook image puller as ServiceAccount \"myhub-hook-image-puller\", which the release creates, the policy settings expect \"hook-image-puller\": set hookPuller.serviceAccountName: myhub-hook-image-puller in them, or prePuller.hook.serviceAccountImagePuller.name=hook-image-puller (the chart then creates it and runs the hook image puller as it)\n   Job jhub/myhub-hook-image-awaiter: chart jupyterhub-4.4.0 runs the hook image awaiter as ServiceAccount \"myhub-hook-image-awaiter\", which the release creates, the policy settings expect \"hook-image-awaiter\": set awaiter.serviceAccountName: myhub-hook-image-awaiter in them, or prePuller.hook.serviceAccount.name=hook-image-awaiter (the chart then creates it and runs the hook image awaiter as it)\nsummary: 30 objects: 9 accepted, 3 mutated, 0 rejected, 18 not sent; 7 derived objects admitted, 3 refused (the cluster would refuse something)\n"
     );
+}
+
+#[test]
+fn colour_is_anstreams_choice_for_the_color_option() {
+    let coloured = |color: &str, env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_prepuller-check"));
+        command
+            .current_dir(root())
+            .args([
+                &release("z2jh-4.0.0-default"),
+                "-n",
+                "jhub",
+                "--color",
+                color,
+            ])
+            .arg("--module")
+            .arg(policy_path())
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let out = command.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let plain = anstream::adapter::strip_str(&stdout).to_string();
+        assert!(plain.contains("\n   MUTATE\n"), "{plain}");
+        stdout.contains("\n   \x1b[33mMUTATE\x1b[0m\n")
+    };
+    // Standard output is a pipe here.
+    assert!(!coloured("auto", &[]));
+    assert!(coloured("auto", &[("CLICOLOR_FORCE", "1")]));
+    assert!(!coloured(
+        "auto",
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
+    assert!(coloured("always", &[("NO_COLOR", "1")]));
+    assert!(!coloured("never", &[("CLICOLOR_FORCE", "1")]));
 }
