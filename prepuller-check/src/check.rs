@@ -622,15 +622,26 @@ impl<'a> Checker<'a> {
                 return Ok(report);
             }
         }
-        if let Some(why) = self.not_sent_reason(&object, "CREATE")? {
-            report.not_sent = Some(why);
-            return Ok(report);
-        }
-        let (admission, admitted) =
-            self.admit(&host, &object, None, "CREATE", Some(&self.options.user))?;
-        report.admission = admission;
+        // An object the webhook is not sent is stored as it is, and what follows still
+        // happens: its controller creates Pods (which the rules may send, and which the
+        // ServiceAccount plugin judges anyway), and a stored object gets its next UPDATE.
+        let admitted = match self.not_sent_reason(&object, "CREATE")? {
+            Some(why) => {
+                report.not_sent = Some(why);
+                Some(object.clone())
+            }
+            None => {
+                let (admission, admitted) =
+                    self.admit(&host, &object, None, "CREATE", Some(&self.options.user))?;
+                report.admission = admission;
+                admitted
+            }
+        };
         if stored {
-            report.audit = Some(self.audit(&host, &object)?);
+            // The audit scanner audits with the policies whose rules send CREATE.
+            if report.not_sent.is_none() {
+                report.audit = Some(self.audit(&host, &object)?);
+            }
             report.next_update = self.next_update(&host, &object, accounts)?;
         } else if let Some(admitted) = &admitted {
             if pod {
@@ -651,7 +662,9 @@ impl<'a> Checker<'a> {
                 .all_derived()
                 .filter_map(|d| d.missing_service_account.clone()),
         );
-        report.advice = self.advice(&host, &object, document, &report, &missing, accounts)?;
+        if report.not_sent.is_none() || !missing.is_empty() {
+            report.advice = self.advice(&host, &object, document, &report, &missing, accounts)?;
+        }
         Ok(report)
     }
 

@@ -182,7 +182,9 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode) -> Str
     }
     let mut not_sent: Vec<&ObjectReport> = Vec::new();
     for o in &report.objects {
-        if o.not_sent.is_some() {
+        // Listed by reason only when nothing follows from it: otherwise what its controller
+        // derives, or its next UPDATE, is shown under it.
+        if o.not_sent.is_some() && o.derived.is_empty() && o.next_update.is_none() {
             not_sent.push(o);
             continue;
         }
@@ -211,7 +213,12 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode) -> Str
                 admission_lines(&mut out, &o.admission, "   ");
                 let _ = writeln!(out, "   then {refused} by the API server: {why}");
             }
-            None => admission_lines(&mut out, &o.admission, "   "),
+            None => match &o.not_sent {
+                Some(why) => {
+                    let _ = writeln!(out, "   {} ({why})", paint(Decision::NotSent, "NOT SENT"));
+                }
+                None => admission_lines(&mut out, &o.admission, "   "),
+            },
         }
         derived_lines(&mut out, &o.derived, "   ");
         if let Some(audit) = &o.audit {

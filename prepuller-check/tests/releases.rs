@@ -295,6 +295,40 @@ fn protect_mode_and_a_non_mutating_policy() {
     assert_eq!(exit, 0);
 }
 
+/// A workload the rules do not send is stored as it is, but its controller still creates Pods,
+/// which the rules may send and the ServiceAccount plugin judges anyway: the check follows them.
+#[test]
+fn a_workload_not_sent_still_has_its_pods_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
+    let mut policy: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    policy["spec"]["mode"] = "protect".into();
+    let rules = policy["spec"]["rules"].as_sequence_mut().unwrap();
+    rules.retain(|rule| rule["resources"][0] == "pods");
+    assert_eq!(rules.len(), 1);
+    let path = dir.path().join("pods-only.yaml");
+    std::fs::write(&path, serde_norway::to_string(&policy).unwrap()).unwrap();
+    let (report, exit) = check(&[
+        &release("z2jh-4.0.0-default"),
+        "-n",
+        "jhub",
+        "--policy",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(exit, 1, "the pullers' Pods are refused: {report}");
+    assert!(
+        report.contains(
+            "== DaemonSet jhub/continuous-image-puller [test_data/releases/z2jh-4.0.0-default.yaml, document 19: jupyterhub/templates/image-puller/daemonset-continuous.yaml]\n   NOT SENT (no rule of the policy matches)\n   -> Pod jhub/continuous-image-puller-"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("serviceaccount \"continuous-image-puller\" not found"),
+        "{report}"
+    );
+}
+
 #[test]
 fn fail_on_mutate_and_write_fixed() {
     let dir = tempfile::tempdir().unwrap();
