@@ -17,6 +17,7 @@ pub mod settings;
 
 pub(crate) mod chart;
 pub(crate) mod checks;
+pub(crate) mod detection;
 pub(crate) mod ephemeral;
 pub(crate) mod json;
 pub(crate) mod kinds;

@@ -7,8 +7,9 @@ use crate::checks::{
     Findings, MountedBy, NameFound, Remedy, Rule, Subject, TOKEN_PATH, Violation, pod_labels_field,
 };
 use crate::cluster::{Refusal, Unconfirmed};
+use crate::detection::{Unmatched, Unrecognised};
 use crate::kinds::ResourceKind;
-use crate::roles::{RoleKind, Unmatched, Unrecognised};
+use crate::roles::RoleKind;
 use crate::selector::LabelSelector;
 
 /// A message lists at most this many violations; the rest are counted. A pathological object

@@ -9,9 +9,10 @@ mod tokens;
 pub use tokens::TOKEN_PATH;
 
 use crate::chart::{self, ChartVersion};
+use crate::detection::{self, Detected, Unmatched, Unrecognised};
 use crate::json::non_empty;
 use crate::kinds::{self, ResourceKind};
-use crate::roles::{self, Detected, RoleKind, Unmatched, Unrecognised};
+use crate::roles::RoleKind;
 use crate::settings::Settings;
 use crate::workload::{Automount, EPHEMERAL_CONTAINERS, Object, ServiceAccountObject, Workload};
 
@@ -263,7 +264,7 @@ pub fn check(settings: &Settings, object: &Object<'_>) -> Findings {
 pub fn check_workload(settings: &Settings, workload: &Workload<'_>) -> Findings {
     let prefix = workload.kind.pod_spec_path().join(".");
     let mut violations = Vec::new();
-    let detection = roles::detect(settings, workload);
+    let detection = detection::detect(settings, workload);
     let subject = match detection.role {
         Detected::One(role) => {
             service_account::check(&prefix, &workload.pod, role, &mut violations);
