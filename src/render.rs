@@ -554,6 +554,85 @@ fn refusal(why: Refusal) -> (&'static str, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks;
+    use crate::settings::Settings;
+    use crate::workload::decode;
+
+    /// The findings of the checks on a Pod, as the messages are made of them: the checks'
+    /// own tests assert the structure, these the text.
+    fn pod_findings(settings: &Settings, labels: &str, spec: &str) -> Findings {
+        let raw = format!(
+            r#"{{"kind":"Pod","metadata":{{"name":"p","namespace":"jhub","labels":{labels}}},"spec":{spec}}}"#
+        );
+        checks::check(settings, &decode(ResourceKind::Pod, &raw).expect("decodes"))
+    }
+
+    #[test]
+    fn findings_render_the_value_found_and_the_fix() {
+        let s = Settings::default();
+        let hook = r#"{"component":"hook-image-puller"}"#;
+        let f = pod_findings(
+            &s,
+            hook,
+            r#"{"serviceAccountName":"hook-image-puller","automountServiceAccountToken":false}"#,
+        );
+        assert_eq!(
+            subject(&f),
+            "Pod jhub/p (hook image puller, matched by hookPuller.selector)"
+        );
+        let f = pod_findings(
+            &s,
+            hook,
+            r#"{"serviceAccountName":"default","serviceAccount":"default",
+            "volumes":[{"name":"kube-api-access-abcde","projected":{"defaultMode":420,"sources":[
+                {"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},
+                {"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},
+                {"downwardAPI":{"items":[{"fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"},"path":"namespace"}]}}]}}],
+            "containers":[{"name":"pause","volumeMounts":[{"name":"kube-api-access-abcde","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount","readOnly":true}]}]}"#,
+        );
+        let shown: Vec<String> = f.violations.iter().map(found).collect();
+        assert_eq!(
+            shown,
+            [
+                "\"default\"",
+                "\"default\"",
+                "unset (defaults to true)",
+                "projected volume \"kube-api-access-abcde\" with a serviceAccountToken source (injected by Kubernetes)"
+            ]
+        );
+        assert!(
+            fix(&f, &f.violations[0])
+                .contains("prePuller.hook.serviceAccountImagePuller.create=true")
+        );
+        let f = pod_findings(&s, hook, r#"{"automountServiceAccountToken":false}"#);
+        assert_eq!(found(&f.violations[0]), "unset (runs as \"default\")");
+        for (value, shown) in [
+            ("true", "true"),
+            ("null", "null (not a boolean)"),
+            ("\"false\"", "\"false\" (not a boolean)"),
+        ] {
+            let f = pod_findings(
+                &s,
+                hook,
+                &format!(
+                    r#"{{"serviceAccountName":"hook-image-puller","automountServiceAccountToken":{value}}}"#
+                ),
+            );
+            assert_eq!(found(&f.violations[0]), shown);
+        }
+        let f = pod_findings(
+            &s,
+            r#"{"component":"image-puller"}"#,
+            r#"{"serviceAccountName":"default"}"#,
+        );
+        assert!(fix(&f, &f.violations[0]).contains("prePuller.hook.serviceAccount.create=true"));
+        let f = pod_findings(
+            &s,
+            r#"{"app":"x"}"#,
+            r#"{"serviceAccountName":"continuous-image-puller"}"#,
+        );
+        assert!(fix(&f, &f.violations[0]).contains("reserved for the continuous image puller"));
+    }
 
     fn violation(i: usize) -> Violation {
         Violation {

@@ -1,6 +1,5 @@
 use super::*;
 use crate::checks::tokens::under_token_path;
-use crate::render;
 use crate::workload::decode;
 
 fn findings(settings: &Settings, kind: ResourceKind, raw: &str) -> Findings {
@@ -29,10 +28,8 @@ fn compliant_hook_pod_has_no_findings() {
         ),
     );
     assert!(f.violations.is_empty(), "{:?}", f.violations);
-    assert_eq!(
-        render::subject(&f),
-        "Pod jhub/p (hook image puller, matched by hookPuller.selector)"
-    );
+    assert_eq!(f.subject, Subject::Role(RoleKind::HookPuller));
+    assert_eq!(f.object, "Pod jhub/p");
 }
 
 #[test]
@@ -42,43 +39,62 @@ fn legacy_pod_running_as_default_gets_every_fixable_finding() {
         "containers":[{{"name":"pause","volumeMounts":[{INJECTED_MOUNT}]}}],"initContainers":[{{"name":"i","volumeMounts":[{INJECTED_MOUNT}]}}]}}"#
     );
     let f = findings(&Settings::default(), ResourceKind::Pod, &hook_pod(&spec));
-    let got: Vec<(&str, String, Option<&Remedy>)> = f
+    let got: Vec<(&str, &Rule, Option<&Remedy>)> = f
         .violations
         .iter()
-        .map(|v| (v.field.as_str(), render::found(v), v.remedy.as_ref()))
+        .map(|v| (v.field.as_str(), &v.rule, v.remedy.as_ref()))
         .collect();
     assert_eq!(
         got,
         vec![
             (
                 "spec.serviceAccountName",
-                "\"default\"".to_owned(),
+                &Rule::ServiceAccountName {
+                    role: RoleKind::HookPuller,
+                    want: "hook-image-puller".into(),
+                    found: NameFound::Name("default".into()),
+                },
                 Some(&Remedy::SetServiceAccountName("hook-image-puller".into()))
             ),
             (
                 "spec.serviceAccount",
-                "\"default\"".to_owned(),
+                &Rule::DeprecatedServiceAccount {
+                    role: RoleKind::HookPuller,
+                    want: "hook-image-puller".into(),
+                    found: "default".into(),
+                },
                 Some(&Remedy::SetDeprecatedServiceAccount(
                     "hook-image-puller".into()
                 ))
             ),
             (
                 "spec.automountServiceAccountToken",
-                "unset (defaults to true)".to_owned(),
+                &Rule::Automount {
+                    found: Automount::Unset,
+                },
                 Some(&Remedy::SetAutomountFalse)
             ),
             (
                 "spec.volumes[0]",
-                "projected volume \"kube-api-access-abcde\" with a serviceAccountToken source (injected by Kubernetes)".to_owned(),
+                &Rule::TokenVolume {
+                    volume: "kube-api-access-abcde".into(),
+                    injected: true,
+                    mounted_by: vec![
+                        MountedBy {
+                            list: "containers",
+                            container: "pause".into(),
+                        },
+                        MountedBy {
+                            list: "initContainers",
+                            container: "i".into(),
+                        },
+                    ],
+                },
                 Some(&Remedy::RemoveInjectedVolume(
                     "kube-api-access-abcde".into()
                 ))
             ),
         ]
-    );
-    assert!(
-        render::fix(&f, &f.violations[0])
-            .contains("prePuller.hook.serviceAccountImagePuller.create=true")
     );
 }
 
@@ -92,8 +108,14 @@ fn unset_name_runs_as_default_or_the_alias() {
     );
     assert_eq!(f.violations.len(), 1);
     assert_eq!(
-        render::found(&f.violations[0]),
-        "unset (runs as \"default\")"
+        f.violations[0].rule,
+        Rule::ServiceAccountName {
+            role: RoleKind::HookPuller,
+            want: "hook-image-puller".into(),
+            found: NameFound::Unset {
+                runs_as: "default".into()
+            },
+        }
     );
     let f = findings(
         &s,
@@ -110,15 +132,22 @@ fn unset_name_runs_as_default_or_the_alias() {
     );
     assert_eq!(f.violations.len(), 1);
     assert_eq!(f.violations[0].field, "spec.serviceAccount");
-    assert_eq!(render::found(&f.violations[0]), "\"other\"");
+    assert_eq!(
+        f.violations[0].rule,
+        Rule::DeprecatedServiceAccount {
+            role: RoleKind::HookPuller,
+            want: "hook-image-puller".into(),
+            found: "other".into(),
+        }
+    );
 }
 
 #[test]
 fn automount_must_be_the_boolean_false() {
     for (value, found) in [
-        ("true", "true"),
-        ("null", "null (not a boolean)"),
-        ("\"false\"", "\"false\" (not a boolean)"),
+        ("true", Automount::True),
+        ("null", Automount::Other("null".into())),
+        ("\"false\"", Automount::Other("\"false\"".into())),
     ] {
         let f = findings(
             &Settings::default(),
@@ -128,7 +157,7 @@ fn automount_must_be_the_boolean_false() {
             )),
         );
         assert_eq!(f.violations.len(), 1, "{value}");
-        assert_eq!(render::found(&f.violations[0]), found);
+        assert_eq!(f.violations[0].rule, Rule::Automount { found });
         assert_eq!(f.violations[0].remedy, Some(Remedy::SetAutomountFalse));
     }
 }
@@ -187,9 +216,7 @@ fn awaiter_keeps_its_token_but_not_another_account() {
     );
     let f = findings(&s, ResourceKind::Pod, &pod("default"));
     assert_eq!(f.violations.len(), 1);
-    assert!(
-        render::fix(&f, &f.violations[0]).contains("prePuller.hook.serviceAccount.create=true")
-    );
+    assert_eq!(f.violations[0].field, "spec.serviceAccountName");
 }
 
 #[test]
@@ -211,7 +238,13 @@ fn reserved_accounts_cannot_be_borrowed() {
         "spec.template.spec.serviceAccountName"
     );
     assert_eq!(f.violations[0].remedy, None);
-    assert!(render::fix(&f, &f.violations[0]).contains("reserved for the continuous image puller"));
+    assert_eq!(
+        f.violations[0].rule,
+        Rule::Borrowed {
+            account: "continuous-image-puller".into(),
+            owner: RoleKind::ContinuousPuller,
+        }
+    );
     assert!(
         findings(&s, ResourceKind::Deployment, &raw("default"))
             .violations
