@@ -21,6 +21,8 @@ pub(crate) mod detection;
 pub(crate) mod ephemeral;
 pub(crate) mod json;
 pub(crate) mod kinds;
+#[cfg(test)]
+mod module_graph;
 pub(crate) mod mutate;
 pub(crate) mod render;
 pub(crate) mod request;
