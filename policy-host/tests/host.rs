@@ -54,6 +54,7 @@ fn answer<K: policy_host::Kubernetes + 'static>(
     let payload = serde_json::to_vec(request).map_err(|e| e.to_string())?;
     host.answer("kubewarden", "kubernetes", "get_resource", &payload)
         .map(|bytes| serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -453,7 +454,10 @@ fn other_calls_are_refused_and_recorded_and_logging_is_not() {
     );
     assert!(dns.is_err(), "{dns:?}");
     let binding = host.answer("other", "kubernetes", "get_resource", b"{}");
-    assert_eq!(binding, Err("unknown binding: other".into()));
+    assert_eq!(
+        binding,
+        Err(policy_host::HostCallError::UnknownBinding("other".into()))
+    );
     let garbage = host.answer("kubewarden", "kubernetes", "get_resource", b"{\"kind\":1}");
     assert!(garbage.is_err(), "{garbage:?}");
     let calls = host.calls();

@@ -375,8 +375,8 @@ fn main() -> Result<()> {
         };
         let (p, f) = measure_pair(
             *iterations,
-            || policy.evaluate(request, &settings).map(drop),
-            || floor.evaluate(request, &settings).map(drop),
+            || policy.evaluate(request, &settings).map(drop).map_err(Into::into),
+            || floor.evaluate(request, &settings).map(drop).map_err(Into::into),
         )?;
         peak.store(0, Ordering::Relaxed);
         let probed = probe.validate_raw(&payload)?;
@@ -414,8 +414,8 @@ fn main() -> Result<()> {
     ] {
         let (p, f) = measure_pair(
             args.iterations / 4,
-            || policy.call("validate_settings", &s).map(drop),
-            || floor.call("validate_settings", &s).map(drop),
+            || policy.call("validate_settings", &s).map(drop).map_err(Into::into),
+            || floor.call("validate_settings", &s).map(drop).map_err(Into::into),
         )?;
         println!(
             "| {name} | {} | {} | {} | {:.2}× |",
