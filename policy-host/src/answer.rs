@@ -85,9 +85,9 @@ impl AdmissionResponse {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(patch)
             .map_err(|e| Error::Patch("base64", e.into()))?;
-        Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Patch("a JSON patch", e.into())
-        })?))
+        Ok(Some(
+            serde_json::from_slice(&bytes).map_err(|e| Error::Patch("a JSON patch", e.into()))?,
+        ))
     }
 
     /// The rejection message, if any: what most checks look at.

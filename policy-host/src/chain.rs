@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::Policy;
 use crate::error::{Error, Result};
 use crate::host::{Host, Kubernetes};
-use crate::request::{AdmissionRequest, Operation};
 pub use crate::request::gvr;
+use crate::request::{AdmissionRequest, Operation};
 
 /// How the root controller was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -107,10 +107,16 @@ pub enum Error {
     },
     /// An AdmissionResponse's patch that is not base64 of a JSON patch.
     #[error("patch is not {0}")]
-    Patch(&'static str, #[source] Box<dyn std::error::Error + Send + Sync>),
+    Patch(
+        &'static str,
+        #[source] Box<dyn std::error::Error + Send + Sync>,
+    ),
     /// A value that could not be serialised (a request, settings, a session).
     #[error("cannot serialise {0}")]
-    Serialize(&'static str, #[source] Box<dyn std::error::Error + Send + Sync>),
+    Serialize(
+        &'static str,
+        #[source] Box<dyn std::error::Error + Send + Sync>,
+    ),
     /// A fixture object that cannot be looked up: it lacks `apiVersion`, `kind` or a name.
     #[error("{0}")]
     Fixture(String),

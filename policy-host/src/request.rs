@@ -302,8 +302,7 @@ pub fn read_request(path: &Path) -> Result<Value> {
 /// Reads settings as YAML or JSON (JSON is YAML), as `--settings-path` does.
 pub fn read_settings(path: &Path) -> Result<Value> {
     let text = read(path)?;
-    let value: Value =
-        serde_norway::from_str(&text).map_err(|e| syntax(path, "YAML", e.into()))?;
+    let value: Value = serde_norway::from_str(&text).map_err(|e| syntax(path, "YAML", e.into()))?;
     Ok(if value.is_null() {
         serde_json::json!({})
     } else {

@@ -473,11 +473,14 @@ fn check_garbage_settings(policy: &'static Policy) -> Vec<Case> {
         };
         results.push(case(format!("garbage settings: {name}"), check));
     }
-    results.push(case("garbage: protocol_version with a payload", move || {
-        let out = policy.call("protocol_version", &[0xff; 64])?;
-        ensure!(out == br#""v1""#, "got {}", String::from_utf8_lossy(&out));
-        Ok(())
-    }));
+    results.push(case(
+        "garbage: protocol_version with a payload",
+        move || {
+            let out = policy.call("protocol_version", &[0xff; 64])?;
+            ensure!(out == br#""v1""#, "got {}", String::from_utf8_lossy(&out));
+            Ok(())
+        },
+    ));
     results.push(case(
         "garbage: an operation the guest does not export is an error, not a trap",
         move || {
@@ -645,7 +648,9 @@ fn check_fuzz_corpus(policy: &'static Policy) -> Vec<Case> {
             Ok(())
         };
         results.push(case(
-            format!("fuzz corpus through the module: {operation}"), check));
+            format!("fuzz corpus through the module: {operation}"),
+            check,
+        ));
     }
     results
 }
@@ -1127,7 +1132,10 @@ fn check_context_aware(policy: &'static Policy, data: &'static Path) -> Vec<Case
             ensure!(host.calls().is_empty(), "host calls: {:?}", host.calls());
             Ok(())
         };
-        results.push(case(format!("context-aware off: {file} asks nothing"), check));
+        results.push(case(
+            format!("context-aware off: {file} asks nothing"),
+            check,
+        ));
     }
     // kwctl's recorded sessions, replayed exchange by exchange.
     for (session, file, mode, allowed) in [
@@ -1584,7 +1592,9 @@ fn main() {
     let trials = cases
         .into_iter()
         .map(|(name, check)| {
-            Trial::test(name, move || check().map_err(|e| Failed::from(format!("{e:#}"))))
+            Trial::test(name, move || {
+                check().map_err(|e| Failed::from(format!("{e:#}")))
+            })
         })
         .collect();
     libtest_mimic::run(&args, trials).exit();

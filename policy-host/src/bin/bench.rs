@@ -71,8 +71,8 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
 /// Times `a` and `b` alternately, `iterations` times each, after a warm-up.
 fn measure_pair(
     iterations: usize,
-    mut a: impl FnMut() -> Result<()>,
-    mut b: impl FnMut() -> Result<()>,
+    mut a: impl FnMut() -> policy_host::Result<()>,
+    mut b: impl FnMut() -> policy_host::Result<()>,
 ) -> Result<(Stats, Stats)> {
     for _ in 0..(iterations / 20).max(3) {
         a()?;
@@ -375,8 +375,8 @@ fn main() -> Result<()> {
         };
         let (p, f) = measure_pair(
             *iterations,
-            || policy.evaluate(request, &settings).map(drop).map_err(Into::into),
-            || floor.evaluate(request, &settings).map(drop).map_err(Into::into),
+            || policy.evaluate(request, &settings).map(drop),
+            || floor.evaluate(request, &settings).map(drop),
         )?;
         peak.store(0, Ordering::Relaxed);
         let probed = probe.validate_raw(&payload)?;
@@ -414,8 +414,8 @@ fn main() -> Result<()> {
     ] {
         let (p, f) = measure_pair(
             args.iterations / 4,
-            || policy.call("validate_settings", &s).map(drop).map_err(Into::into),
-            || floor.call("validate_settings", &s).map(drop).map_err(Into::into),
+            || policy.call("validate_settings", &s).map(drop),
+            || floor.call("validate_settings", &s).map(drop),
         )?;
         println!(
             "| {name} | {} | {} | {} | {:.2}× |",

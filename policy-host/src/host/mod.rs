@@ -314,9 +314,9 @@ impl<K: Kubernetes + 'static> Host<K> {
                 payload: String::from_utf8_lossy(payload).into_owned(),
             });
             return Err(match (binding, namespace, operation) {
-                ("kubewarden", "kubernetes", "get_resource") => HostCallError::NotAGetResource(
-                    String::from_utf8_lossy(payload).into_owned(),
-                ),
+                ("kubewarden", "kubernetes", "get_resource") => {
+                    HostCallError::NotAGetResource(String::from_utf8_lossy(payload).into_owned())
+                }
                 ("kubewarden", _, _) => HostCallError::Unavailable {
                     namespace: namespace.into(),
                     operation: operation.into(),
