@@ -380,6 +380,73 @@ mod tests {
     }
 
     #[test]
+    fn the_builder_makes_what_the_api_server_sends() {
+        let daemonset = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "hook-image-puller", "namespace": "jhub"}, "spec": {}});
+        let request = AdmissionRequest::builder(Operation::Create, &daemonset)
+            .unwrap()
+            .user("kubernetes-admin", &["system:masters"])
+            .to_value()
+            .unwrap();
+        let kind = json!({"group": "apps", "version": "v1", "kind": "DaemonSet"});
+        let resource = json!({"group": "apps", "version": "v1", "resource": "daemonsets"});
+        assert_eq!(
+            request,
+            json!({"uid": "c0ffee00-0000-4000-8000-000000000000",
+                "kind": kind, "resource": resource, "requestKind": kind, "requestResource": resource,
+                "name": "hook-image-puller", "namespace": "jhub", "operation": "CREATE",
+                "userInfo": {"username": "kubernetes-admin",
+                    "groups": ["system:masters", "system:authenticated"]},
+                "object": daemonset, "dryRun": false})
+        );
+        // What a host hands on is the same request: kwctl decodes it field for field.
+        assert_eq!(admission_request(&request).unwrap(), request);
+
+        // A Pod made from generateName has no name yet; the URL's namespace, a subresource
+        // and a server-side dry run; an UPDATE carries the stored object.
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "p-"}});
+        let update = AdmissionRequest::builder(Operation::Update, &pod)
+            .unwrap()
+            .old_object(&json!({"kind": "Pod"}))
+            .namespace("jhub")
+            .subresource("ephemeralcontainers")
+            .dry_run(true)
+            .build();
+        assert_eq!(update.name, None);
+        assert_eq!(update.namespace.as_deref(), Some("jhub"));
+        assert_eq!(update.resource.resource, "pods");
+        assert_eq!(update.sub_resource.as_deref(), Some("ephemeralcontainers"));
+        assert_eq!(
+            update.request_sub_resource.as_deref(),
+            Some("ephemeralcontainers")
+        );
+        assert_eq!(update.dry_run, Some(true));
+        assert_eq!(update.operation, "UPDATE");
+        assert_eq!(update.old_object, Some(json!({"kind": "Pod"})));
+
+        // A DELETE carries only the old object; a kind no rule judges gets the REST mapper's
+        // plural; an object without kind is refused.
+        let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a"}});
+        let delete = AdmissionRequest::builder(Operation::Delete, &sa)
+            .unwrap()
+            .build();
+        assert_eq!((delete.object, delete.old_object), (None, Some(sa)));
+        assert_eq!(delete.resource.resource, "serviceaccounts");
+        let policy = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"});
+        let built = AdmissionRequest::builder(Operation::Create, &policy)
+            .unwrap()
+            .build();
+        assert_eq!(
+            (built.kind.group.as_str(), built.resource.resource.as_str()),
+            ("networking.k8s.io", "networkpolicies")
+        );
+        assert!(matches!(
+            AdmissionRequest::builder(Operation::Create, &json!({})),
+            Err(Error::RequestRefused(_))
+        ));
+    }
+
+    #[test]
     fn files_are_read_as_serde_json_reads_them() {
         let dir = std::env::temp_dir().join(format!("policy-host-request-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

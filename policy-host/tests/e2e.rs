@@ -1588,6 +1588,20 @@ fn main() {
         check_cli(policy, data)
     }));
     cases.extend(check_cli_context_aware(data));
+    cases.push(case(
+        "settings the policy refuses are Error::SettingsRefused, with its message",
+        move || {
+            let request = read_request(&data.join("hook-pod-legacy-create.json"))?;
+            match policy.run(&request, &json!({"mode": "audit"})) {
+                Err(policy_host::Error::SettingsRefused { message }) => {
+                    let expected = "mode: unknown variant `audit`, expected `mutate` or `reject`";
+                    ensure!(message == expected, "{message:?}, expected {expected:?}");
+                    Ok(())
+                }
+                other => Err(anyhow!("expected refused settings, got {other:?}")),
+            }
+        },
+    ));
 
     let trials = cases
         .into_iter()
