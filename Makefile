@@ -45,10 +45,10 @@ fuzz-smoke:
 
 # Build the policy and evaluate every bundled example request, printing each decision.
 # Both binaries are built first in one cargo run, with cargo's progress shown (a fresh machine
-# compiles wasmtime once for both), then run.
+# compiles wasmtime once for both), then run. policy-host's binaries need its `cli` feature.
 run-examples: policy.wasm
-	$(CARGO) build --locked -p policy-host --bin run-examples -p prepuller-check --bin prepuller-check
-	$(CARGO) run --locked -q -p policy-host --bin run-examples
+	$(CARGO) build --locked -p policy-host --features policy-host/cli --bin run-examples -p prepuller-check --bin prepuller-check
+	$(CARGO) run --locked -q -p policy-host --features cli --bin run-examples
 	@echo "== prepuller-check: the chart 4.0.0 release (test_data/releases/z2jh-4.0.0-default.yaml)"
 	@$(CARGO) run --locked -q -p prepuller-check -- --module policy.wasm -n jhub \
 	  test_data/releases/z2jh-4.0.0-default.yaml; test $$? -le 1
@@ -62,7 +62,7 @@ $(FLOOR_ARTIFACT): floor-guest/src/lib.rs floor-guest/Cargo.toml $(BUILD_WASM)
 # (docs/performance.md). The host crate is optimised as policy-server is: its serialising and
 # patch diffing are part of what every evaluation costs.
 BENCH_ITERATIONS ?= 2000
-BENCH := $(CARGO) --config 'profile.dev.package.policy-host.opt-level=3' run --locked -q -p policy-host --bin bench --
+BENCH := $(CARGO) --config 'profile.dev.package.policy-host.opt-level=3' run --locked -q -p policy-host --features cli --bin bench --
 bench: policy.wasm $(FLOOR_ARTIFACT)
 	$(BENCH) --iterations $(BENCH_ITERATIONS)
 

@@ -2,10 +2,11 @@
 //! `validate_settings` answer, and the AdmissionResponse that kwctl prints and policy-server sends
 //! back, with the mutation turned into a JSON patch as policy-evaluator does.
 
-use anyhow::{Context, Result};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::error::{Error, Result};
 
 /// What the guest answers to `validate` (the SDK's ValidationResponse).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -83,9 +84,9 @@ impl AdmissionResponse {
         };
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(patch)
-            .context("patch is not base64")?;
+            .map_err(|e| Error::Patch("base64", e.into()))?;
         Ok(Some(
-            serde_json::from_slice(&bytes).context("patch is not a JSON patch")?,
+            serde_json::from_slice(&bytes).map_err(|e| Error::Patch("a JSON patch", e.into()))?,
         ))
     }
 
@@ -120,9 +121,9 @@ pub fn admission_response(request: &Value, response: &PolicyResponse) -> Result<
             if diff.0.is_empty() {
                 None
             } else {
-                Some(
-                    base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(&diff)?),
-                )
+                let text = serde_json::to_string(&diff)
+                    .map_err(|e| Error::Serialize("the patch", e.into()))?;
+                Some(base64::engine::general_purpose::STANDARD.encode(text))
             }
         }
         _ => None,

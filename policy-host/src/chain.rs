@@ -8,11 +8,13 @@
 //! derived object must be admitted too, a Deployment's ReplicaSet unchanged, and a Pod changed
 //! at most by removing the injected token.
 
-use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 
 use crate::Policy;
+use crate::error::{Error, Result};
 use crate::host::{Host, Kubernetes};
+pub use crate::request::gvr;
+use crate::request::{AdmissionRequest, Operation};
 
 /// How the root controller was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,22 +51,6 @@ fn step(object: &Value, user: &str, answer: &str) -> String {
     )
 }
 
-/// The API group, version and resource the API server names for a workload `kind` in its
-/// AdmissionRequest.
-pub fn gvr(kind: &str) -> Result<(&'static str, &'static str, &'static str)> {
-    Ok(match kind {
-        "Pod" => ("", "v1", "pods"),
-        "ReplicationController" => ("", "v1", "replicationcontrollers"),
-        "DaemonSet" => ("apps", "v1", "daemonsets"),
-        "Deployment" => ("apps", "v1", "deployments"),
-        "StatefulSet" => ("apps", "v1", "statefulsets"),
-        "ReplicaSet" => ("apps", "v1", "replicasets"),
-        "Job" => ("batch", "v1", "jobs"),
-        "CronJob" => ("batch", "v1", "cronjobs"),
-        other => bail!("no resource for kind {other}"),
-    })
-}
-
 /// The user a controller acts as when it creates its children.
 pub fn controller_user(parent: &str) -> String {
     let name = match parent {
@@ -81,7 +67,9 @@ pub fn controller_user(parent: &str) -> String {
 }
 
 fn kind_of(object: &Value) -> Result<&str> {
-    object["kind"].as_str().context("object without kind")
+    object["kind"]
+        .as_str()
+        .ok_or_else(|| Error::Chain("object without kind".into()))
 }
 
 /// One admission through the module: `Some(object as stored)` when allowed, `None` when not.
@@ -92,19 +80,10 @@ fn admit<K: Kubernetes + 'static>(
     settings: &Value,
     user: &str,
 ) -> Result<(Option<Value>, bool)> {
-    let kind = kind_of(object)?;
-    let (group, version, resource) = gvr(kind)?;
-    let request = json!({
-        "uid": "c0ffee00-0000-4000-8000-000000000000",
-        "kind": {"group": group, "version": version, "kind": kind},
-        "resource": {"group": group, "version": version, "resource": resource},
-        "namespace": object["metadata"]["namespace"],
-        "name": object["metadata"]["name"],
-        "operation": "CREATE",
-        "userInfo": {"username": user, "groups": ["system:authenticated"]},
-        "object": object,
-        "dryRun": false,
-    });
+    gvr(kind_of(object)?)?;
+    let request = AdmissionRequest::builder(Operation::Create, object)?
+        .user(user, &[])
+        .to_value()?;
     let response = policy.run_with_host(&request, settings, host)?;
     if !response.allowed {
         return Ok((None, false));
@@ -112,7 +91,8 @@ fn admit<K: Kubernetes + 'static>(
     let mut admitted = object.clone();
     let patched = match response.decoded_patch()? {
         Some(patch) => {
-            json_patch::patch(&mut admitted, &patch).context("the patch does not apply")?;
+            json_patch::patch(&mut admitted, &patch)
+                .map_err(|e| Error::Chain(format!("the patch does not apply: {e}")))?;
             true
         }
         None => false,
@@ -298,7 +278,7 @@ pub fn children(object: &Value) -> Result<Vec<Value>> {
                 "spec": job_template["spec"].clone()}),
             ]
         }
-        other => bail!("no children for kind {other}"),
+        other => return Err(Error::Chain(format!("no children for kind {other}"))),
     })
 }
 
@@ -333,19 +313,16 @@ pub fn run_with_host<K: Kubernetes + 'static>(
             let user = controller_user(&parent_kind);
             let (admitted, child_patched) = admit(policy, host, &child, settings, &user)?;
             let Some(admitted) = admitted else {
-                bail!(
-                    "{parent_kind} {} was admitted, but the {child_kind} it derives is refused: {}",
+                return Err(Error::Chain(format!(
+                    "{parent_kind} {} was admitted, but the {child_kind} it derives is refused: {child}",
                     parent["metadata"]["name"],
-                    serde_json::to_string(&child)?
-                );
+                )));
             };
-            if child_patched {
-                ensure!(
-                    child_kind == "Pod" && admitted == without_injected(&child),
-                    "the {child_kind} derived from {parent_kind} {} was changed beyond removing the injected token: {}",
+            if child_patched && !(child_kind == "Pod" && admitted == without_injected(&child)) {
+                return Err(Error::Chain(format!(
+                    "the {child_kind} derived from {parent_kind} {} was changed beyond removing the injected token: {admitted}",
                     parent["metadata"]["name"],
-                    serde_json::to_string(&admitted)?
-                );
+                )));
             }
             derived += 1;
             steps.push(step(

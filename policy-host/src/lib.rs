@@ -9,15 +9,20 @@
 //!
 //! - `runner.rs`: [`Policy`], the module compiled once and called on fresh instances;
 //! - `answer.rs`: what the guest answers and the [`AdmissionResponse`] made of it;
-//! - `request.rs`: requests and settings read as kwctl reads them;
+//! - `request.rs`: requests and settings read as kwctl reads them, and built as the API server
+//!   sends them ([`AdmissionRequest::builder`]);
+//! - `error.rs`: [`Error`], what every fallible function of the library returns;
 //! - [`host`]: the host calls answered as policy-server does (grants, fixtures, kwctl sessions);
-//! - [`cases`]: the e2e table; [`chain`]: the controller-chain harness.
+//! - [`chain`]: the controller-chain harness.
+//!
+//! The binaries (`policy-run`, `run-examples`, `bench`) need the `cli` feature; the e2e table
+//! is the tests' (`tests/support/cases.rs`).
 
 #![warn(missing_docs)]
 
 mod answer;
-pub mod cases;
 pub mod chain;
+mod error;
 pub mod host;
 mod request;
 mod runner;
@@ -27,11 +32,15 @@ use std::path::{Path, PathBuf};
 pub use answer::{
     AdmissionResponse, PolicyResponse, SettingsValidation, Status, admission_response,
 };
+pub use error::{Error, Result};
 pub use host::{
     ContextAwareAccess, ContextAwareResource, Disconnected, Exchange, Fixtures, GetResource, Host,
-    HostCall, HostRequest, Kubernetes, RecordedResponse, Replay,
+    HostCall, HostCallError, HostRequest, Kubernetes, RecordedResponse, Replay,
 };
-pub use request::{read_request, read_settings};
+pub use request::{
+    AdmissionRequest, GroupVersionKind, GroupVersionResource, Operation, RequestBuilder, UserInfo,
+    admission_request, gvr, read_request, read_settings,
+};
 pub use runner::{POLICY_SERVER_TIMEOUT_SECONDS, Policy};
 
 /// The workspace root, for tests and tools that find `policy.wasm`, `test_data/`, `metadata.yml`

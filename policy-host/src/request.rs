@@ -13,9 +13,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::error::{Error, Result};
 
 /// policy-evaluator's `AdmissionRequest` (admission/v1), field for field: the type every host
 /// decodes the request into before handing it to the module. Unknown fields are dropped, the
@@ -87,50 +88,245 @@ pub struct GroupVersionResource {
     pub resource: String,
 }
 
+/// What an AdmissionRequest asks for (`operation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `CREATE`: `object` is the new object.
+    Create,
+    /// `UPDATE`: `object` is the new object, `oldObject` the stored one.
+    Update,
+    /// `DELETE`: only `oldObject`.
+    Delete,
+    /// `CONNECT` (exec, attach, port-forward, proxy).
+    Connect,
+}
+
+impl Operation {
+    /// The operation as the request spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Connect => "CONNECT",
+        }
+    }
+}
+
+/// The API group, version and resource the API server names for a workload `kind` (one whose
+/// pod template this policy judges); any other kind is an error, which callers use to tell
+/// workloads apart.
+pub fn gvr(kind: &str) -> Result<(&'static str, &'static str, &'static str)> {
+    Ok(match kind {
+        "Pod" => ("", "v1", "pods"),
+        "ReplicationController" => ("", "v1", "replicationcontrollers"),
+        "DaemonSet" => ("apps", "v1", "daemonsets"),
+        "Deployment" => ("apps", "v1", "deployments"),
+        "StatefulSet" => ("apps", "v1", "statefulsets"),
+        "ReplicaSet" => ("apps", "v1", "replicasets"),
+        "Job" => ("batch", "v1", "jobs"),
+        "CronJob" => ("batch", "v1", "cronjobs"),
+        other => return Err(Error::UnknownKind(other.to_owned())),
+    })
+}
+
+/// The kind and resource the API server names for `object`: a workload's from [`gvr`], any
+/// other's from its `apiVersion` and its kind made plural as the API server's REST mapper does.
+fn kind_and_resource(object: &Value) -> Result<(GroupVersionKind, GroupVersionResource)> {
+    let kind = object["kind"]
+        .as_str()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| Error::RequestRefused("an object without kind".into()))?;
+    let (group, version, resource) = match gvr(kind) {
+        Ok((group, version, resource)) => (group.to_owned(), version.to_owned(), resource.into()),
+        Err(_) => {
+            let api_version = object["apiVersion"].as_str().unwrap_or_default();
+            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+            let lower = kind.to_ascii_lowercase();
+            let resource = if let Some(stem) = lower.strip_suffix('y') {
+                format!("{stem}ies")
+            } else if lower.ends_with('s') || lower.ends_with("ch") {
+                format!("{lower}es")
+            } else {
+                format!("{lower}s")
+            };
+            (group.to_owned(), version.to_owned(), resource)
+        }
+    };
+    Ok((
+        GroupVersionKind {
+            group: group.clone(),
+            version: version.clone(),
+            kind: kind.to_owned(),
+        },
+        GroupVersionResource {
+            group,
+            version,
+            resource,
+        },
+    ))
+}
+
+/// Builds the [`AdmissionRequest`] the API server sends a webhook for an object: its kind and
+/// resource, name and namespace from the object, `dryRun: false`, the user's groups with
+/// `system:authenticated`. Start with [`AdmissionRequest::builder`].
+#[derive(Debug, Clone)]
+pub struct RequestBuilder {
+    request: AdmissionRequest,
+}
+
+impl AdmissionRequest {
+    /// The request for `operation` on `object` (for [`Operation::Delete`], the object being
+    /// deleted, which becomes `oldObject`), as the API server sends it; an object without
+    /// `kind` is an error.
+    pub fn builder(operation: Operation, object: &Value) -> Result<RequestBuilder> {
+        let (kind, resource) = kind_and_resource(object)?;
+        let text = |key: &str| object["metadata"][key].as_str().map(str::to_owned);
+        let (new, old) = match operation {
+            Operation::Delete => (None, Some(object.clone())),
+            _ => (Some(object.clone()), None),
+        };
+        Ok(RequestBuilder {
+            request: AdmissionRequest {
+                uid: "c0ffee00-0000-4000-8000-000000000000".into(),
+                // The API server names the kind and resource asked for too; they differ only
+                // when it converted the request from another API version.
+                request_kind: Some(kind.clone()),
+                request_resource: Some(resource.clone()),
+                kind,
+                resource,
+                sub_resource: None,
+                request_sub_resource: None,
+                // A generateName CREATE has no name yet: the API server names the object
+                // after admission.
+                name: text("name"),
+                namespace: text("namespace"),
+                operation: operation.as_str().into(),
+                user_info: UserInfo::default(),
+                object: new,
+                old_object: old,
+                dry_run: Some(false),
+                options: None,
+            },
+        })
+    }
+}
+
+impl RequestBuilder {
+    /// The stored object an UPDATE replaces.
+    pub fn old_object(mut self, old: &Value) -> Self {
+        self.request.old_object = Some(old.clone());
+        self
+    }
+
+    /// The user making the request, with its groups; the API server adds
+    /// `system:authenticated` to every authenticated user's.
+    pub fn user(mut self, username: &str, groups: &[&str]) -> Self {
+        let mut groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        if !groups.iter().any(|g| g == "system:authenticated") {
+            groups.push("system:authenticated".into());
+        }
+        self.request.user_info = UserInfo {
+            username: Some(username.into()),
+            groups: Some(groups),
+            ..UserInfo::default()
+        };
+        self
+    }
+
+    /// A subresource request (`status`, `scale`, `ephemeralcontainers`, ...).
+    pub fn subresource(mut self, subresource: &str) -> Self {
+        self.request.sub_resource = Some(subresource.into());
+        self.request.request_sub_resource = Some(subresource.into());
+        self
+    }
+
+    /// The namespace of the request's URL, when the object does not name one (the API server
+    /// fills the object's in from the URL).
+    pub fn namespace(mut self, namespace: &str) -> Self {
+        self.request.namespace = Some(namespace.into());
+        self
+    }
+
+    /// `kubectl --dry-run=server`: nothing will be stored.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.request.dry_run = Some(dry_run);
+        self
+    }
+
+    /// The typed request.
+    pub fn build(self) -> AdmissionRequest {
+        self.request
+    }
+
+    /// The request as [`crate::Policy::run`] takes it.
+    pub fn to_value(&self) -> Result<Value> {
+        serde_json::to_value(&self.request).map_err(|e| Error::Serialize("the request", e.into()))
+    }
+}
+
 /// The request a host hands the module for `value` (a bare AdmissionRequest, or a whole
 /// AdmissionReview), as kwctl's `build_validate_request` makes it: decoded as an
 /// [`AdmissionRequest`] and turned back into a `Value`, or kwctl's error.
 pub fn admission_request(value: &Value) -> Result<Value> {
     let object = value
         .as_object()
-        .ok_or_else(|| anyhow!("Invalid request object"))?;
+        .ok_or_else(|| Error::RequestRefused("Invalid request object".into()))?;
     let request = if object.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
         object
             .get("request")
-            .ok_or_else(|| anyhow!("invalid AdmissionReview object"))?
+            .ok_or_else(|| Error::RequestRefused("invalid AdmissionReview object".into()))?
     } else {
         value
     };
-    let typed: AdmissionRequest = serde_json::from_value(request.clone())
-        .map_err(|e| anyhow!("cannot build AdmissionRequest object from given input: {e}"))?;
-    Ok(serde_json::to_value(typed)?)
+    let typed: AdmissionRequest = serde_json::from_value(request.clone()).map_err(|e| {
+        Error::RequestRefused(format!(
+            "cannot build AdmissionRequest object from given input: {e}"
+        ))
+    })?;
+    serde_json::to_value(typed).map_err(|e| Error::Serialize("the request", e.into()))
 }
 
 /// Reads a request file like kwctl (a bare AdmissionRequest, or a whole AdmissionReview) and
 /// returns the request the hosts hand the module ([`admission_request`]). A file kwctl refuses
 /// is an error naming it.
 pub fn read_request(path: &Path) -> Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let value: Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    if !value.is_object() {
-        bail!("{}: Invalid request object", path.display());
-    }
-    admission_request(&value).with_context(|| format!("{} is refused", path.display()))
+    let text = read(path)?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| syntax(path, "JSON", e.into()))?;
+    admission_request(&value).map_err(|e| Error::RequestFileRefused {
+        path: path.to_owned(),
+        source: Box::new(e),
+    })
 }
 
 /// Reads settings as YAML or JSON (JSON is YAML), as `--settings-path` does.
 pub fn read_settings(path: &Path) -> Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let value: Value =
-        serde_norway::from_str(&text).with_context(|| format!("{} is not YAML", path.display()))?;
+    let text = read(path)?;
+    let value: Value = serde_norway::from_str(&text).map_err(|e| syntax(path, "YAML", e.into()))?;
     Ok(if value.is_null() {
         serde_json::json!({})
     } else {
         value
     })
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn syntax(
+    path: &Path,
+    format: &'static str,
+    source: Box<dyn std::error::Error + Send + Sync>,
+) -> Error {
+    Error::Syntax {
+        path: path.to_owned(),
+        format,
+        source,
+    }
 }
 
 #[cfg(test)]
@@ -181,6 +377,73 @@ mod tests {
             message(json!({"kind": "AdmissionReview"})),
             "invalid AdmissionReview object"
         );
+    }
+
+    #[test]
+    fn the_builder_makes_what_the_api_server_sends() {
+        let daemonset = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "hook-image-puller", "namespace": "jhub"}, "spec": {}});
+        let request = AdmissionRequest::builder(Operation::Create, &daemonset)
+            .unwrap()
+            .user("kubernetes-admin", &["system:masters"])
+            .to_value()
+            .unwrap();
+        let kind = json!({"group": "apps", "version": "v1", "kind": "DaemonSet"});
+        let resource = json!({"group": "apps", "version": "v1", "resource": "daemonsets"});
+        assert_eq!(
+            request,
+            json!({"uid": "c0ffee00-0000-4000-8000-000000000000",
+                "kind": kind, "resource": resource, "requestKind": kind, "requestResource": resource,
+                "name": "hook-image-puller", "namespace": "jhub", "operation": "CREATE",
+                "userInfo": {"username": "kubernetes-admin",
+                    "groups": ["system:masters", "system:authenticated"]},
+                "object": daemonset, "dryRun": false})
+        );
+        // What a host hands on is the same request: kwctl decodes it field for field.
+        assert_eq!(admission_request(&request).unwrap(), request);
+
+        // A Pod made from generateName has no name yet; the URL's namespace, a subresource
+        // and a server-side dry run; an UPDATE carries the stored object.
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "p-"}});
+        let update = AdmissionRequest::builder(Operation::Update, &pod)
+            .unwrap()
+            .old_object(&json!({"kind": "Pod"}))
+            .namespace("jhub")
+            .subresource("ephemeralcontainers")
+            .dry_run(true)
+            .build();
+        assert_eq!(update.name, None);
+        assert_eq!(update.namespace.as_deref(), Some("jhub"));
+        assert_eq!(update.resource.resource, "pods");
+        assert_eq!(update.sub_resource.as_deref(), Some("ephemeralcontainers"));
+        assert_eq!(
+            update.request_sub_resource.as_deref(),
+            Some("ephemeralcontainers")
+        );
+        assert_eq!(update.dry_run, Some(true));
+        assert_eq!(update.operation, "UPDATE");
+        assert_eq!(update.old_object, Some(json!({"kind": "Pod"})));
+
+        // A DELETE carries only the old object; a kind no rule judges gets the REST mapper's
+        // plural; an object without kind is refused.
+        let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a"}});
+        let delete = AdmissionRequest::builder(Operation::Delete, &sa)
+            .unwrap()
+            .build();
+        assert_eq!((delete.object, delete.old_object), (None, Some(sa)));
+        assert_eq!(delete.resource.resource, "serviceaccounts");
+        let policy = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"});
+        let built = AdmissionRequest::builder(Operation::Create, &policy)
+            .unwrap()
+            .build();
+        assert_eq!(
+            (built.kind.group.as_str(), built.resource.resource.as_str()),
+            ("networking.k8s.io", "networkpolicies")
+        );
+        assert!(matches!(
+            AdmissionRequest::builder(Operation::Create, &json!({})),
+            Err(Error::RequestRefused(_))
+        ));
     }
 
     #[test]

@@ -4,13 +4,20 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 use wapc::{WapcHost, WasiParams};
 use wasmtime_provider::{EpochDeadlines, WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
 
 use crate::answer::{AdmissionResponse, PolicyResponse, SettingsValidation, admission_response};
+use crate::error::{Error, Result};
 use crate::host::{Host, Kubernetes};
+
+/// What wasmtime-provider says, in `wapc_init` or in a call, when the epoch deadline passed.
+const DEADLINE_EXCEEDED: &str = "execution deadline exceeded";
+
+fn runtime(what: &'static str, message: String) -> Error {
+    Error::Runtime { what, message }
+}
 
 /// A policy module compiled once, instantiated afresh for each call.
 pub struct Policy {
@@ -26,9 +33,14 @@ pub const POLICY_SERVER_TIMEOUT_SECONDS: u64 = 2;
 impl Policy {
     /// Reads and compiles a module file (usually [`policy_path`]).
     pub fn load(path: &Path) -> Result<Policy> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Policy::from_bytes(&bytes).with_context(|| format!("cannot load {}", path.display()))
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Policy::from_bytes(&bytes).map_err(|e| Error::Load {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })
     }
 
     /// Compiles a module on the provider's default engine, as kwctl does.
@@ -47,7 +59,7 @@ impl Policy {
         }
         let pre = builder
             .build_pre()
-            .map_err(|e| anyhow!("cannot compile the module: {e}"))?;
+            .map_err(|e| Error::Compile(e.to_string()))?;
         Ok(Policy {
             pre,
             deadlines: None,
@@ -71,10 +83,10 @@ impl Policy {
             // functions (docs/performance.md). It changes nothing else.
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
-        let engine =
-            wasmtime::Engine::new(&config).map_err(|e| anyhow!("cannot build the engine: {e}"))?;
-        let module = wasmtime::Module::new(&engine, bytes)
-            .map_err(|e| anyhow!("cannot compile the module: {e}"))?;
+        let engine = wasmtime::Engine::new(&config)
+            .map_err(|e| runtime("build the engine", e.to_string()))?;
+        let module =
+            wasmtime::Module::new(&engine, bytes).map_err(|e| Error::Compile(e.to_string()))?;
         let deadlines = EpochDeadlines {
             wapc_init: POLICY_SERVER_TIMEOUT_SECONDS,
             wapc_func: POLICY_SERVER_TIMEOUT_SECONDS,
@@ -85,7 +97,7 @@ impl Policy {
             .engine(engine.clone())
             .module(module)
             .build_pre()
-            .map_err(|e| anyhow!("cannot pre-instantiate the module: {e}"))?;
+            .map_err(|e| runtime("pre-instantiate the module", e.to_string()))?;
         let ticker = engine.weak();
         std::thread::Builder::new()
             .name("epoch-ticker".into())
@@ -96,7 +108,7 @@ impl Policy {
                     std::thread::sleep(std::time::Duration::from_secs(1));
                 }
             })
-            .context("cannot start the epoch ticker")?;
+            .map_err(|e| runtime("start the epoch ticker", e.to_string()))?;
         Ok(Policy {
             pre,
             deadlines: Some(deadlines),
@@ -120,17 +132,36 @@ impl Policy {
         let engine = self
             .pre
             .rehydrate(self.deadlines)
-            .map_err(|e| anyhow!("cannot instantiate the module: {e}"))?;
-        let wapc = WapcHost::new(Box::new(engine), Some(host.callback()))
-            .map_err(|e| anyhow!("cannot initialise the module (wapc_init): {e}"))?;
-        wapc.call(operation, payload)
-            .map_err(|e| anyhow!("waPC call {operation} failed: {e}"))
+            .map_err(|e| runtime("instantiate the module", e.to_string()))?;
+        let wapc = WapcHost::new(Box::new(engine), Some(host.callback())).map_err(|e| {
+            let message = e.to_string();
+            if message.contains(DEADLINE_EXCEEDED) {
+                Error::Timeout {
+                    operation: "wapc_init".into(),
+                    message,
+                }
+            } else {
+                Error::Init(message)
+            }
+        })?;
+        wapc.call(operation, payload).map_err(|e| {
+            let operation = operation.to_owned();
+            let message = e.to_string();
+            if message.contains(DEADLINE_EXCEEDED) {
+                Error::Timeout { operation, message }
+            } else {
+                Error::Call { operation, message }
+            }
+        })
     }
 
     /// The waPC protocol the guest speaks, which policy-server checks before loading it.
     pub fn protocol_version(&self) -> Result<String> {
         let out = self.call("protocol_version", b"")?;
-        serde_json::from_slice(&out).context("protocol_version did not answer a JSON string")
+        serde_json::from_slice(&out).map_err(|source| Error::MalformedAnswer {
+            what: "protocol_version did not answer a JSON string".into(),
+            source,
+        })
     }
 
     /// Asks the guest whether these settings are valid, as policy-server does at start-up.
@@ -145,9 +176,13 @@ impl Policy {
         settings: &Value,
         host: &Host<K>,
     ) -> Result<SettingsValidation> {
-        let out = self.call_with_host("validate_settings", &serde_json::to_vec(settings)?, host)?;
-        serde_json::from_slice(&out)
-            .context("validate_settings answered something else than {valid, message}")
+        let payload =
+            serde_json::to_vec(settings).map_err(|e| Error::Serialize("the settings", e.into()))?;
+        let out = self.call_with_host("validate_settings", &payload, host)?;
+        serde_json::from_slice(&out).map_err(|source| Error::MalformedAnswer {
+            what: "validate_settings answered something else than {valid, message}".into(),
+            source,
+        })
     }
 
     /// Evaluates an AdmissionRequest with settings and returns the guest's own answer.
@@ -162,11 +197,12 @@ impl Policy {
         host: &Host<K>,
     ) -> Result<PolicyResponse> {
         let out = self.call_with_host("validate", payload, host)?;
-        serde_json::from_slice(&out).with_context(|| {
-            format!(
+        serde_json::from_slice(&out).map_err(|source| Error::MalformedAnswer {
+            what: format!(
                 "validate answered something else than a ValidationResponse: {}",
                 String::from_utf8_lossy(&out)
-            )
+            ),
+            source,
         })
     }
 
@@ -187,10 +223,9 @@ impl Policy {
     ) -> Result<AdmissionResponse> {
         let check = self.validate_settings_with_host(settings, host)?;
         if !check.valid {
-            bail!(
-                "Provided settings are not valid: {}",
-                check.message.unwrap_or_default()
-            );
+            return Err(Error::SettingsRefused {
+                message: check.message.unwrap_or_default(),
+            });
         }
         self.evaluate_with_host(request, settings, host)
     }
@@ -211,7 +246,8 @@ impl Policy {
         host: &Host<K>,
     ) -> Result<AdmissionResponse> {
         let payload =
-            serde_json::to_vec(&serde_json::json!({"request": request, "settings": settings}))?;
+            serde_json::to_vec(&serde_json::json!({"request": request, "settings": settings}))
+                .map_err(|e| Error::Serialize("the validation request", e.into()))?;
         let response = self.validate_raw_with_host(&payload, host)?;
         admission_response(request, &response)
     }

@@ -1,15 +1,28 @@
 //! The end-to-end suite: the compiled `policy.wasm` (or `$POLICY_WASM`) on the request table in
 //! `policy-host/cases.yaml`, plus settings validation, protocol version, garbage payloads and the
-//! kwctl-like command. Prints one line per case and a closing `N passed, N failed`.
+//! kwctl-like command. Each case is a libtest-mimic trial, so the test harness's arguments work:
+//! `cargo test -p policy-host --test e2e -- NAME` runs only the cases whose name contains NAME,
+//! `-- --list` lists them, and every failure is reported under its case's name.
+
+#[path = "support/cases.rs"]
+mod cases;
 
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, ensure};
-use policy_host::cases::{self, RequestCase, SettingsCase};
+use cases::{RequestCase, SettingsCase};
+use libtest_mimic::{Arguments, Failed, Trial};
 use policy_host::{Policy, policy_path, read_request, workspace_root};
 use serde_json::{Value, json};
 
 use policy_host::chain::{self, Root};
+
+/// One case of the suite: its name, and the check, run only when the filter selects it.
+type Case = (String, Box<dyn FnOnce() -> Result<()> + Send>);
+
+fn case(name: impl Into<String>, check: impl FnOnce() -> Result<()> + Send + 'static) -> Case {
+    (name.into(), Box::new(check))
+}
 
 fn check_request_case(policy: &Policy, data: &Path, case: &RequestCase) -> Result<()> {
     let request = read_request(&data.join(&case.request))?;
@@ -180,7 +193,7 @@ fn big_pod(containers: usize) -> Vec<u8> {
 }
 
 /// Garbage through the waPC entry point: a clean rejection every time, never a trap.
-fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
+fn check_garbage(policy: &'static Policy) -> Vec<Case> {
     let truncated = br#"{"request":{"kind":{"kind":"Pod"},"object":{"spec":{"#.to_vec();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
@@ -347,7 +360,7 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
         ),
     ];
     for (name, payload) in undeliverable {
-        let outcome = (|| {
+        let check = move || -> Result<()> {
             ensure!(
                 serde_json::from_slice::<Value>(&payload).is_err(),
                 "a host could deliver this payload"
@@ -359,11 +372,11 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
                 String::from_utf8_lossy(&out[..out.len().min(200)])
             );
             Ok(())
-        })();
-        results.push((format!("garbage, undeliverable: {name}"), outcome));
+        };
+        results.push(case(format!("garbage, undeliverable: {name}"), check));
     }
     for (name, payload, fragment) in cases {
-        let outcome = (|| {
+        let check = move || -> Result<()> {
             let r = policy.validate_raw(&payload)?;
             if fragment.is_empty() {
                 ensure!(r.accepted, "expected an accept, got {r:?}");
@@ -379,15 +392,15 @@ fn check_garbage(policy: &Policy) -> Vec<(String, Result<()>)> {
             )?;
             ensure!(ok.allowed, "the next evaluation failed");
             Ok(())
-        })();
-        results.push((format!("garbage: {name}"), outcome));
+        };
+        results.push(case(format!("garbage: {name}"), check));
     }
     results
 }
 
 /// Garbage through `validate_settings` (and `protocol_version`, and an operation the guest does
 /// not export): always an answer, never a trap, and the next call still works.
-fn check_garbage_settings(policy: &Policy) -> Vec<(String, Result<()>)> {
+fn check_garbage_settings(policy: &'static Policy) -> Vec<Case> {
     let deep = |depth: usize| {
         let mut s = String::from(r#"{"hookPuller":{"selector":{"matchLabels":"#);
         s.push_str(&"[".repeat(depth));
@@ -436,7 +449,7 @@ fn check_garbage_settings(policy: &Policy) -> Vec<(String, Result<()>)> {
     ];
     let mut results = Vec::new();
     for (name, payload, valid, fragment) in cases {
-        let outcome = (|| {
+        let check = move || -> Result<()> {
             let out = policy.call("validate_settings", &payload)?;
             let got: policy_host::SettingsValidation =
                 serde_json::from_slice(&out).with_context(|| {
@@ -457,27 +470,27 @@ fn check_garbage_settings(policy: &Policy) -> Vec<(String, Result<()>)> {
                 "the next settings validation failed"
             );
             Ok(())
-        })();
-        results.push((format!("garbage settings: {name}"), outcome));
+        };
+        results.push(case(format!("garbage settings: {name}"), check));
     }
-    results.push((
-        "garbage: protocol_version with a payload".into(),
-        (|| {
+    results.push(case(
+        "garbage: protocol_version with a payload",
+        move || {
             let out = policy.call("protocol_version", &[0xff; 64])?;
             ensure!(out == br#""v1""#, "got {}", String::from_utf8_lossy(&out));
             Ok(())
-        })(),
+        },
     ));
-    results.push((
-        "garbage: an operation the guest does not export is an error, not a trap".into(),
-        (|| {
+    results.push(case(
+        "garbage: an operation the guest does not export is an error, not a trap",
+        move || {
             ensure!(
                 policy.call("mutate", b"{}").is_err(),
                 "an unknown operation answered"
             );
             ensure!(policy.protocol_version()? == "v1", "the next call failed");
             Ok(())
-        })(),
+        },
     ));
     results
 }
@@ -485,7 +498,7 @@ fn check_garbage_settings(policy: &Policy) -> Vec<(String, Result<()>)> {
 /// Byte-level bypass attempts (docs/security.md): the request files from
 /// `test_data/generate.py` go to the module exactly as written. Re-encoding them, as the table
 /// does, would decode the escapes and drop the duplicate keys before the policy saw them.
-fn check_raw_bypasses(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+fn check_raw_bypasses(policy: &'static Policy, data: &'static Path) -> Vec<Case> {
     let fixed_sa = json!([
         {"op": "replace", "path": "/spec/serviceAccount", "value": "hook-image-puller"},
         {"op": "replace", "path": "/spec/serviceAccountName", "value": "hook-image-puller"}
@@ -517,7 +530,7 @@ fn check_raw_bypasses(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
     ];
     let mut results = Vec::new();
     for (name, file, expect) in cases {
-        let outcome = (|| {
+        let check = move || -> Result<()> {
             let text = std::fs::read_to_string(data.join(file))?;
             let payload = format!(r#"{{"request":{text},"settings":{{}}}}"#);
             let response = policy.validate_raw(payload.as_bytes())?;
@@ -555,8 +568,8 @@ fn check_raw_bypasses(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
                 }
             }
             Ok(())
-        })();
-        results.push((format!("bypass (raw bytes): {name}"), outcome));
+        };
+        results.push(case(format!("bypass (raw bytes): {name}"), check));
     }
     results
 }
@@ -565,7 +578,7 @@ fn check_raw_bypasses(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
 /// AdmissionRequest and stops with an error, policy-server answers the API server with one, so
 /// `read_request` refuses them with kwctl's message (the module's answer to such bytes is the
 /// garbage checks' concern).
-fn check_refused_requests(data: &Path) -> Vec<(String, Result<()>)> {
+fn check_refused_requests(data: &'static Path) -> Vec<Case> {
     let cases = [(
         "a request kind without group and version",
         "hook-daemonset-default-sa-groupless-create.json",
@@ -574,12 +587,14 @@ fn check_refused_requests(data: &Path) -> Vec<(String, Result<()>)> {
     cases
         .into_iter()
         .map(|(name, file, expected)| {
-            let outcome = match read_request(&data.join(file)) {
-                Ok(_) => Err(anyhow!("{file} was read, expected kwctl's refusal")),
-                Err(e) if format!("{e:#}").contains(expected) => Ok(()),
-                Err(e) => Err(anyhow!("{e:#}\n    lacks {expected:?}")),
-            };
-            (format!("refused as kwctl refuses it: {name}"), outcome)
+            case(format!("refused as kwctl refuses it: {name}"), move || {
+                let error = match read_request(&data.join(file)) {
+                    Ok(_) => return Err(anyhow!("{file} was read, expected kwctl's refusal")),
+                    Err(e) => format!("{:#}", anyhow::Error::from(e)),
+                };
+                ensure!(error.contains(expected), "{error}\n    lacks {expected:?}");
+                Ok(())
+            })
         })
         .collect()
 }
@@ -588,7 +603,7 @@ fn check_refused_requests(data: &Path) -> Vec<(String, Result<()>)> {
 /// one) set, as `make fuzz` does, every input the native fuzzers kept goes through the compiled
 /// module too: its stack, memory and 32-bit arithmetic are not the native build's. Each must get
 /// an answer of the right shape; a trap or anything else fails the case and names the file.
-fn check_fuzz_corpus(policy: &Policy) -> Vec<(String, Result<()>)> {
+fn check_fuzz_corpus(policy: &'static Policy) -> Vec<Case> {
     let mut results = Vec::new();
     for (var, operation) in [
         ("FUZZ_CORPUS", "validate"),
@@ -599,7 +614,7 @@ fn check_fuzz_corpus(policy: &Policy) -> Vec<(String, Result<()>)> {
         };
         // Relative to the workspace root, like POLICY_WASM.
         let dir = workspace_root().join(dir);
-        let outcome = (|| {
+        let check = move || -> Result<()> {
             let mut files: Vec<_> = std::fs::read_dir(&dir)
                 .with_context(|| format!("{var}: cannot read {}", dir.display()))?
                 .map(|e| e.map(|e| e.path()))
@@ -608,26 +623,21 @@ fn check_fuzz_corpus(policy: &Policy) -> Vec<(String, Result<()>)> {
             ensure!(!files.is_empty(), "{var}: the corpus is empty");
             for file in &files {
                 let input = std::fs::read(file)?;
-                let answered = if operation == "validate" {
-                    // Any bytes: an answer, never a trap. What a host can deliver (the bytes
-                    // parsed and written again by serde_json): an answer that parses.
-                    policy.call(operation, &input).and_then(|_| {
-                        match serde_json::from_slice::<Value>(&input) {
-                            Ok(value) => policy
-                                .validate_raw(&serde_json::to_vec(&value)?)
-                                .map(|_| ()),
-                            Err(_) => Ok(()),
+                let answered = || -> Result<()> {
+                    let out = policy.call(operation, &input)?;
+                    if operation == "validate" {
+                        // Any bytes: an answer, never a trap. What a host can deliver (the
+                        // bytes parsed and written again by serde_json): an answer that parses.
+                        if let Ok(value) = serde_json::from_slice::<Value>(&input) {
+                            policy.validate_raw(&serde_json::to_vec(&value)?)?;
                         }
-                    })
-                } else {
-                    policy
-                        .call(operation, &input)
-                        .and_then(|out| {
-                            serde_json::from_slice::<policy_host::SettingsValidation>(&out)
-                                .context("not a settings answer")
-                        })
-                        .map(|_| ())
+                    } else {
+                        serde_json::from_slice::<policy_host::SettingsValidation>(&out)
+                            .context("not a settings answer")?;
+                    }
+                    Ok(())
                 };
+                let answered = answered();
                 answered.with_context(|| format!("{}", file.display()))?;
             }
             println!(
@@ -636,17 +646,17 @@ fn check_fuzz_corpus(policy: &Policy) -> Vec<(String, Result<()>)> {
                 dir.display()
             );
             Ok(())
-        })();
-        results.push((
+        };
+        results.push(case(
             format!("fuzz corpus through the module: {operation}"),
-            outcome,
+            check,
         ));
     }
     results
 }
 
 /// The kwctl-like command prints the same AdmissionResponse line as the library.
-fn check_cli(policy: &Policy, data: &Path) -> Result<()> {
+fn check_cli(policy: &'static Policy, data: &'static Path) -> Result<()> {
     let request_path = data.join("hook-pod-legacy-create.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_policy-run"))
         .arg("--request-path")
@@ -690,7 +700,7 @@ fn check_cli(policy: &Policy, data: &Path) -> Result<()> {
 
 /// The chart's controllers and every labelling variant, admitted through the module with their
 /// children derived as the controllers do, in both modes (the coherence law, README Decisions).
-fn check_chain_table(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+fn check_chain_table(policy: &'static Policy, data: &'static Path) -> Vec<Case> {
     use Root::{Accepted as A, Mutated as M, Rejected as R};
     let kinds = [
         "daemonset",
@@ -732,10 +742,10 @@ fn check_chain_table(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> 
         loaded.push(file(&format!("hook-{kind}-create.json"), A, A));
         loaded.push(file(&format!("hook-{kind}-default-sa-create.json"), M, R));
     }
-    let mut results: Vec<(String, Result<()>)> = loaded
+    let mut results: Vec<Case> = loaded
         .into_iter()
         .filter_map(|r| r.err())
-        .map(|e| ("chain: test data".to_owned(), Err(e)))
+        .map(|e| case("chain: test data", move || Err(e)))
         .collect();
     // fullnameOverride: myhub, with the policy configured for it, and the chart 4.0.0 form.
     let fullname = json!({"hookPuller": {"serviceAccountName": "myhub-hook-image-puller"},
@@ -765,7 +775,9 @@ fn check_chain_table(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> 
         for (mode, expected) in [("mutate", mutate), ("reject", reject)] {
             let mut settings = settings.clone();
             settings["mode"] = json!(mode);
-            let outcome = chain::run(policy, &root, &settings).and_then(|o| {
+            let root = root.clone();
+            let check = move || -> Result<()> {
+                let o = chain::run(policy, &root, &settings)?;
                 ensure!(
                     o.root == expected,
                     "root {:?}, expected {expected:?}",
@@ -776,8 +788,8 @@ fn check_chain_table(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> 
                     "an admitted controller derived nothing"
                 );
                 Ok(())
-            });
-            results.push((format!("chain: {name} ({mode})"), outcome));
+            };
+            results.push(case(format!("chain: {name} ({mode})"), check));
         }
     }
     results
@@ -786,7 +798,7 @@ fn check_chain_table(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> 
 /// Generated controllers of every kind, every placement of the role labels, every
 /// ServiceAccount, automount and token variant, in both modes: for each one the module admits,
 /// everything Kubernetes derives from it is admitted too (the coherence law).
-fn check_chain_property(policy: &Policy) -> (String, Result<()>) {
+fn check_chain_property(policy: &'static Policy) -> Case {
     let kinds = [
         "DaemonSet",
         "Deployment",
@@ -809,7 +821,7 @@ fn check_chain_property(policy: &Policy) -> (String, Result<()>) {
         Some("jupyterhub-hub"),
     ];
     let automounts = [None, Some(true), Some(false)];
-    let outcome = (|| {
+    let check = move || -> Result<()> {
         let (mut roots, mut admitted, mut derived) = (0, 0, 0);
         for kind in kinds {
             let placements: &[&str] = if kind == "CronJob" {
@@ -851,10 +863,10 @@ fn check_chain_property(policy: &Policy) -> (String, Result<()>) {
             "    {roots} controllers, {admitted} admitted, {derived} derived objects admitted"
         );
         Ok(())
-    })();
-    (
-        "chain property: the coherence law over generated controllers".into(),
-        outcome,
+    };
+    case(
+        "chain property: the coherence law over generated controllers",
+        check,
     )
 }
 
@@ -940,7 +952,7 @@ fn generated(
 /// `requireExistingServiceAccounts` (issue 9) through the compiled module: the lookups it makes
 /// (asserted call by call), the ones it must not make, kwctl's recorded sessions, and the
 /// coherence law with the setting on.
-fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+fn check_context_aware(policy: &'static Policy, data: &'static Path) -> Vec<Case> {
     use policy_host::host::{Fixtures, GetResource, Host, Replay};
 
     let sa = |name: &str| {
@@ -948,11 +960,11 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
         "metadata": {"name": name, "namespace": "jhub", "labels": {"app": "jupyterhub", "component": name}}})
     };
     let lookup = |name: &str, uncached: bool| GetResource::service_account("jhub", name, uncached);
-    let all = || -> Result<Fixtures> {
-        Fixtures::new()
+    let all = move || -> Result<Fixtures> {
+        Ok(Fixtures::new()
             .found(sa("hook-image-puller"))?
             .found(sa("continuous-image-puller"))?
-            .found(sa("hook-image-awaiter"))
+            .found(sa("hook-image-awaiter"))?)
     };
     let on = |mode: &str| json!({"requireExistingServiceAccounts": true, "mode": mode});
     let mut results = Vec::new();
@@ -990,7 +1002,9 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
             (
                 "the ServiceAccount only visible uncached (Helm created it a moment ago)",
                 "hook-daemonset-create.json",
-                Fixtures::new().found_only_uncached(sa("hook-image-puller")),
+                Fixtures::new()
+                    .found_only_uncached(sa("hook-image-puller"))
+                    .map_err(Into::into),
                 true,
                 "",
                 vec![
@@ -1074,7 +1088,8 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
             )
         });
         for (name, file, fixtures, allowed, fragment, lookups) in cases {
-            let outcome = (|| {
+            let settings = settings.clone();
+            let check = move || -> Result<()> {
                 let host = Host::new(fixtures?);
                 let request = read_request(&data.join(file))?;
                 let r = policy.run_with_host(&request, &settings, &host)?;
@@ -1097,8 +1112,8 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
                     host.calls()
                 );
                 Ok(())
-            })();
-            results.push((format!("context-aware ({mode}): {name}"), outcome));
+            };
+            results.push(case(format!("context-aware ({mode}): {name}"), check));
         }
     }
     // The setting off: today's decisions, and not a single host call.
@@ -1107,7 +1122,7 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
         ("hook-daemonset-default-sa-create.json", true, true),
         ("awaiter-job-create.json", true, false),
     ] {
-        let outcome = (|| {
+        let check = move || -> Result<()> {
             let host = Host::new(Fixtures::new());
             let r = policy.run_with_host(&read_request(&data.join(file))?, &json!({}), &host)?;
             ensure!(
@@ -1116,8 +1131,11 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
             );
             ensure!(host.calls().is_empty(), "host calls: {:?}", host.calls());
             Ok(())
-        })();
-        results.push((format!("context-aware off: {file} asks nothing"), outcome));
+        };
+        results.push(case(
+            format!("context-aware off: {file} asks nothing"),
+            check,
+        ));
     }
     // kwctl's recorded sessions, replayed exchange by exchange.
     for (session, file, mode, allowed) in [
@@ -1140,7 +1158,7 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
             true,
         ),
     ] {
-        let outcome = (|| {
+        let check = move || -> Result<()> {
             let host = Host::new(Replay::load(&data.join("context").join(session))?);
             let r = policy.run_with_host(&read_request(&data.join(file))?, &on(mode), &host)?;
             ensure!(
@@ -1149,9 +1167,10 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
                 r.allowed,
                 r.message()
             );
-            host.kubernetes().finish()
-        })();
-        results.push((format!("context-aware replay: {session}"), outcome));
+            host.kubernetes().finish()?;
+            Ok(())
+        };
+        results.push(case(format!("context-aware replay: {session}"), check));
     }
     // The coherence law with the setting on, every ServiceAccount present.
     for file in [
@@ -1162,7 +1181,7 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
         "hook-deployment-default-sa-create.json",
     ] {
         for mode in ["mutate", "reject"] {
-            let outcome = (|| {
+            let check = move || -> Result<()> {
                 let host = Host::new(all()?);
                 let root = read_request(&data.join(file))?["object"].clone();
                 let o = chain::run_with_host(policy, &host, &root, &on(mode))?;
@@ -1175,8 +1194,8 @@ fn check_context_aware(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)
                     "no lookup"
                 );
                 Ok(())
-            })();
-            results.push((format!("context-aware chain ({mode}): {file}"), outcome));
+            };
+            results.push(case(format!("context-aware chain ({mode}): {file}"), check));
         }
     }
     results
@@ -1224,7 +1243,7 @@ type LookupCase = (
 /// `requireExistingServiceAccounts` tells not found from refused (issue 15), on the compiled
 /// module with kwctl's recorded sessions (404, 403, unreachable, not granted), in both modes
 /// and for the audit scanner's requests: exact messages and warnings, every session replayed.
-fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+fn check_lookup_truth(policy: &'static Policy, data: &'static Path) -> Vec<Case> {
     use policy_host::host::{ContextAwareAccess, Host, Replay};
 
     let not_found = host_answer(
@@ -1356,7 +1375,7 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
     }
     let mut results = Vec::new();
     for (name, session, access, file, settings, audit, allowed, message, warnings, asks) in cases {
-        let outcome = (|| {
+        let check = move || -> Result<()> {
             let host =
                 Host::new(Replay::load(&data.join("context").join(&session))?).with_access(access);
             let mut request = read_request(&data.join(file))?;
@@ -1371,9 +1390,10 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
             unpatched_answer(&r, allowed, &message, &warnings)?;
             let calls = host.get_resource_calls().len();
             ensure!(calls == asks, "{calls} lookups, expected {asks}");
-            host.kubernetes().finish()
-        })();
-        results.push((format!("lookup truth: {name}"), outcome));
+            host.kubernetes().finish()?;
+            Ok(())
+        };
+        results.push(case(format!("lookup truth: {name}"), check));
     }
     results
 }
@@ -1381,7 +1401,7 @@ fn check_lookup_truth(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)>
 /// A host answer quoted in a message is cut to its first line (issue 22): with `RUST_BACKTRACE=1`
 /// in policy-server's environment, the callback handler's `{:?}` of an `anyhow::Error` carries
 /// `Caused by:` lines and a backtrace of thousands of characters. Exact messages and warnings.
-fn check_multiline_host_answers(policy: &Policy, data: &Path) -> Vec<(String, Result<()>)> {
+fn check_multiline_host_answers(policy: &'static Policy, data: &'static Path) -> Vec<Case> {
     use policy_host::host::{Fixtures, Host};
 
     let backtrace: String = (0..40)
@@ -1440,7 +1460,8 @@ fn check_multiline_host_answers(policy: &Policy, data: &Path) -> Vec<(String, Re
     let settings = json!({"requireExistingServiceAccounts": true});
     let mut results = Vec::new();
     for (name, file, host_message, allowed, message, warnings) in cases {
-        let outcome = (|| {
+        let settings = settings.clone();
+        let check = move || -> Result<()> {
             let fixtures = Fixtures::new().host_error(
                 "v1",
                 "ServiceAccount",
@@ -1452,8 +1473,8 @@ fn check_multiline_host_answers(policy: &Policy, data: &Path) -> Vec<(String, Re
             let r = policy.run_with_host(&read_request(&data.join(file))?, &settings, &host)?;
             unpatched_answer(&r, allowed, &message, &warnings)?;
             Ok(())
-        })();
-        results.push((format!("multi-line host answer: {name}"), outcome));
+        };
+        results.push(case(format!("multi-line host answer: {name}"), check));
     }
     results
 }
@@ -1462,10 +1483,10 @@ fn check_multiline_host_answers(policy: &Policy, data: &Path) -> Vec<(String, Re
 /// `policy-run` with kwctl's flags and recorded sessions. kwctl grants what the module's metadata
 /// declares, so this runs on an annotated module only (`make packaging-tests` runs the suite on
 /// one).
-fn check_cli_context_aware(data: &Path) -> Option<(String, Result<()>)> {
+fn check_cli_context_aware(data: &'static Path) -> Option<Case> {
     let module = std::fs::read(policy_path()).ok()?;
     policy_artifact::Metadata::of_module(&module).ok()??;
-    let outcome = (|| {
+    let check = move || -> Result<()> {
         for (session, request, allowed, fragment) in [
             (
                 "z2jh-4.0.0-no-hook-sa.yaml",
@@ -1507,20 +1528,23 @@ fn check_cli_context_aware(data: &Path) -> Option<(String, Result<()>)> {
             );
         }
         Ok(())
-    })();
-    Some((
-        "kwctl-like policy-run with recorded host interactions (docs/decisions.md)".into(),
-        outcome,
+    };
+    Some(case(
+        "kwctl-like policy-run with recorded host interactions (docs/decisions.md)",
+        check,
     ))
 }
 
 fn main() {
+    let args = Arguments::from_args();
     let root = workspace_root();
-    let data = root.join("test_data");
     let policy = match Policy::load(&policy_path()) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("cannot load the policy: {e:#} (build it with `make policy.wasm`)");
+            eprintln!(
+                "cannot load the policy: {:#} (build it with `make policy.wasm`)",
+                anyhow::Error::from(e)
+            );
             std::process::exit(2);
         }
     };
@@ -1531,64 +1555,63 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let mut results: Vec<(String, Result<()>)> = Vec::new();
-    results.push((
-        "protocol_version is v1".into(),
-        policy.protocol_version().and_then(|v| {
-            ensure!(v == "v1", "got {v}");
-            Ok(())
-        }),
-    ));
-    for case in &table.requests {
-        results.push((
-            format!("request: {}", case.name),
-            check_request_case(&policy, &data, case),
-        ));
+    // Every case borrows the one compiled module and the data directory for the whole run.
+    let policy: &'static Policy = Box::leak(Box::new(policy));
+    let data: &'static Path = Box::leak(root.join("test_data").into_boxed_path());
+    let mut cases: Vec<Case> = Vec::new();
+    cases.push(case("protocol_version is v1", move || {
+        let v = policy.protocol_version()?;
+        ensure!(v == "v1", "got {v}");
+        Ok(())
+    }));
+    for request in table.requests {
+        cases.push(case(format!("request: {}", request.name), move || {
+            check_request_case(policy, data, &request)
+        }));
     }
-    for case in &table.settings {
-        results.push((
-            format!("settings: {}", case.name),
-            check_settings_case(&policy, case),
-        ));
+    for settings in table.settings {
+        cases.push(case(format!("settings: {}", settings.name), move || {
+            check_settings_case(policy, &settings)
+        }));
     }
-    results.extend(check_garbage(&policy));
-    results.extend(check_garbage_settings(&policy));
-    results.extend(check_raw_bypasses(&policy, &data));
-    results.extend(check_refused_requests(&data));
-    results.extend(check_fuzz_corpus(&policy));
-    results.extend(check_chain_table(&policy, &data));
-    results.push(check_chain_property(&policy));
-    results.extend(check_context_aware(&policy, &data));
-    results.extend(check_lookup_truth(&policy, &data));
-    results.extend(check_multiline_host_answers(&policy, &data));
-    results.push((
-        "kwctl-like policy-run command".into(),
-        check_cli(&policy, &data),
+    cases.extend(check_garbage(policy));
+    cases.extend(check_garbage_settings(policy));
+    cases.extend(check_raw_bypasses(policy, data));
+    cases.extend(check_refused_requests(data));
+    cases.extend(check_fuzz_corpus(policy));
+    cases.extend(check_chain_table(policy, data));
+    cases.push(check_chain_property(policy));
+    cases.extend(check_context_aware(policy, data));
+    cases.extend(check_lookup_truth(policy, data));
+    cases.extend(check_multiline_host_answers(policy, data));
+    cases.push(case("kwctl-like policy-run command", move || {
+        check_cli(policy, data)
+    }));
+    cases.extend(check_cli_context_aware(data));
+    cases.push(case(
+        "settings the policy refuses are Error::SettingsRefused, with its message",
+        move || {
+            let request = read_request(&data.join("hook-pod-legacy-create.json"))?;
+            match policy.run(&request, &json!({"mode": "audit"})) {
+                Err(policy_host::Error::SettingsRefused { message }) => {
+                    let expected = "mode: unknown variant `audit`, expected `mutate` or `reject`";
+                    ensure!(message == expected, "{message:?}, expected {expected:?}");
+                    Ok(())
+                }
+                other => Err(anyhow!("expected refused settings, got {other:?}")),
+            }
+        },
     ));
-    results.extend(check_cli_context_aware(&data));
 
-    let mut passed = 0;
-    let mut failed = 0;
-    for (name, outcome) in results {
-        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
-            continue;
-        }
-        match outcome {
-            Ok(()) => {
-                passed += 1;
-                println!("case {name} ... ok");
-            }
-            Err(e) => {
-                failed += 1;
-                println!("case {name} ... FAILED\n    {e:#}");
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    let trials = cases
+        .into_iter()
+        .map(|(name, check)| {
+            Trial::test(name, move || {
+                check().map_err(|e| Failed::from(format!("{e:#}")))
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
 }
 
 /// An answer without a patch: the decision, the exact message and the exact warnings.

@@ -54,6 +54,7 @@ fn answer<K: policy_host::Kubernetes + 'static>(
     let payload = serde_json::to_vec(request).map_err(|e| e.to_string())?;
     host.answer("kubewarden", "kubernetes", "get_resource", &payload)
         .map(|bytes| serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -453,7 +454,10 @@ fn other_calls_are_refused_and_recorded_and_logging_is_not() {
     );
     assert!(dns.is_err(), "{dns:?}");
     let binding = host.answer("other", "kubernetes", "get_resource", b"{}");
-    assert_eq!(binding, Err("unknown binding: other".into()));
+    assert_eq!(
+        binding,
+        Err(policy_host::HostCallError::UnknownBinding("other".into()))
+    );
     let garbage = host.answer("kubewarden", "kubernetes", "get_resource", b"{\"kind\":1}");
     assert!(garbage.is_err(), "{garbage:?}");
     let calls = host.calls();
@@ -628,5 +632,76 @@ fn policy_run_takes_kwctl_context_aware_flags() -> Result<()> {
         floor,
     ])?;
     ensure!(!ok && stderr.contains("generate.py"), "{stderr}");
+    Ok(())
+}
+
+/// A waPC guest of one function, `__guest_call`, whose body is `code` (no locals): the
+/// smallest module the runtime calls, for failures the real guests never produce.
+fn guest_call_module(code: &[u8]) -> Vec<u8> {
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    // Type 0: (i32, i32) -> i32.
+    module.extend_from_slice(&[0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f]);
+    // Function 0 of type 0.
+    module.extend_from_slice(&[0x03, 0x02, 0x01, 0x00]);
+    // Exported as `__guest_call`.
+    module.extend_from_slice(&[0x07, 0x10, 0x01, 0x0c]);
+    module.extend_from_slice(b"__guest_call");
+    module.extend_from_slice(&[0x00, 0x00]);
+    // Its body: no locals, then `code`, then `end`.
+    let body_len = u8::try_from(code.len() + 2).unwrap_or(u8::MAX);
+    module.extend_from_slice(&[0x0a, body_len + 2, 0x01, body_len, 0x00]);
+    module.extend_from_slice(code);
+    module.push(0x0b);
+    module
+}
+
+/// What goes wrong is told by the error's variant, not only by its text: a module the runtime
+/// refuses, a guest that traps, one that runs past policy-server's deadline.
+#[test]
+fn failures_are_typed() -> Result<()> {
+    let refused = Policy::from_bytes(b"\0asm\x01\0\0\0\x05garbage");
+    ensure!(
+        matches!(refused, Err(policy_host::Error::Compile(_))),
+        "{:?}",
+        refused.err()
+    );
+    let missing = Policy::load(&workspace_root().join("target/no-such-module.wasm"));
+    ensure!(
+        matches!(missing, Err(policy_host::Error::Read { .. })),
+        "{:?}",
+        missing.err()
+    );
+
+    // `unreachable`: a trap, reported for the call that hit it.
+    let trapping = Policy::from_bytes(&guest_call_module(&[0x00]))?;
+    match trapping.call("validate", b"{}") {
+        Err(policy_host::Error::Call { operation, message }) => {
+            ensure!(operation == "validate", "{operation}");
+            ensure!(message.starts_with("Guest call failure: "), "{message}");
+        }
+        other => anyhow::bail!("expected a trap, got {other:?}"),
+    }
+
+    // `loop br 0 end unreachable`: stopped by the epoch deadline, as policy-server stops it.
+    let looping = Policy::policy_server(&guest_call_module(&[0x03, 0x40, 0x0c, 0x00, 0x0b, 0x00]))?;
+    let started = std::time::Instant::now();
+    let timed_out = looping.call("validate", b"{}");
+    ensure!(
+        timed_out
+            .as_ref()
+            .is_err_and(policy_host::Error::is_timeout),
+        "{timed_out:?}"
+    );
+    ensure!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "stopped after {:?}",
+        started.elapsed()
+    );
+    let text = timed_out.err().map(|e| e.to_string()).unwrap_or_default();
+    ensure!(
+        text.starts_with("waPC call validate failed: ")
+            && text.contains("execution deadline exceeded"),
+        "{text}"
+    );
     Ok(())
 }

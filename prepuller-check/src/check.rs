@@ -834,7 +834,7 @@ impl<'a> Checker<'a> {
         if let Some(old) = old {
             request["oldObject"] = old.clone();
         }
-        self.policy.evaluate_with_host(&request, settings, host)
+        Ok(self.policy.evaluate_with_host(&request, settings, host)?)
     }
 
     /// The audit scanner's request (a CREATE without a user), answered without

@@ -71,8 +71,8 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
 /// Times `a` and `b` alternately, `iterations` times each, after a warm-up.
 fn measure_pair(
     iterations: usize,
-    mut a: impl FnMut() -> Result<()>,
-    mut b: impl FnMut() -> Result<()>,
+    mut a: impl FnMut() -> policy_host::Result<()>,
+    mut b: impl FnMut() -> policy_host::Result<()>,
 ) -> Result<(Stats, Stats)> {
     for _ in 0..(iterations / 20).max(3) {
         a()?;

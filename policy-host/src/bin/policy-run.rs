@@ -14,10 +14,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use policy_artifact::Metadata;
 use policy_host::{
-    AdmissionResponse, ContextAwareAccess, Disconnected, Host, Kubernetes, Policy, Replay,
-    read_request, read_settings,
+    ContextAwareAccess, Disconnected, Host, Policy, Replay, read_request, read_settings,
 };
-use serde_json::Value;
 
 #[derive(Parser)]
 #[command(about = "Evaluate an admission request with a Kubewarden waPC policy, like `kwctl run`")]
@@ -41,15 +39,6 @@ struct Args {
     replay_host_capabilities_interactions: Option<PathBuf>,
     /// The policy module (a local path; `file://` is accepted)
     policy: String,
-}
-
-fn evaluate<K: Kubernetes + 'static>(
-    policy: &Policy,
-    request: &Value,
-    settings: &Value,
-    host: &Host<K>,
-) -> Result<AdmissionResponse> {
-    policy.run_with_host(request, settings, host)
 }
 
 fn run(args: Args) -> Result<String> {
@@ -96,7 +85,7 @@ fn run(args: Args) -> Result<String> {
     let response = match &args.replay_host_capabilities_interactions {
         Some(file) => {
             let host = Host::new(Replay::load(file)?).with_access(access);
-            let response = evaluate(&policy, &request, &settings, &host)?;
+            let response = policy.run_with_host(&request, &settings, &host)?;
             let replay = host.kubernetes();
             for problem in replay.problems() {
                 eprintln!("replay: {problem}");
@@ -110,8 +99,7 @@ fn run(args: Args) -> Result<String> {
             }
             response
         }
-        None => evaluate(
-            &policy,
+        None => policy.run_with_host(
             &request,
             &settings,
             &Host::new(Disconnected).with_access(access),

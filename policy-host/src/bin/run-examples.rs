@@ -4,7 +4,12 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use policy_host::{Policy, cases, chain, policy_path, read_request, workspace_root};
+use policy_host::{Policy, chain, policy_path, read_request, workspace_root};
+
+/// The e2e suite's table, read the same way (it prints only the requests).
+#[allow(dead_code)]
+#[path = "../../tests/support/cases.rs"]
+mod cases;
 
 fn run() -> Result<()> {
     let root = workspace_root();

@@ -1,10 +1,10 @@
 //! Answers from objects a test declares ([`Fixtures`]), or from no cluster at all
 //! ([`Disconnected`]).
 
-use anyhow::{Context as _, Result};
 use serde_json::Value;
 
 use super::{GetResource, Kubernetes};
+use crate::error::{Error, Result};
 
 /// The identity of a fixture object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +30,11 @@ impl ObjectKey {
                 .pointer(pointer)
                 .and_then(Value::as_str)
                 .map(str::to_owned)
-                .with_context(|| format!("a fixture object needs a string at {pointer}: {object}"))
+                .ok_or_else(|| {
+                    Error::Fixture(format!(
+                        "a fixture object needs a string at {pointer}: {object}"
+                    ))
+                })
         };
         Ok(ObjectKey {
             api_version: text("/apiVersion")?,

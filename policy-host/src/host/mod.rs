@@ -122,6 +122,40 @@ pub enum HostCall {
     },
 }
 
+/// Why a host call failed: the error text the guest receives, as policy-evaluator words it
+/// (the guest's SDK turns it into its own error, which the policy reports).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostCallError {
+    /// A `kubernetes/get_resource` payload that is not a `GetResourceRequest`.
+    #[error("get_resource payload is not a GetResourceRequest: {0}")]
+    NotAGetResource(String),
+    /// A Kubewarden capability this host does not offer (all but logging and lookups).
+    #[error("host capability {namespace}/{operation} is not available to this policy")]
+    Unavailable {
+        /// The capability's namespace, e.g. `net`.
+        namespace: String,
+        /// The capability's operation, e.g. `v1/dns_lookup_host`.
+        operation: String,
+    },
+    /// A binding other than `kubewarden`.
+    #[error("unknown binding: {0}")]
+    UnknownBinding(String),
+    /// A lookup of a type the policy is not granted ([`ContextAwareAccess`]).
+    #[error(
+        "Policy has not been granted access to Kubernetes {api_version}/{kind} resources. The violation has been reported."
+    )]
+    NotGranted {
+        /// The looked-up type's `apiVersion`.
+        api_version: String,
+        /// The looked-up type's kind.
+        kind: String,
+    },
+    /// The lookup itself failed: [`Kubernetes::get_resource`]'s error (not found, the API
+    /// server unreachable, a replay mismatch).
+    #[error("Callback evaluation failure: {0}")]
+    Lookup(String),
+}
+
 /// A source of answers to `get_resource`, behind the grant check.
 pub trait Kubernetes: Send {
     /// The object's JSON text, or the callback handler's error (the host prefixes it with
@@ -258,7 +292,7 @@ impl<K: Kubernetes + 'static> Host<K> {
         namespace: &str,
         operation: &str,
         payload: &[u8],
-    ) -> std::result::Result<Vec<u8>, String> {
+    ) -> std::result::Result<Vec<u8>, HostCallError> {
         if (binding, namespace, operation) == ("kubewarden", "tracing", "log") {
             if std::env::var_os("POLICY_LOG").is_some() {
                 eprintln!("{}", String::from_utf8_lossy(payload));
@@ -280,27 +314,27 @@ impl<K: Kubernetes + 'static> Host<K> {
                 payload: String::from_utf8_lossy(payload).into_owned(),
             });
             return Err(match (binding, namespace, operation) {
-                ("kubewarden", "kubernetes", "get_resource") => format!(
-                    "get_resource payload is not a GetResourceRequest: {}",
-                    String::from_utf8_lossy(payload)
-                ),
-                ("kubewarden", _, _) => format!(
-                    "host capability {namespace}/{operation} is not available to this policy"
-                ),
-                _ => format!("unknown binding: {binding}"),
+                ("kubewarden", "kubernetes", "get_resource") => {
+                    HostCallError::NotAGetResource(String::from_utf8_lossy(payload).into_owned())
+                }
+                ("kubewarden", _, _) => HostCallError::Unavailable {
+                    namespace: namespace.into(),
+                    operation: operation.into(),
+                },
+                _ => HostCallError::UnknownBinding(binding.into()),
             });
         };
         state.calls.push(HostCall::GetResource(request.clone()));
         if !state.access.allows(&request.api_version, &request.kind) {
-            return Err(format!(
-                "Policy has not been granted access to Kubernetes {}/{} resources. The violation has been reported.",
-                request.api_version, request.kind
-            ));
+            return Err(HostCallError::NotGranted {
+                api_version: request.api_version.clone(),
+                kind: request.kind.clone(),
+            });
         }
         state
             .kubernetes
             .get_resource(&request)
             .map(String::into_bytes)
-            .map_err(|e| format!("Callback evaluation failure: {e}"))
+            .map_err(HostCallError::Lookup)
     }
 }

@@ -4,10 +4,10 @@
 use std::collections::VecDeque;
 use std::path::Path;
 
-use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::{GetResource, Kubernetes};
+use crate::error::{Error, Result};
 
 /// A recorded host call (kwctl's `CallbackRequestType`, the variants this host replays).
 /// In a session file it is YAML text with the variant as tag: `!KubernetesGetResource`.
@@ -57,18 +57,20 @@ enum ExchangeText {
 impl Exchange {
     fn from_text(index: usize, text: ExchangeText) -> Result<Exchange> {
         let ExchangeText::Exchange { request, response } = text;
-        let request = serde_norway::from_str(&request).with_context(|| {
-            format!(
+        let request = serde_norway::from_str(&request).map_err(|source| Error::Session {
+            what: format!(
                 "exchange {index}: the request is not a call this host replays \
                  (!KubernetesGetResource with api_version, kind, name, namespace, disable_cache): {request}"
-            )
+            ),
+            source,
         })?;
         Ok(Exchange { request, response })
     }
 
     fn to_text(&self) -> Result<ExchangeText> {
         Ok(ExchangeText::Exchange {
-            request: serde_norway::to_string(&self.request)?,
+            request: serde_norway::to_string(&self.request)
+                .map_err(|e| Error::Serialize("a recorded request", e.into()))?,
             response: self.response.clone(),
         })
     }
@@ -76,8 +78,12 @@ impl Exchange {
 
 /// Reads a kwctl session file's text: a YAML list of exchanges.
 pub fn parse_session(yaml: &str) -> Result<Vec<Exchange>> {
-    let entries: Vec<ExchangeText> = serde_norway::from_str(yaml)
-        .context("not a host capabilities session (a YAML list of `type: Exchange` entries)")?;
+    let entries: Vec<ExchangeText> =
+        serde_norway::from_str(yaml).map_err(|source| Error::Session {
+            what: "not a host capabilities session (a YAML list of `type: Exchange` entries)"
+                .into(),
+            source,
+        })?;
     entries
         .into_iter()
         .enumerate()
@@ -92,7 +98,7 @@ pub fn write_session(exchanges: &[Exchange]) -> Result<String> {
         .iter()
         .map(Exchange::to_text)
         .collect::<Result<Vec<_>>>()?;
-    Ok(serde_norway::to_string(&entries)?)
+    serde_norway::to_string(&entries).map_err(|e| Error::Serialize("the session", e.into()))
 }
 
 /// Answers from a recorded session, as `kwctl run --replay-host-capabilities-interactions`
@@ -123,13 +129,14 @@ impl Replay {
 
     /// A replay of a session file, as `--replay-host-capabilities-interactions` reads it.
     pub fn load(path: &Path) -> Result<Replay> {
-        let text = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "cannot read host capabilities interactions file {}",
-                path.display()
-            )
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
         })?;
-        Replay::from_yaml(&text).with_context(|| format!("cannot load {}", path.display()))
+        Replay::from_yaml(&text).map_err(|e| Error::Load {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })
     }
 
     /// The exchanges not replayed yet.
@@ -150,17 +157,17 @@ impl Replay {
     /// Ok when every call matched its recorded request and every exchange was replayed.
     pub fn finish(&self) -> Result<()> {
         if let Some(first) = self.problems.first() {
-            bail!(
+            return Err(Error::Replay(format!(
                 "{} replay error(s), the first: {first}",
                 self.problems.len()
-            );
+            )));
         }
         if let Some(next) = self.pending.front() {
-            bail!(
+            return Err(Error::Replay(format!(
                 "{} recorded exchange(s) were not replayed, the next: {:?}",
                 self.pending.len(),
                 next.request
-            );
+            )));
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! The e2e table (`policy-host/cases.yaml`): shared by the suite and by `run-examples`.
+//! The e2e table (`policy-host/cases.yaml`): shared by the suite (`tests/e2e.rs`) and by the
+//! `run-examples` binary, which includes this file as a module; the library has no part in it.
 
 use std::path::Path;
 
