@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::check::{Decision, pod_spec, runs_as};
+use crate::kube::{pod_spec, runs_as};
+use crate::model::Decision;
 
 /// One object's facts.
 #[derive(Debug)]

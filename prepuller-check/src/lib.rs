@@ -6,14 +6,23 @@
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod advice;
+pub mod changes;
 pub mod check;
+mod derive;
+mod fixed;
+pub mod helm;
 pub mod input;
+pub mod kube;
+pub mod model;
 pub mod policyreport;
 pub mod postrender;
 pub mod report;
+mod request;
 pub mod scaffold;
 pub mod scope;
+mod stored;
 
 use std::path::{Path, PathBuf};
 
@@ -240,7 +249,7 @@ fn check_documents(
     scope: &Scope,
     documents: &[input::Document],
     existing: Vec<(String, String)>,
-) -> Result<(RunResult, check::Report)> {
+) -> Result<(RunResult, model::Report)> {
     let options = Options {
         namespace: cli.namespace.clone(),
         user: cli.user.clone(),
@@ -323,7 +332,7 @@ fn load_scope(cli: &Cli, module: &Module) -> Result<Scope> {
 /// `--write-fixed`: each input file's documents, with the policy's changes and nothing else,
 /// under its own name in `dir` (JSON as YAML, standard input as `stdin.yaml`). Inputs of the
 /// same name from different folders keep as much of their path as tells them apart.
-fn write_fixed(dir: &Path, documents: &[input::Document], report: &check::Report) -> Result<()> {
+fn write_fixed(dir: &Path, documents: &[input::Document], report: &model::Report) -> Result<()> {
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let names = fixed_names(documents)?;
     for (document, object) in documents.iter().zip(&report.objects) {

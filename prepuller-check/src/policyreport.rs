@@ -18,10 +18,10 @@ use policy_host::chain::gvr;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::check::{
-    Audit, Checker, Decision, ObjectReport, Options, Report, is_stored, name_of, resource_of,
-};
+use crate::check::{Checker, Options};
 use crate::input::Document;
+use crate::kube::{is_stored, name_of, resource_of};
+use crate::model::{Audit, Decision, ObjectReport, Report};
 use crate::scope::{Mode, Scope, policy_resource, selector_matches};
 
 /// The report CRDs, named as the audit scanner's `--report-kind` (the kubewarden-controller

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::check::Report;
 use crate::input::{self, Document};
+use crate::model::Report;
 use crate::scope::{Mode, Scope};
 use crate::{Cli, Colour, Module, Output, check_documents, prepare};
 
@@ -221,7 +221,7 @@ fn service_account(
     daemonset: &Value,
     name: &str,
     namespace: &str,
-    object: &crate::check::ObjectReport,
+    object: &crate::model::ObjectReport,
 ) -> Added {
     let mut metadata = json!({"name": name});
     if daemonset["metadata"]["namespace"].is_string() {

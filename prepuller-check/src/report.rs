@@ -8,7 +8,7 @@ use anstyle::{AnsiColor, Style};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use crate::check::{Decision, Derived, Failure, ObjectReport, Report};
+use crate::model::{Decision, Derived, Failure, ObjectReport, Report};
 use crate::scope::Mode;
 
 /// Counts for the summary line and the exit status.
@@ -160,7 +160,7 @@ fn paint(d: Decision, text: &str) -> String {
     format!("{style}{text}{style:#}")
 }
 
-fn decision_text(admission: &crate::check::Admission) -> (Decision, String) {
+fn decision_text(admission: &crate::model::Admission) -> (Decision, String) {
     match admission.would {
         Some(d) => (
             d,
@@ -306,13 +306,13 @@ fn derived_lines(out: &mut String, derived: &[Derived], indent: &str) {
     }
 }
 
-fn admission_lines(out: &mut String, a: &crate::check::Admission, indent: &str) {
+fn admission_lines(out: &mut String, a: &crate::model::Admission, indent: &str) {
     let (dec, word) = decision_text(a);
     let _ = writeln!(out, "{indent}{}", paint(dec, &word));
     admission_details(out, a, indent);
 }
 
-fn admission_details(out: &mut String, a: &crate::check::Admission, indent: &str) {
+fn admission_details(out: &mut String, a: &crate::model::Admission, indent: &str) {
     for c in &a.changes {
         let _ = writeln!(out, "{indent}{c}");
     }
@@ -434,7 +434,7 @@ fn failure_body(o: &ObjectReport, failure: Failure) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Admission, NextUpdate};
+    use crate::model::{Admission, NextUpdate};
 
     fn admission(decision: Decision) -> Admission {
         Admission {

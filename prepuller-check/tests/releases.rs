@@ -489,7 +489,7 @@ fn stored_objects_get_the_audit_and_the_next_update() {
     assert!(
         report.contains(&format!(
             "\nnote: {}\n",
-            prepuller_check::check::SERVICE_ACCOUNTS_UNCHECKED
+            prepuller_check::accounts::SERVICE_ACCOUNTS_UNCHECKED
         )),
         "{report}"
     );
@@ -582,7 +582,7 @@ fn without_serviceaccounts_the_report_says_existence_is_not_checked() {
     let report = report.replace(path_text, "pullers.yaml");
     expect("z2jh-4.0.0-pullers-only.txt", &report);
     assert_eq!(exit, 0, "{report}");
-    let note = prepuller_check::check::SERVICE_ACCOUNTS_UNCHECKED;
+    let note = prepuller_check::accounts::SERVICE_ACCOUNTS_UNCHECKED;
     assert_eq!(
         report.lines().nth(1),
         Some(format!("note: {note}").as_str()),
