@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use policy_host::chain::service_account_plugin;
 use serde_json::Value;
 
 use crate::kube::{name_of, runs_as};
@@ -56,10 +57,29 @@ impl Accounts {
     }
 }
 
+/// The plugin's Admit step on a Pod CREATE, before the webhooks: policy-host's harness sets the
+/// ServiceAccount (`default` when none) and mounts its token. A malformed Pod is left as
+/// written, for the module to reject.
+pub(crate) fn plugin_admit(pod: &mut Value) {
+    if !pod_spec_is_well_formed(pod) {
+        return;
+    }
+    let lists = ["initContainers", "containers"];
+    let absent: Vec<&str> = lists
+        .into_iter()
+        .filter(|list| pod["spec"].get(*list).is_none())
+        .collect();
+    service_account_plugin(pod);
+    // The harness indexes lists a Pod may not have; the API server adds none.
+    if let Some(spec) = pod["spec"].as_object_mut() {
+        spec.retain(|key, value| !(value.is_null() && absent.contains(&key.as_str())));
+    }
+}
+
 /// Whether the ServiceAccount admission plugin's work can be done on this Pod as the harness
 /// does it (its spec, containers and volumes of the right types); a malformed Pod is sent as
 /// written, for the module to reject.
-pub(crate) fn pod_spec_is_well_formed(pod: &Value) -> bool {
+fn pod_spec_is_well_formed(pod: &Value) -> bool {
     let spec = &pod["spec"];
     let list_of_objects = |v: &Value| {
         v.is_null()

@@ -10,17 +10,18 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use policy_host::chain::service_account_plugin;
 use policy_host::{ContextAwareAccess, Fixtures, Host, Policy};
 use serde_json::{Value, json};
 
-use crate::accounts::{Accounts, SERVICE_ACCOUNTS_UNCHECKED, pod_spec_is_well_formed};
+use crate::accounts::{Accounts, SERVICE_ACCOUNTS_UNCHECKED, plugin_admit};
 use crate::fixed::as_written;
 use crate::helm::install_order;
 use crate::input::Document;
 use crate::kube::{CLUSTER_SCOPED, is_stored, name_of, pod_spec, resource_of, runs_as};
-use crate::model::{Decision, ObjectReport, Report, not_sent};
+use crate::model::{Admission, Decision, ObjectReport, Report};
+use crate::request::{Sender, request};
 use crate::scope::Scope;
+use crate::server;
 
 /// How the check runs.
 #[derive(Debug, Clone)]
@@ -169,7 +170,7 @@ impl<'a> Checker<'a> {
             namespace: namespace.clone(),
             name: name_of(&object).to_owned(),
             not_sent: None,
-            admission: not_sent(),
+            admission: Admission::not_sent(),
             refused_by_api_server: None,
             derived: Vec::new(),
             audit: None,
@@ -184,18 +185,7 @@ impl<'a> Checker<'a> {
         if pod && !stored {
             // Every Pod CREATE goes through the ServiceAccount admission plugin before the
             // webhooks, as the Pods controllers derive do.
-            if pod_spec_is_well_formed(&object) {
-                let lists = ["initContainers", "containers"];
-                let absent: Vec<&str> = lists
-                    .into_iter()
-                    .filter(|list| object["spec"].get(*list).is_none())
-                    .collect();
-                service_account_plugin(&mut object);
-                // The harness indexes lists a Pod may not have; the API server adds none.
-                if let Some(spec) = object["spec"].as_object_mut() {
-                    spec.retain(|key, value| !(value.is_null() && absent.contains(&key.as_str())));
-                }
-            }
+            plugin_admit(&mut object);
             if let Some((account, why)) = accounts.refusal(&object) {
                 report.refused_by_api_server = Some(why);
                 missing.push(account);
@@ -214,7 +204,7 @@ impl<'a> Checker<'a> {
             }
             None => {
                 let (admission, admitted) =
-                    self.admit(&host, &object, None, "CREATE", Some(&self.options.user))?;
+                    self.admit(&host, &object, None, "CREATE", &self.options.user)?;
                 report.admission = admission;
                 admitted
             }
@@ -272,8 +262,9 @@ impl<'a> Checker<'a> {
                 let mut settings = self.scope.settings.clone();
                 settings["mode"] = json!("mutate");
                 settings["requireExistingServiceAccounts"] = json!(false);
-                let user = Some(self.options.user.as_str());
-                self.evaluate_with(host, sent, None, "CREATE", user, false, &settings)?
+                let request = request(sent, None, "CREATE", Sender::ApiServer(&self.options.user));
+                self.policy
+                    .evaluate_with_host(&request, &settings, host)?
                     .decoded_patch()?
             }
             _ => None,
@@ -298,6 +289,23 @@ impl<'a> Checker<'a> {
         }))
     }
 
+    /// One request through the module and policy-server's handling of its answer; the object
+    /// as stored when admitted.
+    pub(crate) fn admit(
+        &self,
+        host: &Host<Fixtures>,
+        object: &Value,
+        old: Option<&Value>,
+        operation: &str,
+        user: &str,
+    ) -> Result<(Admission, Option<Value>)> {
+        let request = request(object, old, operation, Sender::ApiServer(user));
+        let response = self
+            .policy
+            .evaluate_with_host(&request, &self.scope.settings, host)?;
+        server::answer(self.scope, object, &response)
+    }
+
     pub(crate) fn not_sent_reason(
         &self,
         object: &Value,
@@ -312,11 +320,4 @@ impl<'a> Checker<'a> {
             &object["metadata"]["labels"],
         )
     }
-}
-
-/// The settings the module must accept before anything is checked, as policy-server checks
-/// them at start-up.
-pub fn validate_settings(policy: &Policy, settings: &Value) -> Result<Option<String>> {
-    let verdict = policy.validate_settings(settings)?;
-    Ok((!verdict.valid).then(|| verdict.message.unwrap_or_default()))
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::accounts::Accounts;
 use crate::check::Checker;
 use crate::kube::name_of;
-use crate::model::{Derived, not_sent};
+use crate::model::{Admission, Derived};
 
 impl Checker<'_> {
     /// The objects the controllers derive from an admitted object, each admitted in turn; a
@@ -41,7 +41,7 @@ impl Checker<'_> {
                     out.push(Derived {
                         object: title,
                         user,
-                        admission: not_sent(),
+                        admission: Admission::not_sent(),
                         refused_by_api_server: Some(why),
                         missing_service_account: Some(account),
                     });
@@ -51,15 +51,14 @@ impl Checker<'_> {
                     out.push(Derived {
                         object: title,
                         user,
-                        admission: not_sent(),
+                        admission: Admission::not_sent(),
                         refused_by_api_server: None,
                         missing_service_account: None,
                     });
                     queue.push(child);
                     continue;
                 }
-                let (admission, admitted) =
-                    self.admit(host, &child, None, "CREATE", Some(&user))?;
+                let (admission, admitted) = self.admit(host, &child, None, "CREATE", &user)?;
                 let (missing, refused) = admitted.as_ref().and_then(refusal).unzip();
                 out.push(Derived {
                     object: title,

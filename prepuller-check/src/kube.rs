@@ -76,6 +76,20 @@ pub fn pod_spec(object: &Value) -> &Value {
     }
 }
 
+/// Where a workload kind keeps its pod template (a JSON pointer); `None` for other kinds.
+pub(crate) fn pod_template(kind: &str) -> Option<&'static str> {
+    match kind {
+        "CronJob" => Some("/spec/jobTemplate/spec/template"),
+        "DaemonSet"
+        | "Deployment"
+        | "StatefulSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job" => Some("/spec/template"),
+        _ => None,
+    }
+}
+
 /// `metadata.name`, else `metadata.generateName`.
 pub(crate) fn name_of(object: &Value) -> &str {
     object["metadata"]["name"]

@@ -22,6 +22,7 @@ pub mod report;
 mod request;
 pub mod scaffold;
 pub mod scope;
+pub mod server;
 mod stored;
 
 use std::path::{Path, PathBuf};
@@ -234,7 +235,7 @@ pub fn run(cli: &Cli, module: &Module) -> Result<RunResult> {
 /// the ServiceAccounts the cluster already has: what every check needs before its input.
 fn prepare(cli: &Cli, module: &Module) -> Result<(Scope, Vec<(String, String)>)> {
     let scope = load_scope(cli, module)?;
-    if let Some(problem) = check::validate_settings(&module.policy, &scope.settings)? {
+    if let Some(problem) = server::validate_settings(&module.policy, &scope.settings)? {
         bail!("the settings are not valid: {problem}");
     }
     let existing = existing_service_accounts(&cli.existing_serviceaccounts)?;

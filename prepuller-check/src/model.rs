@@ -66,6 +66,20 @@ pub struct Admission {
     pub message: Option<String>,
 }
 
+impl Admission {
+    /// What an object the webhook never receives gets.
+    pub fn not_sent() -> Admission {
+        Admission {
+            decision: Decision::NotSent,
+            would: None,
+            changes: Vec::new(),
+            patch: None,
+            warnings: Vec::new(),
+            message: None,
+        }
+    }
+}
+
 /// An object a controller derives, and how it fares.
 #[derive(Debug, Clone, Serialize)]
 pub struct Derived {
@@ -217,15 +231,4 @@ pub struct Report {
     /// Whether Pods were refused when their ServiceAccount does not exist: only when the input
     /// holds ServiceAccounts or `--existing-serviceaccount` names some (else a note says so).
     pub service_accounts_checked: bool,
-}
-
-pub(crate) fn not_sent() -> Admission {
-    Admission {
-        decision: Decision::NotSent,
-        would: None,
-        changes: Vec::new(),
-        patch: None,
-        warnings: Vec::new(),
-        message: None,
-    }
 }

@@ -7,13 +7,18 @@ use serde_json::{Value, json};
 
 use crate::accounts::Accounts;
 use crate::check::Checker;
+use crate::kube::pod_template;
 use crate::model::{Audit, NextUpdate};
+use crate::request::{Sender, request};
 
 impl Checker<'_> {
     /// The audit scanner's request (a CREATE without a user), answered without
     /// policy-server's monitor handling, as audits are.
     pub(crate) fn audit(&self, host: &Host<Fixtures>, object: &Value) -> Result<Audit> {
-        let response = self.evaluate(host, object, None, "CREATE", None, true)?;
+        let request = request(object, None, "CREATE", Sender::AuditScanner);
+        let response = self
+            .policy
+            .evaluate_with_host(&request, &self.scope.settings, host)?;
         Ok(if response.allowed {
             Audit {
                 result: "pass",
@@ -35,15 +40,8 @@ impl Checker<'_> {
         object: &Value,
         accounts: &Accounts,
     ) -> Result<Option<NextUpdate>> {
-        let pointer = match object["kind"].as_str().unwrap_or_default() {
-            "CronJob" => "/spec/jobTemplate/spec/template",
-            "DaemonSet"
-            | "Deployment"
-            | "StatefulSet"
-            | "ReplicaSet"
-            | "ReplicationController"
-            | "Job" => "/spec/template",
-            _ => return Ok(None),
+        let Some(pointer) = pod_template(object["kind"].as_str().unwrap_or_default()) else {
+            return Ok(None);
         };
         let mut updated = object.clone();
         let Some(template) = updated.pointer_mut(pointer) else {
@@ -60,13 +58,8 @@ impl Checker<'_> {
         if self.not_sent_reason(&updated, "UPDATE")?.is_some() {
             return Ok(None);
         }
-        let (admission, admitted) = self.admit(
-            host,
-            &updated,
-            Some(object),
-            "UPDATE",
-            Some(&self.options.user),
-        )?;
+        let (admission, admitted) =
+            self.admit(host, &updated, Some(object), "UPDATE", &self.options.user)?;
         let derived = match &admitted {
             Some(admitted) => self.derive(host, admitted, accounts)?,
             None => Vec::new(),

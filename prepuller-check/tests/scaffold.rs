@@ -13,7 +13,7 @@ use clap::Parser as _;
 use policy_artifact::Metadata;
 use policy_host::{Policy, annotated_path, policy_path, workspace_root};
 use prepuller_check::scaffold::{self, RBAC, Scaffold};
-use prepuller_check::{Cli, Command, Module, check, run};
+use prepuller_check::{Cli, Command, Module, run, server};
 use serde_json::Value;
 
 fn load(path: &Path, label: &str) -> Module {
@@ -242,7 +242,7 @@ fn every_release_gets_a_policy_its_check_admits() {
             serde_json::json!({"matchLabels": {"kubernetes.io/metadata.name": render.namespace}})
         );
         assert_eq!(
-            check::validate_settings(&module().policy, &policy["spec"]["settings"]).unwrap(),
+            server::validate_settings(&module().policy, &policy["spec"]["settings"]).unwrap(),
             None,
             "{}",
             render.name
