@@ -17,7 +17,10 @@ use crate::accounts::{Accounts, SERVICE_ACCOUNTS_UNCHECKED, plugin_admit};
 use crate::fixed::as_written;
 use crate::helm::install_order;
 use crate::input::Document;
-use crate::kube::{CLUSTER_SCOPED, is_stored, name_of, pod_spec, resource_of, runs_as};
+use crate::kube::{
+    group_version, is_cluster_scoped, is_stored, known_kind, name_of, pod_spec, resource_of,
+    runs_as,
+};
 use crate::model::{Admission, Decision, ObjectReport, Report};
 use crate::request::{Sender, request};
 use crate::scope::Scope;
@@ -90,6 +93,13 @@ impl<'a> Checker<'a> {
         if !accounts.checked {
             notes.push(SERVICE_ACCOUNTS_UNCHECKED.to_owned());
         }
+        for document in documents {
+            if let Some(note) = self.guessed_resource_note(&document.object)
+                && !notes.contains(&note)
+            {
+                notes.push(note);
+            }
+        }
         let mut reports: Vec<Option<ObjectReport>> = vec![None; documents.len()];
         for index in order {
             let document = &documents[index];
@@ -108,9 +118,38 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn namespace_of(&self, object: &Value) -> Option<String> {
+    /// For a kind the tables do not know, whose resource [`resource_of`] guesses: a note when
+    /// the policy's rules name resources of its group and version, so that whether the webhook
+    /// receives it rests on the guess (a rule on `*` sends it whatever its name).
+    fn guessed_resource_note(&self, object: &Value) -> Option<String> {
+        if known_kind(object).is_some() {
+            return None;
+        }
+        let (group, version) = group_version(object);
+        let rests_on_name = self.scope.rules.iter().any(|rule| {
+            rule.resources.iter().any(|named| {
+                let resource = named.split('/').next().unwrap_or_default();
+                resource != "*"
+                    && ["CREATE", "UPDATE"]
+                        .iter()
+                        .any(|op| rule.matches(group, version, resource, op))
+            })
+        });
         let kind = object["kind"].as_str().unwrap_or_default();
-        if CLUSTER_SCOPED.contains(&kind) {
+        let (_, _, guess) = resource_of(object);
+        rests_on_name.then(|| {
+            format!(
+                "{kind} ({}): not a kind Kubernetes or Kubewarden serves, so its resource is \
+                 guessed as {guess:?} (its CustomResourceDefinition's spec.names.plural is the \
+                 real one), and the policy's rules name resources of its group: whether the \
+                 webhook receives it is judged on that guess",
+                object["apiVersion"].as_str().unwrap_or_default()
+            )
+        })
+    }
+
+    fn namespace_of(&self, object: &Value) -> Option<String> {
+        if is_cluster_scoped(object) {
             return None;
         }
         Some(

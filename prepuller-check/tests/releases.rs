@@ -732,6 +732,34 @@ fn unknown_kinds_are_not_sent() {
         out.contains("not sent to the policy:\n   (no rule of the policy matches) Gadget jhub/g\n"),
         "{out}"
     );
+    // The rules name no resource of its group: the guessed resource decides nothing.
+    assert!(!out.contains("guessed"), "{out}");
+
+    // Rules that name resources of its group: whether it is sent rests on the guess, said.
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: policies.kubewarden.io/v1\nkind: ClusterAdmissionPolicy\n\
+         metadata: {name: p}\nspec:\n  module: x\n  rules:\n  \
+         - {apiGroups: [example.org], apiVersions: [v1], resources: [gadgets], operations: [CREATE]}\n",
+    )
+    .unwrap();
+    let (out, _) = check(&[
+        path.to_str().unwrap(),
+        "-n",
+        "jhub",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains(
+            "Gadget (example.org/v1): not a kind Kubernetes or Kubewarden serves, so its resource \
+             is guessed as \"gadgets\" (its CustomResourceDefinition's spec.names.plural is the \
+             real one), and the policy's rules name resources of its group: whether the webhook \
+             receives it is judged on that guess"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
