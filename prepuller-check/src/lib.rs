@@ -36,7 +36,7 @@ use policy_host::Policy;
 use serde_json::Value;
 
 use crate::check::{Checker, Options};
-use crate::scope::{Mode, Scope};
+use crate::scope::{PolicyMode, Scope};
 
 /// The output forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -258,27 +258,28 @@ fn check_documents(
         as_audit: cli.as_audit,
     };
     let report = Checker::new(&module.policy, scope, &options).check(documents)?;
-    let outcome = report::outcome(&report, scope.mode, cli.fail_on_mutate);
+    let outcome = report::outcome(&report, scope.policy_mode, cli.fail_on_mutate);
     if let Some(dir) = &cli.write_fixed {
         write_fixed(dir, documents, &report)?;
     }
     let header = format!(
-        "prepuller-check: module {}; policy {} (mode: {}, mutating: {}); settings {}",
+        "prepuller-check: module {}; policy {} (spec.mode: {}, spec.mutating: {}); settings {}",
         module.label,
         scope.policy_id,
-        match scope.mode {
-            Mode::Protect => "protect",
-            Mode::Monitor => "monitor",
+        match scope.policy_mode {
+            PolicyMode::Protect => "protect",
+            PolicyMode::Monitor => "monitor",
         },
         scope.mutating,
         serde_json::to_string(&scope.settings)?
     );
     let output = match cli.output {
-        Output::Text => cli
-            .color
-            .apply(report::text(&report, &header, &outcome, scope.mode)),
-        Output::Json => report::json(&report, &outcome, scope.mode)? + "\n",
-        Output::Junit => report::junit(&report, &outcome, scope.mode)?,
+        Output::Text => {
+            cli.color
+                .apply(report::text(&report, &header, &outcome, scope.policy_mode))
+        }
+        Output::Json => report::json(&report, &outcome, scope.policy_mode)? + "\n",
+        Output::Junit => report::junit(&report, &outcome, scope.policy_mode)?,
         Output::Policyreport => policyreport::yaml(
             &report,
             documents,

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::scope::Mode;
+use crate::scope::PolicyMode;
 
 /// What the API server gets back for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -184,7 +184,7 @@ impl ObjectReport {
     /// refuses (its ServiceAccount missing) fails in either mode, since monitor mode does not
     /// stop it; in protect mode so does anything the policy refuses (the object, its next
     /// UPDATE, what its controllers derive), and with `--fail-on-mutate` anything it mutates.
-    pub fn failure(&self, mode: Mode, fail_on_mutate: bool) -> Option<Failure> {
+    pub fn failure(&self, policy_mode: PolicyMode, fail_on_mutate: bool) -> Option<Failure> {
         let refused_by_api_server = self.refused_by_api_server.is_some()
             || self
                 .all_derived()
@@ -192,7 +192,7 @@ impl ObjectReport {
         if refused_by_api_server {
             return Some(Failure::RefusedByApiServer);
         }
-        if mode == Mode::Monitor {
+        if policy_mode == PolicyMode::Monitor {
             return None;
         }
         let is = |decision: Decision| {

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::changes::changes;
 use crate::model::{Admission, Decision};
-use crate::scope::{Mode, Scope};
+use crate::scope::{PolicyMode, Scope};
 
 /// The admission the API server gets for `object`, and the object as stored when admitted.
 pub(crate) fn answer(
@@ -31,14 +31,14 @@ pub(crate) fn answer(
         admission.changes = changes(object, patch);
         admission.patch = Some(serde_json::to_value(patch)?);
     }
-    match scope.mode {
-        Mode::Monitor => {
+    match scope.policy_mode {
+        PolicyMode::Monitor => {
             // policy-server accepts and drops the patch; the answer is only logged.
             admission.would = Some(vanilla);
             admission.decision = Decision::Accept;
             return Ok((admission, Some(object.clone())));
         }
-        Mode::Protect if !scope.mutating && patch.is_some() => {
+        PolicyMode::Protect if !scope.mutating && patch.is_some() => {
             admission.decision = Decision::Reject;
             admission.message = Some(format!(
                 "Request rejected by policy {}. The policy attempted to mutate the request, \
@@ -47,7 +47,7 @@ pub(crate) fn answer(
             ));
             return Ok((admission, None));
         }
-        Mode::Protect => {}
+        PolicyMode::Protect => {}
     }
     let admitted = match (vanilla, patch) {
         (Decision::Reject, _) => None,

@@ -622,6 +622,9 @@ fn json_and_junit_outputs() {
     assert_eq!(exit, 1);
     let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     assert_eq!(value["exit"], 1);
+    // The policy resource's spec.mode, named apart from the settings' mode.
+    assert_eq!(value["policy_mode"], "protect");
+    assert!(value.get("mode").is_none());
     assert_eq!(value["summary"]["objects"], 28);
     assert_eq!(value["objects"].as_array().unwrap().len(), 28);
     let (junit, exit) = check(&[
