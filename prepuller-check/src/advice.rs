@@ -10,9 +10,11 @@
 
 use std::collections::BTreeSet;
 
+use prepuller_serviceaccount_policy::roles::RoleKind;
 use serde_json::Value;
 
-use crate::check::{Decision, pod_spec, runs_as};
+use crate::kube::{pod_spec, runs_as};
+use crate::model::Decision;
 
 /// One object's facts.
 #[derive(Debug)]
@@ -90,52 +92,15 @@ fn chart_of(object: &Value, source: Option<&str>) -> Option<Chart> {
     })
 }
 
-/// The parts of the chart the policy knows, as the chart renders them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
-    HookPuller,
-    ContinuousPuller,
-    Awaiter,
-}
-
-impl Part {
-    /// The chart's own labelling: `component` on the DaemonSets and the awaiter's Job, the same
-    /// in chart 3.x and 4.x.
-    fn of(object: &Value) -> Option<Part> {
-        let component = object["metadata"]["labels"]["component"].as_str()?;
-        match (object["kind"].as_str()?, component) {
-            ("DaemonSet", "hook-image-puller") => Some(Part::HookPuller),
-            ("DaemonSet", "continuous-image-puller") => Some(Part::ContinuousPuller),
-            ("Job", "image-puller") => Some(Part::Awaiter),
-            _ => None,
-        }
-    }
-
-    fn description(self) -> &'static str {
-        match self {
-            Part::HookPuller => "hook image puller",
-            Part::ContinuousPuller => "continuous image puller",
-            Part::Awaiter => "hook image awaiter",
-        }
-    }
-
-    /// The chart value that names its ServiceAccount (for the pullers, from chart 4.1.0).
-    fn value(self) -> &'static str {
-        match self {
-            Part::HookPuller => "prePuller.hook.serviceAccountImagePuller",
-            Part::ContinuousPuller => "prePuller.continuous.serviceAccount",
-            Part::Awaiter => "prePuller.hook.serviceAccount",
-        }
-    }
-
-    /// The policy's settings key for its role.
-    fn settings_key(self) -> &'static str {
-        match self {
-            Part::HookPuller => "hookPuller",
-            Part::ContinuousPuller => "continuousPuller",
-            Part::Awaiter => "awaiter",
-        }
-    }
+/// The chart's own labelling of the roles: `component` on the pullers' DaemonSets and the
+/// awaiter's Job, the same in chart 3.x and 4.x.
+fn part_of(object: &Value) -> Option<RoleKind> {
+    let component = object["metadata"]["labels"]["component"].as_str()?;
+    let kind = object["kind"].as_str()?;
+    RoleKind::ALL.into_iter().find(|role| {
+        role.chart_component() == component
+            && kind == if role.is_puller() { "DaemonSet" } else { "Job" }
+    })
 }
 
 /// The advice for one object, one line each; nothing when it is admitted unchanged and nothing
@@ -147,7 +112,7 @@ pub fn advise(case: &Case<'_>) -> Vec<String> {
         .unwrap_or_default();
     // ServiceAccounts whose absence a line already explains.
     let mut explained: Vec<&str> = Vec::new();
-    match (chart_of(case.object, case.source), Part::of(case.object)) {
+    match (chart_of(case.object, case.source), part_of(case.object)) {
         (Some(chart), Some(part)) => {
             if let Some(line) = chart_line(case, &chart, part, namespace, &mut explained) {
                 out.push(line);
@@ -207,7 +172,7 @@ fn controlled(object: &Value) -> bool {
 fn chart_line<'a>(
     case: &Case<'a>,
     chart: &Chart,
-    part: Part,
+    part: RoleKind,
     namespace: &str,
     explained: &mut Vec<&'a str>,
 ) -> Option<String> {
@@ -215,13 +180,13 @@ fn chart_line<'a>(
     let name = case.object["metadata"]["name"].as_str().unwrap_or_default();
     let runs = runs_as(pod_spec(case.object));
     let description = part.description();
-    let value = part.value();
+    let value = part.helm_value();
     let key = part.settings_key();
     let exists = |account: &str| {
         case.known
             .contains(&(namespace.to_owned(), account.to_owned()))
     };
-    if part != Part::Awaiter && !chart.has_puller_accounts() {
+    if part != RoleKind::Awaiter && !chart.has_puller_accounts() {
         // Before 4.1.0 the pullers run as `default` and no value changes that.
         let wanted = case.wanted?;
         explained.push(wanted);
@@ -253,7 +218,7 @@ fn chart_line<'a>(
             .contains(&(namespace.to_owned(), account.to_owned()))
     };
     let runs_exists = exists(runs) || in_input(runs);
-    if part == Part::ContinuousPuller && runs != name && !runs_exists && in_input(name) {
+    if part == RoleKind::ContinuousPuller && runs != name && !runs_exists && in_input(name) {
         // serviceaccount-continuous.yaml names the ServiceAccount after the DaemonSet, while
         // the DaemonSet runs as prePuller.continuous.serviceAccount.name.
         explained.push(runs);
@@ -284,16 +249,16 @@ fn chart_line<'a>(
     let wanted = case.wanted?;
     explained.push(wanted);
     let by_value = match part {
-        Part::HookPuller | Part::Awaiter => format!(
+        RoleKind::HookPuller | RoleKind::Awaiter => format!(
             "{value}.name={wanted} (the chart then creates it and runs the {description} as it)"
         ),
         // The chart names the ServiceAccount it creates after the DaemonSet whatever the value
         // says: only the DaemonSet's own name works.
-        Part::ContinuousPuller if wanted == name => format!(
+        RoleKind::ContinuousPuller if wanted == name => format!(
             "{value}.create=true and {value}.name unset (the chart then creates {name:?} and runs \
              the puller as it)"
         ),
-        Part::ContinuousPuller => format!(
+        RoleKind::ContinuousPuller => format!(
             "{value}.create=true and {value}.name unset, and continuousPuller.serviceAccountName: \
              {name} in the policy settings (the chart creates {name:?} and runs the puller as it)"
         ),
@@ -305,7 +270,7 @@ fn chart_line<'a>(
             ", which exists"
         };
         let or_value = match part {
-            Part::ContinuousPuller if wanted != name => String::new(),
+            RoleKind::ContinuousPuller if wanted != name => String::new(),
             _ => format!(", or {by_value}"),
         };
         format!(

@@ -1,12 +1,12 @@
 //! Reading what operators have: `helm template` output (multi-document YAML with `# Source:`
 //! comments), `kubectl get -o yaml|json` (a `List`), single objects, from files, directories and
-//! standard input. Every problem is one [`InputError`] naming the file and the document, so the
+//! standard input. Every problem is one error naming the file and the document, so the
 //! command can exit 2 with one clear line; nothing here panics on bad input.
 
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 
 /// The default bound on the input's total size, so that memory stays bounded (the parsed
@@ -45,37 +45,19 @@ impl Document {
     }
 }
 
-/// Unusable input: the command's exit status 2.
-#[derive(Debug)]
-pub struct InputError(pub String);
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
-
-fn fail<T>(message: String) -> Result<T, InputError> {
-    Err(InputError(message))
-}
-
 /// Reads every argument: `-` is standard input, a directory is read for its `*.yaml`, `*.yml`
 /// and `*.json` files (sorted, not recursively), anything else is a file. `max_bytes` bounds the
 /// total text read. Every argument must hold at least one object: as `kubectl apply` refuses
 /// "no objects passed to apply", an empty render or a mistyped directory must not pass as a
 /// release the cluster admits.
-pub fn read_all(args: &[String], max_bytes: u64) -> Result<Vec<Document>, InputError> {
+pub fn read_all(args: &[String], max_bytes: u64) -> Result<Vec<Document>> {
     let mut documents = Vec::new();
     let mut budget = max_bytes;
     for arg in args {
         let before = documents.len();
         let what = read_one(arg, &mut budget, max_bytes, &mut documents)?;
         if documents.len() == before {
-            return fail(format!(
-                "{arg}: no objects passed to check: {what} no Kubernetes object"
-            ));
+            bail!("{arg}: no objects passed to check: {what} no Kubernetes object");
         }
     }
     Ok(documents)
@@ -87,7 +69,7 @@ fn read_one(
     budget: &mut u64,
     max_bytes: u64,
     documents: &mut Vec<Document>,
-) -> Result<&'static str, InputError> {
+) -> Result<&'static str> {
     if arg == "-" {
         let text = read_limited(std::io::stdin().lock(), "-", budget, max_bytes)?;
         parse(arg, &text, documents)?;
@@ -100,7 +82,7 @@ fn read_one(
         return Ok("the file holds");
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| InputError(format!("{arg}: cannot read the directory: {e}")))?
+        .map_err(|e| anyhow!("{arg}: cannot read the directory: {e}"))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
@@ -109,9 +91,9 @@ fn read_one(
         })
         .collect();
     if files.is_empty() {
-        return fail(format!(
+        bail!(
             "{arg}: no objects passed to check: the directory has no *.yaml, *.yml or *.json file"
-        ));
+        );
     }
     files.sort();
     for file in files {
@@ -123,55 +105,46 @@ fn read_one(
 }
 
 /// Standard input, whole, within `max_bytes` (the post-renderer's input: Helm's render).
-pub fn read_stdin(max_bytes: u64) -> Result<String, InputError> {
+pub fn read_stdin(max_bytes: u64) -> Result<String> {
     let mut budget = max_bytes;
     read_limited(std::io::stdin().lock(), "-", &mut budget, max_bytes)
 }
 
-fn read_file(path: &Path, name: &str, budget: &mut u64, max: u64) -> Result<String, InputError> {
-    let file =
-        std::fs::File::open(path).map_err(|e| InputError(format!("{name}: cannot read: {e}")))?;
+fn read_file(path: &Path, name: &str, budget: &mut u64, max: u64) -> Result<String> {
+    let file = std::fs::File::open(path).map_err(|e| anyhow!("{name}: cannot read: {e}"))?;
     read_limited(file, name, budget, max)
 }
 
-fn read_limited(
-    reader: impl Read,
-    name: &str,
-    budget: &mut u64,
-    max: u64,
-) -> Result<String, InputError> {
+fn read_limited(reader: impl Read, name: &str, budget: &mut u64, max: u64) -> Result<String> {
     let mut bytes = Vec::new();
     reader
         .take(budget.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|e| InputError(format!("{name}: cannot read: {e}")))?;
+        .map_err(|e| anyhow!("{name}: cannot read: {e}"))?;
     if bytes.len() as u64 > *budget {
-        return fail(format!(
-            "{name}: the input is larger than the limit of {max} bytes (--max-input-bytes)"
-        ));
+        bail!("{name}: the input is larger than the limit of {max} bytes (--max-input-bytes)");
     }
     *budget -= bytes.len() as u64;
     String::from_utf8(bytes).map_err(|e| {
-        InputError(format!(
+        anyhow!(
             "{name}: not UTF-8 text (byte {})",
             e.utf8_error().valid_up_to()
-        ))
+        )
     })
 }
 
 /// Splits a file into its documents and reads each. JSON text (`kubectl get -o json`) is read
 /// as one JSON document; YAML is split at its `---` lines (a document marker cannot occur inside
 /// YAML content at the start of a line), keeping each document's `# Source:` comment.
-pub fn parse(file: &str, text: &str, out: &mut Vec<Document>) -> Result<(), InputError> {
+pub fn parse(file: &str, text: &str, out: &mut Vec<Document>) -> Result<()> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         // JSON is YAML, but serde_json reads big `kubectl get -o json` dumps much faster; a
         // JSON stream of several objects is accepted too.
         let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
         for (i, value) in stream.enumerate() {
-            let value = value.map_err(|e| {
-                InputError(format!("{file}, document {}: not valid JSON: {e}", i + 1))
-            })?;
+            let value =
+                value.map_err(|e| anyhow!("{file}, document {}: not valid JSON: {e}", i + 1))?;
             add(file, i + 1, None, None, value, out)?;
         }
         return Ok(());
@@ -186,7 +159,7 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>) -> Result<(), Inpu
             .map(|s| s.trim().to_owned());
         let value: Value = match serde_norway::from_str(chunk) {
             Ok(v) => v,
-            Err(e) => return fail(format!("{file}, document {number}: not valid YAML: {e}")),
+            Err(e) => bail!("{file}, document {number}: not valid YAML: {e}"),
         };
         if value.is_null() {
             continue;
@@ -237,7 +210,7 @@ fn add(
     text: Option<String>,
     value: Value,
     out: &mut Vec<Document>,
-) -> Result<(), InputError> {
+) -> Result<()> {
     let here = Document {
         file: file.to_owned(),
         document,
@@ -247,26 +220,23 @@ fn add(
         text: None,
     };
     let Value::Object(map) = &value else {
-        return fail(format!(
+        bail!(
             "{}: not a Kubernetes object (a {})",
             here.location(),
             type_name(&value)
-        ));
+        );
     };
     let kind = match map.get("kind") {
         Some(Value::String(kind)) if !kind.is_empty() => kind.clone(),
-        Some(_) => return fail(format!("{}: `kind` is not a string", here.location())),
-        None => return fail(format!("{}: no `kind`", here.location())),
+        Some(_) => bail!("{}: `kind` is not a string", here.location()),
+        None => bail!("{}: no `kind`", here.location()),
     };
     if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
         let items = match map.get("items") {
             Some(Value::Array(items)) => items.clone(),
             Some(Value::Null) | None => Vec::new(),
             Some(_) => {
-                return fail(format!(
-                    "{}: `items` of a {kind} is not a list",
-                    here.location()
-                ));
+                bail!("{}: `items` of a {kind} is not a list", here.location());
             }
         };
         for (i, item) in items.into_iter().enumerate() {
@@ -304,53 +274,50 @@ fn add(
     )
 }
 
-fn push(out: &mut Vec<Document>, document: Document) -> Result<(), InputError> {
+fn push(out: &mut Vec<Document>, document: Document) -> Result<()> {
     if out.len() >= MAX_OBJECTS {
-        return fail(format!(
+        bail!(
             "{}: more than {MAX_OBJECTS} objects in the input; check it in parts",
             document.location()
-        ));
+        );
     }
     out.push(document);
     Ok(())
 }
 
 /// What every object needs: a kind, and metadata with a name (or generateName).
-fn check(at: &Document, object: &Value) -> Result<(), InputError> {
+fn check(at: &Document, object: &Value) -> Result<()> {
     let Value::Object(map) = object else {
-        return fail(format!(
+        bail!(
             "{}: not a Kubernetes object (a {})",
             at.location(),
             type_name(object)
-        ));
+        );
     };
     match map.get("kind") {
         Some(Value::String(kind)) if !kind.is_empty() => {}
-        Some(_) => return fail(format!("{}: `kind` is not a string", at.location())),
-        None => return fail(format!("{}: no `kind`", at.location())),
+        Some(_) => bail!("{}: `kind` is not a string", at.location()),
+        None => bail!("{}: no `kind`", at.location()),
     }
     match map.get("apiVersion") {
         Some(Value::String(_)) => {}
-        Some(_) => return fail(format!("{}: `apiVersion` is not a string", at.location())),
-        None => return fail(format!("{}: no `apiVersion`", at.location())),
+        Some(_) => bail!("{}: `apiVersion` is not a string", at.location()),
+        None => bail!("{}: no `apiVersion`", at.location()),
     }
     let Some(Value::Object(metadata)) = map.get("metadata") else {
-        return fail(format!("{}: no `metadata` object", at.location()));
+        bail!("{}: no `metadata` object", at.location());
     };
     let named = |key: &str| matches!(metadata.get(key), Some(Value::String(s)) if !s.is_empty());
     if !named("name") && !named("generateName") {
-        return fail(format!(
+        bail!(
             "{}: `metadata` has no `name` (nor `generateName`)",
             at.location()
-        ));
+        );
     }
     if let Some(namespace) = metadata.get("namespace")
         && !namespace.is_string()
     {
-        return fail(format!(
-            "{}: `metadata.namespace` is not a string",
-            at.location()
-        ));
+        bail!("{}: `metadata.namespace` is not a string", at.location());
     }
     Ok(())
 }
@@ -370,7 +337,7 @@ fn type_name(value: &Value) -> &'static str {
 mod tests {
     use super::*;
 
-    fn docs(text: &str) -> Result<Vec<Document>, InputError> {
+    fn docs(text: &str) -> Result<Vec<Document>> {
         let mut out = Vec::new();
         parse("in.yaml", text, &mut out)?;
         Ok(out)
@@ -396,14 +363,18 @@ mod tests {
     fn bad_documents_name_file_and_document() {
         let e = docs("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\nkind: [\n").unwrap_err();
         assert!(
-            e.0.starts_with("in.yaml, document 2: not valid YAML"),
+            e.to_string()
+                .starts_with("in.yaml, document 2: not valid YAML"),
             "{e}"
         );
         let e = docs("---\napiVersion: v1\nmetadata: {name: a}\n").unwrap_err();
-        assert_eq!(e.0, "in.yaml, document 1: no `kind`");
+        assert_eq!(e.to_string(), "in.yaml, document 1: no `kind`");
         let e = docs("apiVersion: v1\nkind: Pod\n").unwrap_err();
-        assert_eq!(e.0, "in.yaml, document 1: no `metadata` object");
+        assert_eq!(e.to_string(), "in.yaml, document 1: no `metadata` object");
         let e = docs("- a\n- b\n").unwrap_err();
-        assert_eq!(e.0, "in.yaml, document 1: not a Kubernetes object (a list)");
+        assert_eq!(
+            e.to_string(),
+            "in.yaml, document 1: not a Kubernetes object (a list)"
+        );
     }
 }

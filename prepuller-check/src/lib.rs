@@ -6,14 +6,24 @@
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod advice;
+pub mod changes;
 pub mod check;
+mod derive;
+mod fixed;
+pub mod helm;
 pub mod input;
+pub mod kube;
+pub mod model;
 pub mod policyreport;
 pub mod postrender;
 pub mod report;
+mod request;
 pub mod scaffold;
 pub mod scope;
+pub mod server;
+mod stored;
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +36,7 @@ use policy_host::Policy;
 use serde_json::Value;
 
 use crate::check::{Checker, Options};
-use crate::scope::{Mode, Scope};
+use crate::scope::{PolicyMode, Scope};
 
 /// The output forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -225,7 +235,7 @@ pub fn run(cli: &Cli, module: &Module) -> Result<RunResult> {
 /// the ServiceAccounts the cluster already has: what every check needs before its input.
 fn prepare(cli: &Cli, module: &Module) -> Result<(Scope, Vec<(String, String)>)> {
     let scope = load_scope(cli, module)?;
-    if let Some(problem) = check::validate_settings(&module.policy, &scope.settings)? {
+    if let Some(problem) = server::validate_settings(&module.policy, &scope.settings)? {
         bail!("the settings are not valid: {problem}");
     }
     let existing = existing_service_accounts(&cli.existing_serviceaccounts)?;
@@ -240,7 +250,7 @@ fn check_documents(
     scope: &Scope,
     documents: &[input::Document],
     existing: Vec<(String, String)>,
-) -> Result<(RunResult, check::Report)> {
+) -> Result<(RunResult, model::Report)> {
     let options = Options {
         namespace: cli.namespace.clone(),
         user: cli.user.clone(),
@@ -248,27 +258,28 @@ fn check_documents(
         as_audit: cli.as_audit,
     };
     let report = Checker::new(&module.policy, scope, &options).check(documents)?;
-    let outcome = report::outcome(&report, scope.mode, cli.fail_on_mutate);
+    let outcome = report::outcome(&report, scope.policy_mode, cli.fail_on_mutate);
     if let Some(dir) = &cli.write_fixed {
         write_fixed(dir, documents, &report)?;
     }
     let header = format!(
-        "prepuller-check: module {}; policy {} (mode: {}, mutating: {}); settings {}",
+        "prepuller-check: module {}; policy {} (spec.mode: {}, spec.mutating: {}); settings {}",
         module.label,
         scope.policy_id,
-        match scope.mode {
-            Mode::Protect => "protect",
-            Mode::Monitor => "monitor",
+        match scope.policy_mode {
+            PolicyMode::Protect => "protect",
+            PolicyMode::Monitor => "monitor",
         },
         scope.mutating,
         serde_json::to_string(&scope.settings)?
     );
     let output = match cli.output {
-        Output::Text => cli
-            .color
-            .apply(report::text(&report, &header, &outcome, scope.mode)),
-        Output::Json => report::json(&report, &outcome, scope.mode)? + "\n",
-        Output::Junit => report::junit(&report, &outcome, scope.mode)?,
+        Output::Text => {
+            cli.color
+                .apply(report::text(&report, &header, &outcome, scope.policy_mode))
+        }
+        Output::Json => report::json(&report, &outcome, scope.policy_mode)? + "\n",
+        Output::Junit => report::junit(&report, &outcome, scope.policy_mode)?,
         Output::Policyreport => policyreport::yaml(
             &report,
             documents,
@@ -323,7 +334,7 @@ fn load_scope(cli: &Cli, module: &Module) -> Result<Scope> {
 /// `--write-fixed`: each input file's documents, with the policy's changes and nothing else,
 /// under its own name in `dir` (JSON as YAML, standard input as `stdin.yaml`). Inputs of the
 /// same name from different folders keep as much of their path as tells them apart.
-fn write_fixed(dir: &Path, documents: &[input::Document], report: &check::Report) -> Result<()> {
+fn write_fixed(dir: &Path, documents: &[input::Document], report: &model::Report) -> Result<()> {
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let names = fixed_names(documents)?;
     for (document, object) in documents.iter().zip(&report.objects) {

@@ -26,12 +26,10 @@ fn main() -> ExitCode {
     }
     if let Some(Command::PostRender(args)) = &cli.command {
         let helm_namespace = std::env::var("HELM_NAMESPACE").ok();
-        let rendered = input::read_stdin(args.max_input_bytes)
-            .map_err(anyhow::Error::from)
-            .and_then(|text| {
-                let module = Module::load(&args.module)?;
-                postrender::run(args, &module, &text, helm_namespace.as_deref())
-            });
+        let rendered = input::read_stdin(args.max_input_bytes).and_then(|text| {
+            let module = Module::load(&args.module)?;
+            postrender::run(args, &module, &text, helm_namespace.as_deref())
+        });
         return match rendered {
             Ok(rendered) => {
                 eprint!("{}", rendered.report);

@@ -18,11 +18,11 @@ use policy_host::chain::gvr;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::check::{
-    Audit, Checker, Decision, ObjectReport, Options, Report, is_stored, name_of, resource_of,
-};
+use crate::check::{Checker, Options};
 use crate::input::Document;
-use crate::scope::{Mode, Scope, policy_resource, selector_matches};
+use crate::kube::{is_stored, name_of, resource_of};
+use crate::model::{Audit, Decision, ObjectReport, Report};
+use crate::scope::{PolicyMode, Scope, policy_resource, selector_matches};
 
 /// The report CRDs, named as the audit scanner's `--report-kind` (the kubewarden-controller
 /// chart's `auditScanner.reportCRDsKind`) names them.
@@ -342,7 +342,10 @@ pub fn yaml(
     for a in &audited {
         out.push_str("---\n");
         out.push_str(&serde_norway::to_string(&document(
-            kind, &facts, scope.mode, a,
+            kind,
+            &facts,
+            scope.policy_mode,
+            a,
         ))?);
     }
     Ok(out)
@@ -427,7 +430,12 @@ fn uid_of(object: &Value) -> Option<&str> {
 
 /// One report, as `NewOpenReport`/`NewPolicyReport` (and their cluster forms) and `AddResult`
 /// build it, serialized as the Go types serialize (`omitempty` fields left out).
-fn document(kind: ReportKind, facts: &PolicyFacts, mode: Mode, audited: &Audited) -> Value {
+fn document(
+    kind: ReportKind,
+    facts: &PolicyFacts,
+    policy_mode: PolicyMode,
+    audited: &Audited,
+) -> Value {
     let object = &audited.object;
     let uid = uid_of(object);
     let api_version = object["apiVersion"].as_str().unwrap_or_default();
@@ -480,9 +488,9 @@ fn document(kind: ReportKind, facts: &PolicyFacts, mode: Mode, audited: &Audited
             result["category"] = json!(category);
         }
         // computePolicyResultSeverity: info in monitor mode, else the annotation.
-        let severity = match mode {
-            Mode::Monitor => Some("info"),
-            Mode::Protect => facts.severity.as_deref(),
+        let severity = match policy_mode {
+            PolicyMode::Monitor => Some("info"),
+            PolicyMode::Protect => facts.severity.as_deref(),
         };
         if let Some(severity) = severity.filter(|s| !s.is_empty()) {
             result["severity"] = json!(severity);

@@ -15,9 +15,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::check::Report;
 use crate::input::{self, Document};
-use crate::scope::{Mode, Scope};
+use crate::model::Report;
+use crate::scope::{PolicyMode, Scope};
 use crate::{Cli, Colour, Module, Output, check_documents, prepare};
 
 /// The post-renderer's options: the check's scope and ServiceAccounts.
@@ -26,7 +26,7 @@ pub struct Args {
     /// The policy module: a file, or `registry://HOST/PATH:TAG` pulled as `kwctl pull` does.
     #[arg(long, default_value = "annotated-policy.wasm")]
     pub module: String,
-    /// A ClusterAdmissionPolicy or AdmissionPolicy (its settings, rules, selectors, mode).
+    /// A ClusterAdmissionPolicy or AdmissionPolicy (its settings, rules, selectors, policy_mode).
     #[arg(long)]
     pub policy: Option<PathBuf>,
     /// Settings as YAML or JSON, instead of the policy resource's.
@@ -196,7 +196,7 @@ fn missing_puller_accounts(
     ];
     let mut out: Vec<Added> = Vec::new();
     for (document, object) in documents.iter().zip(&report.objects) {
-        if scope.mode == Mode::Monitor || document.object["kind"] != "DaemonSet" {
+        if scope.policy_mode == PolicyMode::Monitor || document.object["kind"] != "DaemonSet" {
             continue;
         }
         let Some(account) = object
@@ -221,7 +221,7 @@ fn service_account(
     daemonset: &Value,
     name: &str,
     namespace: &str,
-    object: &crate::check::ObjectReport,
+    object: &crate::model::ObjectReport,
 ) -> Added {
     let mut metadata = json!({"name": name});
     if daemonset["metadata"]["namespace"].is_string() {

@@ -8,8 +8,8 @@ use anstyle::{AnsiColor, Style};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use crate::check::{Decision, Derived, Failure, ObjectReport, Report};
-use crate::scope::Mode;
+use crate::model::{Decision, Derived, Failure, ObjectReport, Report};
+use crate::scope::PolicyMode;
 
 /// Counts for the summary line and the exit status.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub struct Outcome {
 }
 
 /// Counts the report; `fail_on_mutate` makes a mutation fail the check.
-pub fn outcome(report: &Report, mode: Mode, fail_on_mutate: bool) -> Outcome {
+pub fn outcome(report: &Report, policy_mode: PolicyMode, fail_on_mutate: bool) -> Outcome {
     let mut s = Summary {
         objects: report.objects.len(),
         ..Summary::default()
@@ -61,7 +61,7 @@ pub fn outcome(report: &Report, mode: Mode, fail_on_mutate: bool) -> Outcome {
     let failures: Vec<Option<Failure>> = report
         .objects
         .iter()
-        .map(|o| o.failure(mode, fail_on_mutate))
+        .map(|o| o.failure(policy_mode, fail_on_mutate))
         .collect();
     s.failed = failures.iter().flatten().count();
     for o in &report.objects {
@@ -98,9 +98,9 @@ pub fn outcome(report: &Report, mode: Mode, fail_on_mutate: bool) -> Outcome {
 }
 
 /// The one summary line.
-pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
+pub fn summary_line(outcome: &Outcome, policy_mode: PolicyMode) -> String {
     let s = &outcome.summary;
-    let would = if mode == Mode::Monitor {
+    let would = if policy_mode == PolicyMode::Monitor {
         "would be "
     } else {
         ""
@@ -129,9 +129,9 @@ pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
         .iter()
         .flatten()
         .any(|f| *f != Failure::Mutated);
-    let verdict = match (mode, outcome.exit, refused) {
-        (Mode::Monitor, 0, _) => "monitor mode: the cluster admits everything",
-        (Mode::Monitor, _, _) => {
+    let verdict = match (policy_mode, outcome.exit, refused) {
+        (PolicyMode::Monitor, 0, _) => "monitor mode: the cluster admits everything",
+        (PolicyMode::Monitor, _, _) => {
             "monitor mode: the policy admits everything, but the API server would refuse something"
         }
         (_, 0, _) => "the cluster would admit everything",
@@ -160,7 +160,7 @@ fn paint(d: Decision, text: &str) -> String {
     format!("{style}{text}{style:#}")
 }
 
-fn decision_text(admission: &crate::check::Admission) -> (Decision, String) {
+fn decision_text(admission: &crate::model::Admission) -> (Decision, String) {
     match admission.would {
         Some(d) => (
             d,
@@ -174,7 +174,7 @@ fn decision_text(admission: &crate::check::Admission) -> (Decision, String) {
 }
 
 /// The text report, styled; `header` names the module and policy.
-pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode) -> String {
+pub fn text(report: &Report, header: &str, outcome: &Outcome, policy_mode: PolicyMode) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{header}");
     for note in &report.notes {
@@ -268,7 +268,7 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, mode: Mode) -> Str
             }
         }
     }
-    let _ = writeln!(out, "summary: {}", summary_line(outcome, mode));
+    let _ = writeln!(out, "summary: {}", summary_line(outcome, policy_mode));
     out
 }
 
@@ -306,13 +306,13 @@ fn derived_lines(out: &mut String, derived: &[Derived], indent: &str) {
     }
 }
 
-fn admission_lines(out: &mut String, a: &crate::check::Admission, indent: &str) {
+fn admission_lines(out: &mut String, a: &crate::model::Admission, indent: &str) {
     let (dec, word) = decision_text(a);
     let _ = writeln!(out, "{indent}{}", paint(dec, &word));
     admission_details(out, a, indent);
 }
 
-fn admission_details(out: &mut String, a: &crate::check::Admission, indent: &str) {
+fn admission_details(out: &mut String, a: &crate::model::Admission, indent: &str) {
     for c in &a.changes {
         let _ = writeln!(out, "{indent}{c}");
     }
@@ -325,17 +325,17 @@ fn admission_details(out: &mut String, a: &crate::check::Admission, indent: &str
 }
 
 /// The JSON report: every object, the summary and the exit status.
-pub fn json(report: &Report, outcome: &Outcome, mode: Mode) -> anyhow::Result<String> {
+pub fn json(report: &Report, outcome: &Outcome, policy_mode: PolicyMode) -> anyhow::Result<String> {
     #[derive(Serialize)]
     struct Whole<'a> {
-        mode: Mode,
+        policy_mode: PolicyMode,
         #[serde(flatten)]
         report: &'a Report,
         summary: &'a Summary,
         exit: u8,
     }
     Ok(serde_json::to_string_pretty(&Whole {
-        mode,
+        policy_mode,
         report,
         summary: &outcome.summary,
         exit: outcome.exit,
@@ -344,7 +344,11 @@ pub fn json(report: &Report, outcome: &Outcome, mode: Mode) -> anyhow::Result<St
 
 /// JUnit XML: one test case per object, failed when it fails the check ([`Outcome::failures`]),
 /// skipped when not sent.
-pub fn junit(report: &Report, outcome: &Outcome, mode: Mode) -> anyhow::Result<String> {
+pub fn junit(
+    report: &Report,
+    outcome: &Outcome,
+    policy_mode: PolicyMode,
+) -> anyhow::Result<String> {
     let mut suite = TestSuite::new("prepuller-check");
     for (o, failure) in report.objects.iter().zip(&outcome.failures) {
         let status = match failure {
@@ -374,7 +378,7 @@ pub fn junit(report: &Report, outcome: &Outcome, mode: Mode) -> anyhow::Result<S
         }
         suite.add_test_case(case);
     }
-    suite.set_system_out(summary_line(outcome, mode));
+    suite.set_system_out(summary_line(outcome, policy_mode));
     let mut junit = quick_junit::Report::new("prepuller-check");
     junit.add_test_suite(suite);
     Ok(junit.to_string()?)
@@ -434,7 +438,7 @@ fn failure_body(o: &ObjectReport, failure: Failure) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Admission, NextUpdate};
+    use crate::model::{Admission, NextUpdate};
 
     fn admission(decision: Decision) -> Admission {
         Admission {
@@ -480,25 +484,25 @@ mod tests {
     #[test]
     fn a_mutated_next_update_fails_the_exit_status_and_junit_alike() {
         let report = report();
-        let passing = outcome(&report, Mode::Protect, false);
+        let passing = outcome(&report, PolicyMode::Protect, false);
         assert_eq!((passing.exit, passing.summary.failed), (0, 0));
-        assert!(junit(&report, &passing, Mode::Protect).unwrap().contains(
+        assert!(junit(&report, &passing, PolicyMode::Protect).unwrap().contains(
             "<testcase name=\"DaemonSet jhub/&lt;p&gt;\" classname=\"a&amp;b.yaml\">\n            <system-out>ACCEPT\n</system-out>"
         ));
-        let failing = outcome(&report, Mode::Protect, true);
+        let failing = outcome(&report, PolicyMode::Protect, true);
         assert_eq!((failing.exit, failing.summary.failed), (1, 1));
-        let xml = junit(&report, &failing, Mode::Protect).unwrap();
+        let xml = junit(&report, &failing, PolicyMode::Protect).unwrap();
         assert!(
             xml.contains("tests=\"1\" skipped=\"0\" errors=\"0\" failures=\"1\""),
             "{xml}"
         );
         assert!(xml.contains("<failure message=\"ACCEPT\">next UPDATE mutated:\n   spec.template.spec.serviceAccountName: (unset) -&gt; &quot;p&quot;\n</failure>"), "{xml}");
         assert!(
-            summary_line(&failing, Mode::Protect)
+            summary_line(&failing, PolicyMode::Protect)
                 .ends_with("(the cluster would admit everything, but the policy would change something (--fail-on-mutate))"),
         );
         // Monitor mode mutates nothing in the cluster.
-        let monitor = outcome(&report, Mode::Monitor, true);
+        let monitor = outcome(&report, PolicyMode::Monitor, true);
         assert_eq!((monitor.exit, monitor.summary.failed), (0, 0));
     }
 

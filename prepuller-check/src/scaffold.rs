@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result, bail};
 
 pub use manifest::{PolicyType, RBAC};
 
-use crate::{Module, check, input};
+use crate::{Module, input, server};
 
 /// The subcommand's command line.
 #[derive(Debug, Clone, clap::Args)]
@@ -73,7 +73,7 @@ pub fn run(args: &Args, module: &Module) -> Result<Scaffold> {
         inputs: &inputs,
     };
     let settings = serde_json::to_value(manifest::settings(&release, &options))?;
-    if let Some(problem) = check::validate_settings(&module.policy, &settings)? {
+    if let Some(problem) = server::validate_settings(&module.policy, &settings)? {
         bail!("the settings written from the release are not valid: {problem}");
     }
     Ok(Scaffold {

@@ -16,10 +16,11 @@ use serde_json::{Value, json};
 /// The label Kubernetes sets on every namespace, with the namespace's name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-/// policy-server's mode for the policy.
+/// The policy resource's `spec.mode`: what policy-server does with the module's answers. Not
+/// the settings' `mode` (mutate or reject), which is how the module answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Mode {
+pub enum PolicyMode {
     /// Answers go to the API server.
     Protect,
     /// Every request is accepted and patches dropped; the answer is only logged.
@@ -42,7 +43,7 @@ pub struct Scope {
     /// An AdmissionPolicy only sees its own namespace.
     pub only_namespace: Option<String>,
     /// `spec.mode`.
-    pub mode: Mode,
+    pub policy_mode: PolicyMode,
     /// `spec.mutating`: a patch from a policy not allowed to mutate is a rejection.
     pub mutating: bool,
     /// `spec.backgroundAudit`: whether the audit scanner judges stored objects.
@@ -81,7 +82,7 @@ impl Scope {
             namespace_selector: None,
             object_selector: None,
             only_namespace: None,
-            mode: Mode::Protect,
+            policy_mode: PolicyMode::Protect,
             mutating: declared.mutating,
             background_audit: true,
             context_aware: metadata.map(|m| m.context_aware_resources.clone()),
@@ -123,8 +124,8 @@ impl Scope {
             (format!("clusterwide-{name}"), None)
         };
         let mode = match spec["mode"].as_str() {
-            None | Some("protect") => Mode::Protect,
-            Some("monitor") => Mode::Monitor,
+            None | Some("protect") => PolicyMode::Protect,
+            Some("monitor") => PolicyMode::Monitor,
             Some(other) => bail!("spec.mode {other:?} is neither protect nor monitor"),
         };
         let mut notes = Vec::new();
@@ -180,7 +181,7 @@ impl Scope {
             namespace_selector,
             object_selector: spec.get("objectSelector").filter(|s| !s.is_null()).cloned(),
             only_namespace,
-            mode,
+            policy_mode: mode,
             mutating: spec["mutating"].as_bool().unwrap_or(false),
             background_audit: spec["backgroundAudit"].as_bool().unwrap_or(true),
             context_aware: Some(context_aware),
@@ -353,7 +354,7 @@ mod tests {
             let scope =
                 Scope::from_policy_file(&root.join("manifests").join(file), None, "default")
                     .unwrap();
-            assert_eq!(scope.mode, Mode::Monitor);
+            assert_eq!(scope.policy_mode, PolicyMode::Monitor);
             assert!(scope.mutating);
             let labels = json!({});
             let ds = ("apps", "v1", "daemonsets");

@@ -7,62 +7,24 @@
 //! validation) and the metadata rules of every object. `kubectl apply --dry-run=client` needs an
 //! API server that knows the CRDs, so this is the check that runs offline.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use clap::Parser as _;
-use policy_artifact::Metadata;
-use policy_host::{Policy, policy_path, workspace_root};
-use prepuller_check::{Cli, Module, run};
 use serde_json::{Value, json};
-
-fn module() -> &'static Module {
-    static MODULE: OnceLock<Module> = OnceLock::new();
-    MODULE.get_or_init(|| {
-        let path = policy_path();
-        let bytes = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run `make policy.wasm`)", path.display()));
-        Module {
-            policy: Policy::policy_server(&bytes).expect("the module compiles"),
-            metadata: Metadata::of_module(&bytes).expect("metadata readable"),
-            label: "policy.wasm".into(),
-        }
-    })
-}
-
-fn root() -> PathBuf {
-    workspace_root()
-}
+use support::{RELEASES, expect, policy_module, read, release, root, shape_settings};
 
 /// `prepuller-check --output policyreport ARGS` (paths relative to the workspace root): the
 /// output and the exit status.
 fn policyreport(args: &[&str]) -> (String, u8) {
-    std::env::set_current_dir(root()).expect("workspace root");
-    let mut argv = vec!["prepuller-check", "--output", "policyreport"];
-    argv.extend_from_slice(args);
-    let cli = Cli::try_parse_from(&argv).expect("valid command line");
-    let result = run(&cli, module()).unwrap_or_else(|e| panic!("{args:?}: {e:#}"));
+    let argv: Vec<&str> = ["--output", "policyreport"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    let result =
+        support::run_on(policy_module(), &argv).unwrap_or_else(|e| panic!("{args:?}: {e:#}"));
     (result.output, result.exit)
-}
-
-fn release(name: &str) -> String {
-    format!("test_data/releases/{name}.yaml")
-}
-
-fn expect(name: &str, actual: &str) {
-    let path = root().join("prepuller-check/tests/expected").join(name);
-    if std::env::var_os("UPDATE_EXPECTED").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_EXPECTED=1 writes it)", path.display()));
-    assert!(
-        expected == actual,
-        "{name}: the output differs from {}\n--- actual ---\n{actual}",
-        path.display()
-    );
 }
 
 /// The YAML documents of the output (its header is comments).
@@ -258,44 +220,10 @@ fn results(reports: &[Value], kind_name: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-const RELEASES: &[&str] = &[
-    "z2jh-3.3.8-default",
-    "z2jh-4.0.0-default",
-    "z2jh-4.0.0-fullnameoverride",
-    "z2jh-4.0.0-custom-sa",
-    "z2jh-4.0.0-no-continuous",
-    "z2jh-4.0.0-autohttps",
-    "z2jh-4.1.0-default",
-    "z2jh-4.1.0-custom-sa",
-    "z2jh-4.4.0-default",
-    "z2jh-4.4.0-fullnameoverride",
-    "z2jh-4.4.0-custom-sa",
-    "z2jh-4.4.0-no-continuous",
-    "z2jh-4.4.0-autohttps",
-];
-
-/// The README's settings for a release's shape (as tests/releases.rs).
-fn shape_settings(release: &str) -> &'static str {
-    if release.ends_with("fullnameoverride") {
-        r#"{"hookPuller":{"serviceAccountName":"myhub-hook-image-puller"},"continuousPuller":{"serviceAccountName":"myhub-continuous-image-puller"},"awaiter":{"serviceAccountName":"myhub-hook-image-awaiter"}}"#
-    } else if release.ends_with("custom-sa") && !release.contains("4.0.0") {
-        r#"{"hookPuller":{"serviceAccountName":"jhub-hook-puller"},"continuousPuller":{"serviceAccountName":"jhub-continuous-puller"},"awaiter":{"serviceAccountName":"jhub-awaiter"}}"#
-    } else if release.ends_with("custom-sa") {
-        r#"{"awaiter":{"serviceAccountName":"jhub-awaiter"}}"#
-    } else {
-        "{}"
-    }
-}
-
 /// The workloads of a release the manifest's rules with a CREATE list: what the scanner audits.
 fn workloads(name: &str) -> BTreeSet<String> {
     let mut documents = Vec::new();
-    prepuller_check::input::parse(
-        "r",
-        &std::fs::read_to_string(root().join(release(name))).unwrap(),
-        &mut documents,
-    )
-    .unwrap();
+    prepuller_check::input::parse("r", &read(&release(name)), &mut documents).unwrap();
     documents
         .iter()
         .map(|d| &d.object)
@@ -428,8 +356,7 @@ fn protect_mode_audits_the_objects_as_admitted() {
     // In protect mode the pullers are stored as mutated: the audit passes them, severity from
     // the policy's annotation.
     let dir = tempfile::tempdir().unwrap();
-    let text =
-        std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
+    let text = read("manifests/clusteradmissionpolicy.yaml");
     let protect = dir.path().join("protect.yaml");
     std::fs::write(&protect, text.replace("mode: monitor", "mode: protect")).unwrap();
     let (output, _) = policyreport(&[
@@ -488,8 +415,7 @@ fn cluster_scoped_objects_get_cluster_reports() {
     // A policy whose rules also list ClusterRoles: the scanner's cluster-wide scan audits them
     // into ClusterReports; an AdmissionPolicy never audits them.
     let dir = tempfile::tempdir().unwrap();
-    let text =
-        std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
+    let text = read("manifests/clusteradmissionpolicy.yaml");
     let with_roles = text.replace(
         "  rules:\n",
         "  rules:\n  - apiGroups: [rbac.authorization.k8s.io]\n    apiVersions: [v1]\n    resources: [clusterroles]\n    operations: [CREATE]\n",
@@ -560,12 +486,8 @@ fn stored_objects_keep_their_uid() {
     // A dump of a running 4.0.0 release: each report is named by the object's uid and owned by
     // it, its verdict the audit the text report shows.
     let mut documents = Vec::new();
-    prepuller_check::input::parse(
-        "r",
-        &std::fs::read_to_string(root().join(release("z2jh-4.0.0-default"))).unwrap(),
-        &mut documents,
-    )
-    .unwrap();
+    prepuller_check::input::parse("r", &read(&release("z2jh-4.0.0-default")), &mut documents)
+        .unwrap();
     let items: Vec<Value> = documents
         .into_iter()
         .map(|d| d.object)
@@ -608,15 +530,13 @@ fn stored_objects_keep_their_uid() {
         assert!(result.get("severity").is_none() && result.get("category").is_none());
     }
     // The text report's audit lines, in input order, are the reports' results.
-    std::env::set_current_dir(root()).unwrap();
-    let cli = Cli::try_parse_from([
-        "prepuller-check",
-        dump.to_str().unwrap(),
-        "--output",
-        "json",
-    ])
-    .unwrap();
-    let json: Value = serde_json::from_str(&run(&cli, module()).unwrap().output).unwrap();
+    let output = support::run_on(
+        policy_module(),
+        &[dump.to_str().unwrap(), "--output", "json"],
+    )
+    .unwrap()
+    .output;
+    let json: Value = serde_json::from_str(&output).unwrap();
     let audits: Vec<&Value> = json["objects"]
         .as_array()
         .unwrap()
@@ -631,8 +551,7 @@ fn stored_objects_keep_their_uid() {
 #[test]
 fn what_the_scanner_skips() {
     let dir = tempfile::tempdir().unwrap();
-    let text =
-        std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
+    let text = read("manifests/clusteradmissionpolicy.yaml");
     // backgroundAudit: false: the policy is skipped, no report at all.
     let no_audit = dir.path().join("no-audit.yaml");
     std::fs::write(
@@ -758,8 +677,7 @@ fn a_policy_file_as_scaffold_writes_it_with_the_rbac() {
     // `scaffold --require-existing-serviceaccounts` writes the policy, then the RBAC policy-server
     // needs: the reports are the one policy's, context-aware with its grant.
     let dir = tempfile::tempdir().unwrap();
-    let text =
-        std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
+    let text = read("manifests/clusteradmissionpolicy.yaml");
     let with_rbac = dir.path().join("with-rbac.yaml");
     std::fs::write(
         &with_rbac,

@@ -4,11 +4,14 @@
 //! error, the exit status stopping the install. Real chart renders from test_data/releases/ and
 //! the compiled module (`make policy.wasm`, or `$POLICY_WASM`).
 
+mod support;
+
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use policy_host::{policy_path, workspace_root};
+use policy_host::policy_path;
 use serde_json::Value;
+use support::{read, release, root};
 
 struct Run {
     stdout: String,
@@ -16,11 +19,11 @@ struct Run {
     code: i32,
 }
 
-/// Runs the binary as Helm does: `PATH [--post-renderer-args...]`, the render on stdin.
-fn post_render(release: &str, args: &[&str], env: &[(&str, &str)]) -> (String, Run) {
-    let root = workspace_root();
-    let input = std::fs::read_to_string(root.join("test_data/releases").join(release))
-        .expect("the release render");
+/// Runs the binary as Helm does: `PATH [--post-renderer-args...]`, the render of release `name`
+/// (test_data/releases/) on stdin.
+fn post_render(name: &str, args: &[&str], env: &[(&str, &str)]) -> (String, Run) {
+    let root = root();
+    let input = read(&release(name));
     let module = policy_path();
     let mut command = Command::new(env!("CARGO_BIN_EXE_prepuller-check"));
     command
@@ -65,7 +68,7 @@ fn yaml(document: &str) -> Value {
 
 #[test]
 fn a_release_that_complies_is_written_back_byte_for_byte() {
-    let (input, run) = post_render("z2jh-4.4.0-default.yaml", &["-n", "jhub"], &[]);
+    let (input, run) = post_render("z2jh-4.4.0-default", &["-n", "jhub"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, input);
     assert!(
@@ -77,7 +80,7 @@ fn a_release_that_complies_is_written_back_byte_for_byte() {
 
 #[test]
 fn without_the_namespace_the_install_stops_with_one_line() {
-    let (_, run) = post_render("z2jh-4.4.0-default.yaml", &[], &[]);
+    let (_, run) = post_render("z2jh-4.4.0-default", &[], &[]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_eq!(run.stdout, "", "nothing for Helm to install");
     assert_eq!(
@@ -97,11 +100,7 @@ fn without_the_namespace_the_install_stops_with_one_line() {
 
 #[test]
 fn a_chart_4_0_0_release_is_fixed_but_stopped_for_its_missing_serviceaccounts() {
-    let (input, run) = post_render(
-        "z2jh-4.0.0-default.yaml",
-        &[],
-        &[("HELM_NAMESPACE", "jhub")],
-    );
+    let (input, run) = post_render("z2jh-4.0.0-default", &[], &[("HELM_NAMESPACE", "jhub")]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     // The namespace came from HELM_NAMESPACE, the user's variable Helm reads too.
     assert!(
@@ -137,7 +136,7 @@ fn a_chart_4_0_0_release_is_fixed_but_stopped_for_its_missing_serviceaccounts() 
 #[test]
 fn with_add_serviceaccounts_a_chart_4_0_0_release_installs_in_one_step() {
     let (input, run) = post_render(
-        "z2jh-4.0.0-default.yaml",
+        "z2jh-4.0.0-default",
         &["-n", "jhub", "--add-serviceaccounts"],
         &[],
     );
@@ -198,7 +197,7 @@ fn unusable_input_is_one_line_and_exit_2() {
 
 #[test]
 fn the_helm_4_plugin_runs_the_binary_as_a_postrenderer_v1_subprocess() {
-    let root = workspace_root();
+    let root = root();
     let plugin: Value = serde_norway::from_str(
         &std::fs::read_to_string(root.join("helm-plugin/plugin.yaml")).expect("plugin.yaml"),
     )
@@ -223,8 +222,8 @@ fn the_helm_4_plugin_runs_the_binary_as_a_postrenderer_v1_subprocess() {
     )
     .expect("the binary beside the plugin");
     let command = command.replace("${HELM_PLUGIN_DIR}", &dir.path().display().to_string());
-    let input = std::fs::read(root.join("test_data/releases/z2jh-4.4.0-default.yaml"))
-        .expect("the release render");
+    let input =
+        std::fs::read(root.join(release("z2jh-4.4.0-default"))).expect("the release render");
     let mut child = Command::new(command)
         .arg(format!("--module={}", policy_path().display()))
         .arg("--namespace=jhub")

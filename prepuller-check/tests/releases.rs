@@ -3,60 +3,16 @@
 //! in test_data/releases/. Reports are compared exactly with tests/expected/ (set
 //! `UPDATE_EXPECTED=1` to rewrite them, then review the diff); exit statuses are asserted.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-use clap::Parser as _;
-use policy_artifact::Metadata;
-use policy_host::{Policy, policy_path, workspace_root};
-use prepuller_check::{Cli, Module, run};
+use policy_host::policy_path;
+use support::{RELEASES, expect, policy_module, read, release, root, shape_settings};
 
-fn module() -> &'static Module {
-    static MODULE: OnceLock<Module> = OnceLock::new();
-    MODULE.get_or_init(|| {
-        let path = policy_path();
-        let bytes = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run `make policy.wasm`)", path.display()));
-        Module {
-            policy: Policy::policy_server(&bytes).expect("the module compiles"),
-            metadata: Metadata::of_module(&bytes).expect("metadata readable"),
-            // A fixed label, so reports do not depend on where the module was built.
-            label: "policy.wasm".into(),
-        }
-    })
-}
-
-fn root() -> PathBuf {
-    workspace_root()
-}
-
-/// Runs the command line `args` (relative paths from the workspace root) on the shared module.
+/// `prepuller-check --color never ARGS` on the module without metadata.
 fn check(args: &[&str]) -> (String, u8) {
-    std::env::set_current_dir(root()).expect("workspace root");
-    let mut argv = vec!["prepuller-check", "--color", "never"];
-    argv.extend_from_slice(args);
-    let cli = Cli::try_parse_from(&argv).expect("valid command line");
-    match run(&cli, module()) {
-        Ok(result) => (result.output, result.exit),
-        Err(e) => (format!("error: {e:#}\n"), 2),
-    }
-}
-
-fn expect(name: &str, actual: &str) {
-    let path = root().join("prepuller-check/tests/expected").join(name);
-    if std::env::var_os("UPDATE_EXPECTED").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_EXPECTED=1 writes it)", path.display()));
-    if expected != actual {
-        panic!(
-            "{name}: the report differs from {}\n--- actual ---\n{actual}",
-            path.display()
-        );
-    }
+    support::check_on(policy_module(), args)
 }
 
 /// Checks release `name` in namespace jhub with `args`: the report must be `expected` (a file
@@ -69,40 +25,6 @@ fn check_release(name: &str, args: &[&str], expected: &str, exit: u8) -> String 
     expect(expected, &report);
     assert_eq!(status, exit, "{name} {args:?}\n{report}");
     report
-}
-
-fn release(name: &str) -> String {
-    format!("test_data/releases/{name}.yaml")
-}
-
-const RELEASES: &[&str] = &[
-    "z2jh-3.3.8-default",
-    "z2jh-4.0.0-default",
-    "z2jh-4.0.0-fullnameoverride",
-    "z2jh-4.0.0-custom-sa",
-    "z2jh-4.0.0-no-continuous",
-    "z2jh-4.0.0-autohttps",
-    "z2jh-4.1.0-default",
-    "z2jh-4.1.0-custom-sa",
-    "z2jh-4.4.0-default",
-    "z2jh-4.4.0-fullnameoverride",
-    "z2jh-4.4.0-custom-sa",
-    "z2jh-4.4.0-no-continuous",
-    "z2jh-4.4.0-autohttps",
-];
-
-/// The README's settings for a release's shape: the prefixed names of `fullnameOverride`, the
-/// names set in the chart's values.
-fn shape_settings(release: &str) -> &'static str {
-    if release.ends_with("fullnameoverride") {
-        r#"{"hookPuller":{"serviceAccountName":"myhub-hook-image-puller"},"continuousPuller":{"serviceAccountName":"myhub-continuous-image-puller"},"awaiter":{"serviceAccountName":"myhub-hook-image-awaiter"}}"#
-    } else if release.ends_with("custom-sa") && !release.contains("4.0.0") {
-        r#"{"hookPuller":{"serviceAccountName":"jhub-hook-puller"},"continuousPuller":{"serviceAccountName":"jhub-continuous-puller"},"awaiter":{"serviceAccountName":"jhub-awaiter"}}"#
-    } else if release.ends_with("custom-sa") {
-        r#"{"awaiter":{"serviceAccountName":"jhub-awaiter"}}"#
-    } else {
-        "{}"
-    }
 }
 
 /// Chart 4.1.0 and later create the puller ServiceAccounts and set automount off: nothing to
@@ -255,8 +177,7 @@ fn both_manifests_as_policy() {
 #[test]
 fn protect_mode_and_a_non_mutating_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let text =
-        std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
+    let text = read("manifests/clusteradmissionpolicy.yaml");
     let protect = text.replace("mode: monitor", "mode: protect");
     let validating = protect.replace("mutating: true", "mutating: false");
     let (p, v) = (
@@ -300,8 +221,7 @@ fn protect_mode_and_a_non_mutating_policy() {
 #[test]
 fn a_workload_not_sent_still_has_its_pods_judged() {
     let dir = tempfile::tempdir().unwrap();
-    let text =
-        std::fs::read_to_string(root().join("manifests/clusteradmissionpolicy.yaml")).unwrap();
+    let text = read("manifests/clusteradmissionpolicy.yaml");
     let mut policy: serde_norway::Value = serde_norway::from_str(&text).unwrap();
     policy["spec"]["mode"] = "protect".into();
     let rules = policy["spec"]["rules"].as_sequence_mut().unwrap();
@@ -400,12 +320,8 @@ fn stored_dump(dir: &Path) -> PathBuf {
         "ReplicaSet",
     ];
     let mut documents = Vec::new();
-    prepuller_check::input::parse(
-        "r",
-        &std::fs::read_to_string(root().join(release("z2jh-4.0.0-default"))).unwrap(),
-        &mut documents,
-    )
-    .unwrap();
+    prepuller_check::input::parse("r", &read(&release("z2jh-4.0.0-default")), &mut documents)
+        .unwrap();
     let mut objects: Vec<Value> = vec![
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}),
     ];
@@ -489,7 +405,7 @@ fn stored_objects_get_the_audit_and_the_next_update() {
     assert!(
         report.contains(&format!(
             "\nnote: {}\n",
-            prepuller_check::check::SERVICE_ACCOUNTS_UNCHECKED
+            prepuller_check::accounts::SERVICE_ACCOUNTS_UNCHECKED
         )),
         "{report}"
     );
@@ -569,7 +485,7 @@ fn fail_on_mutate_fails_the_same_objects_in_every_output() {
 fn without_serviceaccounts_the_report_says_existence_is_not_checked() {
     // The 4.0.0 release's pullers alone: nothing tells which ServiceAccounts exist.
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(root().join(release("z2jh-4.0.0-default"))).unwrap();
+    let text = read(&release("z2jh-4.0.0-default"));
     let pullers: Vec<&str> = text
         .split("\n---\n")
         .filter(|d| d.contains("\nkind: DaemonSet\n"))
@@ -582,7 +498,7 @@ fn without_serviceaccounts_the_report_says_existence_is_not_checked() {
     let report = report.replace(path_text, "pullers.yaml");
     expect("z2jh-4.0.0-pullers-only.txt", &report);
     assert_eq!(exit, 0, "{report}");
-    let note = prepuller_check::check::SERVICE_ACCOUNTS_UNCHECKED;
+    let note = prepuller_check::accounts::SERVICE_ACCOUNTS_UNCHECKED;
     assert_eq!(
         report.lines().nth(1),
         Some(format!("note: {note}").as_str()),
@@ -622,6 +538,9 @@ fn json_and_junit_outputs() {
     assert_eq!(exit, 1);
     let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     assert_eq!(value["exit"], 1);
+    // The policy resource's spec.mode, named apart from the settings' mode.
+    assert_eq!(value["policy_mode"], "protect");
+    assert!(value.get("mode").is_none());
     assert_eq!(value["summary"]["objects"], 28);
     assert_eq!(value["objects"].as_array().unwrap().len(), 28);
     let (junit, exit) = check(&[
@@ -730,6 +649,34 @@ fn unknown_kinds_are_not_sent() {
     assert_eq!(exit, 0);
     assert!(
         out.contains("not sent to the policy:\n   (no rule of the policy matches) Gadget jhub/g\n"),
+        "{out}"
+    );
+    // The rules name no resource of its group: the guessed resource decides nothing.
+    assert!(!out.contains("guessed"), "{out}");
+
+    // Rules that name resources of its group: whether it is sent rests on the guess, said.
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: policies.kubewarden.io/v1\nkind: ClusterAdmissionPolicy\n\
+         metadata: {name: p}\nspec:\n  module: x\n  rules:\n  \
+         - {apiGroups: [example.org], apiVersions: [v1], resources: [gadgets], operations: [CREATE]}\n",
+    )
+    .unwrap();
+    let (out, _) = check(&[
+        path.to_str().unwrap(),
+        "-n",
+        "jhub",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains(
+            "Gadget (example.org/v1): not a kind Kubernetes or Kubewarden serves, so its resource \
+             is guessed as \"gadgets\" (its CustomResourceDefinition's spec.names.plural is the \
+             real one), and the policy's rules name resources of its group: whether the webhook \
+             receives it is judged on that guess"
+        ),
         "{out}"
     );
 }

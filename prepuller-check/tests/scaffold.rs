@@ -6,42 +6,22 @@
 //! Some written policies are compared exactly with tests/expected/scaffold/ (`UPDATE_EXPECTED=1`
 //! rewrites them); every error is one exact line.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+mod support;
 
-use clap::Parser as _;
-use policy_artifact::Metadata;
-use policy_host::{Policy, annotated_path, policy_path, workspace_root};
+use std::path::Path;
+
+use policy_host::annotated_path;
 use prepuller_check::scaffold::{self, RBAC, Scaffold};
-use prepuller_check::{Cli, Command, Module, check, run};
+use prepuller_check::{Command, server};
 use serde_json::Value;
-
-fn load(path: &Path, label: &str) -> Module {
-    let bytes = std::fs::read(path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run `make annotated-policy.wasm`)", path.display()));
-    Module {
-        policy: Policy::policy_server(&bytes).expect("the module compiles"),
-        metadata: Metadata::of_module(&bytes).expect("metadata readable"),
-        // A fixed label, so outputs do not depend on where the module was built.
-        label: label.into(),
-    }
-}
-
-fn module() -> &'static Module {
-    static MODULE: OnceLock<Module> = OnceLock::new();
-    MODULE.get_or_init(|| load(&annotated_path(), "annotated-policy.wasm"))
-}
-
-fn root() -> PathBuf {
-    workspace_root()
-}
+use support::{annotated_module as module, expect, read, root};
 
 /// `prepuller-check scaffold ARGS` (paths relative to the workspace root) on the shared module.
 fn scaffold(args: &[&str]) -> anyhow::Result<Scaffold> {
-    std::env::set_current_dir(root()).expect("workspace root");
-    let mut argv = vec!["prepuller-check", "scaffold"];
-    argv.extend_from_slice(args);
-    let cli = Cli::try_parse_from(&argv).expect("valid command line");
+    let argv: Vec<&str> = std::iter::once("scaffold")
+        .chain(args.iter().copied())
+        .collect();
+    let cli = support::cli(&argv);
     let Some(Command::Scaffold(args)) = &cli.command else {
         panic!("not the scaffold subcommand: {argv:?}");
     };
@@ -56,34 +36,9 @@ fn error(args: &[&str]) -> String {
     }
 }
 
-/// `prepuller-check ARGS`: the report and the exit status.
+/// `prepuller-check --color never ARGS` on the annotated module.
 fn check(args: &[&str]) -> (String, u8) {
-    std::env::set_current_dir(root()).expect("workspace root");
-    let mut argv = vec!["prepuller-check", "--color", "never"];
-    argv.extend_from_slice(args);
-    let cli = Cli::try_parse_from(&argv).expect("valid command line");
-    match run(&cli, module()) {
-        Ok(result) => (result.output, result.exit),
-        Err(e) => (format!("error: {e:#}\n"), 2),
-    }
-}
-
-fn expect(name: &str, actual: &str) {
-    let path = root()
-        .join("prepuller-check/tests/expected/scaffold")
-        .join(name);
-    if std::env::var_os("UPDATE_EXPECTED").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_EXPECTED=1 writes it)", path.display()));
-    assert!(
-        expected == actual,
-        "{name}: differs from {}\n--- actual ---\n{actual}",
-        path.display()
-    );
+    support::check_on(module(), args)
 }
 
 /// A rendered release of test_data/releases/ and how it was rendered.
@@ -242,7 +197,7 @@ fn every_release_gets_a_policy_its_check_admits() {
             serde_json::json!({"matchLabels": {"kubernetes.io/metadata.name": render.namespace}})
         );
         assert_eq!(
-            check::validate_settings(&module().policy, &policy["spec"]["settings"]).unwrap(),
+            server::validate_settings(&module().policy, &policy["spec"]["settings"]).unwrap(),
             None,
             "{}",
             render.name
@@ -384,7 +339,7 @@ fn written_policies_exactly() {
         let mut args = vec![file.as_str(), "-n", namespace];
         args.extend_from_slice(extra);
         let written = scaffold(&args).unwrap();
-        expect(expected, &written.manifest);
+        expect(&format!("scaffold/{expected}"), &written.manifest);
     }
 }
 
@@ -488,12 +443,7 @@ fn names_before_4_1_0_are_the_ones_the_upgraded_chart_creates() {
 fn objects(release: &str) -> Vec<prepuller_check::input::Document> {
     let file = format!("test_data/releases/{release}.yaml");
     let mut documents = Vec::new();
-    prepuller_check::input::parse(
-        &file,
-        &std::fs::read_to_string(root().join(&file)).unwrap(),
-        &mut documents,
-    )
-    .unwrap();
+    prepuller_check::input::parse(&file, &read(&file), &mut documents).unwrap();
     documents
 }
 
@@ -726,27 +676,25 @@ fn what_cannot_be_identified_is_one_line_and_nothing_written() {
 
 #[test]
 fn a_module_without_metadata_is_refused() {
-    let bare = load(&policy_path(), "policy.wasm");
-    let cli = Cli::try_parse_from([
-        "prepuller-check",
+    let bare = support::policy_module();
+    let cli = support::cli(&[
         "scaffold",
         "test_data/releases/z2jh-4.4.0-default.yaml",
         "-n",
         "jhub",
-    ])
-    .unwrap();
+    ]);
     let Some(Command::Scaffold(args)) = &cli.command else {
         unreachable!()
     };
     assert_eq!(
-        format!("{:#}", scaffold::run(args, &bare).unwrap_err()),
+        format!("{:#}", scaffold::run(args, bare).unwrap_err()),
         "policy.wasm: the module has no Kubewarden metadata, which gives the policy's rules and name: use the annotated module (`make annotated-policy.wasm`, or the published one)"
     );
 }
 
 #[test]
 fn the_rbac_is_the_readmes() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = read("README.md");
     assert!(
         readme.contains(&format!("```yaml\n{RBAC}```")),
         "README.md lost the RBAC"

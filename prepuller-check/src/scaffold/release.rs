@@ -12,8 +12,8 @@ use policy_host::chain::gvr;
 use prepuller_serviceaccount_policy::roles::RoleKind;
 use serde_json::Value;
 
-use crate::check::{is_stored, name_of, pod_spec, runs_as};
 use crate::input::Document;
+use crate::kube::{is_stored, name_of, pod_spec, runs_as};
 
 /// How Zero to JupyterHub makes a role's workload, the same on every chart version since 1.0:
 /// its kind, and its template (the end of Helm's `# Source:`).
