@@ -36,7 +36,8 @@ pub fn of<'m, 'a: 'm>(maps: impl IntoIterator<Item = &'m Labels<'a>>) -> ChartVe
 }
 
 /// `jupyterhub-X.Y.Z`, with an optional `-prerelease` and `_build`; `None` for anything else.
-fn parse(label: &str) -> Option<ChartVersion> {
+/// prepuller-check's advice reads a label with it too, so both say the same of a version.
+pub fn parse(label: &str) -> Option<ChartVersion> {
     let version = label.strip_prefix("jupyterhub-")?;
     let release = version.split('_').next().unwrap_or_default();
     let (core, prerelease) = match release.split_once('-') {

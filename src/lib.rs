@@ -8,6 +8,7 @@
 
 // The crate's interface: the waPC entry points below, and what the host-side tests, benches
 // and tools call natively. Everything else is the crate's own.
+pub mod chart;
 pub mod cluster;
 pub mod evaluate;
 pub mod names;
@@ -15,7 +16,6 @@ pub mod response;
 pub mod roles;
 pub mod settings;
 
-pub(crate) mod chart;
 pub(crate) mod checks;
 pub(crate) mod detection;
 pub(crate) mod ephemeral;

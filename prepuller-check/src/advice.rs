@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 
+use prepuller_serviceaccount_policy::chart::{self, ChartVersion};
 use prepuller_serviceaccount_policy::roles::RoleKind;
 use serde_json::Value;
 
@@ -40,17 +41,17 @@ pub struct Case<'a> {
 struct Chart {
     /// `jupyterhub-4.0.0`, as the label says it.
     label: String,
-    /// `(major, minor, patch)`.
-    version: (u64, u64, u64),
-    /// A pre-release (`4.1.0-0.dev...`), which precedes its version.
-    prerelease: bool,
+    /// What the version means for the puller ServiceAccounts, as the policy reads it.
+    version: ChartVersion,
 }
 
 impl Chart {
     /// Chart 4.1.0 added `prePuller.hook.serviceAccountImagePuller` and
-    /// `prePuller.continuous.serviceAccount`, both creating the ServiceAccount by default.
+    /// `prePuller.continuous.serviceAccount`, both creating the ServiceAccount by default. A
+    /// pre-release the policy cannot place (`4.0.1-0.dev`, `4.1.0-beta.1`) is advised as an
+    /// older chart: upgrading to 4.1.0 is right for it either way.
     fn has_puller_accounts(&self) -> bool {
-        self.version > (4, 1, 0) || (self.version == (4, 1, 0) && !self.prerelease)
+        matches!(self.version, ChartVersion::WithPullerAccounts(_))
     }
 }
 
@@ -63,32 +64,15 @@ fn chart_of(object: &Value, source: Option<&str>) -> Option<Chart> {
     let label = labels["helm.sh/chart"]
         .as_str()
         .or_else(|| labels["chart"].as_str())?;
-    let version = label.strip_prefix("jupyterhub-")?;
     if let Some(source) = source
         && !(source.starts_with("jupyterhub/templates/")
             || source.contains("/charts/jupyterhub/templates/"))
     {
         return None;
     }
-    // Helm writes a version's build metadata (`+...`) as `_...` in labels.
-    let version = version.split_once('_').map_or(version, |(v, _)| v);
-    let (core, prerelease) = match version.split_once('-') {
-        Some((core, _)) => (core, true),
-        None => (version, false),
-    };
-    let mut numbers = core.split('.').map(|n| n.parse::<u64>().ok());
-    let (Some(Some(major)), Some(Some(minor)), Some(Some(patch)), None) = (
-        numbers.next(),
-        numbers.next(),
-        numbers.next(),
-        numbers.next(),
-    ) else {
-        return None;
-    };
     Some(Chart {
         label: label.to_owned(),
-        version: (major, minor, patch),
-        prerelease,
+        version: chart::parse(label)?,
     })
 }
 
@@ -295,7 +279,10 @@ mod tests {
     fn chart_versions_from_labels() {
         let object = |label: &str| json!({"metadata": {"labels": {"helm.sh/chart": label}}});
         let chart = chart_of(&object("jupyterhub-4.0.0"), None).unwrap();
-        assert_eq!(chart.version, (4, 0, 0));
+        assert_eq!(
+            chart.version,
+            ChartVersion::WithoutPullerAccounts("4.0.0".into())
+        );
         assert!(!chart.has_puller_accounts());
         assert!(
             chart_of(&object("jupyterhub-4.1.0"), None)
@@ -314,7 +301,10 @@ mod tests {
         );
         // 3.x labels with `chart` only.
         let old = json!({"metadata": {"labels": {"chart": "jupyterhub-3.3.8"}}});
-        assert_eq!(chart_of(&old, None).unwrap().version, (3, 3, 8));
+        assert_eq!(
+            chart_of(&old, None).unwrap().version,
+            ChartVersion::WithoutPullerAccounts("3.3.8".into())
+        );
         // Another chart, or another chart's template with the labels copied.
         assert_eq!(chart_of(&object("binderhub-1.0.0"), None), None);
         assert_eq!(chart_of(&object("jupyterhub-x"), None), None);
