@@ -14,6 +14,7 @@ pub mod evaluate;
 pub mod names;
 pub mod response;
 pub mod roles;
+pub mod selector;
 pub mod settings;
 
 pub(crate) mod checks;
@@ -26,7 +27,6 @@ mod module_graph;
 pub(crate) mod mutate;
 pub(crate) mod render;
 pub(crate) mod request;
-pub(crate) mod selector;
 pub(crate) mod update;
 pub(crate) mod workload;
 

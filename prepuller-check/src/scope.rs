@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 pub use policy_artifact::Rule;
 use policy_artifact::{ContextAwareResource, Metadata};
+use prepuller_serviceaccount_policy::selector::{LabelSelector, Labels};
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 
@@ -270,45 +271,60 @@ fn selector_keys(selector: &Value) -> Vec<&str> {
 /// A Kubernetes LabelSelector on a label map, with Kubernetes' semantics (every term must
 /// hold; an empty selector selects everything).
 pub fn selector_matches(selector: &Value, labels: &Value) -> Result<bool> {
-    let label = |k: &str| labels.get(k).and_then(Value::as_str);
-    if let Some(m) = selector.get("matchLabels").filter(|m| !m.is_null()) {
-        let m = m.as_object().context("matchLabels is not a mapping")?;
-        for (k, v) in m {
-            if label(k) != Some(v.as_str().context("a matchLabels value is not a string")?) {
-                return Ok(false);
-            }
-        }
-    }
-    if let Some(expressions) = selector.get("matchExpressions").filter(|m| !m.is_null()) {
-        for e in expressions
-            .as_array()
-            .context("matchExpressions is not a list")?
-        {
-            let key = e["key"].as_str().context("a matchExpression has no key")?;
-            let values: Vec<&str> = e["values"]
-                .as_array()
-                .map(|v| v.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let ok = match e["operator"].as_str() {
-                Some("In") => label(key).is_some_and(|v| values.contains(&v)),
-                Some("NotIn") => label(key).is_none_or(|v| !values.contains(&v)),
-                Some("Exists") => label(key).is_some(),
-                Some("DoesNotExist") => label(key).is_none(),
-                other => bail!(
-                    "matchExpressions operator {other:?} is not In, NotIn, Exists or DoesNotExist"
-                ),
-            };
-            if !ok {
-                return Ok(false);
-            }
-        }
-    }
-    Ok(true)
+    // The policy's own LabelSelector, so a selector means here what it means to the policy.
+    let selector = LabelSelector::deserialize(selector)?;
+    let labels = match labels {
+        Value::Null => Labels::new(),
+        labels => Labels::deserialize(labels).context("labels that are not strings")?,
+    };
+    Ok(selector.matches(&labels))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Selectors mean what they mean to the policy and to Kubernetes: every term must hold,
+    /// `NotIn` also holds for an absent label, an unknown operator is an error.
+    #[test]
+    fn selectors_match_as_kubernetes_matches_them() {
+        let labels = json!({"component": "hook-image-puller", "tier": "pull"});
+        let cases = [
+            (json!({}), true),
+            (
+                json!({"matchLabels": {"component": "hook-image-puller"}}),
+                true,
+            ),
+            (json!({"matchLabels": {"component": "hub"}}), false),
+            (
+                json!({"matchExpressions": [{"key": "component", "operator": "In", "values": ["hub", "hook-image-puller"]}]}),
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "release", "operator": "NotIn", "values": ["x"]}]}),
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}),
+                false,
+            ),
+            (
+                json!({"matchLabels": {"tier": "pull"}, "matchExpressions": [{"key": "component", "operator": "Exists"}]}),
+                true,
+            ),
+        ];
+        for (selector, expected) in cases {
+            assert_eq!(
+                selector_matches(&selector, &labels).unwrap(),
+                expected,
+                "{selector}"
+            );
+        }
+        assert!(selector_matches(&json!({}), &Value::Null).unwrap());
+        let unknown =
+            json!({"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]});
+        assert!(selector_matches(&unknown, &labels).is_err());
+    }
 
     /// A module without metadata is scoped by metadata.yml itself (built in), not by a copy.
     #[test]
