@@ -174,8 +174,10 @@ check-binary:
 # prepuller-check (docs/check.md) end to end on the compiled module, against the Zero to
 # JupyterHub releases in test_data/releases/ (scripts/render-releases.py renders them); its
 # registry:// pulls from the packaging tests' registry, the annotated module pushed to it.
+# Reports are insta snapshots (prepuller-check/tests/expected/*.snap): here a mismatch or a
+# missing snapshot fails and nothing is written, CI or not; to update them see docs/development.md.
 check-tests: packaging-deps policy.wasm annotated-policy.wasm
-	$(CARGO) test --locked -p prepuller-check
+	INSTA_UPDATE=no INSTA_FORCE_PASS=0 $(CARGO) test --locked -p prepuller-check
 
 # Objects per second on 50 releases concatenated, the module compiled once (docs/performance.md).
 bench-check: policy.wasm

@@ -1,7 +1,8 @@
 //! `--output policyreport` end to end on the compiled module (`make policy.wasm`, or
 //! `$POLICY_WASM`): the reports Kubewarden's audit scanner would write for the Zero to JupyterHub
-//! releases of test_data/releases/. One is compared exactly with tests/expected/ (set
-//! `UPDATE_EXPECTED=1` to rewrite it, then review the diff); every report of every release is
+//! releases of test_data/releases/. One is compared exactly with its insta snapshot in
+//! tests/expected/ (`INSTA_UPDATE=always cargo test --locked -p prepuller-check` rewrites it,
+//! then review the diff; docs/development.md); every report of every release is
 //! validated against the CRD it belongs to (tests/fixtures/crds/, from kubewarden-crds) as the API
 //! server validates it: the openAPIV3Schema with unknown fields refused (kubectl's strict field
 //! validation) and the metadata rules of every object. `kubectl apply --dry-run=client` needs an

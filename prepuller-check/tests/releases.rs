@@ -1,7 +1,8 @@
 //! prepuller-check end to end on the compiled module (`make policy.wasm`, or `$POLICY_WASM`),
 //! compiled once for the whole suite, against the Zero to JupyterHub releases rendered by Helm
-//! in test_data/releases/. Reports are compared exactly with tests/expected/ (set
-//! `UPDATE_EXPECTED=1` to rewrite them, then review the diff); exit statuses are asserted.
+//! in test_data/releases/. Reports are compared exactly with the insta snapshots of
+//! tests/expected/ (`INSTA_UPDATE=always cargo test --locked -p prepuller-check` rewrites them,
+//! then review the diff; docs/development.md); exit statuses are asserted.
 
 mod support;
 
@@ -15,8 +16,8 @@ fn check(args: &[&str]) -> (String, u8) {
     support::check_on(policy_module(), args)
 }
 
-/// Checks release `name` in namespace jhub with `args`: the report must be `expected` (a file
-/// of tests/expected) and the exit status `exit`.
+/// Checks release `name` in namespace jhub with `args`: the report must be snapshot `expected`
+/// (tests/expected/`expected`.snap) and the exit status `exit`.
 fn check_release(name: &str, args: &[&str], expected: &str, exit: u8) -> String {
     let file = release(name);
     let mut argv = vec![file.as_str(), "-n", "jhub"];

@@ -3,8 +3,9 @@
 //! compiled module's validate_settings, and the release checked against the written policy is
 //! admitted whenever the chart creates the ServiceAccounts its pullers run as, in monitor mode
 //! as written and in protect mode, with and without the lookups, in both policy resources.
-//! Some written policies are compared exactly with tests/expected/scaffold/ (`UPDATE_EXPECTED=1`
-//! rewrites them); every error is one exact line.
+//! Some written policies are compared exactly with the insta snapshots of tests/expected/scaffold/
+//! (`INSTA_UPDATE=always cargo test --locked -p prepuller-check` rewrites them, then review the
+//! diff; docs/development.md); every error is one exact line.
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! What the prepuller-check suites share: the compiled modules (each loaded once per suite),
 //! the command line run on one from the workspace root, the rendered releases of
-//! test_data/releases/, and the exact comparison with tests/expected/. Each suite uses part of
-//! it.
+//! test_data/releases/, and the exact comparison with the insta snapshots of tests/expected/.
+//! Each suite uses part of it.
 
 #![allow(dead_code)]
 
@@ -111,20 +111,27 @@ pub fn shape_settings(release: &str) -> &'static str {
     }
 }
 
-/// `actual` must be tests/expected/`name` byte for byte; `UPDATE_EXPECTED=1` writes it instead
-/// (then review the diff).
+/// `actual` must be the insta snapshot tests/expected/`name`.snap (`name` may start with a
+/// folder: `scaffold/...`). A mismatch fails with insta's diff; `INSTA_UPDATE=always` (or
+/// `cargo insta review`) writes the new snapshot, `make check-tests` never does. insta compares
+/// bodies with trailing whitespace trimmed and stores them with one final newline, so the
+/// report is also required to end in exactly one newline: the snapshot's body is then the
+/// report byte for byte.
 pub fn expect(name: &str, actual: &str) {
-    let path = root().join("prepuller-check/tests/expected").join(name);
-    if std::env::var_os("UPDATE_EXPECTED").is_some() {
-        std::fs::create_dir_all(path.parent().expect("a folder")).expect("folder created");
-        std::fs::write(&path, actual).expect("expected output written");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_EXPECTED=1 writes it)", path.display()));
     assert!(
-        expected == actual,
-        "{name}: the output differs from {}\n--- actual ---\n{actual}",
-        path.display()
+        actual.ends_with('\n')
+            && actual.trim_end().len() + 1 == actual.len()
+            && !actual.contains("\r\n"),
+        "{name}: a report ends in exactly one newline and has no CRLF\n{actual:?}"
     );
+    let path = Path::new(name);
+    let folder = root()
+        .join("prepuller-check/tests/expected")
+        .join(path.parent().unwrap_or(Path::new("")));
+    let file = path.file_name().expect("a file name").to_string_lossy();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(folder);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!(file.as_ref(), actual));
 }
