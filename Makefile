@@ -169,7 +169,11 @@ actionlint:
 check-binary:
 	scripts/build-check-binary.sh $$(uname -m)-unknown-linux-musl dev target/dist
 
-.PHONY: check-binary
+# That archive tested as a user gets it (checksum, unpacked, the binary as Helm's post-renderer).
+binary-tests: policy.wasm
+	scripts/test-check-binary.sh
+
+.PHONY: check-binary binary-tests
 
 # prepuller-check (docs/check.md) end to end on the compiled module, against the Zero to
 # JupyterHub releases in test_data/releases/ (scripts/render-releases.py renders them); its
