@@ -12,6 +12,7 @@
 //! - `request.rs`: requests and settings read as kwctl reads them, and built as the API server
 //!   sends them ([`AdmissionRequest::builder`]);
 //! - `error.rs`: [`Error`], what every fallible function of the library returns;
+//! - [`kinds`]: the kinds the API server serves, their resources and scopes;
 //! - [`host`]: the host calls answered as policy-server does (grants, fixtures, kwctl sessions);
 //! - [`chain`]: the controller-chain harness.
 //!
@@ -24,6 +25,7 @@ mod answer;
 pub mod chain;
 mod error;
 pub mod host;
+pub mod kinds;
 mod request;
 mod runner;
 

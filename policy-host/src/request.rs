@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::kinds;
 
 /// policy-evaluator's `AdmissionRequest` (admission/v1), field for field: the type every host
 /// decodes the request into before handing it to the module. Unknown fields are dropped, the
@@ -130,29 +131,15 @@ pub fn gvr(kind: &str) -> Result<(&'static str, &'static str, &'static str)> {
     })
 }
 
-/// The kind and resource the API server names for `object`: a workload's from [`gvr`], any
-/// other's from its `apiVersion` and its kind made plural as the API server's REST mapper does.
+/// The kind and resource the API server names for `object`: its group and version from its
+/// `apiVersion`, its resource from the kinds table ([`crate::kinds::resource_of`], a kind the
+/// table does not know getting the API machinery's guess).
 fn kind_and_resource(object: &Value) -> Result<(GroupVersionKind, GroupVersionResource)> {
     let kind = object["kind"]
         .as_str()
         .filter(|k| !k.is_empty())
         .ok_or_else(|| Error::RequestRefused("an object without kind".into()))?;
-    let (group, version, resource) = match gvr(kind) {
-        Ok((group, version, resource)) => (group.to_owned(), version.to_owned(), resource.into()),
-        Err(_) => {
-            let api_version = object["apiVersion"].as_str().unwrap_or_default();
-            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-            let lower = kind.to_ascii_lowercase();
-            let resource = if let Some(stem) = lower.strip_suffix('y') {
-                format!("{stem}ies")
-            } else if lower.ends_with('s') || lower.ends_with("ch") {
-                format!("{lower}es")
-            } else {
-                format!("{lower}s")
-            };
-            (group.to_owned(), version.to_owned(), resource)
-        }
-    };
+    let (group, version, resource) = kinds::resource_of(object);
     Ok((
         GroupVersionKind {
             group: group.clone(),
@@ -424,8 +411,8 @@ mod tests {
         assert_eq!(update.operation, "UPDATE");
         assert_eq!(update.old_object, Some(json!({"kind": "Pod"})));
 
-        // A DELETE carries only the old object; a kind no rule judges gets the REST mapper's
-        // plural; an object without kind is refused.
+        // A DELETE carries only the old object; any kind gets its resource from the kinds
+        // table; an object without kind is refused.
         let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a"}});
         let delete = AdmissionRequest::builder(Operation::Delete, &sa)
             .unwrap()

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
+use policy_host::kinds::{group_version, is_cluster_scoped, known_kind, resource_of};
 use policy_host::{ContextAwareAccess, Fixtures, Host, Policy};
 use serde_json::{Value, json};
 
@@ -17,10 +18,7 @@ use crate::accounts::{Accounts, SERVICE_ACCOUNTS_UNCHECKED, plugin_admit};
 use crate::fixed::as_written;
 use crate::helm::install_order;
 use crate::input::Document;
-use crate::kube::{
-    group_version, is_cluster_scoped, is_stored, known_kind, name_of, pod_spec, resource_of,
-    runs_as,
-};
+use crate::kube::{is_stored, name_of, pod_spec, runs_as};
 use crate::model::{Admission, Decision, ObjectReport, Report};
 use crate::request::{Sender, request};
 use crate::scope::Scope;

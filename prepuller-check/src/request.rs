@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::kube::resource_of;
+use policy_host::kinds::resource_of;
 
 /// Who sends the request.
 #[derive(Debug, Clone, Copy)]
