@@ -1,5 +1,5 @@
-//! Requests and settings read as kwctl reads them, and the request as every Kubewarden host
-//! hands it to the module.
+//! Requests and settings read as kwctl reads them, the request as every Kubewarden host hands
+//! it to the module, and requests built as the API server and the audit scanner send them.
 //!
 //! kwctl parses the request file into a `serde_json::Value`, takes `request` out of an
 //! AdmissionReview, and decodes policy-evaluator's typed `AdmissionRequest` from it (policy-server
@@ -193,6 +193,56 @@ impl AdmissionRequest {
                 object: new,
                 old_object: old,
                 dry_run: Some(false),
+                options: None,
+            },
+        })
+    }
+}
+
+impl AdmissionRequest {
+    /// The request Kubewarden's audit scanner makes for a stored `object`
+    /// (kubewarden-controller, `internal/audit-scanner/scanner/admission_request.go`): a CREATE
+    /// with the object's uid, name and namespace, its kind and, where the API server would
+    /// name the resource, the kind again; no requested resource, no dry run, and an empty
+    /// `userInfo`, which policy-server hands on as `{}`: no user, the mark of an audit.
+    pub fn audit_scanner(object: &Value) -> Result<RequestBuilder> {
+        let kind = object["kind"]
+            .as_str()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| Error::RequestRefused("an object without kind".into()))?;
+        let (group, version) = kinds::group_version(object);
+        let kind = GroupVersionKind {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+        };
+        // Go's `omitempty` leaves an empty name or namespace out; the uid is always there.
+        let text = |key: &str| {
+            object["metadata"][key]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Ok(RequestBuilder {
+            request: AdmissionRequest {
+                uid: text("uid").unwrap_or_default(),
+                resource: GroupVersionResource {
+                    group: kind.group.clone(),
+                    version: kind.version.clone(),
+                    resource: kind.kind.clone(),
+                },
+                request_kind: Some(kind.clone()),
+                kind,
+                request_resource: None,
+                sub_resource: None,
+                request_sub_resource: None,
+                name: text("name"),
+                namespace: text("namespace"),
+                operation: Operation::Create.as_str().into(),
+                user_info: UserInfo::default(),
+                object: Some(object.clone()),
+                old_object: None,
+                dry_run: None,
                 options: None,
             },
         })
@@ -429,6 +479,37 @@ mod tests {
         );
         assert!(matches!(
             AdmissionRequest::builder(Operation::Create, &json!({})),
+            Err(Error::RequestRefused(_))
+        ));
+    }
+
+    #[test]
+    fn the_audit_scanner_names_the_kind_and_no_user() {
+        let daemonset = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "hook-image-puller", "namespace": "jhub", "uid": "d5-1"}});
+        let request = AdmissionRequest::audit_scanner(&daemonset)
+            .unwrap()
+            .to_value()
+            .unwrap();
+        let kind = json!({"group": "apps", "version": "v1", "kind": "DaemonSet"});
+        assert_eq!(
+            request,
+            json!({"uid": "d5-1", "kind": kind, "requestKind": kind,
+                "resource": {"group": "apps", "version": "v1", "resource": "DaemonSet"},
+                "name": "hook-image-puller", "namespace": "jhub", "operation": "CREATE",
+                "userInfo": {}, "object": daemonset})
+        );
+        // What policy-server hands on is the same request.
+        assert_eq!(admission_request(&request).unwrap(), request);
+        // A cluster-scoped object without a uid (a rendered one audited as stored): no
+        // namespace, an empty uid.
+        let class = json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": "high", "namespace": ""}});
+        let built = AdmissionRequest::audit_scanner(&class).unwrap().build();
+        assert_eq!((built.uid.as_str(), built.namespace), ("", None));
+        assert_eq!(built.resource.resource, "PriorityClass");
+        assert!(matches!(
+            AdmissionRequest::audit_scanner(&json!({"kind": ""})),
             Err(Error::RequestRefused(_))
         ));
     }

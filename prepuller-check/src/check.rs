@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 use policy_host::kinds::{group_version, is_cluster_scoped, known_kind, resource_of};
-use policy_host::{ContextAwareAccess, Fixtures, Host, Policy};
+use policy_host::{AdmissionRequest, ContextAwareAccess, Fixtures, Host, Operation, Policy};
 use serde_json::{Value, json};
 
 use crate::accounts::{Accounts, SERVICE_ACCOUNTS_UNCHECKED, plugin_admit};
@@ -20,7 +20,6 @@ use crate::helm::install_order;
 use crate::input::Document;
 use crate::kube::{is_stored, name_of, pod_spec, runs_as};
 use crate::model::{Admission, Decision, ObjectReport, Report};
-use crate::request::{Sender, request};
 use crate::scope::Scope;
 use crate::server;
 
@@ -241,7 +240,7 @@ impl<'a> Checker<'a> {
             }
             None => {
                 let (admission, admitted) =
-                    self.admit(&host, &object, None, "CREATE", &self.options.user)?;
+                    self.admit(&host, &object, None, Operation::Create, &self.options.user)?;
                 report.admission = admission;
                 admitted
             }
@@ -299,7 +298,8 @@ impl<'a> Checker<'a> {
                 let mut settings = self.scope.settings.clone();
                 settings["mode"] = json!("mutate");
                 settings["requireExistingServiceAccounts"] = json!(false);
-                let request = request(sent, None, "CREATE", Sender::ApiServer(&self.options.user));
+                let request =
+                    api_server_request(sent, None, Operation::Create, &self.options.user)?;
                 self.policy
                     .evaluate_with_host(&request, &settings, host)?
                     .decoded_patch()?
@@ -333,10 +333,10 @@ impl<'a> Checker<'a> {
         host: &Host<Fixtures>,
         object: &Value,
         old: Option<&Value>,
-        operation: &str,
+        operation: Operation,
         user: &str,
     ) -> Result<(Admission, Option<Value>)> {
-        let request = request(object, old, operation, Sender::ApiServer(user));
+        let request = api_server_request(object, old, operation, user)?;
         let response = self
             .policy
             .evaluate_with_host(&request, &self.scope.settings, host)?;
@@ -357,4 +357,19 @@ impl<'a> Checker<'a> {
             &object["metadata"]["labels"],
         )
     }
+}
+
+/// The request the API server sends for `object` on `user`'s behalf (`old`: the object an
+/// UPDATE replaces, as stored).
+pub(crate) fn api_server_request(
+    object: &Value,
+    old: Option<&Value>,
+    operation: Operation,
+    user: &str,
+) -> Result<Value> {
+    let mut request = AdmissionRequest::builder(operation, object)?.user(user, &[]);
+    if let Some(old) = old {
+        request = request.old_object(old);
+    }
+    Ok(request.to_value()?)
 }

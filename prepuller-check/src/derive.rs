@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use policy_host::chain::{children, controller_user, gvr};
-use policy_host::{Fixtures, Host};
+use policy_host::{Fixtures, Host, Operation};
 use serde_json::Value;
 
 use crate::accounts::Accounts;
@@ -58,7 +58,8 @@ impl Checker<'_> {
                     queue.push(child);
                     continue;
                 }
-                let (admission, admitted) = self.admit(host, &child, None, "CREATE", &user)?;
+                let (admission, admitted) =
+                    self.admit(host, &child, None, Operation::Create, &user)?;
                 let (missing, refused) = admitted.as_ref().and_then(refusal).unzip();
                 out.push(Derived {
                     object: title,
