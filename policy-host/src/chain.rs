@@ -85,19 +85,9 @@ fn admit<K: Kubernetes + 'static>(
         .user(user, &[])
         .to_value()?;
     let response = policy.run_with_host(&request, settings, host)?;
-    if !response.allowed {
-        return Ok((None, false));
-    }
-    let mut admitted = object.clone();
-    let patched = match response.decoded_patch()? {
-        Some(patch) => {
-            json_patch::patch(&mut admitted, &patch)
-                .map_err(|e| Error::Chain(format!("the patch does not apply: {e}")))?;
-            true
-        }
-        None => false,
-    };
-    Ok((Some(admitted), patched))
+    let admitted = response.admitted(object)?;
+    let patched = admitted.is_some() && response.patch.is_some();
+    Ok((admitted, patched))
 }
 
 fn labels_with(template: &Value, extra: &[(&str, &str)]) -> Value {
