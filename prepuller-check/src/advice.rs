@@ -13,8 +13,9 @@ use std::collections::BTreeSet;
 use prepuller_serviceaccount_policy::roles::RoleKind;
 use serde_json::Value;
 
-use crate::kube::{pod_spec, runs_as};
+use crate::kube::pod_spec;
 use crate::model::Decision;
+use policy_host::chain::runs_as;
 
 /// One object's facts.
 #[derive(Debug)]

@@ -10,15 +10,16 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
+use policy_host::chain::{runs_as, service_account_plugin};
 use policy_host::kinds::{group_version, is_cluster_scoped, known_kind, resource_of};
 use policy_host::{AdmissionRequest, ContextAwareAccess, Fixtures, Host, Operation, Policy};
 use serde_json::{Value, json};
 
-use crate::accounts::{Accounts, SERVICE_ACCOUNTS_UNCHECKED, plugin_admit};
+use crate::accounts::{Accounts, SERVICE_ACCOUNTS_UNCHECKED};
 use crate::fixed::as_written;
 use crate::helm::install_order;
 use crate::input::Document;
-use crate::kube::{is_stored, name_of, pod_spec, runs_as};
+use crate::kube::{is_stored, name_of, pod_spec};
 use crate::model::{Admission, Decision, ObjectReport, Report};
 use crate::scope::Scope;
 use crate::server;
@@ -221,7 +222,7 @@ impl<'a> Checker<'a> {
         if pod && !stored {
             // Every Pod CREATE goes through the ServiceAccount admission plugin before the
             // webhooks, as the Pods controllers derive do.
-            plugin_admit(&mut object);
+            service_account_plugin(&mut object);
             if let Some((account, why)) = accounts.refusal(&object) {
                 report.refused_by_api_server = Some(why);
                 missing.push(account);

@@ -1,5 +1,5 @@
-//! Kubernetes' conventions the check needs: where a workload keeps its pod spec, which
-//! ServiceAccount it runs as, what a stored object looks like. The kinds it serves (their
+//! Kubernetes' conventions the check needs: where a workload keeps its pod spec, what a stored
+//! object looks like. The kinds it serves (their
 //! resource and scope) are policy-host's (`policy_host::kinds`).
 
 use serde_json::Value;
@@ -9,16 +9,6 @@ pub fn is_stored(object: &Value) -> bool {
     let m = &object["metadata"];
     m.get("uid").is_some_and(|v| !v.is_null())
         || m.get("creationTimestamp").is_some_and(|v| !v.is_null())
-}
-
-/// The ServiceAccount a pod spec runs as: `serviceAccountName`, else the deprecated
-/// `serviceAccount` (v1 decoding copies it), else `default`.
-pub fn runs_as(spec: &Value) -> &str {
-    spec["serviceAccountName"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .or_else(|| spec["serviceAccount"].as_str().filter(|s| !s.is_empty()))
-        .unwrap_or("default")
 }
 
 /// The pod spec of a Pod or of a workload's pod template (`Null` when there is none).
