@@ -55,9 +55,8 @@ pub struct AdmissionRequest {
 }
 
 /// k8s-openapi's `authentication/v1` `UserInfo` (what policy-evaluator's request holds): every
-/// field optional, unknown ones ignored, absent ones left out when written. Spelt out here
-/// rather than taken from k8s-openapi, whose features would otherwise change how the host's
-/// dependencies build.
+/// field optional, unknown ones ignored, absent ones left out when written (so the audit
+/// scanner's empty one is handed on as `{}`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct UserInfo {
