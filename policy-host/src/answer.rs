@@ -90,6 +90,19 @@ impl AdmissionResponse {
         ))
     }
 
+    /// The object as the API server stores it after this answer: `None` when refused, else
+    /// `object` with the patch applied.
+    pub fn admitted(&self, object: &Value) -> Result<Option<Value>> {
+        if !self.allowed {
+            return Ok(None);
+        }
+        let mut admitted = object.clone();
+        if let Some(patch) = self.decoded_patch()? {
+            json_patch::patch(&mut admitted, &patch).map_err(Error::PatchApply)?;
+        }
+        Ok(Some(admitted))
+    }
+
     /// The rejection message, if any: what most checks look at.
     pub fn message(&self) -> Option<&str> {
         self.status.as_ref().and_then(|s| s.message.as_deref())

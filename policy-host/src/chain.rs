@@ -85,19 +85,9 @@ fn admit<K: Kubernetes + 'static>(
         .user(user, &[])
         .to_value()?;
     let response = policy.run_with_host(&request, settings, host)?;
-    if !response.allowed {
-        return Ok((None, false));
-    }
-    let mut admitted = object.clone();
-    let patched = match response.decoded_patch()? {
-        Some(patch) => {
-            json_patch::patch(&mut admitted, &patch)
-                .map_err(|e| Error::Chain(format!("the patch does not apply: {e}")))?;
-            true
-        }
-        None => false,
-    };
-    Ok((Some(admitted), patched))
+    let admitted = response.admitted(object)?;
+    let patched = admitted.is_some() && response.patch.is_some();
+    Ok((admitted, patched))
 }
 
 fn labels_with(template: &Value, extra: &[(&str, &str)]) -> Value {
@@ -142,56 +132,96 @@ fn pod_from(parent: &Value, template: &Value, extra: &[(&str, &str)]) -> Value {
 /// The volume the ServiceAccount admission plugin injects.
 pub const INJECTED: &str = "kube-api-access-c7x2q";
 
-/// What the API server does to a Pod before mutating webhooks: v1 decoding fills
-/// `serviceAccountName` from the deprecated `serviceAccount`, the plugin defaults it to
-/// `default` and, unless the pod spec turns automount off, mounts a projected token in every
-/// container and init container. (A ServiceAccount object with automount off would also stop
-/// it; the harness assumes the chart's, which leave it on.)
-pub fn service_account_plugin(pod: &mut Value) {
-    let spec = &mut pod["spec"];
-    let name = spec["serviceAccountName"]
+/// The ServiceAccount a pod spec runs as: `serviceAccountName`, else the deprecated
+/// `serviceAccount` (v1 decoding copies it), else `default`.
+pub fn runs_as(spec: &Value) -> &str {
+    spec["serviceAccountName"]
         .as_str()
         .filter(|s| !s.is_empty())
         .or_else(|| spec["serviceAccount"].as_str().filter(|s| !s.is_empty()))
         .unwrap_or("default")
-        .to_owned();
-    spec["serviceAccountName"] = json!(name);
-    spec["serviceAccount"] = json!(name);
-    if spec["automountServiceAccountToken"] == json!(false) {
+}
+
+/// What the API server does to a Pod before mutating webhooks: v1 decoding fills
+/// `serviceAccountName` from the deprecated `serviceAccount`, the plugin defaults it to
+/// `default` and, unless the pod spec turns automount off, mounts a projected token in every
+/// container and init container. (A ServiceAccount object with automount off would also stop
+/// it; the harness assumes the chart's, which leave it on.) A Pod whose spec, containers or
+/// volumes are not of the right types is left as written, for the module to reject, and no list
+/// the Pod does not have is added.
+pub fn service_account_plugin(pod: &mut Value) {
+    if !pod_spec_is_well_formed(pod) {
+        return;
+    }
+    let name = json!(runs_as(&pod["spec"]));
+    let Some(spec) = pod["spec"].as_object_mut() else {
+        return;
+    };
+    spec.insert("serviceAccountName".into(), name.clone());
+    spec.insert("serviceAccount".into(), name);
+    if spec.get("automountServiceAccountToken") == Some(&json!(false)) {
         return;
     }
     let volume = json!({"name": INJECTED, "projected": {"defaultMode": 420, "sources": [
         {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
         {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
         {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}});
-    match spec["volumes"].as_array_mut() {
-        Some(volumes) => volumes.push(volume),
-        None => spec["volumes"] = json!([volume]),
-    }
+    push(spec, "volumes", volume);
     for list in ["initContainers", "containers"] {
-        if let Some(containers) = spec[list].as_array_mut() {
-            for c in containers {
-                let mount = json!({"name": INJECTED, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true});
-                match c["volumeMounts"].as_array_mut() {
-                    Some(mounts) => mounts.push(mount),
-                    None => c["volumeMounts"] = json!([mount]),
-                }
-            }
+        let containers = spec.get_mut(list).and_then(Value::as_array_mut);
+        for c in containers
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object_mut)
+        {
+            let mount = json!({"name": INJECTED, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true});
+            push(c, "volumeMounts", mount);
         }
     }
+}
+
+/// Appends `item` to the list at `key`, making the list when there is none.
+fn push(object: &mut serde_json::Map<String, Value>, key: &str, item: Value) {
+    match object.get_mut(key).and_then(Value::as_array_mut) {
+        Some(items) => items.push(item),
+        None => {
+            object.insert(key.into(), json!([item]));
+        }
+    }
+}
+
+/// Whether the plugin's work can be done on this Pod: its spec an object, its volumes and
+/// containers lists of objects (or absent), each container's mounts a list (or absent).
+fn pod_spec_is_well_formed(pod: &Value) -> bool {
+    let spec = &pod["spec"];
+    let list_of_objects = |v: &Value| {
+        v.is_null()
+            || v.as_array()
+                .is_some_and(|items| items.iter().all(Value::is_object))
+    };
+    spec.is_object()
+        && list_of_objects(&spec["volumes"])
+        && ["containers", "initContainers"].iter().all(|list| {
+            list_of_objects(&spec[*list])
+                && spec[*list].as_array().is_none_or(|containers| {
+                    containers
+                        .iter()
+                        .all(|c| c["volumeMounts"].is_null() || c["volumeMounts"].is_array())
+                })
+        })
 }
 
 /// Removes the injected volume and its mounts: the one change allowed on a derived Pod.
 fn without_injected(pod: &Value) -> Value {
     let mut pod = pod.clone();
     let spec = &mut pod["spec"];
-    if let Some(volumes) = spec["volumes"].as_array_mut() {
+    if let Some(volumes) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
         volumes.retain(|v| v["name"] != INJECTED);
     }
     for list in ["initContainers", "containers"] {
-        if let Some(containers) = spec[list].as_array_mut() {
+        if let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in containers {
-                if let Some(mounts) = c["volumeMounts"].as_array_mut() {
+                if let Some(mounts) = c.get_mut("volumeMounts").and_then(Value::as_array_mut) {
                     mounts.retain(|m| m["name"] != INJECTED);
                 }
             }
@@ -282,6 +312,33 @@ pub fn children(object: &Value) -> Result<Vec<Value>> {
     })
 }
 
+/// What the controllers derive from an admitted `root`, down to the Pods: each workload's
+/// [`children`], made as its controller makes them, handed to `admit` with their parent and
+/// their controller's user ([`controller_user`]). What `admit` returns, the child as stored, is
+/// derived from in turn; `None` (refused, or a Pod) stops there. Other kinds derive nothing.
+/// The one loop both the e2e harness and prepuller-check walk.
+pub fn derive<E: From<Error>>(
+    root: Value,
+    mut admit: impl FnMut(&Value, Value, String) -> std::result::Result<Option<Value>, E>,
+) -> std::result::Result<(), E> {
+    let mut queue = vec![root];
+    while let Some(parent) = queue.pop() {
+        let Some(kind) = parent["kind"].as_str() else {
+            continue;
+        };
+        if gvr(kind).is_err() {
+            continue;
+        }
+        let user = controller_user(kind);
+        for child in children(&parent)? {
+            if let Some(stored) = admit(&parent, child, user.clone())? {
+                queue.push(stored);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Admits `root` as an administrator and checks the law down the whole chain.
 pub fn run(policy: &Policy, root: &Value, settings: &Value) -> Result<Outcome> {
     run_with_host(policy, &Host::without_context_aware(), root, settings)
@@ -305,38 +362,34 @@ pub fn run_with_host<K: Kubernetes + 'static>(
     };
     let mut steps = vec![step(root, admin, if patched { "MUTATE" } else { "ACCEPT" })];
     let mut derived = 0;
-    let mut queue = vec![admitted];
-    while let Some(parent) = queue.pop() {
-        let parent_kind = kind_of(&parent)?.to_owned();
-        for child in children(&parent)? {
-            let child_kind = kind_of(&child)?.to_owned();
-            let user = controller_user(&parent_kind);
-            let (admitted, child_patched) = admit(policy, host, &child, settings, &user)?;
-            let Some(admitted) = admitted else {
-                return Err(Error::Chain(format!(
-                    "{parent_kind} {} was admitted, but the {child_kind} it derives is refused: {child}",
-                    parent["metadata"]["name"],
-                )));
-            };
-            if child_patched && !(child_kind == "Pod" && admitted == without_injected(&child)) {
-                return Err(Error::Chain(format!(
-                    "the {child_kind} derived from {parent_kind} {} was changed beyond removing the injected token: {admitted}",
-                    parent["metadata"]["name"],
-                )));
-            }
-            derived += 1;
-            steps.push(step(
-                &child,
-                &user,
-                if child_patched {
-                    "MUTATE (injected token removed)"
-                } else {
-                    "ACCEPT"
-                },
-            ));
-            queue.push(admitted);
+    derive(admitted, |parent, child, user| {
+        let parent_kind = kind_of(parent)?;
+        let child_kind = kind_of(&child)?;
+        let (admitted, child_patched) = admit(policy, host, &child, settings, &user)?;
+        let Some(admitted) = admitted else {
+            return Err(Error::Chain(format!(
+                "{parent_kind} {} was admitted, but the {child_kind} it derives is refused: {child}",
+                parent["metadata"]["name"],
+            )));
+        };
+        if child_patched && !(child_kind == "Pod" && admitted == without_injected(&child)) {
+            return Err(Error::Chain(format!(
+                "the {child_kind} derived from {parent_kind} {} was changed beyond removing the injected token: {admitted}",
+                parent["metadata"]["name"],
+            )));
         }
-    }
+        derived += 1;
+        steps.push(step(
+            &child,
+            &user,
+            if child_patched {
+                "MUTATE (injected token removed)"
+            } else {
+                "ACCEPT"
+            },
+        ));
+        Ok(Some(admitted))
+    })?;
     Ok(Outcome {
         root: if patched {
             Root::Mutated
@@ -346,4 +399,86 @@ pub fn run_with_host<K: Kubernetes + 'static>(
         derived,
         steps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plugin_sets_the_account_and_mounts_the_token_adding_no_other_list() {
+        let mut pod = json!({"kind": "Pod", "spec": {"serviceAccount": "legacy",
+            "containers": [{"name": "a"}]}});
+        service_account_plugin(&mut pod);
+        let mount = json!({"name": INJECTED, "readOnly": true,
+            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"});
+        assert_eq!(pod["spec"]["serviceAccountName"], "legacy");
+        assert_eq!(pod["spec"]["serviceAccount"], "legacy");
+        assert_eq!(pod["spec"]["containers"][0]["volumeMounts"], json!([mount]));
+        assert_eq!(pod["spec"]["volumes"][0]["name"], INJECTED);
+        assert!(pod["spec"].get("initContainers").is_none());
+        assert_eq!(
+            without_injected(&pod)["spec"],
+            json!({"serviceAccountName": "legacy", "serviceAccount": "legacy",
+                "containers": [{"name": "a", "volumeMounts": []}], "volumes": []})
+        );
+
+        // Automount off: only the account; a malformed Pod is left as written.
+        let mut off = json!({"spec": {"automountServiceAccountToken": false, "containers": []}});
+        service_account_plugin(&mut off);
+        assert_eq!(
+            off["spec"],
+            json!({"automountServiceAccountToken": false, "containers": [],
+                "serviceAccountName": "default", "serviceAccount": "default"})
+        );
+        for malformed in [
+            json!({"spec": "x"}),
+            json!({"spec": {"volumes": {}}}),
+            json!({"spec": {"containers": [1]}}),
+            json!({"spec": {"initContainers": [{"volumeMounts": "m"}]}}),
+        ] {
+            let mut pod = malformed.clone();
+            service_account_plugin(&mut pod);
+            assert_eq!(pod, malformed);
+        }
+    }
+
+    #[test]
+    fn derive_walks_each_controller_down_to_the_pods_with_its_user() {
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "jhub"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}},
+                "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": []}}}});
+        let mut seen = Vec::new();
+        derive::<Error>(deployment.clone(), |parent, child, user| {
+            seen.push((parent["kind"].clone(), child["kind"].clone(), user));
+            Ok(Some(child))
+        })
+        .unwrap();
+        let user = |c: &str| format!("system:serviceaccount:kube-system:{c}");
+        assert_eq!(
+            seen,
+            [
+                (
+                    json!("Deployment"),
+                    json!("ReplicaSet"),
+                    user("deployment-controller")
+                ),
+                (
+                    json!("ReplicaSet"),
+                    json!("Pod"),
+                    user("replicaset-controller")
+                ),
+            ]
+        );
+        // A refused child stops the walk; a kind no controller derives from derives nothing.
+        let mut count = 0;
+        derive::<Error>(deployment, |_, _, _| {
+            count += 1;
+            Ok(None)
+        })
+        .unwrap();
+        assert_eq!(count, 1);
+        derive::<Error>(json!({"kind": "ConfigMap"}), |_, _, _| panic!("derived")).unwrap();
+    }
 }

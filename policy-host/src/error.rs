@@ -105,6 +105,9 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// An AdmissionResponse's patch that does not apply to the request's object.
+    #[error("the patch does not apply")]
+    PatchApply(#[source] json_patch::PatchError),
     /// An AdmissionResponse's patch that is not base64 of a JSON patch.
     #[error("patch is not {0}")]
     Patch(

@@ -8,10 +8,14 @@
 //! One file per concern, every item re-exported here:
 //!
 //! - `runner.rs`: [`Policy`], the module compiled once and called on fresh instances;
-//! - `answer.rs`: what the guest answers and the [`AdmissionResponse`] made of it;
+//! - `answer.rs`: what the guest answers, the [`AdmissionResponse`] made of it and the object
+//!   it admits (the patch applied);
+//! - `server.rs`: what policy-server does with an answer ([`ServedPolicy`]: monitor mode, the
+//!   mutation constraint);
 //! - `request.rs`: requests and settings read as kwctl reads them, and built as the API server
 //!   sends them ([`AdmissionRequest::builder`]);
 //! - `error.rs`: [`Error`], what every fallible function of the library returns;
+//! - [`kinds`]: the kinds the API server serves, their resources and scopes;
 //! - [`host`]: the host calls answered as policy-server does (grants, fixtures, kwctl sessions);
 //! - [`chain`]: the controller-chain harness.
 //!
@@ -24,8 +28,10 @@ mod answer;
 pub mod chain;
 mod error;
 pub mod host;
+pub mod kinds;
 mod request;
 mod runner;
+mod server;
 
 use std::path::{Path, PathBuf};
 
@@ -42,6 +48,7 @@ pub use request::{
     admission_request, gvr, read_request, read_settings,
 };
 pub use runner::{POLICY_SERVER_TIMEOUT_SECONDS, Policy};
+pub use server::{PolicyMode, ServedPolicy};
 
 /// The workspace root, for tests and tools that find `policy.wasm`, `test_data/`, `metadata.yml`
 /// (xtask uses this one too).

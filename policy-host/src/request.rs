@@ -1,5 +1,5 @@
-//! Requests and settings read as kwctl reads them, and the request as every Kubewarden host
-//! hands it to the module.
+//! Requests and settings read as kwctl reads them, the request as every Kubewarden host hands
+//! it to the module, and requests built as the API server and the audit scanner send them.
 //!
 //! kwctl parses the request file into a `serde_json::Value`, takes `request` out of an
 //! AdmissionReview, and decodes policy-evaluator's typed `AdmissionRequest` from it (policy-server
@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::kinds;
 
 /// policy-evaluator's `AdmissionRequest` (admission/v1), field for field: the type every host
 /// decodes the request into before handing it to the module. Unknown fields are dropped, the
@@ -54,9 +55,8 @@ pub struct AdmissionRequest {
 }
 
 /// k8s-openapi's `authentication/v1` `UserInfo` (what policy-evaluator's request holds): every
-/// field optional, unknown ones ignored, absent ones left out when written. Spelt out here
-/// rather than taken from k8s-openapi, whose features would otherwise change how the host's
-/// dependencies build.
+/// field optional, unknown ones ignored, absent ones left out when written (so the audit
+/// scanner's empty one is handed on as `{}`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct UserInfo {
@@ -130,29 +130,15 @@ pub fn gvr(kind: &str) -> Result<(&'static str, &'static str, &'static str)> {
     })
 }
 
-/// The kind and resource the API server names for `object`: a workload's from [`gvr`], any
-/// other's from its `apiVersion` and its kind made plural as the API server's REST mapper does.
+/// The kind and resource the API server names for `object`: its group and version from its
+/// `apiVersion`, its resource from the kinds table ([`crate::kinds::resource_of`], a kind the
+/// table does not know getting the API machinery's guess).
 fn kind_and_resource(object: &Value) -> Result<(GroupVersionKind, GroupVersionResource)> {
     let kind = object["kind"]
         .as_str()
         .filter(|k| !k.is_empty())
         .ok_or_else(|| Error::RequestRefused("an object without kind".into()))?;
-    let (group, version, resource) = match gvr(kind) {
-        Ok((group, version, resource)) => (group.to_owned(), version.to_owned(), resource.into()),
-        Err(_) => {
-            let api_version = object["apiVersion"].as_str().unwrap_or_default();
-            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-            let lower = kind.to_ascii_lowercase();
-            let resource = if let Some(stem) = lower.strip_suffix('y') {
-                format!("{stem}ies")
-            } else if lower.ends_with('s') || lower.ends_with("ch") {
-                format!("{lower}es")
-            } else {
-                format!("{lower}s")
-            };
-            (group.to_owned(), version.to_owned(), resource)
-        }
-    };
+    let (group, version, resource) = kinds::resource_of(object);
     Ok((
         GroupVersionKind {
             group: group.clone(),
@@ -206,6 +192,56 @@ impl AdmissionRequest {
                 object: new,
                 old_object: old,
                 dry_run: Some(false),
+                options: None,
+            },
+        })
+    }
+}
+
+impl AdmissionRequest {
+    /// The request Kubewarden's audit scanner makes for a stored `object`
+    /// (kubewarden-controller, `internal/audit-scanner/scanner/admission_request.go`): a CREATE
+    /// with the object's uid, name and namespace, its kind and, where the API server would
+    /// name the resource, the kind again; no requested resource, no dry run, and an empty
+    /// `userInfo`, which policy-server hands on as `{}`: no user, the mark of an audit.
+    pub fn audit_scanner(object: &Value) -> Result<RequestBuilder> {
+        let kind = object["kind"]
+            .as_str()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| Error::RequestRefused("an object without kind".into()))?;
+        let (group, version) = kinds::group_version(object);
+        let kind = GroupVersionKind {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+        };
+        // Go's `omitempty` leaves an empty name or namespace out; the uid is always there.
+        let text = |key: &str| {
+            object["metadata"][key]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Ok(RequestBuilder {
+            request: AdmissionRequest {
+                uid: text("uid").unwrap_or_default(),
+                resource: GroupVersionResource {
+                    group: kind.group.clone(),
+                    version: kind.version.clone(),
+                    resource: kind.kind.clone(),
+                },
+                request_kind: Some(kind.clone()),
+                kind,
+                request_resource: None,
+                sub_resource: None,
+                request_sub_resource: None,
+                name: text("name"),
+                namespace: text("namespace"),
+                operation: Operation::Create.as_str().into(),
+                user_info: UserInfo::default(),
+                object: Some(object.clone()),
+                old_object: None,
+                dry_run: None,
                 options: None,
             },
         })
@@ -424,8 +460,8 @@ mod tests {
         assert_eq!(update.operation, "UPDATE");
         assert_eq!(update.old_object, Some(json!({"kind": "Pod"})));
 
-        // A DELETE carries only the old object; a kind no rule judges gets the REST mapper's
-        // plural; an object without kind is refused.
+        // A DELETE carries only the old object; any kind gets its resource from the kinds
+        // table; an object without kind is refused.
         let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a"}});
         let delete = AdmissionRequest::builder(Operation::Delete, &sa)
             .unwrap()
@@ -442,6 +478,37 @@ mod tests {
         );
         assert!(matches!(
             AdmissionRequest::builder(Operation::Create, &json!({})),
+            Err(Error::RequestRefused(_))
+        ));
+    }
+
+    #[test]
+    fn the_audit_scanner_names_the_kind_and_no_user() {
+        let daemonset = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "hook-image-puller", "namespace": "jhub", "uid": "d5-1"}});
+        let request = AdmissionRequest::audit_scanner(&daemonset)
+            .unwrap()
+            .to_value()
+            .unwrap();
+        let kind = json!({"group": "apps", "version": "v1", "kind": "DaemonSet"});
+        assert_eq!(
+            request,
+            json!({"uid": "d5-1", "kind": kind, "requestKind": kind,
+                "resource": {"group": "apps", "version": "v1", "resource": "DaemonSet"},
+                "name": "hook-image-puller", "namespace": "jhub", "operation": "CREATE",
+                "userInfo": {}, "object": daemonset})
+        );
+        // What policy-server hands on is the same request.
+        assert_eq!(admission_request(&request).unwrap(), request);
+        // A cluster-scoped object without a uid (a rendered one audited as stored): no
+        // namespace, an empty uid.
+        let class = json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": "high", "namespace": ""}});
+        let built = AdmissionRequest::audit_scanner(&class).unwrap().build();
+        assert_eq!((built.uid.as_str(), built.namespace), ("", None));
+        assert_eq!(built.resource.resource, "PriorityClass");
+        assert!(matches!(
+            AdmissionRequest::audit_scanner(&json!({"kind": ""})),
             Err(Error::RequestRefused(_))
         ));
     }

@@ -1,12 +1,13 @@
 //! The API server's ServiceAccount admission plugin: which ServiceAccounts exist, and the Pods
-//! it refuses because theirs does not.
+//! it refuses because theirs does not (its Admit step on a Pod is policy-host's
+//! `chain::service_account_plugin`).
 
 use std::collections::BTreeSet;
 
-use policy_host::chain::service_account_plugin;
+use policy_host::chain::runs_as;
 use serde_json::Value;
 
-use crate::kube::{name_of, runs_as};
+use crate::kube::name_of;
 
 /// The note of a run that cannot judge whether ServiceAccounts exist.
 pub const SERVICE_ACCOUNTS_UNCHECKED: &str = "the input holds no ServiceAccount and no \
@@ -55,45 +56,4 @@ impl Accounts {
             ),
         ))
     }
-}
-
-/// The plugin's Admit step on a Pod CREATE, before the webhooks: policy-host's harness sets the
-/// ServiceAccount (`default` when none) and mounts its token. A malformed Pod is left as
-/// written, for the module to reject.
-pub(crate) fn plugin_admit(pod: &mut Value) {
-    if !pod_spec_is_well_formed(pod) {
-        return;
-    }
-    let lists = ["initContainers", "containers"];
-    let absent: Vec<&str> = lists
-        .into_iter()
-        .filter(|list| pod["spec"].get(*list).is_none())
-        .collect();
-    service_account_plugin(pod);
-    // The harness indexes lists a Pod may not have; the API server adds none.
-    if let Some(spec) = pod["spec"].as_object_mut() {
-        spec.retain(|key, value| !(value.is_null() && absent.contains(&key.as_str())));
-    }
-}
-
-/// Whether the ServiceAccount admission plugin's work can be done on this Pod as the harness
-/// does it (its spec, containers and volumes of the right types); a malformed Pod is sent as
-/// written, for the module to reject.
-fn pod_spec_is_well_formed(pod: &Value) -> bool {
-    let spec = &pod["spec"];
-    let list_of_objects = |v: &Value| {
-        v.is_null()
-            || v.as_array()
-                .is_some_and(|items| items.iter().all(Value::is_object))
-    };
-    spec.is_object()
-        && list_of_objects(&spec["volumes"])
-        && ["containers", "initContainers"].iter().all(|list| {
-            list_of_objects(&spec[*list])
-                && spec[*list].as_array().is_none_or(|containers| {
-                    containers
-                        .iter()
-                        .all(|c| c["volumeMounts"].is_null() || c["volumeMounts"].is_array())
-                })
-        })
 }

@@ -14,8 +14,9 @@ use prepuller_serviceaccount_policy::chart::{self, ChartVersion};
 use prepuller_serviceaccount_policy::roles::RoleKind;
 use serde_json::Value;
 
-use crate::kube::{pod_spec, runs_as};
+use crate::kube::pod_spec;
 use crate::model::Decision;
+use policy_host::chain::runs_as;
 
 /// One object's facts.
 #[derive(Debug)]

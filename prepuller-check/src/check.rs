@@ -10,19 +10,17 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use policy_host::{ContextAwareAccess, Fixtures, Host, Policy};
+use policy_host::chain::{runs_as, service_account_plugin};
+use policy_host::kinds::{group_version, is_cluster_scoped, known_kind, resource_of};
+use policy_host::{AdmissionRequest, ContextAwareAccess, Fixtures, Host, Operation, Policy};
 use serde_json::{Value, json};
 
-use crate::accounts::{Accounts, SERVICE_ACCOUNTS_UNCHECKED, plugin_admit};
+use crate::accounts::{Accounts, SERVICE_ACCOUNTS_UNCHECKED};
 use crate::fixed::as_written;
 use crate::helm::install_order;
 use crate::input::Document;
-use crate::kube::{
-    group_version, is_cluster_scoped, is_stored, known_kind, name_of, pod_spec, resource_of,
-    runs_as,
-};
+use crate::kube::{is_stored, name_of, pod_spec};
 use crate::model::{Admission, Decision, ObjectReport, Report};
-use crate::request::{Sender, request};
 use crate::scope::Scope;
 use crate::server;
 
@@ -224,7 +222,7 @@ impl<'a> Checker<'a> {
         if pod && !stored {
             // Every Pod CREATE goes through the ServiceAccount admission plugin before the
             // webhooks, as the Pods controllers derive do.
-            plugin_admit(&mut object);
+            service_account_plugin(&mut object);
             if let Some((account, why)) = accounts.refusal(&object) {
                 report.refused_by_api_server = Some(why);
                 missing.push(account);
@@ -243,7 +241,7 @@ impl<'a> Checker<'a> {
             }
             None => {
                 let (admission, admitted) =
-                    self.admit(&host, &object, None, "CREATE", &self.options.user)?;
+                    self.admit(&host, &object, None, Operation::Create, &self.options.user)?;
                 report.admission = admission;
                 admitted
             }
@@ -301,7 +299,8 @@ impl<'a> Checker<'a> {
                 let mut settings = self.scope.settings.clone();
                 settings["mode"] = json!("mutate");
                 settings["requireExistingServiceAccounts"] = json!(false);
-                let request = request(sent, None, "CREATE", Sender::ApiServer(&self.options.user));
+                let request =
+                    api_server_request(sent, None, Operation::Create, &self.options.user)?;
                 self.policy
                     .evaluate_with_host(&request, &settings, host)?
                     .decoded_patch()?
@@ -335,10 +334,10 @@ impl<'a> Checker<'a> {
         host: &Host<Fixtures>,
         object: &Value,
         old: Option<&Value>,
-        operation: &str,
+        operation: Operation,
         user: &str,
     ) -> Result<(Admission, Option<Value>)> {
-        let request = request(object, old, operation, Sender::ApiServer(user));
+        let request = api_server_request(object, old, operation, user)?;
         let response = self
             .policy
             .evaluate_with_host(&request, &self.scope.settings, host)?;
@@ -359,4 +358,19 @@ impl<'a> Checker<'a> {
             &object["metadata"]["labels"],
         )
     }
+}
+
+/// The request the API server sends for `object` on `user`'s behalf (`old`: the object an
+/// UPDATE replaces, as stored).
+pub(crate) fn api_server_request(
+    object: &Value,
+    old: Option<&Value>,
+    operation: Operation,
+    user: &str,
+) -> Result<Value> {
+    let mut request = AdmissionRequest::builder(operation, object)?.user(user, &[]);
+    if let Some(old) = old {
+        request = request.old_object(old);
+    }
+    Ok(request.to_value()?)
 }

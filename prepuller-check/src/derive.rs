@@ -2,8 +2,8 @@
 //! child admitted in turn, with the ServiceAccount plugin's refusals.
 
 use anyhow::Result;
-use policy_host::chain::{children, controller_user, gvr};
-use policy_host::{Fixtures, Host};
+use policy_host::chain::derive;
+use policy_host::{Fixtures, Host, Operation};
 use serde_json::Value;
 
 use crate::accounts::Accounts;
@@ -12,9 +12,9 @@ use crate::kube::name_of;
 use crate::model::{Admission, Derived};
 
 impl Checker<'_> {
-    /// The objects the controllers derive from an admitted object, each admitted in turn; a
-    /// Pod whose ServiceAccount does not exist is refused by the API server, before the
-    /// webhooks or after them.
+    /// The objects the controllers derive from an admitted object (policy-host's
+    /// [`derive`]), each admitted in turn; a Pod whose ServiceAccount does not exist is refused
+    /// by the API server, before the webhooks or after them.
     pub(crate) fn derive(
         &self,
         host: &Host<Fixtures>,
@@ -22,17 +22,12 @@ impl Checker<'_> {
         accounts: &Accounts,
     ) -> Result<Vec<Derived>> {
         let mut out = Vec::new();
-        let mut queue = vec![admitted.clone()];
-        while let Some(parent) = queue.pop() {
-            let parent_kind = parent["kind"].as_str().unwrap_or_default().to_owned();
-            if gvr(&parent_kind).is_err() {
-                continue;
-            }
-            for child in children(&parent)? {
+        derive(
+            admitted.clone(),
+            |_, child, user| -> Result<Option<Value>> {
                 let kind = child["kind"].as_str().unwrap_or_default();
                 let ns = child["metadata"]["namespace"].as_str().unwrap_or_default();
                 let title = format!("{kind} {ns}/{}", name_of(&child));
-                let user = controller_user(&parent_kind);
                 let pod = kind == "Pod";
                 let refusal = |object: &Value| {
                     if pod { accounts.refusal(object) } else { None }
@@ -45,7 +40,7 @@ impl Checker<'_> {
                         refused_by_api_server: Some(why),
                         missing_service_account: Some(account),
                     });
-                    continue;
+                    return Ok(None);
                 }
                 if self.not_sent_reason(&child, "CREATE")?.is_some() {
                     out.push(Derived {
@@ -55,23 +50,22 @@ impl Checker<'_> {
                         refused_by_api_server: None,
                         missing_service_account: None,
                     });
-                    queue.push(child);
-                    continue;
+                    return Ok(Some(child));
                 }
-                let (admission, admitted) = self.admit(host, &child, None, "CREATE", &user)?;
+                let (admission, admitted) =
+                    self.admit(host, &child, None, Operation::Create, &user)?;
                 let (missing, refused) = admitted.as_ref().and_then(refusal).unzip();
+                let stored = admitted.filter(|_| missing.is_none());
                 out.push(Derived {
                     object: title,
                     user,
                     admission,
                     refused_by_api_server: refused,
-                    missing_service_account: missing.clone(),
+                    missing_service_account: missing,
                 });
-                if let (Some(admitted), None) = (admitted, missing) {
-                    queue.push(admitted);
-                }
-            }
-        }
+                Ok(stored)
+            },
+        )?;
         Ok(out)
     }
 }

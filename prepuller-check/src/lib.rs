@@ -19,7 +19,6 @@ pub mod model;
 pub mod policyreport;
 pub mod postrender;
 pub mod report;
-mod request;
 pub mod scaffold;
 pub mod scope;
 pub mod server;

@@ -15,12 +15,13 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 use policy_host::Policy;
 use policy_host::chain::gvr;
+use policy_host::kinds::resource_of;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::check::{Checker, Options};
 use crate::input::Document;
-use crate::kube::{is_stored, name_of, resource_of};
+use crate::kube::{is_stored, name_of};
 use crate::model::{Audit, Decision, ObjectReport, Report};
 use crate::scope::{PolicyMode, Scope, policy_resource, selector_matches};
 

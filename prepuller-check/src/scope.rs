@@ -17,16 +17,8 @@ use serde_json::{Value, json};
 /// The label Kubernetes sets on every namespace, with the namespace's name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-/// The policy resource's `spec.mode`: what policy-server does with the module's answers. Not
-/// the settings' `mode` (mutate or reject), which is how the module answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PolicyMode {
-    /// Answers go to the API server.
-    Protect,
-    /// Every request is accepted and patches dropped; the answer is only logged.
-    Monitor,
-}
+/// The policy resource's `spec.mode`, as policy-host's policy-server mirror applies it.
+pub use policy_host::PolicyMode;
 
 /// Everything the check needs from the policy resource (or its defaults).
 #[derive(Debug, Clone)]

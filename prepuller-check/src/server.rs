@@ -1,64 +1,47 @@
 //! What policy-server does around the module: it validates the settings at start-up, and
-//! hands the API server its own answer: in monitor mode it accepts and drops the patch (the
-//! answer is only logged); a patch from a policy not allowed to mutate (`spec.mutating: false`)
-//! is a rejection.
+//! hands the API server its own answer (policy-host's [`ServedPolicy`]: in monitor mode it
+//! accepts and drops the patch, the answer only logged; a patch from a policy not allowed to
+//! mutate, `spec.mutating: false`, is a rejection), which the report shows beside the module's.
 
-use anyhow::{Context, Result};
-use policy_host::{AdmissionResponse, Policy};
+use anyhow::Result;
+use policy_host::{AdmissionResponse, Policy, ServedPolicy};
 use serde_json::Value;
 
 use crate::changes::changes;
 use crate::model::{Admission, Decision};
 use crate::scope::{PolicyMode, Scope};
 
-/// The admission the API server gets for `object`, and the object as stored when admitted.
+/// The admission the API server gets for `object` (policy-host's [`ServedPolicy::process`]),
+/// and the object as stored when admitted. The patch and message are the module's, even when
+/// policy-server drops or replaces them: they say what the policy wants.
 pub(crate) fn answer(
     scope: &Scope,
     object: &Value,
     response: &AdmissionResponse,
 ) -> Result<(Admission, Option<Value>)> {
+    let served = ServedPolicy {
+        id: scope.policy_id.clone(),
+        mode: scope.policy_mode,
+        mutating: scope.mutating,
+    };
+    let answered = served.process(response);
     let vanilla = decision_of(response);
     let mut admission = Admission {
-        decision: vanilla,
-        would: None,
+        decision: decision_of(&answered),
+        would: (scope.policy_mode == PolicyMode::Monitor).then_some(vanilla),
         changes: Vec::new(),
         patch: None,
-        warnings: response.warnings.clone().unwrap_or_default(),
-        message: response.message().map(str::to_owned),
+        warnings: answered.warnings.clone().unwrap_or_default(),
+        message: answered
+            .message()
+            .or_else(|| response.message())
+            .map(str::to_owned),
     };
-    let patch = response.decoded_patch()?;
-    if let Some(patch) = &patch {
-        admission.changes = changes(object, patch);
-        admission.patch = Some(serde_json::to_value(patch)?);
+    if let Some(patch) = response.decoded_patch()? {
+        admission.changes = changes(object, &patch);
+        admission.patch = Some(serde_json::to_value(&patch)?);
     }
-    match scope.policy_mode {
-        PolicyMode::Monitor => {
-            // policy-server accepts and drops the patch; the answer is only logged.
-            admission.would = Some(vanilla);
-            admission.decision = Decision::Accept;
-            return Ok((admission, Some(object.clone())));
-        }
-        PolicyMode::Protect if !scope.mutating && patch.is_some() => {
-            admission.decision = Decision::Reject;
-            admission.message = Some(format!(
-                "Request rejected by policy {}. The policy attempted to mutate the request, \
-                 but it is currently configured to not allow mutations.",
-                scope.policy_id
-            ));
-            return Ok((admission, None));
-        }
-        PolicyMode::Protect => {}
-    }
-    let admitted = match (vanilla, patch) {
-        (Decision::Reject, _) => None,
-        (_, Some(patch)) => {
-            let mut admitted = object.clone();
-            json_patch::patch(&mut admitted, &patch).context("the patch does not apply")?;
-            Some(admitted)
-        }
-        (_, None) => Some(object.clone()),
-    };
-    Ok((admission, admitted))
+    Ok((admission, answered.admitted(object)?))
 }
 
 /// The module's own decision.

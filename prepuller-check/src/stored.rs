@@ -2,20 +2,19 @@
 //! template with the rollout it starts.
 
 use anyhow::Result;
-use policy_host::{Fixtures, Host};
+use policy_host::{AdmissionRequest, Fixtures, Host, Operation};
 use serde_json::{Value, json};
 
 use crate::accounts::Accounts;
 use crate::check::Checker;
 use crate::kube::pod_template;
 use crate::model::{Audit, NextUpdate};
-use crate::request::{Sender, request};
 
 impl Checker<'_> {
     /// The audit scanner's request (a CREATE without a user), answered without
     /// policy-server's monitor handling, as audits are.
     pub(crate) fn audit(&self, host: &Host<Fixtures>, object: &Value) -> Result<Audit> {
-        let request = request(object, None, "CREATE", Sender::AuditScanner);
+        let request = AdmissionRequest::audit_scanner(object)?.to_value()?;
         let response = self
             .policy
             .evaluate_with_host(&request, &self.scope.settings, host)?;
@@ -58,8 +57,13 @@ impl Checker<'_> {
         if self.not_sent_reason(&updated, "UPDATE")?.is_some() {
             return Ok(None);
         }
-        let (admission, admitted) =
-            self.admit(host, &updated, Some(object), "UPDATE", &self.options.user)?;
+        let (admission, admitted) = self.admit(
+            host,
+            &updated,
+            Some(object),
+            Operation::Update,
+            &self.options.user,
+        )?;
         let derived = match &admitted {
             Some(admitted) => self.derive(host, admitted, accounts)?,
             None => Vec::new(),

@@ -13,7 +13,8 @@ use prepuller_serviceaccount_policy::roles::RoleKind;
 use serde_json::Value;
 
 use crate::input::Document;
-use crate::kube::{is_stored, name_of, pod_spec, runs_as};
+use crate::kube::{is_stored, name_of, pod_spec};
+use policy_host::chain::runs_as;
 
 /// How Zero to JupyterHub makes a role's workload, the same on every chart version since 1.0:
 /// its kind, and its template (the end of Helm's `# Source:`).
