@@ -202,7 +202,7 @@ helm-tests: policy.wasm
 
 .PHONY: helm-tests
 
-check: fmt lint test properties e2e-tests bench-size host-tests artifact-tests check-tests helm-tests packaging-tests actionlint fuzz-smoke
+check: fmt lint test properties e2e-tests bench-size host-tests artifact-tests check-tests helm-tests binary-tests packaging-tests actionlint fuzz-smoke
 
 clean:
 	$(CARGO) clean
