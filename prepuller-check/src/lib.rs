@@ -100,28 +100,15 @@ pub struct Cli {
     /// template` output, `kubectl get -o yaml|json`, single objects.
     #[arg(required = true)]
     pub inputs: Vec<String>,
-    /// The policy module: a file, or `registry://HOST/PATH:TAG` pulled as `kwctl pull` does.
-    #[arg(long, default_value = "annotated-policy.wasm")]
-    pub module: String,
-    /// A ClusterAdmissionPolicy or AdmissionPolicy (as in manifests/): its settings, rules,
-    /// namespaceSelector, objectSelector, mode and mutating.
-    #[arg(long)]
-    pub policy: Option<PathBuf>,
-    /// Settings as YAML or JSON, instead of the policy resource's.
-    #[arg(long, conflicts_with = "settings_json")]
-    pub settings: Option<PathBuf>,
-    /// Settings as JSON text.
-    #[arg(long)]
-    pub settings_json: Option<String>,
+    /// The module, policy, settings and existing ServiceAccounts.
+    #[command(flatten)]
+    pub policy_args: PolicyArgs,
     /// The namespace of objects without one (as `helm template -n` / `kubectl apply -n`).
     #[arg(short, long, default_value = "default")]
     pub namespace: String,
     /// The user the CREATE requests name.
     #[arg(long, default_value = "kubernetes-admin")]
     pub user: String,
-    /// A ServiceAccount the cluster already has, `NAMESPACE/NAME` (repeatable).
-    #[arg(long = "existing-serviceaccount", value_name = "NS/NAME")]
-    pub existing_serviceaccounts: Vec<String>,
     /// Treat every object as already stored: also show the audit scanner's verdict and the
     /// next UPDATE of its pod template.
     #[arg(long)]
@@ -147,6 +134,28 @@ pub struct Cli {
     /// Print the objects checked per second to standard error (the benchmark).
     #[arg(long)]
     pub stats: bool,
+}
+
+/// What the check judges with, the same options for the check and `post-render`: the module,
+/// the policy resource or settings, and the ServiceAccounts the cluster already has.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicyArgs {
+    /// The policy module: a file, or `registry://HOST/PATH:TAG` pulled as `kwctl pull` does.
+    #[arg(long, default_value = "annotated-policy.wasm")]
+    pub module: String,
+    /// A ClusterAdmissionPolicy or AdmissionPolicy (as in manifests/): its settings, rules,
+    /// namespaceSelector, objectSelector, mode and mutating.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Settings as YAML or JSON, instead of the policy resource's.
+    #[arg(long, conflicts_with = "settings_json")]
+    pub settings: Option<PathBuf>,
+    /// Settings as JSON text.
+    #[arg(long)]
+    pub settings_json: Option<String>,
+    /// A ServiceAccount the cluster already has, `NAMESPACE/NAME` (repeatable).
+    #[arg(long = "existing-serviceaccount", value_name = "NS/NAME")]
+    pub existing_serviceaccounts: Vec<String>,
 }
 
 /// The subcommands.
@@ -237,7 +246,7 @@ fn prepare(cli: &Cli, module: &Module) -> Result<(Scope, Vec<(String, String)>)>
     if let Some(problem) = server::validate_settings(&module.policy, &scope.settings)? {
         bail!("the settings are not valid: {problem}");
     }
-    let existing = existing_service_accounts(&cli.existing_serviceaccounts)?;
+    let existing = existing_service_accounts(&cli.policy_args.existing_serviceaccounts)?;
     Ok((scope, existing))
 }
 
@@ -285,7 +294,7 @@ fn check_documents(
             &module.policy,
             scope,
             &options,
-            cli.policy.as_deref(),
+            cli.policy_args.policy.as_deref(),
             cli.report_kind,
         )?,
     };
@@ -312,14 +321,14 @@ fn existing_service_accounts(arguments: &[String]) -> Result<Vec<(String, String
 }
 
 fn load_scope(cli: &Cli, module: &Module) -> Result<Scope> {
-    let mut scope = match &cli.policy {
+    let mut scope = match &cli.policy_args.policy {
         Some(path) => Scope::from_policy_file(path, module.metadata.as_ref(), &cli.namespace)?,
         None => Scope::from_module(module.metadata.as_ref()),
     };
-    if let Some(path) = &cli.settings {
+    if let Some(path) = &cli.policy_args.settings {
         scope.settings = policy_host::read_settings(path)?;
     }
-    if let Some(text) = &cli.settings_json {
+    if let Some(text) = &cli.policy_args.settings_json {
         let value: Value = serde_json::from_str(text).context("--settings-json is not JSON")?;
         scope.settings = if value.is_null() {
             serde_json::json!({})

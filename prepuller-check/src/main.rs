@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     if let Some(Command::PostRender(args)) = &cli.command {
         let helm_namespace = std::env::var("HELM_NAMESPACE").ok();
         let rendered = input::read_stdin(args.max_input_bytes).and_then(|text| {
-            let module = Module::load(&args.module)?;
+            let module = Module::load(&args.policy_args.module)?;
             postrender::run(args, &module, &text, helm_namespace.as_deref())
         });
         return match rendered {
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         };
     }
     let started = Instant::now();
-    let result = Module::load(&cli.module).and_then(|module| {
+    let result = Module::load(&cli.policy_args.module).and_then(|module| {
         let loaded = started.elapsed();
         let checking = Instant::now();
         let result = run(&cli, &module)?;

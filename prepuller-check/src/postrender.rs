@@ -10,40 +10,26 @@
 //! ServiceAccounts the release needs and does not create, appended. The report goes to standard
 //! error; the exit status is the check's.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::input::{self, Document};
 use crate::model::Report;
 use crate::scope::{PolicyMode, Scope};
-use crate::{Cli, Colour, Module, Output, check_documents, prepare};
+use crate::{Cli, Colour, Module, Output, PolicyArgs, check_documents, prepare};
 
 /// The post-renderer's options: the check's scope and ServiceAccounts.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The policy module: a file, or `registry://HOST/PATH:TAG` pulled as `kwctl pull` does.
-    #[arg(long, default_value = "annotated-policy.wasm")]
-    pub module: String,
-    /// A ClusterAdmissionPolicy or AdmissionPolicy (its settings, rules, selectors, policy_mode).
-    #[arg(long)]
-    pub policy: Option<PathBuf>,
-    /// Settings as YAML or JSON, instead of the policy resource's.
-    #[arg(long, conflicts_with = "settings_json")]
-    pub settings: Option<PathBuf>,
-    /// Settings as JSON text.
-    #[arg(long)]
-    pub settings_json: Option<String>,
+    /// The module, policy, settings and existing ServiceAccounts, as the check takes them.
+    #[command(flatten)]
+    pub policy_args: PolicyArgs,
     /// The release's namespace (helm's `-n`); default: HELM_NAMESPACE when set. Required: Helm
     /// tells no post-renderer the release's namespace (HELM_NAMESPACE is only the user's own
     /// variable, which Helm also reads), and judging the release in another namespace would
     /// match other namespace selectors and look up other ServiceAccounts.
     #[arg(short, long)]
     pub namespace: Option<String>,
-    /// A ServiceAccount the cluster already has, `NAMESPACE/NAME` (repeatable).
-    #[arg(long = "existing-serviceaccount", value_name = "NS/NAME")]
-    pub existing_serviceaccounts: Vec<String>,
     /// Add the puller ServiceAccounts the release runs its pullers as and does not create
     /// (charts before 4.1.0; a continuous puller named apart from its DaemonSet), with
     /// automountServiceAccountToken: false; the hook puller's as a Helm hook created before it.
@@ -71,13 +57,9 @@ impl Args {
         Cli {
             command: None,
             inputs: vec!["-".into()],
-            module: self.module.clone(),
-            policy: self.policy.clone(),
-            settings: self.settings.clone(),
-            settings_json: self.settings_json.clone(),
+            policy_args: self.policy_args.clone(),
             namespace,
             user: "kubernetes-admin".into(),
-            existing_serviceaccounts: self.existing_serviceaccounts.clone(),
             as_audit: false,
             output: Output::Text,
             report_kind: crate::policyreport::ReportKind::Openreports,
