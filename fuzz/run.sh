@@ -32,6 +32,8 @@ for f in ../test_data/*.json; do
   { printf '{"request":'; cat "$f"; printf ',"settings":{"mode":"reject"}}'; } >"corpus/validate_bytes/seed-$name-reject"
 done
 cp seeds/validate_settings/* corpus/validate_settings/
+# Inputs that once broke an invariant, kept so every run starts from them.
+cp seeds/validate_bytes/* corpus/validate_bytes/
 
 # -s none: the policy is safe Rust, so AddressSanitizer finds nothing libFuzzer's own crash,
 # timeout and RSS checks do not, and costs half the executions. -a: debug assertions and
