@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use prepuller_serviceaccount_policy::cluster::Host;
+use prepuller_serviceaccount_policy::cluster::KubewardenHost;
 use prepuller_serviceaccount_policy::evaluate::evaluate;
 use serde_json::{Value, json};
 
@@ -38,7 +38,7 @@ fn decisions(c: &mut Criterion) {
         let bytes = payload(file);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function(name, |b| {
-            b.iter(|| evaluate(black_box(&bytes), &Host).into_bytes())
+            b.iter(|| evaluate(black_box(&bytes), &KubewardenHost).into_bytes())
         });
     }
     group.finish();

@@ -60,9 +60,9 @@ pub trait Cluster {
 }
 
 /// The host: policy-server, or kwctl with `--allow-context-aware`.
-pub struct Host;
+pub struct KubewardenHost;
 
-impl Cluster for Host {
+impl Cluster for KubewardenHost {
     fn service_account(
         &self,
         namespace: &str,

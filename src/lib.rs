@@ -45,7 +45,7 @@ pub extern "C" fn wapc_init() {
 /// Always answers with a ValidationResponse: malformed requests are rejected, never a waPC
 /// error, so policy-server reports the policy's own message.
 pub fn validate(payload: &[u8]) -> CallResult {
-    Ok(evaluate::evaluate(payload, &cluster::Host).into_bytes())
+    Ok(evaluate::evaluate(payload, &cluster::KubewardenHost).into_bytes())
 }
 
 /// Answers `{"valid": false, "message": ...}` naming the offending key, as kwctl and

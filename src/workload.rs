@@ -75,7 +75,7 @@ impl Automount {
 /// The object metadata the policy reads.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Metadata<'a> {
+pub struct ObjectMeta<'a> {
     /// The object's name; a Pod created by a controller has none yet at admission.
     #[serde(default, borrow)]
     pub name: Option<CowStr<'a>>,
@@ -272,7 +272,7 @@ pub struct Workload<'a> {
     /// The kind of the object.
     pub kind: ResourceKind,
     /// The object's own metadata; its labels are moved to [`Workload::other_labels`].
-    pub metadata: Metadata<'a>,
+    pub metadata: ObjectMeta<'a>,
     /// The labels every Pod of this workload carries: a Pod's own, a controller's pod template's.
     /// Only these decide the role, because only these reach the Pods the policy judges later.
     pub pod_labels: Labels<'a>,
@@ -287,7 +287,7 @@ pub struct Workload<'a> {
 #[derive(Debug)]
 pub struct ServiceAccountObject<'a> {
     /// The ServiceAccount's metadata: its name decides whether it is a puller's account.
-    pub metadata: Metadata<'a>,
+    pub metadata: ObjectMeta<'a>,
     /// Its `automountServiceAccountToken`, checked when `serviceAccountObjects` is on.
     pub automount: Automount,
 }
@@ -303,7 +303,7 @@ pub enum Object<'a> {
 
 impl<'a> Object<'a> {
     /// The object's own metadata.
-    pub fn metadata(&self) -> &Metadata<'a> {
+    pub fn metadata(&self) -> &ObjectMeta<'a> {
         match self {
             Object::Workload(w) => &w.metadata,
             Object::ServiceAccount(s) => &s.metadata,
@@ -391,7 +391,7 @@ struct Found<'a> {
     /// The object's own `kind` field.
     kind: Option<CowStr<'a>>,
     /// The metadata of the map at each depth of the path, where it has any.
-    metadata: Vec<Option<Metadata<'a>>>,
+    metadata: Vec<Option<ObjectMeta<'a>>>,
     /// How many keys of the path were found.
     reached: usize,
     /// The pod template's `spec`.
@@ -489,7 +489,7 @@ impl<'de> Visitor<'de> for Level<'_, 'de> {
     }
 }
 
-impl Metadata<'_> {
+impl ObjectMeta<'_> {
     /// `namespace/name`, or the generateName prefix for Pods that have no name yet on CREATE.
     pub fn display_name(&self) -> String {
         let name = match (&self.name, &self.generate_name) {

@@ -30,7 +30,7 @@ pub enum Root {
 /// What a chain did: the root's answer, how many derived objects were admitted, and one line
 /// per admission (`Kind name: ACCEPT|MUTATE|REJECT by user`) for `run-examples`.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct ChainOutcome {
     /// How the root controller was answered.
     pub root: Root,
     /// Derived objects admitted: zero for a rejected root, so a test can tell the law was
@@ -340,7 +340,7 @@ pub fn derive<E: From<Error>>(
 }
 
 /// Admits `root` as an administrator and checks the law down the whole chain.
-pub fn run(policy: &Policy, root: &Value, settings: &Value) -> Result<Outcome> {
+pub fn run(policy: &Policy, root: &Value, settings: &Value) -> Result<ChainOutcome> {
     run_with_host(policy, &Host::without_context_aware(), root, settings)
 }
 
@@ -350,11 +350,11 @@ pub fn run_with_host<K: Kubernetes + 'static>(
     host: &Host<K>,
     root: &Value,
     settings: &Value,
-) -> Result<Outcome> {
+) -> Result<ChainOutcome> {
     let admin = "kubernetes-admin";
     let (admitted, patched) = admit(policy, host, root, settings, admin)?;
     let Some(admitted) = admitted else {
-        return Ok(Outcome {
+        return Ok(ChainOutcome {
             root: Root::Rejected,
             derived: 0,
             steps: vec![step(root, admin, "REJECT")],
@@ -390,7 +390,7 @@ pub fn run_with_host<K: Kubernetes + 'static>(
         ));
         Ok(Some(admitted))
     })?;
-    Ok(Outcome {
+    Ok(ChainOutcome {
         root: if patched {
             Root::Mutated
         } else {

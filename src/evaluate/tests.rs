@@ -1,5 +1,5 @@
 use super::*;
-use crate::cluster::Host;
+use crate::cluster::KubewardenHost;
 
 const LEGACY_HOOK_POD: &str = r#"{"kind":"Pod","metadata":{"name":"p","namespace":"jhub",
     "labels":{"component":"hook-image-puller"}DELETION},"spec":{"serviceAccountName":"default",
@@ -36,7 +36,7 @@ fn request_as(
         "userInfo":{user},"object":{object},"oldObject":{}}},"settings":{settings}}}"#,
         old.unwrap_or("null")
     );
-    evaluate(payload.as_bytes(), &Host)
+    evaluate(payload.as_bytes(), &KubewardenHost)
 }
 
 fn request(operation: &str, object: &str, old: Option<&str>, settings: &str) -> Decision {
@@ -458,7 +458,7 @@ fn a_service_account_update_is_judged_by_its_automount() {
             "userInfo":{ADMIN},"object":{new},"oldObject":{old}}},
             "settings":{{"serviceAccountObjects":true,"mode":"{mode}"}}}}"#
         );
-        evaluate(payload.as_bytes(), &Host)
+        evaluate(payload.as_bytes(), &KubewardenHost)
     };
     let off = sa(r#","automountServiceAccountToken":false"#);
     let on = sa(r#","automountServiceAccountToken":true"#);
@@ -577,7 +577,7 @@ mod introduced {
             "resource":{{"group":"","version":"v1","resource":"pods"}},"operation":"UPDATE","namespace":"jhub",
             "userInfo":{ADMIN},"object":{update},"oldObject":{old}}},"settings":{{}}}}"#
         );
-        evaluate(payload.as_bytes(), &Host)
+        evaluate(payload.as_bytes(), &KubewardenHost)
     }
 
     const CARRIED: &str = r#"spec.volumes[0] is projected volume "tok" with a serviceAccountToken source, expected no ServiceAccount token volume: left as is, this field cannot change on UPDATE; recreate the object to fix it"#;
@@ -662,7 +662,7 @@ mod introduced {
             puller(mounting_tok)
         );
         assert_eq!(
-            evaluate(payload.as_bytes(), &Host),
+            evaluate(payload.as_bytes(), &KubewardenHost),
             Decision::reject(
                 "the pods/ephemeralcontainers UPDATE has no oldObject, the stored Pod it changes"
                     .into()

@@ -37,7 +37,7 @@ fn chart_name(role: RoleKind) -> String {
 
 /// What the settings say about one role, and why.
 #[derive(Debug)]
-pub struct Role {
+pub struct RoleSettings {
     /// Which role.
     pub kind: RoleKind,
     /// `serviceAccountName`.
@@ -60,7 +60,7 @@ pub struct Release {
     /// `jupyterhub-VERSION` (the workloads' `chart` or `helm.sh/chart` label), when known.
     pub chart: Option<String>,
     /// Hook puller, continuous puller, awaiter.
-    pub roles: Vec<Role>,
+    pub roles: Vec<RoleSettings>,
 }
 
 /// A workload of the input found for a role.
@@ -282,7 +282,7 @@ struct Context<'a> {
 
 impl Context<'_> {
     /// The role of a workload the input has.
-    fn role(&self, role: RoleKind, found: &Found) -> Result<Role> {
+    fn role(&self, role: RoleKind, found: &Found) -> Result<RoleSettings> {
         let title = found.title();
         let Some(component) = non_empty(&found.labels["component"]) else {
             bail!(
@@ -313,7 +313,7 @@ impl Context<'_> {
                 (sa, note, warning)
             }
         };
-        Ok(Role {
+        Ok(RoleSettings {
             kind: role,
             service_account: service_account.to_owned(),
             component: component.to_owned(),
@@ -367,7 +367,7 @@ impl Context<'_> {
     /// A role the release does not run: the chart's name for it. A live namespace has no hooks
     /// unless a `helm upgrade` runs (Helm deletes them once they succeed), so a dump without
     /// them says nothing about the release.
-    fn absent(&self, role: RoleKind) -> Result<Role> {
+    fn absent(&self, role: RoleKind) -> Result<RoleSettings> {
         let hook = role != RoleKind::ContinuousPuller;
         if hook && self.live {
             bail!(
@@ -408,7 +408,7 @@ impl Context<'_> {
                 "If the input left the hooks out (helm template --no-hooks, helm get manifest), add them (helm template without --no-hooks, or helm get hooks) and scaffold again.".to_owned(),
             );
         }
-        Ok(Role {
+        Ok(RoleSettings {
             kind: role,
             notes,
             service_account: sa,

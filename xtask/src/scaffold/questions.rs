@@ -21,12 +21,12 @@ pub struct Question {
     /// The form section the field is shown in.
     pub group: &'static str,
     /// The field's type and default, which is also the manifests' default.
-    pub kind: Kind,
+    pub kind: FieldKind,
 }
 
 /// A form field's type in Rancher's questions, with its default value.
 #[derive(Debug, Clone)]
-pub enum Kind {
+pub enum FieldKind {
     /// A choice among fixed values (`mode`).
     Enum {
         /// The values offered.
@@ -67,7 +67,7 @@ fn role(
             label: "ServiceAccount",
             description: texts[0],
             group,
-            kind: Kind::String {
+            kind: FieldKind::String {
                 default: service_account,
             },
         },
@@ -76,14 +76,14 @@ fn role(
             label: "Selector: matchLabels",
             description: texts[1],
             group,
-            kind: Kind::Map { default: label },
+            kind: FieldKind::Map { default: label },
         },
         Question {
             variable: format!("{key}.selector.matchExpressions"),
             label: "Selector: matchExpressions",
             description: texts[2],
             group,
-            kind: Kind::Requirements,
+            kind: FieldKind::Requirements,
         },
     ]
 }
@@ -100,7 +100,7 @@ pub fn questions() -> Vec<Question> {
             token volume Kubernetes injected into a Pod; reject: never change an object, reject \
             every violation instead.",
         group: SETTINGS,
-        kind: Kind::Enum {
+        kind: FieldKind::Enum {
             options: &["mutate", "reject"],
             default: "mutate",
         },
@@ -139,7 +139,7 @@ pub fn questions() -> Vec<Question> {
             longer reserved (awaiter: {enabled: false}; unlike awaiter: null, this survives a \
             JSON merge patch).",
         group: "Hook image awaiter",
-        kind: Kind::Boolean { default: true },
+        kind: FieldKind::Boolean { default: true },
     });
     q.extend(role(
         "awaiter",
@@ -160,7 +160,7 @@ pub fn questions() -> Vec<Question> {
         description: "A workload that matches no role may not run as any of the configured \
             ServiceAccounts.",
         group: SETTINGS,
-        kind: Kind::Boolean { default: true },
+        kind: FieldKind::Boolean { default: true },
     });
     q.push(Question {
         variable: "serviceAccountObjects".into(),
@@ -168,7 +168,7 @@ pub fn questions() -> Vec<Question> {
         description: "Also require automountServiceAccountToken: false on the two puller \
             ServiceAccount objects (the chart does not set it).",
         group: SETTINGS,
-        kind: Kind::Boolean { default: false },
+        kind: FieldKind::Boolean { default: false },
     });
     q.push(Question {
         variable: "requireExistingServiceAccounts".into(),
@@ -178,7 +178,7 @@ pub fn questions() -> Vec<Question> {
             when it does not exist. Context-aware: the policy needs spec.contextAwareResources \
             with v1 ServiceAccount.",
         group: SETTINGS,
-        kind: Kind::Boolean { default: false },
+        kind: FieldKind::Boolean { default: false },
     });
     q
 }
@@ -195,10 +195,10 @@ impl Question {
     /// The default as settings YAML: the form's preset and the generated manifests' value.
     pub fn default_value(&self) -> Value {
         match &self.kind {
-            Kind::Enum { default, .. } | Kind::String { default } => s(default),
-            Kind::Boolean { default } => Value::Bool(*default),
-            Kind::Map { default: (k, v) } => map(vec![(k, s(v))]),
-            Kind::Requirements => Value::Sequence(Vec::new()),
+            FieldKind::Enum { default, .. } | FieldKind::String { default } => s(default),
+            FieldKind::Boolean { default } => Value::Bool(*default),
+            FieldKind::Map { default: (k, v) } => map(vec![(k, s(v))]),
+            FieldKind::Requirements => Value::Sequence(Vec::new()),
         }
     }
 
@@ -212,17 +212,17 @@ impl Question {
             ("default", self.default_value()),
         ];
         match &self.kind {
-            Kind::Enum { options, .. } => {
+            FieldKind::Enum { options, .. } => {
                 entries.push(("type", s("enum")));
                 entries.push((
                     "options",
                     Value::Sequence(options.iter().map(|o| s(o)).collect()),
                 ));
             }
-            Kind::String { .. } => entries.push(("type", s("string"))),
-            Kind::Boolean { .. } => entries.push(("type", s("boolean"))),
-            Kind::Map { .. } => entries.push(("type", s("map["))),
-            Kind::Requirements => {
+            FieldKind::String { .. } => entries.push(("type", s("string"))),
+            FieldKind::Boolean { .. } => entries.push(("type", s("boolean"))),
+            FieldKind::Map { .. } => entries.push(("type", s("map["))),
+            FieldKind::Requirements => {
                 entries.push(("type", s("sequence[")));
                 entries.push((
                     "sequence_questions",
