@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::accounts::Accounts;
 use crate::check::Checker;
 use crate::kube::pod_template;
-use crate::model::{Audit, NextUpdate};
+use crate::model::{Admission, Audit, NextUpdate};
 
 impl Checker<'_> {
     /// The audit scanner's request (a CREATE without a user), answered without
@@ -54,16 +54,19 @@ impl Checker<'_> {
         }
         template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] =
             json!("2026-01-01T00:00:00Z");
-        if self.not_sent_reason(&updated, "UPDATE")?.is_some() {
-            return Ok(None);
-        }
-        let (admission, admitted) = self.admit(
-            host,
-            &updated,
-            Some(object),
-            Operation::Update,
-            &self.options.user,
-        )?;
+        // An UPDATE the rules do not send is stored as it is: its rollout still creates
+        // children, which are judged (and refused by the ServiceAccount plugin) all the same.
+        let (admission, admitted) = if self.not_sent_reason(&updated, "UPDATE")?.is_some() {
+            (Admission::not_sent(), Some(updated))
+        } else {
+            self.admit(
+                host,
+                &updated,
+                Some(object),
+                Operation::Update,
+                &self.options.user,
+            )?
+        };
         let derived = match &admitted {
             Some(admitted) => self.derive(host, admitted, accounts)?,
             None => Vec::new(),

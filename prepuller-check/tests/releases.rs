@@ -250,6 +250,42 @@ fn a_workload_not_sent_still_has_its_pods_judged() {
     );
 }
 
+/// The same for a stored workload whose next UPDATE the rules do not send: its rollout still
+/// creates Pods.
+#[test]
+fn a_next_update_not_sent_still_has_its_rollout_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = read("manifests/clusteradmissionpolicy.yaml");
+    let mut policy: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    policy["spec"]["mode"] = "protect".into();
+    for rule in policy["spec"]["rules"].as_sequence_mut().unwrap() {
+        if rule["apiGroups"][0] == "apps" {
+            rule["operations"] = serde_norway::from_str("[CREATE]").unwrap();
+        }
+    }
+    let path = dir.path().join("apps-create-only.yaml");
+    std::fs::write(&path, serde_norway::to_string(&policy).unwrap()).unwrap();
+    let (report, exit) = check(&[
+        &release("z2jh-4.0.0-default"),
+        "-n",
+        "jhub",
+        "--as-audit",
+        "--policy",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(exit, 1, "the rollout's Pods are refused: {report}");
+    assert!(
+        report.contains(
+            "   next UPDATE changing the pod template: NOT SENT\n      -> Pod jhub/continuous-image-puller-: MUTATE"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("serviceaccount \"continuous-image-puller\" not found"),
+        "{report}"
+    );
+}
+
 #[test]
 fn fail_on_mutate_and_write_fixed() {
     let dir = tempfile::tempdir().unwrap();
