@@ -223,8 +223,9 @@ impl Settings {
             .chain(self.awaiter.as_ref())
     }
 
-    /// The configured role of this kind (the awaiter may be off).
-    pub(crate) fn role(&self, kind: RoleKind) -> Option<&Role> {
+    /// The configured role of this kind (the awaiter may be off); prepuller-check reads its
+    /// ServiceAccount from here, not from defaults of its own.
+    pub fn role(&self, kind: RoleKind) -> Option<&Role> {
         self.roles().find(|r| r.kind == kind)
     }
 

@@ -11,6 +11,8 @@
 //! error; the exit status is the check's.
 
 use anyhow::{Context, Result, bail};
+use prepuller_serviceaccount_policy::roles::RoleKind;
+use prepuller_serviceaccount_policy::settings::Settings;
 use serde_json::{Value, json};
 
 use crate::input::{self, Document};
@@ -166,16 +168,16 @@ fn missing_puller_accounts(
     report: &Report,
     namespace: &str,
 ) -> Vec<Added> {
-    let puller_name = |key: &str, default: &str| {
-        scope.settings[key]["serviceAccountName"]
-            .as_str()
-            .unwrap_or(default)
-            .to_owned()
+    // The settings as the policy reads them (the module validated them already), defaults
+    // included.
+    let Ok(settings) = Settings::from_json(&scope.settings.to_string()) else {
+        return Vec::new();
     };
-    let pullers = [
-        puller_name("hookPuller", "hook-image-puller"),
-        puller_name("continuousPuller", "continuous-image-puller"),
-    ];
+    let pullers: Vec<&str> = [RoleKind::HookPuller, RoleKind::ContinuousPuller]
+        .into_iter()
+        .filter_map(|kind| settings.role(kind))
+        .map(|role| role.service_account_name.as_str())
+        .collect();
     let mut out: Vec<Added> = Vec::new();
     for (document, object) in documents.iter().zip(&report.objects) {
         if scope.policy_mode == PolicyMode::Monitor || document.object["kind"] != "DaemonSet" {
@@ -188,7 +190,8 @@ fn missing_puller_accounts(
             continue;
         };
         let ns = object.namespace.clone().unwrap_or_else(|| namespace.into());
-        if !pullers.contains(&account) || out.iter().any(|a| a.name == account && a.namespace == ns)
+        if !pullers.contains(&account.as_str())
+            || out.iter().any(|a| a.name == account && a.namespace == ns)
         {
             continue;
         }
