@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::ValueEnum;
 use policy_host::Policy;
 use policy_host::chain::gvr;
@@ -272,7 +272,7 @@ pub fn yaml(
             transient.push(object.title());
         }
         let selected = match &scope.object_selector {
-            Some(selector) => selector_matches(selector, labels).context("spec.objectSelector")?,
+            Some(selector) => selector_matches(selector, labels)?,
             None => true,
         };
         audited.push(Audited {

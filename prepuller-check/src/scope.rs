@@ -30,9 +30,9 @@ pub struct Scope {
     /// Requests the webhook receives.
     pub rules: Vec<Rule>,
     /// `spec.namespaceSelector`, when set.
-    pub namespace_selector: Option<Value>,
+    pub namespace_selector: Option<LabelSelector>,
     /// `spec.objectSelector`, when set.
-    pub object_selector: Option<Value>,
+    pub object_selector: Option<LabelSelector>,
     /// An AdmissionPolicy only sees its own namespace.
     pub only_namespace: Option<String>,
     /// `spec.mode`.
@@ -133,13 +133,13 @@ impl Scope {
                 names.join(", ")
             ));
         }
-        let namespace_selector = spec
-            .get("namespaceSelector")
-            .filter(|s| !s.is_null())
-            .cloned();
+        let namespace_selector = selector(spec, "namespaceSelector")?;
         if let Some(selector) = &namespace_selector {
-            let other: BTreeSet<&str> = selector_keys(selector)
-                .into_iter()
+            let other: BTreeSet<&str> = selector
+                .match_labels
+                .keys()
+                .chain(selector.match_expressions.iter().map(|e| &e.key))
+                .map(String::as_str)
                 .filter(|k| *k != NAMESPACE_NAME_LABEL)
                 .collect();
             if !other.is_empty() {
@@ -172,7 +172,7 @@ impl Scope {
             },
             rules: rules(&spec["rules"]).context("spec.rules")?,
             namespace_selector,
-            object_selector: spec.get("objectSelector").filter(|s| !s.is_null()).cloned(),
+            object_selector: selector(spec, "objectSelector")?,
             only_namespace,
             policy_mode: mode,
             mutating: spec["mutating"].as_bool().unwrap_or(false),
@@ -207,14 +207,14 @@ impl Scope {
         }
         if let (Some(selector), Some(ns)) = (&self.namespace_selector, namespace) {
             let labels = json!({ NAMESPACE_NAME_LABEL: ns });
-            if !selector_matches(selector, &labels).context("spec.namespaceSelector")? {
+            if !selector_matches(selector, &labels)? {
                 return Ok(Some(format!(
                     "namespace {ns} is not selected by spec.namespaceSelector"
                 )));
             }
         }
         if let Some(selector) = &self.object_selector
-            && !selector_matches(selector, labels).context("spec.objectSelector")?
+            && !selector_matches(selector, labels)?
         {
             return Ok(Some(
                 "its labels are not selected by spec.objectSelector".into(),
@@ -249,22 +249,20 @@ pub fn policy_resource(path: &Path) -> Result<Value> {
     }
 }
 
-fn selector_keys(selector: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = selector["matchLabels"]
-        .as_object()
-        .map(|m| m.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    if let Some(expressions) = selector["matchExpressions"].as_array() {
-        keys.extend(expressions.iter().filter_map(|e| e["key"].as_str()));
+/// `spec.KEY`, read once as the policy's own LabelSelector, so a selector means here what it
+/// means to the policy (and a malformed one is refused when the policy is read).
+fn selector(spec: &Value, key: &str) -> Result<Option<LabelSelector>> {
+    match spec.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(selector) => Ok(Some(
+            LabelSelector::deserialize(selector).with_context(|| format!("spec.{key}"))?,
+        )),
     }
-    keys
 }
 
-/// A Kubernetes LabelSelector on a label map, with Kubernetes' semantics (every term must
+/// Whether `selector` selects an object with `labels` (Kubernetes' semantics: every term must
 /// hold; an empty selector selects everything).
-pub fn selector_matches(selector: &Value, labels: &Value) -> Result<bool> {
-    // The policy's own LabelSelector, so a selector means here what it means to the policy.
-    let selector = LabelSelector::deserialize(selector)?;
+pub fn selector_matches(selector: &LabelSelector, labels: &Value) -> Result<bool> {
     let labels = match labels {
         Value::Null => Labels::new(),
         labels => Labels::deserialize(labels).context("labels that are not strings")?,
@@ -306,16 +304,21 @@ mod tests {
             ),
         ];
         for (selector, expected) in cases {
+            let typed = LabelSelector::deserialize(&selector).unwrap();
             assert_eq!(
-                selector_matches(&selector, &labels).unwrap(),
+                selector_matches(&typed, &labels).unwrap(),
                 expected,
                 "{selector}"
             );
         }
-        assert!(selector_matches(&json!({}), &Value::Null).unwrap());
-        let unknown =
-            json!({"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]});
-        assert!(selector_matches(&unknown, &labels).is_err());
+        let everything = LabelSelector::deserialize(&json!({})).unwrap();
+        assert!(selector_matches(&everything, &Value::Null).unwrap());
+        let spec = json!({"objectSelector": {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}});
+        let error = selector(&spec, "objectSelector").unwrap_err();
+        assert!(
+            format!("{error:#}").starts_with("spec.objectSelector: "),
+            "{error:#}"
+        );
     }
 
     /// A module without metadata is scoped by metadata.yml itself (built in), not by a copy.
