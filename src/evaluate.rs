@@ -203,6 +203,31 @@ fn decide(
     Ok(Decision::Reject { message, warnings })
 }
 
+/// The ServiceAccount `mode: mutate` moves a newly created object's Pods onto, when its fix
+/// changes it: the remedy of the same findings [`evaluate`] acts on, read as data. A tool that
+/// explains a rejection (prepuller-check's advice) needs this fact, and must neither evaluate the
+/// object again in another mode nor read it out of a message. `None` when the policy would not
+/// move it: compliant, a fix that keeps its ServiceAccount, a violation only the operator can
+/// fix, a ReplicaSet its Deployment controls, or a kind the policy does not judge.
+/// `group` is the API group (`""` for the core group), `object` the object's JSON text.
+pub fn service_account_fix(
+    settings: &Settings,
+    group: &str,
+    kind: &str,
+    object: &str,
+) -> Option<String> {
+    let kind = ResourceKind::lookup(Some(group), kind)?;
+    let object = workload::decode(kind, object).ok()?;
+    let findings = checks::check(settings, &object);
+    if !findings.fixable() || controlling_deployment(kind, &object).is_some() {
+        return None;
+    }
+    findings.violations.iter().find_map(|v| match &v.remedy {
+        Some(checks::Remedy::SetServiceAccountName(name)) => Some(name.clone()),
+        _ => None,
+    })
+}
+
 fn mutate(
     kind: ResourceKind,
     raw: &str,

@@ -23,6 +23,8 @@ use crate::kube::{is_stored, name_of, pod_spec};
 use crate::model::{Admission, Decision, ObjectReport, Report};
 use crate::scope::Scope;
 use crate::server;
+use prepuller_serviceaccount_policy::evaluate::service_account_fix;
+use prepuller_serviceaccount_policy::settings::Settings;
 
 /// How the check runs.
 #[derive(Debug, Clone)]
@@ -53,6 +55,8 @@ pub struct Checker<'a> {
     pub(crate) policy: &'a Policy,
     pub(crate) scope: &'a Scope,
     pub(crate) options: &'a Options,
+    /// The scope's settings as the policy crate reads them, once.
+    settings: Option<Settings>,
 }
 
 impl<'a> Checker<'a> {
@@ -62,6 +66,7 @@ impl<'a> Checker<'a> {
             policy,
             scope,
             options,
+            settings: scope.policy_settings(),
         }
     }
 
@@ -226,8 +231,7 @@ impl<'a> Checker<'a> {
             if let Some((account, why)) = accounts.refusal(&object) {
                 report.refused_by_api_server = Some(why);
                 missing.push(account);
-                report.advice =
-                    self.advice(&host, &object, document, &report, &missing, accounts)?;
+                report.advice = self.advice(&object, document, &report, &missing, accounts)?;
                 return Ok(report);
             }
         }
@@ -272,17 +276,16 @@ impl<'a> Checker<'a> {
                 .filter_map(|d| d.missing_service_account.clone()),
         );
         if report.not_sent.is_none() || !missing.is_empty() {
-            report.advice = self.advice(&host, &object, document, &report, &missing, accounts)?;
+            report.advice = self.advice(&object, document, &report, &missing, accounts)?;
         }
         Ok(report)
     }
 
-    /// The advice for one object (advice.rs), from what the policy wants of it: its patch (which
-    /// monitor mode drops and a non-mutating policy refuses, but which says what it wants), or
-    /// for a rejection without one, the patch the module makes in mode mutate.
+    /// The advice for one object (advice.rs), from what the policy wants of it: the
+    /// ServiceAccount its fix moves the Pods onto, read from the policy crate's own findings
+    /// (the same in every mode, so a rejection is not evaluated again in mode mutate).
     fn advice(
         &self,
-        host: &Host<Fixtures>,
         sent: &Value,
         document: &Document,
         report: &ObjectReport,
@@ -293,27 +296,13 @@ impl<'a> Checker<'a> {
         if decision == Decision::Accept && missing.is_empty() {
             return Ok(Vec::new());
         }
-        let patch = match (&report.admission.patch, decision) {
-            (Some(patch), _) => Some(serde_json::from_value::<json_patch::Patch>(patch.clone())?),
-            (None, Decision::Reject) if self.scope.settings.is_object() => {
-                let mut settings = self.scope.settings.clone();
-                settings["mode"] = json!("mutate");
-                settings["requireExistingServiceAccounts"] = json!(false);
-                let request =
-                    api_server_request(sent, None, Operation::Create, &self.options.user)?;
-                self.policy
-                    .evaluate_with_host(&request, &settings, host)?
-                    .decoded_patch()?
+        let wanted = match (&self.settings, decision) {
+            (Some(settings), Decision::Mutate | Decision::Reject) => {
+                let (group, _) = group_version(sent);
+                let kind = sent["kind"].as_str().unwrap_or_default();
+                service_account_fix(settings, group, kind, &sent.to_string())
             }
             _ => None,
-        };
-        let wanted = match patch {
-            Some(patch) => {
-                let mut wanted = sent.clone();
-                json_patch::patch(&mut wanted, &patch).context("the patch does not apply")?;
-                Some(runs_as(pod_spec(&wanted)).to_owned())
-            }
-            None => None,
         }
         .filter(|w| w != runs_as(pod_spec(sent)));
         Ok(crate::advice::advise(&crate::advice::Case {

@@ -12,7 +12,6 @@
 
 use anyhow::{Context, Result, bail};
 use prepuller_serviceaccount_policy::roles::RoleKind;
-use prepuller_serviceaccount_policy::settings::Settings;
 use serde_json::{Value, json};
 
 use crate::input::{self, Document};
@@ -168,9 +167,7 @@ fn missing_puller_accounts(
     report: &Report,
     namespace: &str,
 ) -> Vec<Added> {
-    // The settings as the policy reads them (the module validated them already), defaults
-    // included.
-    let Ok(settings) = Settings::from_json(&scope.settings.to_string()) else {
+    let Some(settings) = scope.policy_settings() else {
         return Vec::new();
     };
     let pullers: Vec<&str> = [RoleKind::HookPuller, RoleKind::ContinuousPuller]

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 pub use policy_artifact::Rule;
 use policy_artifact::{ContextAwareResource, Metadata};
 use prepuller_serviceaccount_policy::selector::{LabelSelector, Labels};
+use prepuller_serviceaccount_policy::settings::Settings;
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 
@@ -63,6 +64,14 @@ fn built_in_metadata() -> Metadata {
 }
 
 impl Scope {
+    /// The settings as this crate's policy reads them, defaults included, for what the check
+    /// says beyond the module's answers (the advice, post-render's added ServiceAccounts).
+    /// `None` when they are not this version's (a module of another release accepted keys this
+    /// one does not know): then the advice names no ServiceAccount rather than guess one.
+    pub fn policy_settings(&self) -> Option<Settings> {
+        Settings::from_json(&self.settings.to_string()).ok()
+    }
+
     /// Without a policy resource: every namespace, protect mode, the module's own rules,
     /// `mutating` and grant; a module without metadata gets metadata.yml's rules and
     /// `mutating`, and every resource type granted.

@@ -120,6 +120,34 @@ fn requiring_existing_serviceaccounts_rejects_what_the_release_lacks() {
 }
 
 #[test]
+fn mode_reject_advises_the_account_mutate_would_move_the_pullers_onto() {
+    // Rejected without a patch: the advice still names the ServiceAccount each puller's fix
+    // moves it onto (the settings' own, custom here), read from the policy's findings.
+    let file = release("z2jh-4.0.0-default");
+    let (report, status) = check(&[
+        file.as_str(),
+        "-n",
+        "jhub",
+        "--settings-json",
+        r#"{"mode":"reject","hookPuller":{"serviceAccountName":"my-hook"}}"#,
+    ]);
+    assert_eq!(status, 1, "{report}");
+    for puller in [
+        "DaemonSet jhub/hook-image-puller",
+        "DaemonSet jhub/continuous-image-puller",
+    ] {
+        let at = report.find(&format!("== {puller} ")).expect(puller);
+        assert_eq!(
+            report[at..].lines().nth(1).unwrap().trim(),
+            "REJECT",
+            "{report}"
+        );
+    }
+    assert!(report.contains("DaemonSet jhub/hook-image-puller: chart jupyterhub-4.0.0 has no value for the hook image puller's ServiceAccount (prePuller.hook.serviceAccountImagePuller arrives in chart 4.1.0, and the values schema of earlier charts refuses it): upgrade the chart to 4.1.0 or later, which creates ServiceAccount \"hook-image-puller\" and runs the puller as it (then set hookPuller.serviceAccountName: hook-image-puller in the policy settings); or create ServiceAccount \"my-hook\" (kubectl create serviceaccount my-hook -n jhub), onto which the policy (mode: mutate) moves the puller\n"), "{report}");
+    assert!(report.contains("or create ServiceAccount \"continuous-image-puller\" (kubectl create serviceaccount continuous-image-puller -n jhub), onto which the policy (mode: mutate) moves the puller\n"), "{report}");
+}
+
+#[test]
 fn wrong_settings_on_a_fullnameoverride_release() {
     // Default names on a fullnameOverride release: every puller moved to a ServiceAccount the
     // release does not have; with requireExistingServiceAccounts, rejected.

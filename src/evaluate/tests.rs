@@ -727,3 +727,71 @@ fn chart_role_labels_matching_no_role_warn_and_fail_audits() {
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
+
+/// `service_account_fix` is the ServiceAccount of `mode: mutate`'s patch, in either mode, and
+/// nothing where the policy moves nothing.
+#[test]
+fn the_service_account_fix_is_the_one_mutate_writes() {
+    let settings = Settings::from_json("{}").unwrap();
+    let custom =
+        Settings::from_json(r#"{"mode":"reject","hookPuller":{"serviceAccountName":"mine"}}"#)
+            .unwrap();
+    let mutated_to =
+        |kind: &str, object: &str| match request_as(ADMIN, kind, "CREATE", object, None, "{}") {
+            Decision::Mutate { object, .. } => {
+                let value: serde_json::Value = serde_json::from_str(object.get()).unwrap();
+                let spec = if kind == "Pod" {
+                    &value["spec"]
+                } else {
+                    &value["spec"]["template"]["spec"]
+                };
+                spec["serviceAccountName"].as_str().map(str::to_owned)
+            }
+            _ => None,
+        };
+    let legacy = pod(false);
+    assert_eq!(
+        service_account_fix(&settings, "", "Pod", &legacy).as_deref(),
+        Some("hook-image-puller")
+    );
+    assert_eq!(
+        service_account_fix(&settings, "", "Pod", &legacy),
+        mutated_to("Pod", &legacy)
+    );
+    assert_eq!(
+        service_account_fix(&custom, "", "Pod", &legacy).as_deref(),
+        Some("mine")
+    );
+    // A ReplicaSet without its Deployment is moved; with it, left to the Deployment.
+    assert_eq!(
+        service_account_fix(&settings, "apps", "ReplicaSet", &rs("", 1)),
+        mutated_to("ReplicaSet", &rs("", 1))
+    );
+    assert!(mutated_to("ReplicaSet", &rs("", 1)).is_some());
+    assert_eq!(
+        service_account_fix(&settings, "apps", "ReplicaSet", &rs(DEPLOYMENT_OWNER, 1)),
+        None
+    );
+    // Compliant, only the automount to fix, or a kind or group the policy does not judge.
+    let compliant = legacy.replace(r#""default""#, r#""hook-image-puller""#);
+    assert_eq!(service_account_fix(&settings, "", "Pod", &compliant), None);
+    let automount = compliant.replace(r#""automountServiceAccountToken":false,"#, "");
+    assert!(matches!(
+        request_as(ADMIN, "Pod", "CREATE", &automount, None, "{}"),
+        Decision::Mutate { .. }
+    ));
+    assert_eq!(service_account_fix(&settings, "", "Pod", &automount), None);
+    assert_eq!(service_account_fix(&settings, "apps", "Pod", &legacy), None);
+    assert_eq!(service_account_fix(&settings, "", "Service", &legacy), None);
+    assert_eq!(service_account_fix(&settings, "", "Pod", "not json"), None);
+    // A token volume the API server did not inject: only the operator can remove it.
+    let mounted = legacy.replace(
+        r#""containers""#,
+        r#""volumes":[{"name":"t","projected":{"sources":[{"serviceAccountToken":{"path":"token"}}]}}],"containers""#,
+    );
+    assert!(matches!(
+        request_as(ADMIN, "Pod", "CREATE", &mounted, None, "{}"),
+        Decision::Reject { .. }
+    ));
+    assert_eq!(service_account_fix(&settings, "", "Pod", &mounted), None);
+}
