@@ -17,9 +17,9 @@ fmt:
 lint: build-deps
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
-# Unit tests of the decision code (native).
+# Unit tests of the decision code (native), and docs/development.md's Layout held against the tree.
 test:
-	$(CARGO) test --locked --lib
+	$(CARGO) test --locked --lib --test layout
 
 # The compiled module, end to end, through wapc + wasmtime (the kwctl/policy-server stack).
 e2e-tests: policy.wasm
