@@ -15,7 +15,7 @@ use prepuller_serviceaccount_policy::roles::RoleKind;
 use serde_json::Value;
 
 use crate::kube::pod_spec;
-use crate::model::Decision;
+use crate::model::Verdict;
 use policy_host::chain::runs_as;
 
 /// One object's facts.
@@ -26,7 +26,7 @@ pub struct Case<'a> {
     /// Helm's `# Source:`.
     pub source: Option<&'a str>,
     /// What the module decides (in monitor mode, what it would).
-    pub decision: Decision,
+    pub decision: Verdict,
     /// The ServiceAccount the policy moves its Pods onto, when not the one they run as.
     pub wanted: Option<&'a str>,
     /// ServiceAccounts whose absence gets it or its Pods refused by the API server.
@@ -109,11 +109,11 @@ pub fn advise(case: &Case<'_>) -> Vec<String> {
         (None, _) if controlled(case.object) => {}
         (None, _) => {
             let what = match case.decision {
-                Decision::Mutate => {
+                Verdict::Mutate => {
                     Some("make the changes above in its own manifest (--write-fixed writes them)")
                 }
-                Decision::Reject => Some("change its own manifest as the message above says"),
-                Decision::Accept | Decision::NotSent => None,
+                Verdict::Reject => Some("change its own manifest as the message above says"),
+                Verdict::Accept | Verdict::NotSent => None,
             };
             if let Some(what) = what {
                 let mut line = format!(

@@ -20,7 +20,7 @@ use crate::fixed::as_written;
 use crate::helm::install_order;
 use crate::input::Document;
 use crate::kube::{is_stored, name_of, pod_spec};
-use crate::model::{Admission, Decision, ObjectReport, Report};
+use crate::model::{Admission, ObjectReport, Report, Verdict};
 use crate::scope::Scope;
 use crate::server;
 use prepuller_serviceaccount_policy::evaluate::service_account_fix;
@@ -267,7 +267,7 @@ impl<'a> Checker<'a> {
                 report.derived = self.derive(&host, admitted, accounts)?;
             }
         }
-        if let (Some(admitted), Decision::Mutate) = (&admitted, report.admission.decision) {
+        if let (Some(admitted), Verdict::Mutate) = (&admitted, report.admission.decision) {
             report.fixed = Some(as_written(&document.object, &object, admitted));
         }
         missing.extend(
@@ -293,11 +293,11 @@ impl<'a> Checker<'a> {
         accounts: &Accounts,
     ) -> Result<Vec<String>> {
         let decision = report.admission.would.unwrap_or(report.admission.decision);
-        if decision == Decision::Accept && missing.is_empty() {
+        if decision == Verdict::Accept && missing.is_empty() {
             return Ok(Vec::new());
         }
         let wanted = match (&self.settings, decision) {
-            (Some(settings), Decision::Mutate | Decision::Reject) => {
+            (Some(settings), Verdict::Mutate | Verdict::Reject) => {
                 let (group, _) = group_version(sent);
                 let kind = sent["kind"].as_str().unwrap_or_default();
                 service_account_fix(settings, group, kind, &sent.to_string())

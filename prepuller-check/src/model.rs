@@ -6,10 +6,13 @@ use serde_json::Value;
 
 use crate::scope::PolicyMode;
 
-/// What the API server gets back for one request.
+/// The check's verdict on one request: what the API server gets back, or that the webhook never
+/// receives it. Not the policy crate's `Decision` (the module's answer with its object and
+/// messages), which policy-server may still turn into another verdict (monitor mode, a patch
+/// from a policy not allowed to mutate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Decision {
+pub enum Verdict {
     /// Admitted unchanged.
     Accept,
     /// Admitted with a patch.
@@ -20,14 +23,14 @@ pub enum Decision {
     NotSent,
 }
 
-impl Decision {
+impl Verdict {
     /// How the text report writes it.
     pub fn word(self) -> &'static str {
         match self {
-            Decision::Accept => "ACCEPT",
-            Decision::Mutate => "MUTATE",
-            Decision::Reject => "REJECT",
-            Decision::NotSent => "NOT SENT",
+            Verdict::Accept => "ACCEPT",
+            Verdict::Mutate => "MUTATE",
+            Verdict::Reject => "REJECT",
+            Verdict::NotSent => "NOT SENT",
         }
     }
 }
@@ -48,10 +51,10 @@ pub enum Failure {
 #[derive(Debug, Clone, Serialize)]
 pub struct Admission {
     /// The decision policy-server hands the API server.
-    pub decision: Decision,
+    pub decision: Verdict,
     /// In monitor mode: what the module decided, which policy-server only logs.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub would: Option<Decision>,
+    pub would: Option<Verdict>,
     /// The patch's changes, one readable line each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<String>,
@@ -70,7 +73,7 @@ impl Admission {
     /// What an object the webhook never receives gets.
     pub fn not_sent() -> Admission {
         Admission {
-            decision: Decision::NotSent,
+            decision: Verdict::NotSent,
             would: None,
             changes: Vec::new(),
             patch: None,
@@ -195,7 +198,7 @@ impl ObjectReport {
         if policy_mode == PolicyMode::Monitor {
             return None;
         }
-        let is = |decision: Decision| {
+        let is = |decision: Verdict| {
             self.admission.decision == decision
                 || self
                     .next_update
@@ -203,9 +206,9 @@ impl ObjectReport {
                     .is_some_and(|u| u.admission.decision == decision)
                 || self.all_derived().any(|d| d.admission.decision == decision)
         };
-        if is(Decision::Reject) {
+        if is(Verdict::Reject) {
             Some(Failure::Rejected)
-        } else if fail_on_mutate && is(Decision::Mutate) {
+        } else if fail_on_mutate && is(Verdict::Mutate) {
             Some(Failure::Mutated)
         } else {
             None

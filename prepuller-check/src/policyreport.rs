@@ -22,7 +22,7 @@ use sha2::{Digest as _, Sha256};
 use crate::check::{Checker, Options};
 use crate::input::Document;
 use crate::kube::{is_stored, name_of};
-use crate::model::{Audit, Decision, ObjectReport, Report};
+use crate::model::{Audit, ObjectReport, Report, Verdict};
 use crate::scope::{PolicyMode, Scope, policy_resource, selector_matches};
 
 /// The report CRDs, named as the audit scanner's `--report-kind` (the kubewarden-controller
@@ -214,7 +214,7 @@ pub fn yaml(
                 state["metadata"]["namespace"] = json!(ns);
             }
             state
-        } else if object.admission.decision == Decision::Reject {
+        } else if object.admission.decision == Verdict::Reject {
             // Refused at admission: never stored, never audited.
             rejected.push(object.title());
             continue;
@@ -378,7 +378,7 @@ fn audit_rendered(
 /// namespace, under a rule with CREATE): the ones the API server would store.
 fn creates_listed(object: &ObjectReport, listing: &Scope) -> Result<bool> {
     for derived in &object.derived {
-        if derived.admission.decision == Decision::Reject || derived.refused_by_api_server.is_some()
+        if derived.admission.decision == Verdict::Reject || derived.refused_by_api_server.is_some()
         {
             continue;
         }

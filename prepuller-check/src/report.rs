@@ -8,7 +8,7 @@ use anstyle::{AnsiColor, Style};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use crate::model::{Decision, Derived, Failure, ObjectReport, Report};
+use crate::model::{Derived, Failure, ObjectReport, Report, Verdict};
 use crate::scope::PolicyMode;
 
 /// Counts for the summary line and the exit status.
@@ -66,22 +66,22 @@ pub fn outcome(report: &Report, policy_mode: PolicyMode, fail_on_mutate: bool) -
     s.failed = failures.iter().flatten().count();
     for o in &report.objects {
         match o.admission.would.unwrap_or(o.admission.decision) {
-            Decision::Accept => s.accepted += 1,
-            Decision::Mutate => s.mutated += 1,
-            Decision::Reject => s.rejected += 1,
+            Verdict::Accept => s.accepted += 1,
+            Verdict::Mutate => s.mutated += 1,
+            Verdict::Reject => s.rejected += 1,
             // Refused before the webhooks: counted below.
-            Decision::NotSent if o.refused_by_api_server.is_some() => {}
-            Decision::NotSent => s.not_sent += 1,
+            Verdict::NotSent if o.refused_by_api_server.is_some() => {}
+            Verdict::NotSent => s.not_sent += 1,
         }
         if o.refused_by_api_server.is_some() {
             s.refused_by_api_server += 1;
         }
         for d in o.all_derived() {
             if d.refused_by_api_server.is_some()
-                || d.admission.would.unwrap_or(d.admission.decision) == Decision::Reject
+                || d.admission.would.unwrap_or(d.admission.decision) == Verdict::Reject
             {
                 s.derived_refused += 1;
-            } else if d.admission.decision != Decision::NotSent {
+            } else if d.admission.decision != Verdict::NotSent {
                 s.derived_admitted += 1;
             }
         }
@@ -150,17 +150,17 @@ pub fn summary_line(outcome: &Outcome, policy_mode: PolicyMode) -> String {
 }
 
 /// `text` in the colour of decision `d`.
-fn paint(d: Decision, text: &str) -> String {
+fn paint(d: Verdict, text: &str) -> String {
     let style = match d {
-        Decision::Accept => AnsiColor::Green.on_default(),
-        Decision::Mutate => AnsiColor::Yellow.on_default(),
-        Decision::Reject => AnsiColor::Red.on_default(),
-        Decision::NotSent => Style::new().dimmed(),
+        Verdict::Accept => AnsiColor::Green.on_default(),
+        Verdict::Mutate => AnsiColor::Yellow.on_default(),
+        Verdict::Reject => AnsiColor::Red.on_default(),
+        Verdict::NotSent => Style::new().dimmed(),
     };
     format!("{style}{text}{style:#}")
 }
 
-fn decision_text(admission: &crate::model::Admission) -> (Decision, String) {
+fn decision_text(admission: &crate::model::Admission) -> (Verdict, String) {
     match admission.would {
         Some(d) => (
             d,
@@ -201,9 +201,9 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, policy_mode: Polic
             o.file,
             o.document
         );
-        let refused = paint(Decision::Reject, "REFUSED");
+        let refused = paint(Verdict::Reject, "REFUSED");
         match &o.refused_by_api_server {
-            Some(why) if o.admission.decision == Decision::NotSent => {
+            Some(why) if o.admission.decision == Verdict::NotSent => {
                 let _ = writeln!(
                     out,
                     "   {refused} by the API server before the webhooks: {why}"
@@ -215,7 +215,7 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, policy_mode: Polic
             }
             None => match &o.not_sent {
                 Some(why) => {
-                    let _ = writeln!(out, "   {} ({why})", paint(Decision::NotSent, "NOT SENT"));
+                    let _ = writeln!(out, "   {} ({why})", paint(Verdict::NotSent, "NOT SENT"));
                 }
                 None => admission_lines(&mut out, &o.admission, "   "),
             },
@@ -274,17 +274,17 @@ pub fn text(report: &Report, header: &str, outcome: &Outcome, policy_mode: Polic
 
 /// The derived objects' lines, `indent` deep.
 fn derived_lines(out: &mut String, derived: &[Derived], indent: &str) {
-    let refused = paint(Decision::Reject, "REFUSED");
+    let refused = paint(Verdict::Reject, "REFUSED");
     for d in derived {
         match &d.refused_by_api_server {
-            Some(why) if d.admission.decision == Decision::NotSent => {
+            Some(why) if d.admission.decision == Verdict::NotSent => {
                 let _ = writeln!(
                     out,
                     "{indent}-> {}: {refused} by the API server (as {}): {why}",
                     d.object, d.user
                 );
             }
-            None if d.admission.decision == Decision::NotSent => {
+            None if d.admission.decision == Verdict::NotSent => {
                 let _ = writeln!(out, "{indent}-> {}: not sent (as {})", d.object, d.user);
             }
             _ => {
@@ -387,7 +387,7 @@ pub fn junit(
 /// A failed test case's message: the object's own decision.
 fn failure_headline(o: &ObjectReport) -> String {
     match (&o.refused_by_api_server, o.admission.decision) {
-        (Some(_), Decision::NotSent) => "REFUSED by the API server".to_owned(),
+        (Some(_), Verdict::NotSent) => "REFUSED by the API server".to_owned(),
         _ => decision_text(&o.admission).1,
     }
 }
@@ -403,14 +403,14 @@ fn failure_body(o: &ObjectReport, failure: Failure) -> String {
     let mutated = failure == Failure::Mutated;
     if let Some(update) = &o.next_update {
         match update.admission.decision {
-            Decision::Reject => {
+            Verdict::Reject => {
                 let _ = writeln!(
                     body,
                     "next UPDATE rejected: {}",
                     update.admission.message.as_deref().unwrap_or_default()
                 );
             }
-            Decision::Mutate if mutated => {
+            Verdict::Mutate if mutated => {
                 let _ = writeln!(body, "next UPDATE mutated:");
                 admission_details(&mut body, &update.admission, "   ");
             }
@@ -420,14 +420,14 @@ fn failure_body(o: &ObjectReport, failure: Failure) -> String {
     for d in o.all_derived() {
         if let Some(why) = &d.refused_by_api_server {
             let _ = writeln!(body, "{}: refused by the API server: {why}", d.object);
-        } else if d.admission.decision == Decision::Reject {
+        } else if d.admission.decision == Verdict::Reject {
             let _ = writeln!(
                 body,
                 "{}: rejected: {}",
                 d.object,
                 d.admission.message.as_deref().unwrap_or_default()
             );
-        } else if mutated && d.admission.decision == Decision::Mutate {
+        } else if mutated && d.admission.decision == Verdict::Mutate {
             let _ = writeln!(body, "{}: mutated:", d.object);
             admission_details(&mut body, &d.admission, "   ");
         }
@@ -440,7 +440,7 @@ mod tests {
     use super::*;
     use crate::model::{Admission, NextUpdate};
 
-    fn admission(decision: Decision) -> Admission {
+    fn admission(decision: Verdict) -> Admission {
         Admission {
             decision,
             would: None,
@@ -453,7 +453,7 @@ mod tests {
 
     /// A stored DaemonSet that recreating leaves alone but whose next UPDATE is mutated.
     fn report() -> Report {
-        let mut update = admission(Decision::Mutate);
+        let mut update = admission(Verdict::Mutate);
         update.changes = vec!["spec.template.spec.serviceAccountName: (unset) -> \"p\"".into()];
         Report {
             objects: vec![ObjectReport {
@@ -465,7 +465,7 @@ mod tests {
                 namespace: Some("jhub".into()),
                 name: "<p>".into(),
                 not_sent: None,
-                admission: admission(Decision::Accept),
+                admission: admission(Verdict::Accept),
                 refused_by_api_server: None,
                 derived: Vec::new(),
                 audit: None,
@@ -508,11 +508,11 @@ mod tests {
 
     #[test]
     fn colours_are_the_decisions() {
-        assert_eq!(paint(Decision::Reject, "REFUSED"), "\x1b[31mREFUSED\x1b[0m");
-        assert_eq!(paint(Decision::Accept, "ACCEPT"), "\x1b[32mACCEPT\x1b[0m");
-        assert_eq!(paint(Decision::Mutate, "MUTATE"), "\x1b[33mMUTATE\x1b[0m");
+        assert_eq!(paint(Verdict::Reject, "REFUSED"), "\x1b[31mREFUSED\x1b[0m");
+        assert_eq!(paint(Verdict::Accept, "ACCEPT"), "\x1b[32mACCEPT\x1b[0m");
+        assert_eq!(paint(Verdict::Mutate, "MUTATE"), "\x1b[33mMUTATE\x1b[0m");
         assert_eq!(
-            paint(Decision::NotSent, "NOT SENT"),
+            paint(Verdict::NotSent, "NOT SENT"),
             "\x1b[2mNOT SENT\x1b[0m"
         );
     }

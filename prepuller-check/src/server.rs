@@ -8,7 +8,7 @@ use policy_host::{AdmissionResponse, Policy, ServedPolicy};
 use serde_json::Value;
 
 use crate::changes::changes;
-use crate::model::{Admission, Decision};
+use crate::model::{Admission, Verdict};
 use crate::scope::{PolicyMode, Scope};
 
 /// The admission the API server gets for `object` (policy-host's [`ServedPolicy::process`]),
@@ -45,11 +45,11 @@ pub(crate) fn answer(
 }
 
 /// The module's own decision.
-fn decision_of(response: &AdmissionResponse) -> Decision {
+fn decision_of(response: &AdmissionResponse) -> Verdict {
     match (response.allowed, &response.patch) {
-        (false, _) => Decision::Reject,
-        (true, Some(_)) => Decision::Mutate,
-        (true, None) => Decision::Accept,
+        (false, _) => Verdict::Reject,
+        (true, Some(_)) => Verdict::Mutate,
+        (true, None) => Verdict::Accept,
     }
 }
 
