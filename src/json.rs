@@ -4,6 +4,7 @@
 use std::borrow::{Borrow, Cow};
 use std::fmt;
 
+use litemap::LiteMap;
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -76,6 +77,34 @@ pub fn decode_object<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<T>, D::Error> {
     Ok(Option::<MapOnly<T>>::deserialize(d)?.map(|m| m.0))
+}
+
+/// Decodes a JSON object of labels into a [`LiteMap`], a sorted `Vec`: one allocation the size
+/// of the map, where a `BTreeMap` allocates a node of eleven entries for a single label. A key
+/// given twice keeps its last value, as in a `BTreeMap` and in Go's decoder.
+pub fn decode_map<'de, D, K, V>(d: D) -> Result<LiteMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Deserialize<'de> + Ord,
+    V: Deserialize<'de>,
+{
+    struct Map<K, V>(std::marker::PhantomData<(K, V)>);
+    impl<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>> Visitor<'de> for Map<K, V> {
+        type Value = LiteMap<K, V>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut map = LiteMap::new();
+            while let Some((k, v)) = access.next_entry()? {
+                if let Some((k, v)) = map.try_append(k, v) {
+                    map.insert(k, v);
+                }
+            }
+            Ok(map)
+        }
+    }
+    d.deserialize_map(Map(std::marker::PhantomData))
 }
 
 /// Decodes an optional list of structs, each a JSON object.

@@ -22,6 +22,8 @@ pub(crate) mod detection;
 pub(crate) mod ephemeral;
 pub(crate) mod json;
 pub(crate) mod kinds;
+#[cfg(target_arch = "wasm32")]
+mod memory;
 #[cfg(test)]
 mod module_graph;
 pub(crate) mod mutate;

@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use litemap::LiteMap;
+
 use serde::Deserialize;
 
 use crate::json::{CowStr, decode_objects};
@@ -37,8 +39,8 @@ pub const ADDED_AFTER_ADMISSION: [&str; 10] = [
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelSelector {
     /// Labels that must be present with exactly these values.
-    #[serde(default)]
-    pub match_labels: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "crate::json::decode_map")]
+    pub match_labels: LiteMap<String, String>,
     /// Requirements that must all hold as well; each a map, never a list read by position.
     #[serde(default, deserialize_with = "requirements")]
     pub match_expressions: Vec<Requirement>,
@@ -79,7 +81,10 @@ impl LabelSelector {
     /// A selector with only `matchLabels`, the shape of every default.
     pub fn with_label(key: &str, value: &str) -> Self {
         LabelSelector {
-            match_labels: BTreeMap::from([(key.to_owned(), value.to_owned())]),
+            match_labels: LiteMap::from_sorted_store_unchecked(vec![(
+                key.to_owned(),
+                value.to_owned(),
+            )]),
             match_expressions: Vec::new(),
         }
     }
@@ -433,6 +438,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn match_labels_decode_like_a_map_in_any_order() {
+        // Out of order and a key given twice: sorted, the last value kept (as a BTreeMap and
+        // Go's decoder do), so lookups by key find every pair.
+        let s = selector(r#"{"matchLabels":{"release":"a","component":"c","release":"jhub"}}"#);
+        let pairs: Vec<_> = s.match_labels.iter().collect();
+        assert_eq!(
+            pairs,
+            [
+                (&"component".to_owned(), &"c".to_owned()),
+                (&"release".to_owned(), &"jhub".to_owned())
+            ]
+        );
+        assert!(s.matches(&labels(&[("component", "c"), ("release", "jhub")])));
+        assert!(!s.matches(&labels(&[("component", "c"), ("release", "a")])));
+        let e = serde_json::from_str::<LabelSelector>(r#"{"matchLabels":[["a","b"]]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("invalid type: sequence, expected a map"),
+            "{e}"
+        );
+        let e = serde_json::from_str::<LabelSelector>(r#"{"matchLabels":null}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("invalid type: null, expected a map"), "{e}");
+    }
+
+    #[test]
     fn match_labels_needs_every_pair() {
         let s = selector(r#"{"matchLabels":{"component":"hook-image-puller","app":"jupyterhub"}}"#);
         assert!(s.matches(&labels(&[
@@ -622,7 +655,7 @@ pub(crate) mod tests {
                 proptest::collection::vec(requirement(), 0..4),
             )
                 .prop_map(|(match_labels, match_expressions)| LabelSelector {
-                    match_labels,
+                    match_labels: match_labels.into_iter().collect(),
                     match_expressions,
                 })
         }

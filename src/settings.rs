@@ -505,7 +505,7 @@ mod tests {
         );
         assert_eq!(
             s.continuous_puller.selector.match_labels,
-            std::collections::BTreeMap::from([
+            litemap::LiteMap::from_iter([
                 ("component".to_owned(), "continuous-image-puller".to_owned()),
                 ("release".to_owned(), "myhub".to_owned())
             ])

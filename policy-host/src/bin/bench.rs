@@ -121,14 +121,78 @@ fn big_pod(target: usize) -> Value {
             "spec": {"serviceAccountName": "batch", "volumes": [{"name": "data", "emptyDir": {}}], "containers": containers}}})
 }
 
-/// Tracks the largest linear memory any instance reached: wasm memories only grow, so the
-/// final size of an instance's memory is its peak.
-struct PeakMemory(Arc<AtomicUsize>);
+/// What the probe engine's memories report: the largest size any instance's memory reached (wasm
+/// memories only grow, so an instance's final size is its peak), and the 4 KiB pages the last
+/// instance wrote, its memory at the end against the module's data image. policy-server's
+/// instances are copy-on-write images of that data, so each such page is a page fault in every
+/// evaluation (src/memory.rs).
+struct Probe {
+    peak: AtomicUsize,
+    pages_written: AtomicUsize,
+    image: Vec<u8>,
+}
+
+impl Probe {
+    fn new(module: &[u8]) -> Result<Arc<Probe>> {
+        Ok(Arc::new(Probe {
+            peak: AtomicUsize::new(0),
+            pages_written: AtomicUsize::new(0),
+            image: data_image(module)?,
+        }))
+    }
+}
+
+/// The module's initial memory as far as its active data segments reach.
+fn data_image(module: &[u8]) -> Result<Vec<u8>> {
+    let mut image = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        let wasmparser::Payload::DataSection(reader) = payload? else {
+            continue;
+        };
+        for data in reader {
+            let data = data?;
+            let wasmparser::DataKind::Active { offset_expr, .. } = data.kind else {
+                continue;
+            };
+            let wasmparser::Operator::I32Const { value } =
+                offset_expr.get_operators_reader().read()?
+            else {
+                anyhow::bail!("a data segment at an offset that is not an i32.const");
+            };
+            let start = usize::try_from(value).context("a data segment at a negative offset")?;
+            let end = start + data.data.len();
+            if image.len() < end {
+                image.resize(end, 0);
+            }
+            image[start..end].copy_from_slice(data.data);
+        }
+    }
+    Ok(image)
+}
+
+struct ProbeMemory(Arc<Probe>);
 
 struct TrackedMemory {
     data: Vec<u8>,
     maximum: Option<usize>,
-    peak: Arc<AtomicUsize>,
+    probe: Arc<Probe>,
+}
+
+impl Drop for TrackedMemory {
+    fn drop(&mut self) {
+        let image = &self.probe.image;
+        let written = self
+            .data
+            .chunks(4096)
+            .enumerate()
+            .filter(|(i, page)| {
+                let at = (i * 4096).min(image.len());
+                let before = &image[at..(at + page.len()).min(image.len())];
+                page[..before.len()] != *before || page[before.len()..].iter().any(|b| *b != 0)
+            })
+            .count();
+        self.probe.pages_written.store(written, Ordering::Relaxed);
+    }
 }
 
 // SAFETY: the engine is configured with no reservation and no guard pages, so wasmtime treats
@@ -145,7 +209,7 @@ unsafe impl wasmtime::LinearMemory for TrackedMemory {
             wasmtime::bail!("memory maximum exceeded");
         }
         self.data.resize(new_size, 0);
-        self.peak.fetch_max(new_size, Ordering::Relaxed);
+        self.probe.peak.fetch_max(new_size, Ordering::Relaxed);
         Ok(())
     }
     fn as_ptr(&self) -> *mut u8 {
@@ -153,7 +217,7 @@ unsafe impl wasmtime::LinearMemory for TrackedMemory {
     }
 }
 
-unsafe impl wasmtime::MemoryCreator for PeakMemory {
+unsafe impl wasmtime::MemoryCreator for ProbeMemory {
     fn new_memory(
         &self,
         _ty: wasmtime::MemoryType,
@@ -167,24 +231,24 @@ unsafe impl wasmtime::MemoryCreator for PeakMemory {
                 "the probe engine must use movable memories (reserved {reserved:?}, guard {guard})"
             ));
         }
-        self.0.fetch_max(minimum, Ordering::Relaxed);
+        self.0.peak.fetch_max(minimum, Ordering::Relaxed);
         Ok(Box::new(TrackedMemory {
             data: vec![0; minimum],
             maximum,
-            peak: self.0.clone(),
+            probe: self.0.clone(),
         }))
     }
 }
 
-/// An engine whose memories report their size: only for the peak memory column, never timed.
-fn probe_engine(peak: Arc<AtomicUsize>) -> Result<wasmtime::Engine> {
+/// An engine whose memories report what they reached: only for the probe columns, never timed.
+fn probe_engine(probe: Arc<Probe>) -> Result<wasmtime::Engine> {
     let mut config = wasmtime::Config::new();
     config
         .memory_reservation(0)
         .memory_guard_size(0)
         .memory_reservation_for_growth(0)
         .memory_init_cow(false)
-        .with_host_memory(Arc::new(PeakMemory(peak)));
+        .with_host_memory(Arc::new(ProbeMemory(probe)));
     wasmtime::Engine::new(&config).map_err(|e| anyhow::anyhow!("probe engine: {e}"))
 }
 
@@ -328,8 +392,10 @@ fn main() -> Result<()> {
         cases.retain(|(name, ..)| name.contains(only.as_str()));
     }
 
-    let peak = Arc::new(AtomicUsize::new(0));
-    let probe = Policy::with_engine(&policy_bytes, Some(probe_engine(peak.clone())?))?;
+    let policy_probe = Probe::new(&policy_bytes)?;
+    let probe = Policy::with_engine(&policy_bytes, Some(probe_engine(policy_probe.clone())?))?;
+    let floor_probe = Probe::new(&floor_bytes)?;
+    let probe_floor = Policy::with_engine(&floor_bytes, Some(probe_engine(floor_probe.clone())?))?;
 
     println!("## Benchmark\n");
     println!("Machine: {}.\n", machine());
@@ -346,9 +412,9 @@ fn main() -> Result<()> {
         args.iterations
     );
     println!(
-        "| request | payload | decision | median µs | p99 µs | floor median µs | ratio to floor | host patch µs | peak guest memory |"
+        "| request | payload | decision | median µs | p99 µs | floor median µs | ratio to floor | host patch µs | peak guest memory | pages written (floor) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut verdicts = Vec::new();
     for (name, request, iterations, target) in &cases {
         let payload = serde_json::to_vec(&json!({"request": request, "settings": settings}))?;
@@ -379,17 +445,20 @@ fn main() -> Result<()> {
             || policy.evaluate(request, &settings).map(drop),
             || floor.evaluate(request, &settings).map(drop),
         )?;
-        peak.store(0, Ordering::Relaxed);
+        policy_probe.peak.store(0, Ordering::Relaxed);
         let probed = probe.validate_raw(&payload)?;
         ensure!(probed == answer, "the probe engine answered differently");
+        probe_floor.validate_raw(&payload)?;
         let r = ratio(p.median, f.median);
         println!(
-            "| {name} | {} KB | {decision} | {} | {} | {} | {r:.2}× | {host_patch} | {} KiB |",
+            "| {name} | {} KB | {decision} | {} | {} | {} | {r:.2}× | {host_patch} | {} KiB | {} ({}) |",
             payload.len() / 1024,
             micros(p.median),
             micros(p.p99),
             micros(f.median),
-            peak.load(Ordering::Relaxed) / 1024
+            policy_probe.peak.load(Ordering::Relaxed) / 1024,
+            policy_probe.pages_written.load(Ordering::Relaxed),
+            floor_probe.pages_written.load(Ordering::Relaxed),
         );
         if let Some((what, limit)) = target.limit() {
             verdicts.push((format!("{what}: {name}"), r, limit));
