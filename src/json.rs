@@ -107,6 +107,22 @@ where
     d.deserialize_map(Map(std::marker::PhantomData))
 }
 
+/// [`decode_map`] for an optional field: `null` is no map.
+pub fn decode_optional_map<'de, D, K, V>(d: D) -> Result<Option<LiteMap<K, V>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Deserialize<'de> + Ord,
+    V: Deserialize<'de>,
+{
+    struct Present<K, V>(LiteMap<K, V>);
+    impl<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>> Deserialize<'de> for Present<K, V> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            decode_map(d).map(Present)
+        }
+    }
+    Ok(Option::<Present<K, V>>::deserialize(d)?.map(|m| m.0))
+}
+
 /// Decodes an optional list of structs, each a JSON object.
 pub fn decode_objects<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,

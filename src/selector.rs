@@ -16,7 +16,14 @@ use crate::json::{CowStr, decode_objects};
 use crate::names;
 
 /// Labels of one object. Keys and values borrow from the request unless they carry JSON escapes.
-pub type Labels<'a> = BTreeMap<CowStr<'a>, CowStr<'a>>;
+/// A sorted `Vec`: the API server writes them sorted (Go sorts map keys), so decoding appends,
+/// and a handful of labels costs one small allocation, not a tree node.
+pub type Labels<'a> = LiteMap<CowStr<'a>, CowStr<'a>>;
+
+/// Decodes an object's labels, a JSON object of strings (a key given twice keeps its last value).
+pub fn decode_labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Labels<'de>, D::Error> {
+    crate::json::decode_map(d)
+}
 
 /// Labels that Kubernetes adds to Pods (or Jobs) after mutating admission, or that controllers
 /// add when they create a child: a selector on one of them matches the Pods but never the

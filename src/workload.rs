@@ -86,7 +86,7 @@ pub struct ObjectMeta<'a> {
     #[serde(default, borrow)]
     pub namespace: Option<CowStr<'a>>,
     /// The object's own labels: a Pod's decide its role, a controller's only its warning.
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "crate::json::decode_optional_map")]
     pub labels: Option<Labels<'a>>,
     /// Set once the object is being deleted: a terminating object is only waiting for finalizers.
     #[serde(default)]

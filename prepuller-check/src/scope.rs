@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 pub use policy_artifact::Rule;
 use policy_artifact::{ContextAwareResource, Metadata};
-use prepuller_serviceaccount_policy::selector::{LabelSelector, Labels};
+use prepuller_serviceaccount_policy::selector::{LabelSelector, Labels, decode_labels};
 use prepuller_serviceaccount_policy::settings::Settings;
 use serde::Deserialize as _;
 use serde_json::{Value, json};
@@ -274,7 +274,7 @@ fn selector(spec: &Value, key: &str) -> Result<Option<LabelSelector>> {
 pub fn selector_matches(selector: &LabelSelector, labels: &Value) -> Result<bool> {
     let labels = match labels {
         Value::Null => Labels::new(),
-        labels => Labels::deserialize(labels).context("labels that are not strings")?,
+        labels => decode_labels(labels).context("labels that are not strings")?,
     };
     Ok(selector.matches(&labels))
 }
