@@ -34,6 +34,7 @@ done
 cp seeds/validate_settings/* corpus/validate_settings/
 # Inputs that once broke an invariant, kept so every run starts from them.
 cp seeds/validate_bytes/* corpus/validate_bytes/
+cp seeds/validate_structured/* corpus/validate_structured/
 
 # -s none: the policy is safe Rust, so AddressSanitizer finds nothing libFuzzer's own crash,
 # timeout and RSS checks do not, and costs half the executions. -a: debug assertions and

@@ -124,10 +124,16 @@ pub(crate) enum Operation {
 impl AdmissionRequest<'_> {
     /// A request without an operation, or with one Kubernetes never sends ("create", "PATCH"),
     /// is judged as a CREATE, the strictest reading: only DELETE and CONNECT go unjudged.
+    ///
+    /// Except on the `ephemeralcontainers` subresource, which the API server only ever updates:
+    /// there it is an UPDATE whatever its spelling, since what is judged is the stored Pod with
+    /// the body's ephemeral containers, and a patch, which only a CREATE can get, would be
+    /// applied to the body and carry the stored Pod's other fields into it.
     pub fn operation(&self) -> Operation {
         match self.operation.as_ref().map(CowStr::as_str) {
             Some("UPDATE") => Operation::Update,
             Some("DELETE" | "CONNECT") => Operation::Other,
+            _ if self.ephemeral_containers() => Operation::Update,
             _ => Operation::Create,
         }
     }
@@ -222,6 +228,18 @@ mod tests {
         assert_eq!(op("delete"), Operation::Create);
         let p = Payload::parse(r#"{"request":{}}"#.as_bytes()).expect("valid");
         assert_eq!(p.request.operation(), Operation::Create);
+        // The ephemeralcontainers subresource is only ever updated.
+        let debug = |o: &str| {
+            let raw = format!(r#"{{"request":{{"subResource":"ephemeralcontainers"{o}}}}}"#);
+            Payload::parse(raw.as_bytes())
+                .expect("valid")
+                .request
+                .operation()
+        };
+        assert_eq!(debug(r#","operation":"update""#), Operation::Update);
+        assert_eq!(debug(r#","operation":"CREATE""#), Operation::Update);
+        assert_eq!(debug(""), Operation::Update);
+        assert_eq!(debug(r#","operation":"DELETE""#), Operation::Other);
     }
 
     #[test]

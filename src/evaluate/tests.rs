@@ -580,6 +580,27 @@ mod introduced {
         evaluate(payload.as_bytes(), &KubewardenHost)
     }
 
+    /// The fuzzer's find: an ephemeralcontainers request spelled `"operation":"update"` was
+    /// judged as a CREATE, and the stored Pod of a puller came back as a patch of the body.
+    #[test]
+    fn a_debug_request_is_never_patched_whatever_its_operation_says() {
+        let stored = r#"{"kind":"Pod","metadata":{"name":"p","namespace":"jhub","labels":{"component":"hook-image-puller"}},
+            "spec":{"containers":[{"name":"c","image":"pause"}]}}"#;
+        let body = r#"{"kind":"Pod","metadata":{"name":"p","namespace":"jhub"},
+            "spec":{"containers":[{"name":"c","image":"pause"}],"ephemeralContainers":[{"name":"debugger","image":"busybox"}]}}"#;
+        for operation in [r#","operation":"update""#, r#","operation":"CREATE""#, ""] {
+            let payload = format!(
+                r#"{{"request":{{"kind":{{"group":"","version":"v1","kind":"Pod"}},"subResource":"ephemeralcontainers",
+                "resource":{{"group":"","version":"v1","resource":"pods"}}{operation},"namespace":"jhub",
+                "userInfo":{ADMIN},"object":{body},"oldObject":{stored}}},"settings":{{}}}}"#
+            );
+            let d = evaluate(payload.as_bytes(), &KubewardenHost);
+            // The stored puller runs as default with a token: an UPDATE leaves what it does
+            // not change as it is, and this one adds only a debug container without mounts.
+            assert!(matches!(d, Decision::Accept { .. }), "{operation}: {d:?}");
+        }
+    }
+
     const CARRIED: &str = r#"spec.volumes[0] is projected volume "tok" with a serviceAccountToken source, expected no ServiceAccount token volume: left as is, this field cannot change on UPDATE; recreate the object to fix it"#;
 
     #[test]
