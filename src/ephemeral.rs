@@ -21,7 +21,7 @@ use crate::json::{self, CowStr};
 /// container yields `old` itself. A body without ephemeral containers gives `null` there (the
 /// API server refuses to remove them; the policy judges what is left).
 pub(crate) fn stored_pod(old: &str, new: &str) -> Result<String, String> {
-    let cannot = |what: &str, e: serde_json::Error| format!("cannot read the {what}: {e}");
+    let cannot = |what: &str, e: serde_json::Error| format!("cannot decode the {what}: {e}");
     let containers = json::find(new, &["spec", "ephemeralContainers"])
         .map_err(|e| cannot("Pod of the ephemeralcontainers UPDATE", e))?
         .map_or("null", RawValue::get);
@@ -35,7 +35,7 @@ pub(crate) fn stored_pod(old: &str, new: &str) -> Result<String, String> {
         (part.as_ptr() as usize)
             .checked_sub(old.as_ptr() as usize)
             .filter(|start| start + part.len() <= old.len())
-            .ok_or("cannot read the stored Pod (oldObject): a value is not part of its text")
+            .ok_or("cannot decode the stored Pod (oldObject): a value is not part of its text")
     };
     let (start, end, with) = match members.get("ephemeralContainers") {
         Some(value) => {
@@ -53,7 +53,9 @@ pub(crate) fn stored_pod(old: &str, new: &str) -> Result<String, String> {
     let (before, after) = (old.get(..start), old.get(end..));
     match (before, after) {
         (Some(before), Some(after)) => Ok(format!("{before}{with}{after}")),
-        _ => Err("cannot read the stored Pod (oldObject): a value is not part of its text".into()),
+        _ => {
+            Err("cannot decode the stored Pod (oldObject): a value is not part of its text".into())
+        }
     }
 }
 
