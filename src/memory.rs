@@ -12,9 +12,9 @@
 //! A page-aligned member of `.data` starts the run on a page boundary instead, so it takes the
 //! fewest pages its size allows whatever the code before it. It is the first member because the
 //! policy's own objects come first on the link line, and a section is as aligned as its most
-//! aligned member. The page it fills is never touched, so it costs no fault. `make bench` prints
-//! the pages each evaluation writes, for the policy and the floor, so a toolchain that lays the
-//! memory out otherwise shows at once.
+//! aligned member. The page it fills is never touched, so it costs no fault. `make bench-size`
+//! (in `make check`) fails when a compliant puller's evaluation writes more pages than the
+//! floor's, so a toolchain that lays the memory out otherwise is caught, not only measured.
 
 use std::sync::atomic::AtomicU8;
 
